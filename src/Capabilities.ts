@@ -1,0 +1,154 @@
+/**
+ * Capabilities: what a manager tells a scheduler about its host (free memory, CPUs, …). A
+ * manager's capabilities are a `Stream` of values described by a `Schema`; {@link reports}
+ * turns it into {@link CapabilityReport}s, and a service publishes them on its
+ * `CapabilityBus`. This replaces old nova's `SchedulerDependentManager`, which stored the last
+ * capabilities and fanout-cast them to the schedulers every periodic pass until replaced.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/capabilities.ts"
+import type { Capabilities } from "./Manager.ts"
+
+/**
+ * One published state of a manager's capabilities. `capabilities` is the encoded value (what a
+ * remote transport carries); the scheduler decodes it with the manager's `Schema`. `sequence`
+ * grows by one per report of the same host, service and manager, so a consumer can drop
+ * reports that arrive out of order.
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import { Capabilities } from "effect-manager"
+ *
+ * const report = Schema.decodeUnknownSync(Capabilities.CapabilityReport)({
+ *   host: "compute-1", service: "compute", manager: "Compute",
+ *   capabilities: { freeRamMb: 2048 }, timestamp: 0, sequence: 1,
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const CapabilityReport = Schema.Struct({
+  host: Schema.String,
+  service: Schema.String,
+  manager: Schema.String,
+  capabilities: Schema.Unknown,
+  /** Epoch milliseconds of the publisher's `Clock`. */
+  timestamp: Schema.Number,
+  sequence: Schema.NonNegativeInt,
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CapabilityReport extends Schema.Schema.Type<typeof CapabilityReport> {}
+
+/**
+ * Who publishes: the host, the service's topic and the manager's name (its tag's key).
+ *
+ * @example
+ * ```ts
+ * import type { Capabilities } from "effect-manager"
+ *
+ * const source: Capabilities.Source = { host: "compute-1", service: "compute", manager: "Compute" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Source {
+  readonly host: string
+  readonly service: string
+  readonly manager: string
+}
+
+/**
+ * @example
+ * ```ts
+ * import type { Capabilities } from "effect-manager"
+ *
+ * const options: Capabilities.Options = { publishInterval: "30 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * How long after the last report an unchanged value is reported again, so a consumer can
+   * tell a quiet host from a dead one. A duration > 0; default 10 s.
+   */
+  readonly publishInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * Turns a manager's capabilities into reports:
+ *
+ * - nothing before the first value;
+ * - a report at once for every value that differs from the last one reported;
+ * - the last value again `publishInterval` after the last report, for as long as it stays the
+ *   latest (also after the manager's stream has ended: nova re-sent its last capabilities until
+ *   they were replaced).
+ *
+ * `timestamp` is the `Clock`'s time of the report and `sequence` counts reports from 1.
+ *
+ * Each value is encoded with the manager's `Schema`, and two values are the same when their
+ * encoded forms have the same JSON text: that is what a transport carries and what the
+ * scheduler decodes, so a report is sent exactly when a remote scheduler could see a
+ * difference. `Equal.equals` would not do here, as it compares the plain objects an encoding
+ * returns by reference, and a manager that polls its driver makes a new object every time.
+ * A value that does not encode, or whose encoded form is not JSON, is logged as an
+ * {@link UnencodableCapabilities} error naming the manager and the host, and skipped; the
+ * stream goes on. The stream fails only when the manager's stream fails.
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ * import { Capabilities, Manager } from "effect-manager"
+ *
+ * const Resources = Schema.Struct({ freeRamMb: Schema.Number })
+ * const reports = Capabilities.reports(
+ *   { host: "compute-1", service: "compute", manager: "Compute" },
+ *   Manager.capabilities(Resources, Stream.make({ freeRamMb: 4096 }, { freeRamMb: 2048 })),
+ *   { publishInterval: "30 seconds" },
+ * )
+ * const firstTwo = Stream.runCollect(Stream.take(reports, 2)) // sequences 1 and 2
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const reports: <A, I, E = never, R = never>(
+  source: Source,
+  capabilities: Capabilities<A, I, E, R>,
+  options?: Options,
+) => Stream.Stream<CapabilityReport, E, R> = internal.reports
+
+export {
+  /**
+   * A capabilities value that does not encode with its manager's schema, or whose encoded form
+   * is not JSON; names the manager, the service, the host and the reason. {@link reports} logs
+   * it and skips the value.
+   *
+   * @example
+   * ```ts
+   * import { Capabilities } from "effect-manager"
+   *
+   * const error = new Capabilities.UnencodableCapabilities({
+   *   host: "compute-1", service: "compute", manager: "Compute", reason: "it is not JSON",
+   * })
+   * console.log(error.message)
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UnencodableCapabilities,
+} from "./internal/capabilities.ts"

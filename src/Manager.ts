@@ -1,0 +1,231 @@
+/**
+ * A manager owns one aspect of a system; other code changes that aspect only through it. Here a
+ * manager is a layer: `build` creates its state (refs, a driver taken from the context) and
+ * returns its service — an ordinary `Context.Tag` service any Effect code calls directly — with
+ * its lifecycle: nova's `init_host`, `pre_start_hook`, `post_start_hook`, `cleanup_host`,
+ * `reset`, its periodic tasks, its capabilities and its RPC API version. A `Service` runs the
+ * lifecycle; there is no base class to extend.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { InvalidApiVersion } from "./internal/manager.ts"
+import * as internal from "./internal/manager.ts"
+import type { PeriodicTask } from "./PeriodicTask.ts"
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = internal.TypeId as never
+
+/**
+ * A manager's capabilities: a `Stream` of values described by a `Schema` (the scheduler that
+ * consumes them decodes with it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities<A, I, E = never, R = never> {
+  readonly schema: Schema.Schema<A, I>
+  readonly stream: Stream.Stream<A, E, R>
+}
+
+/**
+ * What `build` returns: the manager's service and its lifecycle. Every hook is optional (nova's
+ * hooks default to no-ops) and may fail with `E`, which reaches the service layer's error type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Definition<S, E = never, R = never> {
+  /** The manager's service, provided under its tag. */
+  readonly service: S
+  /** nova's `init_host`: before the service record exists. */
+  readonly init?: Effect.Effect<void, E, R> | undefined
+  /** nova's `pre_start_hook`: after the record exists, before RPC consumers start. */
+  readonly preStart?: Effect.Effect<void, E, R> | undefined
+  /** nova's `post_start_hook`: once the service runs. */
+  readonly postStart?: Effect.Effect<void, E, R> | undefined
+  /** nova's `cleanup_host`, on stop; given the `Exit` of the start (a failure if the start failed). */
+  readonly cleanup?: ((start: Exit.Exit<void, unknown>) => Effect.Effect<void, E, R>) | undefined
+  /** nova's `reset`, on SIGHUP: re-read dynamic configuration. */
+  readonly reset?: Effect.Effect<void, E, R> | undefined
+  /** The manager's periodic tasks, run by the service's runner. */
+  readonly tasks?: ReadonlyArray<PeriodicTask<E, R>> | undefined
+  /** Published to a scheduler (see {@link capabilities}). */
+  readonly capabilities?: Capabilities<any, any, E, R> | undefined
+  /** nova's `RPC_API_VERSION`, "major.minor". Default "1.0". */
+  readonly apiVersion?: string | undefined
+}
+
+/**
+ * A parsed "major.minor" API version.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiVersion {
+  readonly major: number
+  readonly minor: number
+}
+
+/**
+ * A manager's lifecycle as the service sees it: every hook already has the context the manager
+ * was built in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lifecycle<E> {
+  /** The manager's name: its tag's key. */
+  readonly name: string
+  readonly apiVersion: ApiVersion
+  readonly init: Effect.Effect<void, E>
+  readonly preStart: Effect.Effect<void, E>
+  readonly postStart: Effect.Effect<void, E>
+  readonly cleanup: (start: Exit.Exit<void, unknown>) => Effect.Effect<void, E>
+  readonly reset: Effect.Effect<void, E>
+  readonly tasks: ReadonlyArray<PeriodicTask<E>>
+  readonly capabilities: Capabilities<unknown, unknown, E> | undefined
+}
+
+/**
+ * The identifier under which a manager layer provides its {@link Lifecycle}, next to its service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LifecycleOf<I> {
+  readonly _: unique symbol
+  readonly manager: I
+}
+
+/**
+ * A manager: a layer that provides the manager's service `I` (and its lifecycle, for the
+ * `Service` that runs it). Built on its own it provides the service without running any hook,
+ * which is handy in tests; wrap it in `Service.layer` to run it the way nova does.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ManagerLayer<in out I, out E = never, out EB = never, out R = never>
+  extends Layer.Layer<I | LifecycleOf<I>, EB, R> {
+  readonly [TypeId]: { readonly tag: Context.Tag<I, any>; readonly _E?: E }
+}
+
+/**
+ * Defines a manager. `build` runs when the layer is built (nova constructs its manager when the
+ * service is created, before it starts); it may create refs, read a driver from the context and
+ * register finalizers.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import * as Ref from "effect/Ref"
+ * import { Manager, PeriodicTask } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {
+ *   readonly create: (size: number) => Effect.Effect<string>
+ * }>() {}
+ *
+ * const VolumesManager = Manager.layer(Volumes, Effect.gen(function* () {
+ *   const volumes = yield* Ref.make<ReadonlyArray<number>>([])
+ *   return {
+ *     service: {
+ *       create: (size) => Ref.modify(volumes, (all) => [`volume-${all.length}`, [...all, size]]),
+ *     },
+ *     init: Effect.log("checking the volume group"),
+ *     tasks: [PeriodicTask.spaced("audit_volumes", "1 minute", Effect.log("audit"))],
+ *     apiVersion: "1.2",
+ *   }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const layer: <I, S, E = never, EB = never, R = never>(
+  tag: Context.Tag<I, S>,
+  build: Effect.Effect<Definition<S, E, R>, EB, R>,
+) => ManagerLayer<I, E, EB | InvalidApiVersion, Exclude<R, Scope.Scope>> = internal.layer
+
+/**
+ * Describes a manager's capabilities: a `Stream` of values and the `Schema` that describes them.
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ * import { Manager } from "effect-manager"
+ *
+ * const Resources = Schema.Struct({ freeRamMb: Schema.Number, freeVcpus: Schema.Number })
+ * const capabilities = Manager.capabilities(Resources, Stream.make({ freeRamMb: 4096, freeVcpus: 8 }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const capabilities: <A, I, E = never, R = never>(
+  schema: Schema.Schema<A, I>,
+  stream: Stream.Stream<A, E, R>,
+) => Capabilities<A, I, E, R> = internal.capabilities
+
+/**
+ * The tag under which a manager layer provides its lifecycle.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import { Manager } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+ * const lifecycle = Manager.lifecycleTag(Volumes) // Context.Tag<LifecycleOf<Volumes>, Lifecycle<unknown>>
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const lifecycleTag: <I>(
+  tag: Context.Tag<I, any>,
+) => Context.Tag<LifecycleOf<I>, Lifecycle<unknown>> = internal.lifecycleTag
+
+/**
+ * Returns `true` for a layer made by {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import * as Layer from "effect/Layer"
+ * import { Manager } from "effect-manager"
+ *
+ * console.log(Manager.isManagerLayer(Layer.empty)) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isManagerLayer: (u: unknown) => u is ManagerLayer<unknown, unknown, unknown> =
+  internal.isManagerLayer
+
+export {
+  /**
+   * A manager's `apiVersion` is not "major.minor".
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidApiVersion,
+} from "./internal/manager.ts"

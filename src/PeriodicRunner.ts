@@ -1,0 +1,286 @@
+/**
+ * The periodic-task engine. One driver fiber per runner keeps every task's next due instant and
+ * sleeps until the earliest; it never parks a sleeping fiber per task. Every occurrence of a
+ * task ends in exactly one {@link TaskOutcome}.
+ *
+ * Two modes:
+ * - `"concurrent"` (default): each due run starts in its own fiber; a task never overlaps
+ *   itself (a fixed-grid slot that finds the previous run still going is recorded as skipped).
+ * - `"sequential"`: oslo.service's `run_periodic_tasks` loop: due tasks run one after another in
+ *   definition order within a pass, and the loop sleeps for the pass's idle time.
+ *
+ * @since 0.1.0
+ */
+import type * as Cause from "effect/Cause"
+import type * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { NoSuchTask, PeriodicTaskFailed } from "./internal/periodicRunner.ts"
+import * as internal from "./internal/periodicRunner.ts"
+import type { InvalidPeriodicTask, PeriodicTask } from "./PeriodicTask.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Mode = "concurrent" | "sequential"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Default `"concurrent"`. */
+  readonly mode?: Mode | undefined
+  /** Wait before the first pass (nova's `periodic_fuzzy_delay`). Default 0. */
+  readonly initialDelay?: Duration.DurationInput | undefined
+  /** Caps every sleep of the driver (oslo's `periodic_interval_max`). Default 60 s. */
+  readonly maxSleep?: Duration.DurationInput | undefined
+  /** How long running tasks may go on when the runner stops, before they are interrupted. Default 60 s. */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /** `false`: no driver fiber; the runner only runs on {@link PeriodicRunner.tick} (edge cron triggers). Default `true`. */
+  readonly start?: boolean | undefined
+  /**
+   * When tasks are next due, by name (epoch ms of the runner's `Clock`), instead of one period
+   * after the runner starts: the state an edge cron trigger keeps between invocations (see
+   * {@link RunnerStatus}'s `nextRunAt`). A fixed task keeps the grid the instant implies; a
+   * `Schedule`-timed task starts its schedule afresh. Names the runner does not have are ignored.
+   */
+  readonly resume?: Readonly<Record<string, number>> | undefined
+  /** Concurrent mode: runs started in one batch before the driver yields to the event loop. Default 1024. */
+  readonly maxBatch?: number | undefined
+}
+
+/**
+ * When an occurrence was due and what happened to it. Instants are epoch milliseconds of the
+ * runner's `Clock`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Occurrence {
+  readonly task: string
+  /** The instant the occurrence was due. */
+  readonly scheduledAt: number
+  /** The instant it started (or was skipped). */
+  readonly startedAt: number
+  readonly durationMillis: number
+  /** `startedAt - scheduledAt`. */
+  readonly latenessMillis: number
+}
+
+/**
+ * The one result of every occurrence of a task.
+ *
+ * @example
+ * ```ts
+ * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+ *
+ * const describe = PeriodicRunner.TaskOutcome.$match({
+ *   Succeeded: (o) => `${o.task} ok in ${o.durationMillis} ms`,
+ *   Failed: (o) => `${o.task} failed`,
+ *   TimedOut: (o) => `${o.task} timed out after ${o.timeoutMillis} ms`,
+ *   Skipped: (o) => `${o.task} skipped: still running`,
+ *   Interrupted: (o) => `${o.task} interrupted`
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TaskOutcome = Data.TaggedEnum<{
+  Succeeded: Occurrence
+  Failed: Occurrence & { readonly cause: Cause.Cause<unknown> }
+  TimedOut: Occurrence & { readonly timeoutMillis: number }
+  Skipped: Occurrence
+  Interrupted: Occurrence
+}>
+
+/**
+ * Constructors, guards (`$is`) and `$match` for {@link TaskOutcome}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TaskOutcome: Data.TaggedEnum.Constructor<TaskOutcome> = internal.TaskOutcome
+
+/**
+ * A snapshot of one task.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskStatus {
+  readonly name: string
+  readonly state: "scheduled" | "running" | "paused" | "disabled" | "done"
+  /** When it is next due (epoch ms); none for a disabled, finished or running spaced task. */
+  readonly nextRunAt: Option.Option<number>
+  readonly lastOutcome: Option.Option<TaskOutcome>
+  readonly succeeded: number
+  readonly failed: number
+  readonly timedOut: number
+  readonly skipped: number
+  readonly interrupted: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RunnerState = "idle" | "running" | "stopping" | "stopped" | "failed"
+
+/**
+ * A snapshot of the runner.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerStatus {
+  readonly mode: Mode
+  /** `"idle"`: created with `start: false`. */
+  readonly state: RunnerState
+  /** How often the driver fiber woke up. */
+  readonly wakeups: number
+  /** Passes run, by the driver or by `tick`. */
+  readonly passes: number
+  readonly tasks: ReadonlyArray<TaskStatus>
+}
+
+/**
+ * A running set of periodic tasks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PeriodicRunner<out E = never> {
+  readonly mode: Mode
+  /** Task names, in definition order. */
+  readonly tasks: ReadonlyArray<string>
+  /**
+   * Runs one pass now: every due task (in sequential mode in definition order, inline) and
+   * returns how long until the next one is due. Sequential mode returns oslo's idle time
+   * (at most 60 s, and a task that ran counts with its full spacing).
+   */
+  readonly tick: Effect.Effect<Duration.Duration, PeriodicTaskFailed<E>>
+  /** Waits until the runner stops; fails if a task with error policy `"fail"` failed. */
+  readonly join: Effect.Effect<void, PeriodicTaskFailed<E>>
+  /** Every outcome from the moment of subscription on. */
+  readonly outcomes: Stream.Stream<TaskOutcome>
+  readonly status: Effect.Effect<RunnerStatus>
+  /** Pauses one task, or all of them. A run in progress goes on. */
+  readonly pause: (name?: string) => Effect.Effect<void, NoSuchTask>
+  /** Resumes one task, or all of them; an overdue task runs at once. */
+  readonly resume: (name?: string) => Effect.Effect<void, NoSuchTask>
+  /** Makes a task due now (a fixed task keeps its grid). */
+  readonly trigger: (name: string) => Effect.Effect<void, NoSuchTask>
+  /**
+   * Stops the driver, lets running tasks finish within the timeout (default: the runner's
+   * `shutdownTimeout`), then interrupts them. Closing the runner's scope does the same.
+   */
+  readonly shutdown: (timeout?: Duration.DurationInput) => Effect.Effect<void>
+}
+
+/**
+ * The error type of the tasks in a list.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type TaskError<T> = T extends PeriodicTask<infer E, infer _R> ? E : never
+
+/**
+ * The requirements of the tasks in a list.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type TaskContext<T> = T extends PeriodicTask<infer _E, infer R> ? R : never
+
+/**
+ * Checks the tasks (a bad duration, an empty or duplicate name, a cron expression that does not
+ * parse fail here with {@link InvalidPeriodicTask}) and starts a runner in the current scope.
+ * Closing the scope stops it gracefully.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const runner = yield* PeriodicRunner.make([
+ *       PeriodicTask.spaced("audit", "1 second", Effect.log("audit"), { runImmediately: true }),
+ *       PeriodicTask.fixed("report", "500 millis", Effect.log("report"))
+ *     ])
+ *     yield* runner.outcomes.pipe(Stream.take(5), Stream.runForEach(Effect.log))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <const Tasks extends ReadonlyArray<PeriodicTask<any, any>>>(
+  tasks: Tasks,
+  options?: Options,
+) => Effect.Effect<
+  PeriodicRunner<TaskError<Tasks[number]>>,
+  InvalidPeriodicTask,
+  TaskContext<Tasks[number]> | Scope.Scope
+> = internal.make as any
+
+/**
+ * Runs the tasks until interrupted (then stops gracefully); fails if a task with error policy
+ * `"fail"` fails.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const fiber = PeriodicRunner.run([PeriodicTask.spaced("audit", "1 second", Effect.log("audit"))]).pipe(
+ *   Effect.fork
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = <const Tasks extends ReadonlyArray<PeriodicTask<any, any>>>(
+  tasks: Tasks,
+  options?: Options,
+): Effect.Effect<
+  void,
+  InvalidPeriodicTask | PeriodicTaskFailed<TaskError<Tasks[number]>>,
+  TaskContext<Tasks[number]>
+> => internal.run(tasks, options) as any
+
+export {
+  /**
+   * A trigger, pause or resume named a task the runner does not have; lists the known ones.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  NoSuchTask,
+  /**
+   * A task with error policy `"fail"` failed (or timed out): the runner stopped.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  PeriodicTaskFailed,
+  /**
+   * The failure a run gets when it exceeds its task's `timeout`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TaskTimedOut,
+} from "./internal/periodicRunner.ts"

@@ -1,0 +1,371 @@
+/**
+ * A periodic task is an immutable value: a name, the `Effect` to run and its timing, which is
+ * a `Schedule`. It is nova's `@periodic_task(spacing=N, run_immediately=…)` without the
+ * decorator and the hidden state: a `PeriodicRunner` owns the state of every task it runs.
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import type { Pipeable } from "effect/Pipeable"
+import type * as Schedule from "effect/Schedule"
+import type { InvalidPeriodicTask } from "./internal/periodicTask.ts"
+import * as internal from "./internal/periodicTask.ts"
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = internal.TypeId as never
+
+/**
+ * When a task runs.
+ *
+ * - `Spaced`: the next run starts `every` after the previous one ended.
+ * - `Fixed`: runs on a grid of `every`; a late run starts at once, missed slots are skipped
+ *   and the grid keeps its phase (oslo's `_nearest_boundary`).
+ * - `Schedule`: any `Schedule`, stepped after each run ends, as `Effect.repeat` does.
+ * - `Cron`: a cron expression in a time zone.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Timing =
+  | { readonly _tag: "Spaced"; readonly every: Duration.DurationInput }
+  | { readonly _tag: "Fixed"; readonly every: Duration.DurationInput }
+  | { readonly _tag: "Schedule"; readonly schedule: Schedule.Schedule<unknown, unknown> }
+  | {
+    readonly _tag: "Cron"
+    readonly expression: string
+    readonly timeZone: DateTime.TimeZone | string
+  }
+
+/**
+ * What happens when a run fails: `"log"` records the failure, logs it with the task's name and
+ * goes on (oslo's default); `"fail"` stops the runner and fails it (oslo's `raise_on_error`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorPolicy = "log" | "fail"
+
+/**
+ * A periodic task. Build one with {@link spaced}, {@link fixed}, {@link make}, {@link cron},
+ * {@link fromSpacing} or {@link fromConfig}; run it with a `PeriodicRunner`.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const audit: PeriodicTask.PeriodicTask = PeriodicTask.spaced("audit", "10 seconds", Effect.log("audit"))
+ * console.log(audit.name, audit.runImmediately) // "audit" false
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PeriodicTask<out E = never, out R = never> extends Pipeable {
+  readonly [TypeId]: TypeId
+  /** Unique within one runner; used in outcomes, logs and `trigger`. */
+  readonly name: string
+  /** The work. Its success value is ignored (and fed to a custom `Schedule` as input). */
+  readonly run: Effect.Effect<unknown, E, R>
+  readonly timing: Timing
+  /** Run at the runner's first pass instead of one period after the runner starts. */
+  readonly runImmediately: boolean
+  /** A disabled task is never run; the runner logs once why it skips it. */
+  readonly enabled: boolean
+  /** Why the task is disabled, in oslo's words ("it is disabled", "its interval is negative"). */
+  readonly disabledReason: string | undefined
+  /** A run taking longer is interrupted and recorded as timed out. */
+  readonly timeout: Duration.DurationInput | undefined
+  /** Shifts the first run, and for spaced and fixed tasks the whole grid, by this much. */
+  readonly offset: Duration.DurationInput | undefined
+  /** oslo-style jitter for spaced and fixed tasks: whole seconds, 0–5 % of the spacing, none up to 20 s. */
+  readonly jitter: boolean
+  readonly onError: ErrorPolicy
+}
+
+/**
+ * Options shared by every constructor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Default `false`: the first run comes one period after the runner starts. */
+  readonly runImmediately?: boolean | undefined
+  /** Default `true`. */
+  readonly enabled?: boolean | undefined
+  /** Per-run time limit; a run over it is interrupted and recorded as timed out. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Shifts the first run (and a spaced or fixed task's grid). Default 0. */
+  readonly offset?: Duration.DurationInput | undefined
+  /** Default `false`. See {@link PeriodicTask.jitter}. */
+  readonly jitter?: boolean | undefined
+  /** Default `"log"`. */
+  readonly onError?: ErrorPolicy | undefined
+}
+
+/**
+ * Options of {@link make}: jitter there is the schedule's own business (`Schedule.jittered`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScheduleOptions extends Omit<Options, "jitter" | "offset"> {
+  readonly schedule: Schedule.Schedule<unknown, unknown>
+}
+
+/**
+ * Options of {@link cron}. The time zone is required: without one a cron expression silently
+ * follows the host's zone.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CronOptions extends Omit<Options, "jitter" | "offset"> {
+  readonly timeZone: DateTime.TimeZone | string
+}
+
+/**
+ * A task whose next run starts `every` after the previous run ended.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const heal = PeriodicTask.spaced("heal_instance_info_cache", "60 seconds", Effect.log("healing"), {
+ *   runImmediately: true,
+ *   timeout: "30 seconds"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const spaced: <E, R>(
+  name: string,
+  every: Duration.DurationInput,
+  run: Effect.Effect<unknown, E, R>,
+  options?: Options,
+) => PeriodicTask<E, R> = internal.spaced
+
+/**
+ * A task on a grid of `every`: a late run starts at once, missed slots are skipped (never
+ * piled up) and the grid keeps its phase.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const poll = PeriodicTask.fixed("poll_volume_usage", "10 minutes", Effect.log("polling"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fixed: <E, R>(
+  name: string,
+  every: Duration.DurationInput,
+  run: Effect.Effect<unknown, E, R>,
+  options?: Options,
+) => PeriodicTask<E, R> = internal.fixed
+
+/**
+ * A task timed by any `Schedule`, stepped after each run ends (as `Effect.repeat` does); it
+ * stops when the schedule is done.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Schedule from "effect/Schedule"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const backoff = PeriodicTask.make("reconnect", Effect.log("trying"), {
+ *   schedule: Schedule.exponential("1 second").pipe(Schedule.upTo("1 minute"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <E, R>(
+  name: string,
+  run: Effect.Effect<unknown, E, R>,
+  options: ScheduleOptions,
+) => PeriodicTask<E, R> = internal.make
+
+/**
+ * A task timed by a cron expression (`Schedule.cron`) in the given time zone. An expression
+ * that does not parse is reported when the runner is created, naming the task.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const nightly = PeriodicTask.cron("archive", "0 3 * * *", Effect.log("archiving"), { timeZone: "UTC" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const cron: <E, R>(
+  name: string,
+  expression: string,
+  run: Effect.Effect<unknown, E, R>,
+  options: CronOptions,
+) => PeriodicTask<E, R> = internal.cron
+
+/**
+ * oslo's `@periodic_task(spacing=N)`: a fixed task whose spacing is given in seconds, where 0
+ * means the 60 s default and a negative spacing disables the task (the runner logs
+ * "Skipping periodic task … because its interval is negative" once).
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const task = PeriodicTask.fromSpacing("sync_power_states", 600, Effect.log("sync"))
+ * const off = PeriodicTask.fromSpacing("reclaim", -1, Effect.log("never"))
+ * console.log(off.enabled) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromSpacing: <E, R>(
+  name: string,
+  spacingSeconds: number,
+  run: Effect.Effect<unknown, E, R>,
+  options?: Options,
+) => PeriodicTask<E, R> = internal.fromSpacing
+
+/**
+ * {@link fromSpacing} with the spacing read from a `Config` (seconds), as nova reads
+ * `CONF.sync_power_state_interval`. A value that is not a number fails with a `ConfigError`
+ * naming the key.
+ *
+ * @example
+ * ```ts
+ * import * as Config from "effect/Config"
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const task = PeriodicTask.fromConfig(
+ *   "sync_power_states",
+ *   Config.number("SYNC_POWER_STATE_INTERVAL").pipe(Config.withDefault(600)),
+ *   Effect.log("sync")
+ * )
+ * // task: Effect<PeriodicTask, ConfigError>
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromConfig: <E, R>(
+  name: string,
+  spacingSeconds: Config.Config<number>,
+  run: Effect.Effect<unknown, E, R>,
+  options?: Options,
+) => Effect.Effect<PeriodicTask<E, R>, ConfigError.ConfigError> = internal.fromConfig
+
+/**
+ * The `Schedule` a task runs on (jitter included). With it a task can run alone:
+ * `Effect.schedule(task.run, PeriodicTask.schedule(task))`, or `Effect.repeat` for a task that
+ * runs immediately. An invalid task's schedule dies with {@link InvalidPeriodicTask} on its
+ * first step; check with {@link validate} first.
+ *
+ * Run alone, a task has no runner around it, so two things differ from a `PeriodicRunner`: after
+ * a fixed task overruns, `Schedule.fixed` starts the next run at once where the runner records
+ * the missed slot as skipped and waits for the next one; and `Effect.repeat` anchors a fixed
+ * grid at the end of the first run.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const task = PeriodicTask.spaced("tick", "1 second", Effect.log("tick"))
+ * const standalone = Effect.schedule(task.run, PeriodicTask.schedule(task))
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const schedule: <E, R>(task: PeriodicTask<E, R>) => Schedule.Schedule<unknown> =
+  internal.schedule
+
+/**
+ * Checks a task's name and durations: an empty name, a NaN, negative or infinite duration,
+ * a zero period, a value that is not a `Schedule` or a cron expression that does not parse.
+ * `PeriodicRunner.make` runs the same check on every task.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Either from "effect/Either"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const result = PeriodicTask.validate(PeriodicTask.spaced("audit", Number.NaN, Effect.void))
+ * if (Either.isLeft(result)) console.log(result.left.message)
+ * // Periodic task "audit": every must be a finite duration > 0, got NaN
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate: <E, R>(
+  task: PeriodicTask<E, R>,
+) => Either.Either<PeriodicTask<E, R>, InvalidPeriodicTask> = internal.validate
+
+/**
+ * Returns `true` for a {@link PeriodicTask}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * console.log(PeriodicTask.isPeriodicTask(PeriodicTask.fixed("a", "1 second", Effect.void))) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPeriodicTask: (u: unknown) => u is PeriodicTask<unknown, unknown> =
+  internal.isPeriodicTask
+
+/**
+ * A task input that cannot work: names the task, the field, the value and the rule.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const program = PeriodicRunner.make([PeriodicTask.cron("bad", "not cron", Effect.void, { timeZone: "UTC" })]).pipe(
+ *   Effect.catchTag("InvalidPeriodicTask", (error) => Effect.logError(error.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export { InvalidPeriodicTask } from "./internal/periodicTask.ts"

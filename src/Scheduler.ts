@@ -1,0 +1,504 @@
+/**
+ * The scheduler: nova's filter scheduler over capability reports. It consumes any number of
+ * `Stream`s of {@link CapabilityReport}s, keeps the latest state of each host, service and
+ * manager with the time it was received, tells up hosts from down ones by `serviceDownTime`
+ * (nova's `service_is_up`), announces every host that appears, changes, goes down or comes
+ * back on {@link Scheduler.changes}, and picks a host for a request with filters and weighers
+ * ({@link Scheduler.select}).
+ *
+ * @since 0.1.0
+ */
+import type { CapabilityReport } from "./Capabilities.ts"
+import type * as Context from "effect/Context"
+import type * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { InvalidCapabilities, NoValidHost, TooManyHosts } from "./internal/scheduler.ts"
+import * as internal from "./internal/scheduler.ts"
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = internal.TypeId as never
+
+/**
+ * What the scheduler knows of one host's manager: its decoded capabilities, when the last
+ * accepted report arrived (epoch milliseconds of the scheduler's `Clock`), that report's
+ * sequence, and whether the host is up (last report at most `serviceDownTime` ago, limit
+ * included).
+ *
+ * @example
+ * ```ts
+ * import type * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const describe = (state: Scheduler.HostState<{ readonly freeRamMb: number }>) =>
+ *   `${state.manager}@${state.host}: ${state.capabilities.freeRamMb} MB free${state.up ? "" : " (down)"}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostState<out A> {
+  readonly host: string
+  readonly service: string
+  readonly manager: string
+  readonly capabilities: A
+  readonly receivedAt: number
+  readonly sequence: number
+  readonly up: boolean
+}
+
+/**
+ * One change of the scheduler's view, in the order it happened:
+ *
+ * - `HostAdded`: the first accepted report of a host, service and manager.
+ * - `HostUpdated`: an up host reported different capabilities (a report that repeats the
+ *   previous payload only refreshes the host and announces nothing).
+ * - `HostDown`: no report for longer than `serviceDownTime`; announced at that instant, with
+ *   no report needed.
+ * - `HostBackUp`: a host that was down reported again.
+ *
+ * @example
+ * ```ts
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const describe = Scheduler.HostChange.$match({
+ *   HostAdded: ({ host }) => `${host.host} added`,
+ *   HostUpdated: ({ host }) => `${host.host} updated`,
+ *   HostDown: ({ host }) => `${host.host} down`,
+ *   HostBackUp: ({ host }) => `${host.host} back up`,
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type HostChange<A> = Data.TaggedEnum<{
+  HostAdded: { readonly host: HostState<A> }
+  HostUpdated: { readonly host: HostState<A>; readonly previous: HostState<A> }
+  HostDown: { readonly host: HostState<A> }
+  HostBackUp: { readonly host: HostState<A> }
+}>
+
+/**
+ * The generic definition behind {@link HostChange}, for `Data.taggedEnum`.
+ *
+ * @example
+ * ```ts
+ * import * as Data from "effect/Data"
+ * import type * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const HostChange = Data.taggedEnum<Scheduler.HostChangeDefinition>()
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HostChangeDefinition extends Data.TaggedEnum.WithGenerics<1> {
+  readonly taggedEnum: HostChange<this["A"]>
+}
+
+/**
+ * Constructors, guards (`$is`) and matchers (`$match`) of {@link HostChange}.
+ *
+ * @example
+ * ```ts
+ * import * as Stream from "effect/Stream"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const downs = (changes: Stream.Stream<Scheduler.HostChange<unknown>>) =>
+ *   Stream.filter(changes, Scheduler.HostChange.$is("HostDown"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const HostChange:
+  & {
+    readonly [Tag in HostChange<unknown>["_tag"]]: <A>(
+      args: Data.TaggedEnum.Args<HostChange<A>, Tag>,
+    ) => Data.TaggedEnum.Value<HostChange<A>, Tag>
+  }
+  & Data.TaggedEnum.GenericMatchers<HostChangeDefinition> = internal.HostChange
+
+/**
+ * A filter removes the hosts that cannot take a request (nova's `host_passes`). Filters run
+ * in the order given; the first one that says no removes the host and is counted in
+ * {@link NoValidHost}.
+ *
+ * @example
+ * ```ts
+ * import type * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const enabled: Scheduler.Filter<{ readonly enabled: boolean }> = {
+ *   name: "compute",
+ *   passes: (host) => host.capabilities.enabled,
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Filter<in A, in R = unknown> {
+  readonly name: string
+  readonly passes: (host: HostState<A>, request: R) => boolean
+}
+
+/**
+ * A weigher scores the hosts that passed the filters. Its scores are normalised to [0, 1]
+ * across those hosts (the lowest 0, the highest 1; all 0 when they are equal), then multiplied
+ * by `multiplier` (negative to prefer low scores) and added to the other weighers'.
+ *
+ * @example
+ * ```ts
+ * import type * as Scheduler from "effect-manager/Scheduler"
+ *
+ * // Spread instances: prefer the host with the fewest.
+ * const fewestInstances: Scheduler.Weigher<{ readonly instances: number }> = {
+ *   name: "instances",
+ *   weigh: (host) => host.capabilities.instances,
+ *   multiplier: -1,
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Weigher<in A, in R = unknown> {
+  readonly name: string
+  readonly weigh: (host: HostState<A>, request: R) => number
+  readonly multiplier: number
+}
+
+/**
+ * What {@link Scheduler.select} uses: filters (default none) and weighers (default none, so
+ * the first up host by name wins).
+ *
+ * @example
+ * ```ts
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const options: Scheduler.SelectOptions<{ readonly ramMb: number }, { readonly ramMb?: number }> = {
+ *   filters: [Scheduler.resourcesFit(["ramMb"])],
+ *   weighers: [Scheduler.numericWeigher("ram", "ramMb")],
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SelectOptions<A, R> {
+  readonly filters?: ReadonlyArray<Filter<A, R>> | undefined
+  readonly weighers?: ReadonlyArray<Weigher<A, R>> | undefined
+}
+
+/**
+ * How to build a scheduler.
+ *
+ * - `schema`: decodes each report's `capabilities`.
+ * - `serviceDownTime`: how long after its last report a host is still up (default 60 s,
+ *   nova's `service_down_time`; limit included).
+ * - `maxHosts`: the most states kept (one per host, service and manager); a report of a new
+ *   one past it is refused with {@link TooManyHosts}. Default: no limit.
+ * - `changesCapacity`: how many changes a slow subscriber may lag behind before the oldest
+ *   are dropped (default 1024).
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import type * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const Compute = Schema.Struct({ vcpus: Schema.Number, ramMb: Schema.Number })
+ * const options: Scheduler.Options<typeof Compute.Type, typeof Compute.Encoded> = {
+ *   schema: Compute,
+ *   serviceDownTime: "30 seconds",
+ *   maxHosts: 10_000,
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<A, I> {
+  readonly schema: Schema.Schema<A, I>
+  readonly serviceDownTime?: Duration.DurationInput | undefined
+  readonly maxHosts?: number | undefined
+  readonly changesCapacity?: number | undefined
+}
+
+/**
+ * The outcome of {@link Scheduler.ingestAll}: how many reports were accepted, how many were
+ * ignored because they were not newer than the host's last one, and the rejected ones' errors
+ * (each also logged).
+ *
+ * @example
+ * ```ts
+ * import type * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const describe = (summary: Scheduler.IngestSummary) =>
+ *   `${summary.accepted} accepted, ${summary.outOfOrder} out of order, ${summary.rejected.length} rejected`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IngestSummary {
+  readonly accepted: number
+  readonly outOfOrder: number
+  readonly rejected: ReadonlyArray<InvalidCapabilities | TooManyHosts>
+}
+
+/**
+ * A scheduler whose hosts' capabilities are `A`.
+ *
+ * A report is accepted when its sequence is greater than the last accepted one of the same
+ * host, service and manager (or when that host is down: a restarted publisher starts its
+ * sequence again); older reports are ignored. A report whose capabilities do not decode is
+ * rejected with {@link InvalidCapabilities}, logged as a warning, and the host keeps its
+ * previous state. Only the latest state of each host, service and manager is kept. Hosts go
+ * down `serviceDownTime` after their last report, found by one background fiber that sleeps
+ * until the next such instant.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const Compute = Schema.Struct({ ramMb: Schema.Number })
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const scheduler = yield* Scheduler.make({ schema: Compute })
+ *   yield* scheduler.ingest({
+ *     host: "node-1", service: "compute", manager: "Compute",
+ *     capabilities: { ramMb: 4096 }, timestamp: 0, sequence: 1,
+ *   })
+ *   return yield* scheduler.select({ ramMb: 1024 }, {
+ *     filters: [Scheduler.resourcesFit(["ramMb"])],
+ *   })
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Scheduler<out A = unknown> {
+  readonly [TypeId]: TypeId
+  /** How long after its last report a host is still up. */
+  readonly serviceDownTime: Duration.Duration
+  /** Applies one report: `"accepted"`, or `"outOfOrder"` when it is not newer than the last. */
+  readonly ingest: (
+    report: CapabilityReport,
+  ) => Effect.Effect<"accepted" | "outOfOrder", InvalidCapabilities | TooManyHosts>
+  /** Applies reports received together (one clock reading), as one step; never fails. */
+  readonly ingestAll: (reports: Iterable<CapabilityReport>) => Effect.Effect<IngestSummary>
+  /**
+   * Ingests a stream in a fiber of the scheduler's scope, chunk by chunk; returns that fiber.
+   * A stream that fails is logged; it stops, the scheduler does not.
+   */
+  readonly consume: <E, R>(
+    stream: Stream.Stream<CapabilityReport, E, R>,
+  ) => Effect.Effect<Fiber.RuntimeFiber<void, E>, never, R>
+  /** Every host state, up or down, ordered by host, service, manager. */
+  readonly hosts: Effect.Effect<ReadonlyArray<HostState<A>>>
+  /** The up hosts, ordered by host, service, manager. */
+  readonly upHosts: Effect.Effect<ReadonlyArray<HostState<A>>>
+  /** The changes from the moment the stream is run; ends when the scheduler closes. */
+  readonly changes: Stream.Stream<HostChange<A>>
+  /** Subscribes now (in the scope), so no change made after this effect is missed. */
+  readonly subscribeChanges: Effect.Effect<Stream.Stream<HostChange<A>>, never, Scope.Scope>
+  /**
+   * nova's filter scheduler: the up hosts go through the filters in order, the survivors are
+   * weighed, and the best one is returned (ties go to the first by name). Fails with
+   * {@link NoValidHost} when the filters leave no host.
+   */
+  readonly select: <R>(
+    request: R,
+    options: SelectOptions<A, R>,
+  ) => Effect.Effect<HostState<A>, NoValidHost>
+}
+
+/**
+ * The scheduler of a service's layer. A scheduler with typed capabilities can live under a
+ * tag of your own: see {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const upHosts = Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.upHosts)
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Scheduler: Context.Tag<Scheduler, Scheduler> = internal.tag
+
+/**
+ * A scheduler in the current scope: its sweeper and consumers stop and its `changes` end when
+ * the scope closes.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const scheduler = yield* Scheduler.make({ schema: Schema.Struct({ ramMb: Schema.Number }) })
+ *   return yield* scheduler.hosts
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <A, I>(
+  options: Options<A, I>,
+) => Effect.Effect<Scheduler<A>, never, Scope.Scope> = internal.make
+
+/**
+ * A layer with a scheduler, under the {@link Scheduler} tag or, to keep the capabilities'
+ * type, under a tag of your own.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Schema from "effect/Schema"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const Compute = Schema.Struct({ ramMb: Schema.Number })
+ * class ComputeScheduler extends Context.Tag("ComputeScheduler")<
+ *   ComputeScheduler,
+ *   Scheduler.Scheduler<typeof Compute.Type>
+ * >() {}
+ *
+ * const SchedulerLive = Scheduler.layer({ schema: Compute })
+ * const ComputeSchedulerLive = Scheduler.layer(ComputeScheduler, { schema: Compute })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: {
+  <A, I>(options: Options<A, I>): Layer.Layer<Scheduler>
+  <Id, A, I>(tag: Context.Tag<Id, Scheduler<A>>, options: Options<A, I>): Layer.Layer<Id>
+} = internal.layer
+
+/**
+ * A filter named `"resources"` that passes a host when, for each named field, the request asks
+ * for at most what the host has (a field the request leaves out asks for nothing), like nova's
+ * RAM, disk and core filters.
+ *
+ * @example
+ * ```ts
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const fits = Scheduler.resourcesFit(["vcpus", "ramMb"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category filters
+ */
+export const resourcesFit: <const F extends string>(
+  fields: ReadonlyArray<F>,
+) => Filter<{ readonly [K in F]: number }, { readonly [K in F]?: number | undefined }> =
+  internal.resourcesFit
+
+/**
+ * A weigher whose score is a numeric capability, e.g. free RAM (nova's RAM weigher); the
+ * multiplier defaults to 1, a negative one prefers low values.
+ *
+ * @example
+ * ```ts
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const mostFreeRam = Scheduler.numericWeigher("ram", "freeRamMb")
+ * const fewestInstances = Scheduler.numericWeigher("instances", "instances", -2)
+ * ```
+ *
+ * @since 0.1.0
+ * @category weighers
+ */
+export const numericWeigher: <const F extends string>(
+  name: string,
+  field: F,
+  multiplier?: number,
+) => Weigher<{ readonly [K in F]: number }> = internal.numericWeigher
+
+export {
+  /**
+   * A report whose capabilities do not match the scheduler's schema; names the host,
+   * service, manager, the report's sequence and the parse error. The host keeps its previous
+   * state.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import type { Capabilities } from "effect-manager"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const ingest = (report: Capabilities.CapabilityReport) =>
+   *   Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.ingest(report)).pipe(
+   *     Effect.catchTag("InvalidCapabilities", (error) => Effect.succeed(error.reason))
+   *   )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidCapabilities,
+  /**
+   * {@link select} found no host: says how many up hosts there were and how many each
+   * filter removed, e.g. `No valid host: 10 hosts; "resources" removed 7, "compute" removed 3`.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Option from "effect/Option"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const place = Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.select({}, {})).pipe(
+   *   Effect.map(Option.some),
+   *   Effect.catchTag("NoValidHost", (error) => Effect.as(Effect.logWarning(error.message), Option.none()))
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  NoValidHost,
+  /**
+   * A report of a new host, service and manager when the scheduler already keeps `maxHosts`
+   * states; names them and the limit.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import type { Capabilities } from "effect-manager"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const ingest = (report: Capabilities.CapabilityReport) =>
+   *   Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.ingest(report)).pipe(
+   *     Effect.catchTag("TooManyHosts", (error) => Effect.logError(error.message))
+   *   )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TooManyHosts,
+} from "./internal/scheduler.ts"

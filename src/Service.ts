@@ -1,0 +1,331 @@
+/**
+ * A service runs one or more managers for a host and a topic, in nova's order:
+ *
+ * start: `init` (every manager) → service record registered → `preStart` → (RPC consumers, a
+ * later step) → `postStart` → heartbeat and periodic tasks (after an optional fuzzy delay), and
+ * each manager's capabilities published on the `CapabilityBus` if the context has one.
+ *
+ * stop (scope close, interruption, SIGTERM through a `platform/*` `runMain`): periodic tasks
+ * (running ones get what is left of the deadline, then are interrupted) → capability
+ * publishing → `cleanup` (every manager, in reverse order) → service record marked down, all
+ * under one deadline.
+ *
+ * `reset` (SIGHUP) runs every manager's `reset`, one call at a time.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type {
+  CleanupFailed,
+  InvalidServiceOption,
+  ResetFailed,
+  ServiceStartFailed,
+  ShutdownOverrun,
+} from "./internal/service.ts"
+import * as internal from "./internal/service.ts"
+import type { InvalidApiVersion, ManagerLayer } from "./Manager.ts"
+import type { Mode, PeriodicRunner, TaskStatus } from "./PeriodicRunner.ts"
+import type { InvalidPeriodicTask } from "./PeriodicTask.ts"
+import type { ServiceRegistry } from "./ServiceRegistry.ts"
+
+/**
+ * A lifecycle hook of a manager.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Hook = "init" | "preStart" | "postStart" | "cleanup" | "reset"
+
+/**
+ * Where a start can fail: a manager hook, or registering the service record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartPhase = "init" | "register" | "preStart" | "postStart"
+
+/**
+ * Where a manager is in its life.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ManagerPhase =
+  | "created"
+  | "init"
+  | "preStart"
+  | "postStart"
+  | "running"
+  | "stopping"
+  | "cleanup"
+  | "stopped"
+  | "failed"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ServiceState = "running" | "stopping" | "stopped"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The host this service runs on (nova's `CONF.host`). */
+  readonly host: string
+  /** The service's topic, nova's binary without "nova-" (e.g. "compute"). */
+  readonly topic: string
+  /** One deadline for the whole stop. Default 60 s (oslo's `graceful_shutdown_timeout`). */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /** Optional time limits per hook; a start hook over its limit fails the start. */
+  readonly hookTimeouts?: Partial<Record<Hook, Duration.DurationInput>> | undefined
+  /** Heartbeat period (nova's `report_interval`). Default 10 s. */
+  readonly reportInterval?: Duration.DurationInput | undefined
+  /** Wait before the first heartbeat. Default 5 s, as nova's service group. */
+  readonly reportInitialDelay?: Duration.DurationInput | undefined
+  /** `false` runs no periodic task (nova's `periodic_enable`). Default `true`. */
+  readonly periodicEnable?: boolean | undefined
+  /** The periodic tasks start after a random whole number of seconds in [0, this]. nova's default is 60 s; ours is 0. */
+  readonly periodicFuzzyDelay?: Duration.DurationInput | undefined
+  /** The periodic runner's mode. Default `"concurrent"`. */
+  readonly mode?: Mode | undefined
+  /**
+   * How long after its last report an unchanged capabilities value is published again
+   * (see `Capabilities.reports`); used when the context has a `CapabilityBus`. Default 10 s.
+   */
+  readonly publishInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * What the stop could not do in time or at all; the stop went on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StopError = ShutdownOverrun | CleanupFailed
+
+/**
+ * How the stop went.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StopReport {
+  readonly errors: ReadonlyArray<StopError>
+  readonly durationMillis: number
+}
+
+/**
+ * The last `reset`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResetResult {
+  readonly at: number
+  readonly succeeded: boolean
+  readonly error: Option.Option<ResetFailed<unknown>>
+}
+
+/**
+ * A snapshot of a service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServiceStatus {
+  readonly host: string
+  readonly topic: string
+  readonly state: ServiceState
+  readonly managers: ReadonlyArray<{
+    readonly name: string
+    readonly apiVersion: string
+    readonly phase: ManagerPhase
+  }>
+  readonly tasks: ReadonlyArray<TaskStatus>
+  readonly heartbeat: {
+    readonly reportCount: number
+    readonly lastReportAt: Option.Option<number>
+    /** `false` after a failed heartbeat, until the next one succeeds. */
+    readonly connected: boolean
+  }
+  readonly lastReset: Option.Option<ResetResult>
+}
+
+/**
+ * A running service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly host: string
+  readonly topic: string
+  /** Manager names, in start order. */
+  readonly managers: ReadonlyArray<string>
+  /** Every manager's `reset`, serialized; a failure is logged and returned, the service runs on. */
+  readonly reset: Effect.Effect<void, ResetFailed<unknown>>
+  readonly status: Effect.Effect<ServiceStatus>
+  /** The runner of the managers' periodic tasks. */
+  readonly runner: PeriodicRunner<unknown>
+  /** Completes when the stop is over, with what went wrong in it. */
+  readonly stopped: Effect.Effect<StopReport>
+  /** The stop's deadline (`shutdownTimeout`), in milliseconds. */
+  readonly shutdownTimeoutMillis: number
+}
+
+/**
+ * The running service, provided by {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Service } from "effect-manager"
+ *
+ * const showStatus = Effect.gen(function* () {
+ *   const service = yield* Service.Service
+ *   yield* Effect.log(yield* service.status)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Service: Context.Tag<Service, Service> = internal.ServiceTag
+
+/**
+ * The service type of a manager layer.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ManagerId<M> = M extends ManagerLayer<infer I, infer _E, infer _EB, infer _R> ? I
+  : never
+
+/**
+ * The hook error type of a manager layer.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HookError<M> = M extends ManagerLayer<infer _I, infer E, infer _EB, infer _R> ? E
+  : never
+
+/**
+ * The build error type of a manager layer.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type BuildError<M> = M extends ManagerLayer<infer _I, infer _E, infer EB, infer _R> ? EB
+  : never
+
+/**
+ * The requirements of a manager layer.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Requirements<M> = M extends ManagerLayer<infer _I, infer _E, infer _EB, infer R> ? R
+  : never
+
+/**
+ * Runs managers as one service. The layer provides {@link Service} and every manager's service;
+ * it is ready once every `postStart` succeeded. It fails with {@link ServiceStartFailed} (naming
+ * the manager and the phase, carrying the hook's error) when a start phase fails — after running
+ * `cleanup` for every manager whose `init` was attempted; invalid tasks (e.g. a task name two
+ * managers share) fail it before any hook runs. Closing its scope stops it. A task with
+ * `onError: "fail"` that fails stops the periodic runner and the service runs on without its
+ * periodic tasks, as nova's does when its periodic timer dies (`service.runner.join` fails).
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ * import { Manager, PeriodicTask, Service, ServiceRegistry } from "effect-manager"
+ *
+ * class Compute extends Context.Tag("Compute")<Compute, { readonly ping: Effect.Effect<string> }>() {}
+ *
+ * const ComputeManager = Manager.layer(Compute, Effect.succeed({
+ *   service: { ping: Effect.succeed("pong") },
+ *   init: Effect.log("init_host"),
+ *   cleanup: () => Effect.log("cleanup_host"),
+ *   tasks: [PeriodicTask.spaced("update_available_resource", "1 minute", Effect.log("audit"))],
+ * }))
+ *
+ * const ComputeService = Service.layer({ host: "compute-1", topic: "compute" }, ComputeManager).pipe(
+ *   Layer.provide(ServiceRegistry.layerMemory),
+ * )
+ *
+ * const program = Effect.gen(function* () {
+ *   const compute = yield* Compute
+ *   yield* Effect.log(yield* compute.ping)
+ * }).pipe(Effect.provide(ComputeService))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: <const Managers extends ReadonlyArray<ManagerLayer<any, any, any, any>>>(
+  options: Options,
+  ...managers: Managers
+) => Layer.Layer<
+  Service | ManagerId<Managers[number]>,
+  | ServiceStartFailed<HookError<Managers[number]>>
+  | BuildError<Managers[number]>
+  | InvalidServiceOption
+  | InvalidPeriodicTask
+  | InvalidApiVersion,
+  Requirements<Managers[number]> | ServiceRegistry
+> = internal.layer as any
+
+export {
+  /**
+   * A manager's cleanup failed during the stop (logged; the stop went on).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CleanupFailed,
+  /**
+   * A hook did not finish within its `hookTimeouts` limit.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  HookTimedOut,
+  /**
+   * A service option is invalid; names the option and the value.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidServiceOption,
+  /**
+   * A manager's reset failed; the service keeps running on its previous state.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ResetFailed,
+  /**
+   * A start phase failed; names the manager and the phase.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ServiceStartFailed,
+  /**
+   * A hook used up its part of the shutdown deadline; the stop went on without it.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ShutdownOverrun,
+} from "./internal/service.ts"

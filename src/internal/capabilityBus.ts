@@ -1,0 +1,66 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { CapabilityReport } from "../Capabilities.ts"
+import type * as CapabilityBus from "../CapabilityBus.ts"
+
+/** @internal */
+export const TypeId: CapabilityBus.TypeId = Symbol.for(
+  "effect-manager/CapabilityBus",
+) as CapabilityBus.TypeId
+
+/** @internal */
+export const tag: Context.Tag<CapabilityBus.CapabilityBus, CapabilityBus.CapabilityBus> = Context
+  .GenericTag<CapabilityBus.CapabilityBus>("effect-manager/CapabilityBus")
+
+/** @internal */
+export class InvalidCapabilityBusOption extends Schema.TaggedError<InvalidCapabilityBusOption>(
+  "effect-manager/InvalidCapabilityBusOption",
+)("InvalidCapabilityBusOption", {
+  option: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `CapabilityBus option ${this.option} ${this.reason}, got ${this.value}`
+  }
+}
+
+/** @internal */
+export const defaultCapacity = 4096
+
+/** @internal */
+export const make = (
+  options?: CapabilityBus.Options,
+): Effect.Effect<CapabilityBus.CapabilityBus, InvalidCapabilityBusOption, Scope.Scope> =>
+  Effect.gen(function* () {
+    const capacity = options?.capacity ?? defaultCapacity
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      return yield* new InvalidCapabilityBusOption({
+        option: "capacity",
+        value: String(capacity),
+        reason: "must be a whole number ≥ 1",
+      })
+    }
+    const pubsub = yield* Effect.acquireRelease(
+      PubSub.sliding<CapabilityReport>(capacity),
+      PubSub.shutdown,
+    )
+    return {
+      [TypeId]: TypeId,
+      capacity,
+      publish: (report) => Effect.asVoid(PubSub.publish(pubsub, report)),
+      reports: Stream.fromPubSub(pubsub),
+      subscribe: Effect.map(PubSub.subscribe(pubsub), (queue) => Stream.fromQueue(queue)),
+    }
+  })
+
+/** @internal */
+export const layer = (
+  options?: CapabilityBus.Options,
+): Layer.Layer<CapabilityBus.CapabilityBus, InvalidCapabilityBusOption> =>
+  Layer.scoped(tag, make(options))

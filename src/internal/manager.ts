@@ -1,0 +1,98 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Manager from "../Manager.ts"
+import type * as PeriodicTask from "../PeriodicTask.ts"
+import { withRun } from "./periodicTask.ts"
+
+/** @internal */
+export const TypeId: Manager.TypeId = Symbol.for("effect-manager/Manager") as Manager.TypeId
+
+/** @internal */
+export class InvalidApiVersion extends Schema.TaggedError<InvalidApiVersion>(
+  "effect-manager/InvalidApiVersion",
+)("InvalidApiVersion", {
+  manager: Schema.String,
+  value: Schema.String,
+}) {
+  override get message(): string {
+    return `Manager ${
+      JSON.stringify(this.manager)
+    }: apiVersion must be "major.minor" (e.g. "1.0"), got ${JSON.stringify(this.value)}`
+  }
+}
+
+const API_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)$/
+
+/** @internal */
+export const parseApiVersion = (
+  manager: string,
+  value: string,
+): Effect.Effect<Manager.ApiVersion, InvalidApiVersion> => {
+  const match = typeof value === "string" ? API_VERSION.exec(value) : null
+  return match === null
+    ? Effect.fail(new InvalidApiVersion({ manager, value: String(value) }))
+    : Effect.succeed({ major: Number(match[1]), minor: Number(match[2]) })
+}
+
+/** @internal */
+export const lifecycleTag = <I>(
+  tag: Context.Tag<I, any>,
+): Context.Tag<Manager.LifecycleOf<I>, Manager.Lifecycle<unknown>> =>
+  Context.GenericTag<Manager.LifecycleOf<I>, Manager.Lifecycle<unknown>>(
+    `effect-manager/Manager/lifecycle/${tag.key}`,
+  )
+
+/** @internal */
+export const capabilities = <A, I, E, R>(
+  schema: Schema.Schema<A, I>,
+  stream: Stream.Stream<A, E, R>,
+): Manager.Capabilities<A, I, E, R> => ({ schema, stream })
+
+/** @internal */
+export const layer = <I, S, E, EB, R>(
+  tag: Context.Tag<I, S>,
+  build: Effect.Effect<Manager.Definition<S, E, R>, EB, R>,
+): Manager.ManagerLayer<I, E, EB | InvalidApiVersion, Exclude<R, Scope.Scope>> => {
+  const name = tag.key
+  const built = Layer.scopedContext(
+    Effect.gen(function* () {
+      const definition = yield* build
+      const apiVersion = yield* parseApiVersion(name, definition.apiVersion ?? "1.0")
+      // Hooks and tasks run later, from the service; they keep the context they were built in.
+      const context = yield* Effect.context<R>()
+      const provide = <A, E2>(effect: Effect.Effect<A, E2, R>) => Effect.provide(effect, context)
+      const cleanup = definition.cleanup
+      const lifecycle: Manager.Lifecycle<E> = {
+        name,
+        apiVersion,
+        init: definition.init === undefined ? Effect.void : provide(definition.init),
+        preStart: definition.preStart === undefined ? Effect.void : provide(definition.preStart),
+        postStart: definition.postStart === undefined ? Effect.void : provide(definition.postStart),
+        cleanup: cleanup === undefined
+          ? () => Effect.void
+          : (exit: Exit.Exit<void, unknown>) => provide(cleanup(exit)),
+        reset: definition.reset === undefined ? Effect.void : provide(definition.reset),
+        tasks: (definition.tasks ?? []).map((task: PeriodicTask.PeriodicTask<E, R>) =>
+          withRun(task, provide(task.run))
+        ),
+        capabilities: definition.capabilities === undefined ? undefined : {
+          schema: definition.capabilities.schema,
+          stream: Stream.provideContext(definition.capabilities.stream, context),
+        },
+      }
+      return Context.make(tag, definition.service).pipe(
+        Context.add(lifecycleTag(tag), lifecycle as Manager.Lifecycle<unknown>),
+      )
+    }),
+  )
+  return Object.assign(built, { [TypeId]: { tag } }) as any
+}
+
+/** @internal */
+export const isManagerLayer = (u: unknown): u is Manager.ManagerLayer<unknown, unknown, unknown> =>
+  typeof u === "object" && u !== null && TypeId in u

@@ -1,0 +1,944 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Intervals from "effect/ScheduleIntervals"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Random from "effect/Random"
+import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as PeriodicRunner from "../PeriodicRunner.ts"
+import type * as PeriodicTask from "../PeriodicTask.ts"
+import { DueHeap, type HeapEntry } from "./dueHeap.ts"
+import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
+
+/** oslo's `DEFAULT_INTERVAL`: a pass never reports more idle time than this. */
+const IDLE_CAP_MILLIS = 60_000
+
+/**
+ * How long interrupted runs may take to end once the shutdown deadline has passed; a run that
+ * ignores interruption is left behind rather than holding the stop forever.
+ */
+const INTERRUPT_GRACE_MILLIS = 1_000
+
+/** The latest grid point `last + k·period` at or before `at` (also when `at` precedes `last`). */
+const floorToGrid = (at: number, last: number, period: number): number =>
+  at - ((((at - last) % period) + period) % period)
+
+// --- outcomes and errors -------------------------------------------------------------------
+
+/** @internal */
+export const TaskOutcome = Data.taggedEnum<PeriodicRunner.TaskOutcome>()
+
+// The enum is a Proxy that makes a new constructor on every property access: take them once.
+const { Failed, Interrupted, Skipped, Succeeded, TimedOut } = TaskOutcome
+
+/** @internal */
+export class NoSuchTask
+  extends Schema.TaggedError<NoSuchTask>("effect-manager/NoSuchTask")("NoSuchTask", {
+    task: Schema.String,
+    known: Schema.Array(Schema.String),
+  }) {
+  override get message(): string {
+    return `No periodic task named ${JSON.stringify(this.task)}; known tasks: ${
+      this.known.map((name) => JSON.stringify(name)).join(", ") || "none"
+    }`
+  }
+}
+
+/** @internal */
+export class TaskTimedOut extends Data.TaggedError("TaskTimedOut")<{
+  readonly task: string
+  readonly timeoutMillis: number
+}> {
+  override get message(): string {
+    return `Periodic task ${JSON.stringify(this.task)} timed out after ${
+      Duration.format(this.timeoutMillis)
+    }`
+  }
+}
+
+/** @internal */
+export class PeriodicTaskFailed<E> extends Data.TaggedError("PeriodicTaskFailed")<{
+  readonly task: string
+  readonly cause: Cause.Cause<E | TaskTimedOut>
+}> {
+  override get message(): string {
+    return `Periodic task ${JSON.stringify(this.task)} failed and its error policy is "fail": ${
+      Cause.pretty(this.cause)
+    }`
+  }
+}
+
+// --- per-task state ------------------------------------------------------------------------
+
+type Kind = "Spaced" | "Fixed" | "Schedule"
+
+/**
+ * The runner's state for one task. It is owned by the runner: the driver and the task's run
+ * fiber update it in place (the hot path allocates nothing per run), and the outside world only
+ * sees immutable `TaskStatus` snapshots.
+ */
+interface Slot extends HeapEntry {
+  readonly index: number
+  readonly name: string
+  readonly kind: Kind
+  /** Spacing in ms for spaced and fixed tasks; what a pass's idle time is capped by (oslo P16). */
+  readonly period: number
+  readonly jitter: boolean
+  readonly onError: PeriodicTask.ErrorPolicy
+  readonly enabled: boolean
+  readonly schedule: Schedule.Schedule<unknown, unknown> | undefined
+  paused: boolean
+  done: boolean
+  running: boolean
+  /** oslo's `last_run`: the grid point of a fixed task's latest run; undefined before the first one. */
+  lastRun: number | undefined
+  scheduleState: unknown
+  scheduledAt: number
+  startedAt: number
+  fiber: Fiber.RuntimeFiber<void, never> | undefined
+  /**
+   * The run, its timeout and its bookkeeping, built once: inline in a pass (sequential mode), or
+   * in a fiber of its own that starts uninterruptible (concurrent mode).
+   */
+  body: Effect.Effect<void>
+  lastOutcome: PeriodicRunner.TaskOutcome | undefined
+  /**
+   * A success that nobody was subscribed to is only noted, and made into `lastOutcome` when a
+   * status asks for it: most runs succeed, and their outcome would outlive them until the next.
+   */
+  notedSuccess: boolean
+  notedScheduledAt: number
+  notedStartedAt: number
+  notedEndedAt: number
+  succeeded: number
+  failed: number
+  timedOut: number
+  skipped: number
+  interrupted: number
+}
+
+const considered = (slot: Slot) => slot.enabled && !slot.paused && !slot.done
+
+/**
+ * Where a sequential pass is: the next task to examine and the idle time so far (oslo P16: the
+ * least spacing of the tasks examined and the least wait of those not due).
+ */
+interface Pass {
+  index: number
+  idle: number
+}
+
+/** Whatever the bookkeeping after a run ends in, the run's fiber succeeds. */
+const settled = (effect: Effect.Effect<void>): Effect.Effect<void> =>
+  effect === Effect.void ? effect : Effect.catchAllCause(effect, () => Effect.void)
+
+// --- the runner ----------------------------------------------------------------------------
+
+/** @internal */
+export const make = <E, R>(
+  tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
+  options: PeriodicRunner.Options = {},
+): Effect.Effect<PeriodicRunner.PeriodicRunner<E>, InvalidPeriodicTask, R | Scope.Scope> =>
+  Effect.gen(function* () {
+    const resolved = yield* resolveAll(tasks)
+    const mode = options.mode ?? "concurrent"
+    if (mode !== "concurrent" && mode !== "sequential") {
+      return yield* new InvalidPeriodicTask({
+        task: "(runner)",
+        field: "mode",
+        value: JSON.stringify(mode),
+        reason: `must be "concurrent" or "sequential"`,
+      })
+    }
+    const initialDelay = yield* optionMillis("initialDelay", options.initialDelay, 0)
+    const maxSleep = yield* optionMillis("maxSleep", options.maxSleep, IDLE_CAP_MILLIS)
+    const shutdownTimeout = yield* optionMillis("shutdownTimeout", options.shutdownTimeout, 60_000)
+    const maxBatch = options.maxBatch ?? 1024
+    if (!(Number.isInteger(maxBatch) && maxBatch > 0)) {
+      return yield* new InvalidPeriodicTask({
+        task: "(runner)",
+        field: "maxBatch",
+        value: String(maxBatch),
+        reason: "must be a positive integer",
+      })
+    }
+    for (const [task, at] of Object.entries(options.resume ?? {})) {
+      if (!Number.isFinite(at)) {
+        return yield* new InvalidPeriodicTask({
+          task,
+          field: "resume",
+          value: String(at),
+          reason: "must be a finite instant (epoch milliseconds)",
+        })
+      }
+    }
+
+    const runtime = yield* Effect.runtime<R>()
+    const runFork = Runtime.runFork(runtime)
+    // A run's fiber starts uninterruptible and only the run itself is made interruptible (when
+    // the runtime's fibers are): one change of flags per run where a mask makes two.
+    const runForkUninterruptible = Runtime.runFork(
+      Runtime.disableRuntimeFlag(runtime, RuntimeFlags.Interruption),
+    )
+    const runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
+    const clock: Clock.Clock = yield* Effect.clock
+    const random: Random.Random = yield* Effect.random
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const outcomes = yield* PubSub.unbounded<PeriodicRunner.TaskOutcome>()
+    let subscribers = 0
+    const heap = new DueHeap<Slot>()
+    const anchor = now()
+
+    let state: PeriodicRunner.RunnerState = "idle"
+    let stopping = false
+    let failure: PeriodicTaskFailed<E> | undefined
+    let wakeups = 0
+    let passes = 0
+    let inPass = false
+    let plannedWakeAt = Number.POSITIVE_INFINITY
+    let wakeSignal: Deferred.Deferred<void> | undefined
+    const done = yield* Deferred.make<void, PeriodicTaskFailed<E>>()
+
+    const wake = () => {
+      if (wakeSignal !== undefined) {
+        Deferred.unsafeDone(wakeSignal, Exit.void)
+        wakeSignal = undefined
+      }
+    }
+
+    // -- recording outcomes (runs in the task's own fiber, or inline in sequential mode)
+
+    const publish = (slot: Slot, outcome: PeriodicRunner.TaskOutcome): Effect.Effect<void> => {
+      slot.lastOutcome = outcome
+      slot.notedSuccess = false
+      return subscribers > 0 ? PubSub.publish(outcomes, outcome) : Effect.void
+    }
+
+    const recordSkip = (slot: Slot, scheduledAt: number, at: number) => {
+      slot.skipped++
+      return publish(
+        slot,
+        Skipped({
+          task: slot.name,
+          scheduledAt,
+          startedAt: at,
+          durationMillis: 0,
+          latenessMillis: at - scheduledAt,
+        }),
+      )
+    }
+
+    const record = (slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+      const end = now()
+      slot.running = false
+      slot.fiber = undefined
+      if (Exit.isSuccess(exit) && subscribers === 0) {
+        slot.succeeded++
+        slot.notedSuccess = true
+        slot.notedScheduledAt = slot.scheduledAt
+        slot.notedStartedAt = slot.startedAt
+        slot.notedEndedAt = end
+        return afterRun(slot, end, exit.value) ?? Effect.void
+      }
+      const occurrence = {
+        task: slot.name,
+        scheduledAt: slot.scheduledAt,
+        startedAt: slot.startedAt,
+        durationMillis: end - slot.startedAt,
+        latenessMillis: slot.startedAt - slot.scheduledAt,
+      }
+      let outcome: PeriodicRunner.TaskOutcome
+      let report: Effect.Effect<void> | undefined
+      if (Exit.isSuccess(exit)) {
+        slot.succeeded++
+        outcome = Succeeded(occurrence)
+      } else if (Cause.isInterruptedOnly(exit.cause)) {
+        slot.interrupted++
+        outcome = Interrupted(occurrence)
+      } else {
+        const cause = exit.cause as Cause.Cause<E | TaskTimedOut>
+        const timeout = Cause.failureOption(cause).pipe(
+          Option.filter((error): error is TaskTimedOut => error instanceof TaskTimedOut),
+        )
+        if (Option.isSome(timeout)) {
+          slot.timedOut++
+          outcome = TimedOut({
+            ...occurrence,
+            timeoutMillis: timeout.value.timeoutMillis,
+          })
+        } else {
+          slot.failed++
+          outcome = Failed({ ...occurrence, cause })
+        }
+        if (slot.onError === "fail") {
+          if (failure === undefined) failure = new PeriodicTaskFailed({ task: slot.name, cause })
+          wake()
+        } else {
+          report = Effect.logError(
+            Option.isSome(timeout)
+              ? timeout.value.message
+              : `Error during periodic task ${slot.name}`,
+            cause,
+          ).pipe(Effect.annotateLogs("periodicTask", slot.name))
+        }
+      }
+      const published = publish(slot, outcome)
+      const next = afterRun(slot, end, Exit.isSuccess(exit) ? exit.value : undefined)
+      const finished = next === undefined ? published : Effect.zipRight(published, next)
+      return report === undefined ? finished : Effect.zipRight(report, finished)
+    }
+
+    /** A "fail"-policy failure is raised once, by whoever runs the pass or the driver. */
+    const takeFailure = (): PeriodicTaskFailed<E> | undefined => {
+      const taken = failure
+      failure = undefined
+      return taken
+    }
+
+    /**
+     * Spaced and schedule-timed tasks learn their next due instant when a run ends. Returns
+     * `undefined` when that was done synchronously (the common case, kept allocation-free).
+     */
+    const afterRun = (
+      slot: Slot,
+      end: number,
+      output: unknown,
+    ): Effect.Effect<void> | undefined => {
+      switch (slot.kind) {
+        case "Fixed":
+          return undefined
+        case "Spaced":
+          if (!slot.jitter) {
+            slot.nextDue = end + slot.period
+            reschedule(slot)
+            return undefined
+          }
+          return Effect.map(random.next, (r) => {
+            slot.nextDue = end + slot.period + jitterMillis(slot.period, r)
+            reschedule(slot)
+          })
+        case "Schedule":
+          return Effect.map(stepSchedule(slot, end, output), () => reschedule(slot))
+      }
+    }
+
+    const stepSchedule = (slot: Slot, at: number, input: unknown): Effect.Effect<void> =>
+      Effect.map(slot.schedule!.step(at, input, slot.scheduleState), ([state, _, decision]) => {
+        slot.scheduleState = state
+        if (ScheduleDecision.isDone(decision)) {
+          slot.done = true
+          slot.nextDue = Number.POSITIVE_INFINITY
+        } else {
+          slot.nextDue = Intervals.start(decision.intervals)
+        }
+      })
+
+    const reschedule = (slot: Slot) => {
+      if (mode !== "concurrent" || slot.running) return
+      if (!considered(slot)) return heap.remove(slot)
+      heap.update(slot)
+      if (slot.nextDue < plannedWakeAt) wake()
+    }
+
+    // -- starting a run
+
+    /**
+     * Marks an occurrence as started. A fixed task's `lastRun` snaps to its grid here, before the
+     * run (oslo P19): missed slots are skipped and the phase is kept. Returns an effect only when
+     * a jitter draw is needed.
+     */
+    const begin = (slot: Slot, at: number): Effect.Effect<void> | undefined => {
+      slot.scheduledAt = slot.nextDue
+      slot.startedAt = at
+      slot.running = true
+      if (slot.kind !== "Fixed") {
+        slot.nextDue = Number.POSITIVE_INFINITY
+        if (mode === "concurrent") heap.remove(slot)
+        return undefined
+      }
+      const last = slot.lastRun
+      if (last === undefined || !slot.jitter) {
+        slot.lastRun = last === undefined ? at : floorToGrid(at, last, slot.period)
+        slot.nextDue = slot.lastRun + slot.period
+        if (mode === "concurrent") heap.update(slot)
+        return undefined
+      }
+      return Effect.map(random.next, (r) => {
+        slot.lastRun = floorToGrid(at, last, slot.period) + jitterMillis(slot.period, r)
+        slot.nextDue = slot.lastRun + slot.period
+        if (mode === "concurrent") heap.update(slot)
+      })
+    }
+
+    const fork = (slot: Slot) => {
+      const fiber = runForkUninterruptible(slot.body)
+      // `runFork` starts the run at once, so a synchronous run has already ended (and been
+      // recorded) here: keeping its fiber would only hold a finished fiber until the next run.
+      if (slot.running) slot.fiber = fiber
+      return fiber
+    }
+
+    /** A fixed task found still running at its next slot: that slot is skipped (and recorded). */
+    const skipOverlap = (slot: Slot, at: number): Effect.Effect<void> => {
+      const scheduledAt = slot.nextDue
+      const last = slot.lastRun!
+      slot.lastRun = floorToGrid(at, last, slot.period)
+      slot.nextDue = slot.lastRun + slot.period
+      heap.update(slot)
+      return recordSkip(slot, scheduledAt, at)
+    }
+
+    // -- concurrent mode: start every due task in its own fiber
+
+    /**
+     * Starts the due tasks, at most `limit` of them; returns the fibers started when `collect`
+     * is given (for `tick`). Plain JavaScript loop; it only enters Effect for jitter draws and
+     * overlap records.
+     */
+    const dispatch = (
+      limit: number,
+      collect: Array<Fiber.RuntimeFiber<void, never>> | undefined,
+    ): Effect.Effect<number> =>
+      Effect.suspend(() => {
+        let started = 0
+        const loop = (): Effect.Effect<number> => {
+          const at = now()
+          while (started < limit && !stopping && failure === undefined) {
+            const slot = heap.peek()
+            if (slot === undefined || slot.nextDue > at) break
+            started++
+            if (slot.running) return Effect.flatMap(skipOverlap(slot, at), loop)
+            const begun = begin(slot, at)
+            if (begun !== undefined) {
+              return Effect.flatMap(begun, () => {
+                const fiber = fork(slot)
+                if (collect !== undefined) collect.push(fiber)
+                return loop()
+              })
+            }
+            const fiber = fork(slot)
+            if (collect !== undefined) collect.push(fiber)
+          }
+          return Effect.succeed(started)
+        }
+        return loop()
+      })
+
+    const untilNextDue = (): number => {
+      const top = heap.peek()
+      return top === undefined
+        ? IDLE_CAP_MILLIS
+        : Math.max(0, Math.min(IDLE_CAP_MILLIS, top.nextDue - now()))
+    }
+
+    // -- sequential mode: oslo's `run_periodic_tasks`, one pass in definition order
+
+    const passLock = yield* Effect.makeSemaphore(1)
+
+    // A pass runs each task inline without a mask around it (its two changes of flags were most of
+    // what a run cost): the run keeps the interruptibility of the pass's fiber by itself, and what
+    // an interruption leaves undone, the pass's exit, which cannot be interrupted, does.
+    /** The task whose run is in progress in the current pass. */
+    let inlineRun: Slot | undefined
+    /** The bookkeeping of the latest inline run, while it is not done. */
+    let leftToRecord: Effect.Effect<void> | undefined
+
+    const recordLeft = Effect.uninterruptible(Effect.suspend(() => {
+      const left = leftToRecord ?? Effect.void
+      leftToRecord = undefined
+      return left
+    }))
+
+    /** Ends an inline run (`Slot.body`). */
+    const finishInline = (slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+      inlineRun = undefined
+      const bookkeeping = record(slot, exit)
+      if (bookkeeping === Effect.void) return bookkeeping
+      leftToRecord = settled(bookkeeping)
+      return recordLeft
+    }
+
+    /** Records the run an interruption cut short (with the pass's exit), or what it left to do. */
+    const finishPass = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const slot = inlineRun
+        inlineRun = undefined
+        return slot === undefined ? recordLeft : settled(record(slot, exit))
+      })
+
+    /**
+     * Moves `pass.index` to the next task due at `at` (`slots.length` when none is), lowering
+     * `pass.idle` for every task it passes. It examines every task on every pass, so it is a plain
+     * loop over locals, made once per runner: as a closure made per pass it allocated per task.
+     */
+    const seekDue = (pass: Pass, at: number): void => {
+      let index = pass.index
+      let idle = pass.idle
+      for (; index < slots.length; index++) {
+        const slot = slots[index]!
+        if (!considered(slot)) continue
+        if (slot.period < idle) idle = slot.period
+        if (slot.running) continue
+        const delta = slot.nextDue - at
+        if (delta > 0) {
+          if (delta < idle) idle = delta
+          continue
+        }
+        break
+      }
+      pass.index = index
+      pass.idle = idle
+    }
+
+    const sequentialPass: Effect.Effect<number, PeriodicTaskFailed<E>> = passLock.withPermits(1)(
+      Effect.suspend(() => {
+        passes++
+        inPass = true
+        const pass: Pass = { index: 0, idle: IDLE_CAP_MILLIS }
+        const loop = (): Effect.Effect<number, PeriodicTaskFailed<E>> => {
+          if (stopping) return Effect.succeed(pass.idle)
+          const at = now()
+          seekDue(pass, at)
+          if (pass.index >= slots.length) return Effect.succeed(pass.idle)
+          const slot = slots[pass.index++]!
+          const begun = begin(slot, at)
+          inlineRun = slot
+          return Effect.flatMap(
+            begun === undefined ? slot.body : Effect.zipRight(begun, slot.body),
+            () => {
+              // oslo P21 with raise_on_error: the rest of the pass is not examined.
+              const raised = takeFailure()
+              if (raised !== undefined) return Effect.fail(raised)
+              if (slot.kind === "Schedule" && !slot.done) {
+                pass.idle = Math.min(pass.idle, Math.max(0, slot.nextDue - now()))
+              }
+              return loop()
+            },
+          )
+        }
+        return loop()
+      }).pipe(
+        Effect.onExit((exit) => finishPass(exit)),
+        Effect.ensuring(Effect.sync(() => {
+          inPass = false
+        })),
+      ),
+    )
+
+    // -- tick: one pass now
+
+    const tickPass: Effect.Effect<Duration.Duration, PeriodicTaskFailed<E>> = mode === "sequential"
+      ? Effect.map(sequentialPass, Duration.millis)
+      : Effect.gen(function* () {
+        passes++
+        const started: Array<Fiber.RuntimeFiber<void, never>> = []
+        yield* dispatch(Number.POSITIVE_INFINITY, started)
+        for (const fiber of started) yield* Fiber.await(fiber)
+        const raised = takeFailure()
+        if (raised !== undefined) return yield* Effect.fail(raised)
+        return Duration.millis(untilNextDue())
+      })
+    // A tick runs in the caller's fiber; sequential runs happen there and need the tasks' context.
+    const tick = Effect.provide(tickPass, runtime.context)
+
+    // -- the driver fiber
+
+    const sleep = (millis: number): Effect.Effect<void> => {
+      // After a sequential pass that a shutdown let finish: stop now, not after the idle time.
+      if (millis <= 0 || stopping) return Effect.void
+      plannedWakeAt = now() + millis
+      const signal = Deferred.unsafeMake<void>(FiberId.none)
+      wakeSignal = signal
+      // The clock's sleep runs in a fiber of its own that completes the signal, unless `wake`
+      // does first. The driver sleeps once per due instant, and racing the two (`raceFirst`) cost
+      // more than the runs it woke up for. The fiber starts on the scheduler, as a forked racer
+      // did, so that sleeps ending at the same instant still end in the same order.
+      const timer = runFork(
+        Effect.zipRight(
+          clock.sleep(Duration.millis(millis)),
+          Effect.sync(() => Deferred.unsafeDone(signal, Exit.void)),
+        ),
+        { immediate: false },
+      )
+      return Deferred.await(signal).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          plannedWakeAt = Number.POSITIVE_INFINITY
+          if (wakeSignal === signal) wakeSignal = undefined
+          if (timer.unsafePoll() === null) timer.unsafeInterruptAsFork(FiberId.none)
+        })),
+      )
+    }
+
+    const concurrentLoop: Effect.Effect<void, PeriodicTaskFailed<E>> = Effect.suspend(() => {
+      const loop = (): Effect.Effect<void, PeriodicTaskFailed<E>> => {
+        if (stopping) return Effect.void
+        wakeups++
+        passes++
+        return Effect.flatMap(dispatch(maxBatch, undefined), (started) => {
+          const raised = takeFailure()
+          if (raised !== undefined) return Effect.fail(raised)
+          // A full batch: let the event loop breathe, then go on with what is still due.
+          if (started >= maxBatch) return Effect.flatMap(Effect.yieldNow(), loop)
+          return Effect.flatMap(sleep(Math.min(untilNextDue(), maxSleep)), loop)
+        })
+      }
+      return loop()
+    })
+
+    const sequentialLoop: Effect.Effect<void, PeriodicTaskFailed<E>> = Effect.suspend(() => {
+      const loop = (): Effect.Effect<void, PeriodicTaskFailed<E>> => {
+        if (stopping) return Effect.void
+        wakeups++
+        return Effect.flatMap(
+          sequentialPass,
+          (idle) => Effect.flatMap(sleep(Math.min(idle, maxSleep)), loop),
+        )
+      }
+      return loop()
+    })
+
+    const loop = mode === "sequential" ? sequentialLoop : concurrentLoop
+    const driver =
+      (initialDelay > 0 ? Effect.zipRight(clock.sleep(Duration.millis(initialDelay)), loop) : loop)
+        .pipe(
+          Effect.onExit((exit) =>
+            Effect.suspend(() => {
+              if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
+              // A "fail"-policy task failed: the runner stops, and so do the other runs.
+              state = "failed"
+              stopping = true
+              return Effect.all([
+                Effect.logError("Periodic runner stopped", exit.cause),
+                Fiber.interruptAll(
+                  slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber])),
+                ),
+                Deferred.failCause(done, exit.cause),
+              ], { discard: true })
+            })
+          ),
+        )
+
+    // -- slots
+
+    const slots: Array<Slot> = resolved.map((resolvedTask, index) => makeSlot(resolvedTask, index))
+
+    function makeSlot(resolvedTask: ResolvedTask<E, R>, index: number): Slot {
+      const { task, timing, timeout, offset } = resolvedTask
+      const start = anchor + offset
+      const kind: Kind = timing._tag
+      const period = timing._tag === "Schedule" ? Number.POSITIVE_INFINITY : timing.every
+      const slot: Slot = {
+        index,
+        name: task.name,
+        kind,
+        period,
+        jitter: task.jitter && kind !== "Schedule",
+        onError: task.onError,
+        enabled: task.enabled,
+        schedule: timing._tag === "Schedule" ? timing.schedule : undefined,
+        paused: false,
+        done: false,
+        running: false,
+        // oslo P3: the initial last_run of a task that does not run immediately is the instant the
+        // task set is defined, here the runner's creation (plus the task's offset).
+        lastRun: task.runImmediately || kind !== "Fixed" ? undefined : start,
+        scheduleState: timing._tag === "Schedule" ? timing.schedule.initial : undefined,
+        nextDue: task.runImmediately || kind === "Schedule" ? start : start + period,
+        heapPosition: -1,
+        scheduledAt: 0,
+        startedAt: 0,
+        fiber: undefined,
+        body: Effect.void,
+        lastOutcome: undefined,
+        notedSuccess: false,
+        notedScheduledAt: 0,
+        notedStartedAt: 0,
+        notedEndedAt: 0,
+        succeeded: 0,
+        failed: 0,
+        timedOut: 0,
+        skipped: 0,
+        interrupted: 0,
+      }
+      const resumed = options.resume?.[task.name]
+      if (resumed !== undefined) {
+        slot.nextDue = resumed
+        if (kind === "Fixed") slot.lastRun = resumed - period
+      }
+      const run: Effect.Effect<unknown, E | TaskTimedOut, R> = timeout === undefined
+        ? task.run
+        : Effect.timeoutFail(task.run, {
+          duration: Duration.millis(timeout),
+          onTimeout: () => new TaskTimedOut({ task: task.name, timeoutMillis: timeout }),
+        })
+      // The context R is supplied by the runtime the run is forked with, or by `tick`. The
+      // bookkeeping cannot be interrupted; the run keeps the interruptibility of its caller.
+      slot.body = (mode === "sequential"
+        ? Effect.matchCauseEffect(run, {
+          onFailure: (cause) => finishInline(slot, Exit.failCause(cause)),
+          onSuccess: (value) => finishInline(slot, Exit.succeed(value)),
+        })
+        : Effect.matchCauseEffect(runsInterruptible ? Effect.interruptible(run) : run, {
+          onFailure: (cause) => settled(record(slot, Exit.failCause(cause))),
+          onSuccess: (value) => settled(record(slot, Exit.succeed(value))),
+        })) as Effect.Effect<void>
+      return slot
+    }
+
+    // Schedule-timed tasks that do not run immediately take their first due instant from their
+    // schedule, stepped at the start instant. A schedule that dies here is a bad schedule.
+    for (const slot of slots) {
+      if (slot.kind !== "Schedule" || resolved[slot.index]!.task.runImmediately) continue
+      if (options.resume?.[slot.name] !== undefined) continue
+      const stepped = yield* Effect.exit(stepSchedule(slot, slot.nextDue, undefined))
+      if (Exit.isFailure(stepped)) {
+        return yield* new InvalidPeriodicTask({
+          task: slot.name,
+          field: "schedule",
+          value: "(schedule)",
+          reason: `fails on its first step (${Cause.pretty(stepped.cause)})`,
+        })
+      }
+    }
+
+    for (const slot of slots) {
+      if (!slot.enabled) {
+        // oslo P6/P7: logged once, when the task set is registered.
+        yield* Effect.logInfo(
+          `Skipping periodic task ${slot.name} because ${
+            resolved[slot.index]!.task.disabledReason
+          }`,
+        )
+      } else if (mode === "concurrent" && !slot.done) {
+        heap.push(slot)
+      }
+    }
+
+    // -- control
+
+    const byName = new Map(slots.map((slot) => [slot.name, slot] as const))
+    const lookup = (name: string): Effect.Effect<Slot, NoSuchTask> => {
+      const slot = byName.get(name)
+      return slot === undefined
+        ? Effect.fail(new NoSuchTask({ task: name, known: slots.map((s) => s.name) }))
+        : Effect.succeed(slot)
+    }
+    const select = (name: string | undefined): Effect.Effect<ReadonlyArray<Slot>, NoSuchTask> =>
+      name === undefined ? Effect.succeed(slots) : Effect.map(lookup(name), (slot) => [slot])
+
+    const setPaused = (name: string | undefined, paused: boolean) =>
+      Effect.map(select(name), (selected) => {
+        for (const slot of selected) {
+          slot.paused = paused
+          // A running spaced or schedule-timed task is out of the heap until its run ends (and
+          // `afterRun` checks `paused`); a running fixed task keeps its next slot there.
+          if (mode === "concurrent" && (!slot.running || slot.kind === "Fixed")) {
+            if (considered(slot)) heap.update(slot)
+            else heap.remove(slot)
+          }
+        }
+        if (!paused) wake()
+      })
+
+    const trigger = (name: string) =>
+      Effect.flatMap(lookup(name), (slot) =>
+        Effect.suspend(() => {
+          const at = now()
+          if (slot.running && slot.kind !== "Fixed") return recordSkip(slot, at, at)
+          slot.nextDue = at
+          if (mode === "concurrent" && considered(slot)) heap.update(slot)
+          wake()
+          return Effect.void
+        }))
+
+    const lastOutcome = (slot: Slot): PeriodicRunner.TaskOutcome | undefined => {
+      if (slot.notedSuccess) {
+        slot.notedSuccess = false
+        slot.lastOutcome = Succeeded({
+          task: slot.name,
+          scheduledAt: slot.notedScheduledAt,
+          startedAt: slot.notedStartedAt,
+          durationMillis: slot.notedEndedAt - slot.notedStartedAt,
+          latenessMillis: slot.notedStartedAt - slot.notedScheduledAt,
+        })
+      }
+      return slot.lastOutcome
+    }
+
+    const taskStatus = (slot: Slot): PeriodicRunner.TaskStatus => ({
+      name: slot.name,
+      state: !slot.enabled
+        ? "disabled"
+        : slot.running
+        ? "running"
+        : slot.done
+        ? "done"
+        : slot.paused
+        ? "paused"
+        : "scheduled",
+      nextRunAt: slot.enabled && !slot.done && Number.isFinite(slot.nextDue)
+        ? Option.some(slot.nextDue)
+        : Option.none(),
+      lastOutcome: Option.fromNullable(lastOutcome(slot)),
+      succeeded: slot.succeeded,
+      failed: slot.failed,
+      timedOut: slot.timedOut,
+      skipped: slot.skipped,
+      interrupted: slot.interrupted,
+    })
+
+    const status = Effect.sync((): PeriodicRunner.RunnerStatus => ({
+      mode,
+      state,
+      wakeups,
+      passes,
+      tasks: slots.map(taskStatus),
+    }))
+
+    // -- start and stop
+
+    let driverFiber: Fiber.RuntimeFiber<void, PeriodicTaskFailed<E>> | undefined
+    if (options.start !== false) {
+      state = "running"
+      driverFiber = runFork(driver)
+    }
+
+    const shutdown = (timeout?: Duration.DurationInput): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (stopping) return Deferred.await(done).pipe(Effect.ignore)
+        stopping = true
+        if (state === "running") state = "stopping"
+        const limit = timeout === undefined ? shutdownTimeout : Duration.toMillis(timeout)
+        const deadline = now() + limit
+        const remaining = () => Duration.millis(Math.max(0, deadline - now()))
+        const running = () =>
+          slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber]))
+        // Scope finalizers run uninterruptibly; the wait itself must stay interruptible, or the
+        // deadline could not cut it short.
+        const waitAtMostRemaining = (wait: Effect.Effect<unknown>) =>
+          Effect.interruptible(wait).pipe(Effect.timeout(remaining()), Effect.ignore)
+        const interruptWithinGrace = (interrupt: Effect.Effect<unknown>) =>
+          Effect.interruptible(Effect.disconnect(interrupt)).pipe(
+            Effect.timeout(Duration.millis(INTERRUPT_GRACE_MILLIS)),
+            Effect.ignore,
+          )
+        return Effect.gen(function* () {
+          if (driverFiber !== undefined) {
+            // Between passes the driver only sleeps: stop it now. In a sequential pass it is running a
+            // task: let it finish within the deadline (the pass checks `stopping` before each task).
+            if (mode === "sequential" && inPass) {
+              yield* waitAtMostRemaining(Fiber.await(driverFiber))
+            }
+            yield* interruptWithinGrace(Fiber.interrupt(driverFiber))
+          }
+          yield* waitAtMostRemaining(Fiber.awaitAll(running()))
+          yield* interruptWithinGrace(Fiber.interruptAll(running()))
+          if (state !== "failed") state = "stopped"
+          yield* Deferred.done(done, Exit.void)
+        })
+      })
+
+    yield* Effect.addFinalizer(() => Effect.zipRight(shutdown(), PubSub.shutdown(outcomes)))
+
+    const subscribe = Stream.unwrapScoped(
+      Effect.gen(function* () {
+        const subscription = yield* PubSub.subscribe(outcomes)
+        subscribers++
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            subscribers--
+          })
+        )
+        return Stream.fromQueue(subscription)
+      }),
+    )
+
+    const runner: PeriodicRunner.PeriodicRunner<E> = {
+      mode,
+      tasks: slots.map((slot) => slot.name),
+      tick,
+      join: Deferred.await(done),
+      outcomes: subscribe,
+      status,
+      pause: (name?: string) => setPaused(name, true),
+      resume: (name?: string) => setPaused(name, false),
+      trigger,
+      shutdown,
+    }
+    return runner
+  })
+
+/** @internal Checks every task and that names are unique. */
+export const resolveAll = <E, R>(
+  tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
+): Effect.Effect<Array<ResolvedTask<E, R>>, InvalidPeriodicTask> =>
+  Effect.suspend(() => {
+    const resolved: Array<ResolvedTask<E, R>> = []
+    const seen = new Set<string>()
+    for (const task of tasks) {
+      const result = resolve(task)
+      if (Either.isLeft(result)) return Effect.fail(result.left)
+      if (seen.has(task.name)) {
+        return Effect.fail(
+          new InvalidPeriodicTask({
+            task: task.name,
+            field: "name",
+            value: JSON.stringify(task.name),
+            reason: "is used by another task of the same runner",
+          }),
+        )
+      }
+      seen.add(task.name)
+      resolved.push(result.right)
+    }
+    return Effect.succeed(resolved)
+  })
+
+const optionMillis = (
+  field: string,
+  input: Duration.DurationInput | undefined,
+  fallback: number,
+): Effect.Effect<number, InvalidPeriodicTask> => {
+  if (input === undefined) return Effect.succeed(fallback)
+  const value = typeof input === "number" || typeof input === "string"
+    ? String(input)
+    : "(duration)"
+  const decoded = typeof input === "number" && !(input >= 0)
+    ? Option.none()
+    : Duration.decodeUnknown(input)
+  if (
+    Option.isNone(decoded) || (typeof input === "string" && input.trim().startsWith("-")) ||
+    !Duration.isFinite(decoded.value)
+  ) {
+    return Effect.fail(
+      new InvalidPeriodicTask({
+        task: "(runner)",
+        field,
+        value,
+        reason: "must be a finite duration ≥ 0",
+      }),
+    )
+  }
+  return Effect.succeed(Duration.toMillis(decoded.value))
+}
+
+/** @internal */
+export const run = <E, R>(
+  tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
+  options?: PeriodicRunner.Options,
+): Effect.Effect<void, InvalidPeriodicTask | PeriodicTaskFailed<E>, R> =>
+  Effect.scoped(Effect.flatMap(make(tasks, options), (runner) => runner.join))

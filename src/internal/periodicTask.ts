@@ -1,0 +1,306 @@
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Cron from "effect/Cron"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { pipeArguments } from "effect/Pipeable"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as PeriodicTask from "../PeriodicTask.ts"
+
+/** @internal */
+export const TypeId: PeriodicTask.TypeId = Symbol.for(
+  "effect-manager/PeriodicTask",
+) as PeriodicTask.TypeId
+
+/** oslo's `DEFAULT_INTERVAL`: a spacing of 0 means this. */
+const DEFAULT_SPACING_SECONDS = 60
+
+const Proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+}
+
+/** @internal */
+export const isPeriodicTask = (u: unknown): u is PeriodicTask.PeriodicTask<unknown, unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
+
+const makeTask = <E, R>(
+  name: string,
+  run: Effect.Effect<unknown, E, R>,
+  timing: PeriodicTask.Timing,
+  options: PeriodicTask.Options | undefined,
+  disabledReason?: string,
+): PeriodicTask.PeriodicTask<E, R> => {
+  const enabled = disabledReason === undefined && options?.enabled !== false
+  const task = Object.create(Proto)
+  task.name = name
+  task.run = run
+  task.timing = timing
+  task.runImmediately = options?.runImmediately ?? false
+  task.enabled = enabled
+  task.disabledReason = enabled ? undefined : disabledReason ?? "it is disabled"
+  task.timeout = options?.timeout
+  task.offset = options?.offset
+  task.jitter = options?.jitter ?? false
+  task.onError = options?.onError ?? "log"
+  return task
+}
+
+/** @internal */
+export const spaced = <E, R>(
+  name: string,
+  every: Duration.DurationInput,
+  run: Effect.Effect<unknown, E, R>,
+  options?: PeriodicTask.Options,
+): PeriodicTask.PeriodicTask<E, R> => makeTask(name, run, { _tag: "Spaced", every }, options)
+
+/** @internal */
+export const fixed = <E, R>(
+  name: string,
+  every: Duration.DurationInput,
+  run: Effect.Effect<unknown, E, R>,
+  options?: PeriodicTask.Options,
+): PeriodicTask.PeriodicTask<E, R> => makeTask(name, run, { _tag: "Fixed", every }, options)
+
+/** @internal */
+export const make = <E, R>(
+  name: string,
+  run: Effect.Effect<unknown, E, R>,
+  options: PeriodicTask.ScheduleOptions,
+): PeriodicTask.PeriodicTask<E, R> =>
+  makeTask(name, run, { _tag: "Schedule", schedule: options.schedule }, options)
+
+/** @internal */
+export const cron = <E, R>(
+  name: string,
+  expression: string,
+  run: Effect.Effect<unknown, E, R>,
+  options: PeriodicTask.CronOptions,
+): PeriodicTask.PeriodicTask<E, R> =>
+  makeTask(name, run, { _tag: "Cron", expression, timeZone: options.timeZone }, options)
+
+/** @internal */
+export const fromSpacing = <E, R>(
+  name: string,
+  spacingSeconds: number,
+  run: Effect.Effect<unknown, E, R>,
+  options?: PeriodicTask.Options,
+): PeriodicTask.PeriodicTask<E, R> => {
+  // oslo P5/P6: negative disables (checked before `enabled`), 0 means 60 s.
+  // A disabled task keeps a valid placeholder spacing so that it never fails validation.
+  const negative = spacingSeconds < 0
+  const seconds = spacingSeconds === 0 || negative ? DEFAULT_SPACING_SECONDS : spacingSeconds
+  return makeTask(
+    name,
+    run,
+    { _tag: "Fixed", every: seconds * 1000 },
+    options,
+    negative ? "its interval is negative" : undefined,
+  )
+}
+
+/** @internal */
+export const fromConfig = <E, R>(
+  name: string,
+  spacingSeconds: Config.Config<number>,
+  run: Effect.Effect<unknown, E, R>,
+  options?: PeriodicTask.Options,
+): Effect.Effect<PeriodicTask.PeriodicTask<E, R>, ConfigError.ConfigError> =>
+  Effect.map(spacingSeconds, (seconds) => fromSpacing(name, seconds, run, options))
+
+// --- validation --------------------------------------------------------------------------
+
+/** @internal */
+export class InvalidPeriodicTask extends Schema.TaggedError<InvalidPeriodicTask>(
+  "effect-manager/InvalidPeriodicTask",
+)("InvalidPeriodicTask", {
+  task: Schema.String,
+  field: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `Periodic task ${
+      JSON.stringify(this.task)
+    }: ${this.field} ${this.reason}, got ${this.value}`
+  }
+}
+
+/** Timing with every duration decoded to milliseconds and the cron expression parsed. */
+export type ResolvedTiming =
+  | { readonly _tag: "Spaced"; readonly every: number }
+  | { readonly _tag: "Fixed"; readonly every: number }
+  | { readonly _tag: "Schedule"; readonly schedule: Schedule.Schedule<unknown, unknown> }
+
+/** A task whose inputs were checked, with durations in milliseconds. */
+export interface ResolvedTask<E, R> {
+  readonly task: PeriodicTask.PeriodicTask<E, R>
+  readonly timing: ResolvedTiming
+  readonly timeout: number | undefined
+  readonly offset: number
+}
+
+/** @internal How a bad input value appears in an error message. */
+export const show = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean") return String(u)
+  if (Duration.isDuration(u)) return Duration.format(u)
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+/**
+ * Decodes a duration input to milliseconds without Duration's silent clamping (it turns
+ * NaN and negatives into zero, which would hide a configuration mistake).
+ */
+const millis = (
+  task: string,
+  field: string,
+  input: unknown,
+  allowZero: boolean,
+): Either.Either<number, InvalidPeriodicTask> => {
+  const invalid = (reason: string) =>
+    Either.left(new InvalidPeriodicTask({ task, field, value: show(input), reason }))
+  const expected = allowZero ? "must be a finite duration ≥ 0" : "must be a finite duration > 0"
+  if (typeof input === "number" && !(input >= 0)) return invalid(expected)
+  if (typeof input === "bigint" && input < 0n) return invalid(expected)
+  if (typeof input === "string" && input.trim().startsWith("-")) return invalid(expected)
+  const decoded = Duration.decodeUnknown(input)
+  if (decoded._tag === "None") return invalid("is not a duration")
+  const ms = Duration.toMillis(decoded.value)
+  if (!Number.isFinite(ms) || ms < 0 || (!allowZero && ms === 0)) return invalid(expected)
+  return Either.right(ms)
+}
+
+/** @internal */
+export const resolve = <E, R>(
+  task: PeriodicTask.PeriodicTask<E, R>,
+): Either.Either<ResolvedTask<E, R>, InvalidPeriodicTask> =>
+  Either.gen(function* () {
+    const name = task.name
+    if (typeof name !== "string" || name.trim() === "") {
+      return yield* Either.left(
+        new InvalidPeriodicTask({
+          task: String(name),
+          field: "name",
+          value: show(name),
+          reason: "must be a non-empty string",
+        }),
+      )
+    }
+    if (!Effect.isEffect(task.run)) {
+      return yield* Either.left(
+        new InvalidPeriodicTask({
+          task: name,
+          field: "run",
+          value: show(task.run),
+          reason: "must be an Effect",
+        }),
+      )
+    }
+    const timing = yield* resolveTiming(name, task.timing)
+    const timeout = task.timeout === undefined
+      ? undefined
+      : yield* millis(name, "timeout", task.timeout, false)
+    const offset = task.offset === undefined ? 0 : yield* millis(name, "offset", task.offset, true)
+    return { task, timing, timeout, offset }
+  })
+
+const resolveTiming = (
+  name: string,
+  timing: PeriodicTask.Timing,
+): Either.Either<ResolvedTiming, InvalidPeriodicTask> => {
+  switch (timing._tag) {
+    case "Spaced":
+    case "Fixed":
+      return Either.map(
+        millis(name, "every", timing.every, false),
+        (every) => ({ _tag: timing._tag, every }),
+      )
+    case "Schedule":
+      return Schedule.isSchedule(timing.schedule)
+        ? Either.right({ _tag: "Schedule", schedule: timing.schedule })
+        : Either.left(
+          new InvalidPeriodicTask({
+            task: name,
+            field: "schedule",
+            value: show(timing.schedule),
+            reason: "must be a Schedule",
+          }),
+        )
+    case "Cron":
+      return Cron.parse(timing.expression, timing.timeZone).pipe(
+        Either.map((parsed) => ({ _tag: "Schedule" as const, schedule: Schedule.cron(parsed) })),
+        Either.mapLeft((error) =>
+          new InvalidPeriodicTask({
+            task: name,
+            field: "cron",
+            value: show(timing.expression),
+            reason: `does not parse (${error.message})`,
+          })
+        ),
+      )
+  }
+}
+
+/** @internal */
+export const validate = <E, R>(
+  task: PeriodicTask.PeriodicTask<E, R>,
+): Either.Either<PeriodicTask.PeriodicTask<E, R>, InvalidPeriodicTask> =>
+  Either.map(resolve(task), () => task)
+
+// --- jitter ------------------------------------------------------------------------------
+
+/**
+ * oslo's jitter (P19/P20): whole seconds, `trunc(spacing_seconds * r / 20)`, so 0–5 % of the
+ * spacing and always 0 for a spacing of 20 s or less.
+ */
+export const jitterMillis = (everyMillis: number, r: number): number =>
+  Math.trunc((everyMillis / 1000) * (r / 20)) * 1000
+
+const jitterDelay = (every: number) =>
+  Effect.map(Random.next, (r) => Duration.millis(jitterMillis(every, r)))
+
+/** @internal */
+export const schedule = <E, R>(task: PeriodicTask.PeriodicTask<E, R>): Schedule.Schedule<unknown> =>
+  Either.match(resolve(task), {
+    // Like Effect's own schedules with bad arguments: the schedule dies on its first step.
+    onLeft: (error) => Schedule.makeWithState(undefined, () => Effect.die(error)),
+    onRight: ({ timing }) => {
+      switch (timing._tag) {
+        case "Spaced":
+        case "Fixed": {
+          const base = timing._tag === "Spaced"
+            ? Schedule.spaced(timing.every)
+            : Schedule.fixed(timing.every)
+          // As in the runner, jitter never delays the first run: step 0 of a task that does not
+          // run immediately is the wait before it (both schedules output their step number).
+          return task.jitter
+            ? Schedule.addDelayEffect(
+              base,
+              (step) =>
+                step === 0 && !task.runImmediately
+                  ? Effect.succeed(Duration.zero)
+                  : jitterDelay(timing.every),
+            )
+            : base
+        }
+        case "Schedule":
+          return timing.schedule
+      }
+    },
+  })
+
+/** @internal A copy of the task running another effect, with the same name, timing and options. */
+export const withRun = <E, R>(
+  task: PeriodicTask.PeriodicTask<unknown, unknown>,
+  run: Effect.Effect<unknown, E, R>,
+): PeriodicTask.PeriodicTask<E, R> => Object.assign(Object.create(Proto), task, { run })

@@ -1,0 +1,264 @@
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Arr from "effect/Array"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Order from "effect/Order"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type * as ServiceRegistry from "../ServiceRegistry.ts"
+
+/** @internal */
+export const TypeId: ServiceRegistry.TypeId = Symbol.for(
+  "effect-manager/ServiceRegistry",
+) as ServiceRegistry.TypeId
+
+/** @internal */
+export const tag: Context.Tag<ServiceRegistry.ServiceRegistry, ServiceRegistry.ServiceRegistry> =
+  Context.GenericTag<ServiceRegistry.ServiceRegistry>("effect-manager/ServiceRegistry")
+
+/** @internal */
+export const ServiceRecord = Schema.Struct({
+  host: Schema.String,
+  topic: Schema.String,
+  reportCount: Schema.NonNegativeInt,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  disabled: Schema.Boolean,
+  forcedDown: Schema.Boolean,
+})
+
+type ServiceRecord = ServiceRegistry.ServiceRecord
+
+/** @internal */
+export class ServiceNotFound extends Schema.TaggedError<ServiceNotFound>(
+  "effect-manager/ServiceNotFound",
+)("ServiceNotFound", {
+  host: Schema.String,
+  topic: Schema.String,
+}) {
+  override get message(): string {
+    return `No service record for topic ${JSON.stringify(this.topic)} on host ${
+      JSON.stringify(this.host)
+    }`
+  }
+}
+
+/** @internal */
+export class ServiceRegistryError extends Schema.TaggedError<ServiceRegistryError>(
+  "effect-manager/ServiceRegistryError",
+)("ServiceRegistryError", {
+  operation: Schema.Literal("read", "write"),
+  key: Schema.String,
+  cause: Schema.Defect,
+}) {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Service registry could not ${this.operation} ${JSON.stringify(this.key)}: ${cause}`
+  }
+}
+
+// --- liveness ------------------------------------------------------------------------------
+
+/** nova's `CONF.service_down_time` default. */
+const DEFAULT_SERVICE_DOWN_TIME = Duration.seconds(60)
+
+/** @internal */
+export const isUp = (
+  record: ServiceRecord,
+  now: number,
+  serviceDownTime: Duration.DurationInput = DEFAULT_SERVICE_DOWN_TIME,
+): boolean =>
+  !record.forcedDown &&
+  Math.abs(now - record.updatedAt) <= Duration.toMillis(serviceDownTime)
+
+/** @internal */
+export const effectiveDownTime = (
+  reportInterval: Duration.DurationInput,
+  serviceDownTime: Duration.DurationInput,
+): Duration.Duration => {
+  const interval = Duration.toMillis(reportInterval)
+  // nova's `int(report_interval * 2.5)`: whole seconds, as its options are.
+  return Duration.toMillis(serviceDownTime) <= interval
+    ? Duration.seconds(Math.floor((interval * 2.5) / 1000))
+    : Duration.decode(serviceDownTime)
+}
+
+// --- the registry over a store ---------------------------------------------------------------
+
+/** Where records live. The registry serializes every call, so a store need not. */
+interface Store {
+  readonly read: (
+    host: string,
+    topic: string,
+  ) => Effect.Effect<Option.Option<ServiceRecord>, ServiceRegistryError>
+  readonly write: (record: ServiceRecord) => Effect.Effect<void, ServiceRegistryError>
+  readonly all: Effect.Effect<ReadonlyArray<ServiceRecord>, ServiceRegistryError>
+}
+
+const byTopicThenHost: Order.Order<ServiceRecord> = Order.combine(
+  Order.mapInput(Order.string, (record: ServiceRecord) => record.topic),
+  Order.mapInput(Order.string, (record: ServiceRecord) => record.host),
+)
+
+const make = (store: Store): Effect.Effect<ServiceRegistry.ServiceRegistry> =>
+  Effect.gen(function* () {
+    // Every call is a read-modify-write of one record: one at a time keeps heartbeats and
+    // admin changes from overwriting each other.
+    const lock = yield* Effect.makeSemaphore(1)
+    const serialized = lock.withPermits(1)
+
+    const update = (
+      host: string,
+      topic: string,
+      f: (record: ServiceRecord, now: number) => ServiceRecord,
+    ) =>
+      serialized(Effect.gen(function* () {
+        const found = yield* store.read(host, topic)
+        if (Option.isNone(found)) return yield* new ServiceNotFound({ host, topic })
+        const record = f(found.value, yield* Clock.currentTimeMillis)
+        yield* store.write(record)
+        return record
+      }))
+
+    const register = (host: string, topic: string) =>
+      serialized(Effect.gen(function* () {
+        const found = yield* store.read(host, topic)
+        if (Option.isSome(found) && !found.value.forcedDown) return found.value
+        // An existing record keeps its last heartbeat: like nova's, a restarted service is
+        // up again from its first report.
+        const record: ServiceRecord = Option.isSome(found)
+          ? { ...found.value, forcedDown: false }
+          : yield* Effect.map(Clock.currentTimeMillis, (now) => ({
+            host,
+            topic,
+            reportCount: 0,
+            createdAt: now,
+            updatedAt: now,
+            disabled: false,
+            forcedDown: false,
+          }))
+        yield* store.write(record)
+        return record
+      }))
+
+    return {
+      [TypeId]: TypeId,
+      register,
+      report: (host, topic) =>
+        update(host, topic, (record, now) => ({
+          ...record,
+          reportCount: record.reportCount + 1,
+          updatedAt: now,
+        })),
+      markDown: (host, topic) => update(host, topic, (record) => ({ ...record, forcedDown: true })),
+      setDisabled: (host, topic, disabled) =>
+        update(host, topic, (record) => ({ ...record, disabled })),
+      get: (host, topic) => serialized(store.read(host, topic)),
+      list: serialized(Effect.map(store.all, Arr.sort(byTopicThenHost))),
+    }
+  })
+
+// --- memory --------------------------------------------------------------------------------
+
+const memoryKey = (host: string, topic: string) => JSON.stringify([topic, host])
+
+/** @internal */
+export const layerMemory: Layer.Layer<ServiceRegistry.ServiceRegistry> = Layer.effect(
+  tag,
+  Effect.gen(function* () {
+    const records = yield* Ref.make(HashMap.empty<string, ServiceRecord>())
+    return yield* make({
+      read: (host, topic) => Effect.map(Ref.get(records), HashMap.get(memoryKey(host, topic))),
+      write: (record) =>
+        Ref.update(records, HashMap.set(memoryKey(record.host, record.topic), record)),
+      all: Effect.map(Ref.get(records), (map) => Arr.fromIterable(HashMap.values(map))),
+    })
+  }),
+)
+
+// --- KeyValueStore -------------------------------------------------------------------------
+
+/** @internal */
+export const recordKey = (host: string, topic: string): string =>
+  `service/${encodeURIComponent(topic)}/${encodeURIComponent(host)}`
+
+/** The store cannot list its keys, so the registry keeps the list of its records itself. */
+const INDEX_KEY = "service/index"
+
+const ServiceId = Schema.Struct({ host: Schema.String, topic: Schema.String })
+const RecordJson = Schema.parseJson(ServiceRecord)
+const IndexJson = Schema.parseJson(Schema.Array(ServiceId))
+
+const STORED_TEXT_LIMIT = 200
+
+const truncate = (text: string): string =>
+  text.length <= STORED_TEXT_LIMIT ? text : `${text.slice(0, STORED_TEXT_LIMIT)}…`
+
+/** @internal */
+export const layerKeyValueStore: Layer.Layer<
+  ServiceRegistry.ServiceRegistry,
+  never,
+  KeyValueStore.KeyValueStore
+> = Layer.effect(
+  tag,
+  Effect.gen(function* () {
+    const kv = yield* KeyValueStore.KeyValueStore
+
+    const get = (key: string) =>
+      Effect.mapError(
+        kv.get(key),
+        (cause) => new ServiceRegistryError({ operation: "read", key, cause }),
+      )
+    const set = (key: string, text: string) =>
+      Effect.mapError(
+        kv.set(key, text),
+        (cause) => new ServiceRegistryError({ operation: "write", key, cause }),
+      )
+
+    // A value that does not decode is logged and read as absent: `register` then writes a
+    // fresh one, so a damaged file never stops a service from starting.
+    const read = <A>(key: string, schema: Schema.Schema<A, string>) =>
+      Effect.flatMap(get(key), (stored) => {
+        if (Option.isNone(stored)) return Effect.succeed(Option.none<A>())
+        return Either.match(Schema.decodeEither(schema)(stored.value), {
+          onRight: (value) => Effect.succeed(Option.some(value)),
+          onLeft: (error) =>
+            Effect.as(
+              Effect.logError(
+                `Service registry: the value stored at ${
+                  JSON.stringify(key)
+                } is corrupt and is treated as absent; stored text: ${
+                  JSON.stringify(truncate(stored.value))
+                }`,
+              ).pipe(Effect.annotateLogs({ key, reason: error.message })),
+              Option.none<A>(),
+            ),
+        })
+      })
+
+    const index = Effect.map(read(INDEX_KEY, IndexJson), Option.getOrElse(() => []))
+
+    return yield* make({
+      read: (host, topic) => read(recordKey(host, topic), RecordJson),
+      write: (record) =>
+        Effect.gen(function* () {
+          yield* set(recordKey(record.host, record.topic), yield* Schema.encode(RecordJson)(record))
+          const ids = yield* index
+          if (ids.some((id) => id.host === record.host && id.topic === record.topic)) return
+          const next = [...ids, { host: record.host, topic: record.topic }]
+          yield* set(INDEX_KEY, yield* Schema.encode(IndexJson)(next))
+        }).pipe(Effect.catchTag("ParseError", Effect.die)),
+      all: Effect.flatMap(index, (ids) =>
+        Effect.map(
+          Effect.forEach(ids, (id) => read(recordKey(id.host, id.topic), RecordJson)),
+          Arr.getSomes,
+        )),
+    })
+  }),
+)

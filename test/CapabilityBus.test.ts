@@ -1,0 +1,99 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import type * as Capabilities from "../src/Capabilities.ts"
+import * as CapabilityBus from "../src/CapabilityBus.ts"
+
+const report = (sequence: number): Capabilities.CapabilityReport => ({
+  host: "compute-1",
+  service: "compute",
+  manager: "Compute",
+  capabilities: { freeRamMb: sequence * 1024 },
+  timestamp: sequence * 10_000,
+  sequence,
+})
+
+/** The sequences a subscription received, once `count` reports arrived. */
+const sequences = (stream: Stream.Stream<Capabilities.CapabilityReport>, count: number) =>
+  Stream.runCollect(Stream.take(stream, count)).pipe(
+    Effect.map((reports) => Array.from(reports, (report) => report.sequence)),
+  )
+
+describe("CapabilityBus", () => {
+  it.scoped("delivers every report to two subscribers, in order", () =>
+    Effect.gen(function* () {
+      const bus = yield* CapabilityBus.make()
+      const first = yield* bus.subscribe
+      const second = yield* bus.subscribe
+      yield* Effect.forEach([1, 2, 3], (sequence) => bus.publish(report(sequence)))
+      expect(yield* sequences(first, 3)).toEqual([1, 2, 3])
+      expect(yield* sequences(second, 3)).toEqual([1, 2, 3])
+    }))
+
+  it.scoped("a subscriber sees only what is published after it subscribed", () =>
+    Effect.gen(function* () {
+      const bus = yield* CapabilityBus.make()
+      yield* bus.publish(report(1))
+      const late = yield* bus.subscribe
+      yield* bus.publish(report(2))
+      expect(yield* sequences(late, 1)).toEqual([2])
+    }))
+
+  it.scoped("reports subscribes when the stream starts", () =>
+    Effect.gen(function* () {
+      const bus = yield* CapabilityBus.make()
+      const reader = yield* Effect.fork(sequences(bus.reports, 2))
+      // The test clock waits until every fiber of the test is suspended: the reader subscribed.
+      yield* TestClock.adjust(0)
+      yield* Effect.forEach([1, 2], (sequence) => bus.publish(report(sequence)))
+      expect(yield* Fiber.join(reader)).toEqual([1, 2])
+    }))
+
+  it.scoped("a slow subscriber loses the oldest reports beyond the capacity", () =>
+    Effect.gen(function* () {
+      const bus = yield* CapabilityBus.make({ capacity: 2 })
+      expect(bus.capacity).toBe(2)
+      const slow = yield* bus.subscribe
+      yield* Effect.forEach([1, 2, 3, 4, 5], (sequence) => bus.publish(report(sequence)))
+      expect(yield* sequences(slow, 2)).toEqual([4, 5])
+    }))
+
+  it.effect("the default capacity is 4096", () =>
+    Effect.gen(function* () {
+      const bus = yield* Effect.scoped(CapabilityBus.make())
+      expect(bus.capacity).toBe(4096)
+    }))
+
+  it.effect("subscriptions end when the bus's scope closes", () =>
+    Effect.gen(function* () {
+      const head = yield* CapabilityBus.CapabilityBus.pipe(
+        Effect.flatMap((bus) => Effect.fork(Stream.runHead(bus.reports))),
+        Effect.tap(() => TestClock.adjust(0)),
+        Effect.provide(CapabilityBus.layer()),
+      )
+      expect(yield* Fiber.join(head)).toEqual(Option.none())
+    }))
+
+  it.effect("a capacity below 1 is rejected, naming the option and the value", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.scoped(CapabilityBus.make({ capacity: 0 })))
+      expect(exit).toEqual(
+        Exit.fail(
+          new CapabilityBus.InvalidCapabilityBusOption({
+            option: "capacity",
+            value: "0",
+            reason: "must be a whole number ≥ 1",
+          }),
+        ),
+      )
+      if (Exit.isFailure(exit)) {
+        expect(exit.cause._tag === "Fail" ? exit.cause.error.message : "").toBe(
+          "CapabilityBus option capacity must be a whole number ≥ 1, got 0",
+        )
+      }
+    }))
+})

@@ -1,0 +1,725 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { PeriodicRunner, PeriodicTask } from "../mod.ts"
+import { collectOutcomes, occurrence, plain, recorder, taskStatus } from "./support/periodic.ts"
+
+describe("PeriodicRunner", () => {
+  it.scoped("a spaced task runs every period after the previous run ends", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      yield* PeriodicRunner.make([PeriodicTask.spaced("a", "10 seconds", rec.run(3))])
+      yield* TestClock.adjust("60 seconds")
+      expect(yield* rec.times).toEqual([10, 23, 36, 49])
+    }))
+
+  it.scoped("a fixed task keeps its grid and skips the slot it overran", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", rec.run(15), { runImmediately: true }),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* runner.outcomes.pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("45 seconds")
+      expect(yield* rec.times).toEqual([0, 20, 40])
+      const seen = Chunk.toArray(yield* Fiber.join(outcomes)).map((
+        o,
+      ) => [o._tag, o.scheduledAt / 1000])
+      expect(seen).toEqual([["Skipped", 10], ["Succeeded", 0], ["Skipped", 30], ["Succeeded", 20]])
+    }))
+
+  it.scoped("sequential mode runs due tasks in definition order", () =>
+    Effect.gen(function* () {
+      const order: Array<string> = []
+      const task = (name: string) =>
+        PeriodicTask.fixed(name, "5 seconds", Effect.sync(() => order.push(name)), {
+          runImmediately: true,
+        })
+      yield* PeriodicRunner.make([task("z"), task("a"), task("m")], { mode: "sequential" })
+      yield* TestClock.adjust("5 seconds")
+      expect(order).toEqual(["z", "a", "m", "z", "a", "m"])
+    }))
+})
+
+class Boom extends Data.TaggedError("Boom") {}
+
+/** The runner's status of every task as [name, state], to compare in one line. */
+const states = <E>(runner: PeriodicRunner.PeriodicRunner<E>) =>
+  Effect.map(runner.status, (status) => status.tasks.map((task) => [task.name, task.state]))
+
+describe("PeriodicRunner outcomes", () => {
+  it.scoped("a run that ends well is Succeeded with its due instant, start and duration", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("audit", "10 seconds", rec.run(3)),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("30 seconds")
+      expect(outcomes.map(plain)).toEqual([
+        occurrence("Succeeded", "audit", 10_000, 10_000, 3_000),
+        occurrence("Succeeded", "audit", 23_000, 23_000, 3_000),
+      ])
+    }))
+
+  it.scoped("a run that fails is Failed with its cause, and the task keeps its grid", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed(
+          "flaky",
+          "10 seconds",
+          Effect.zipRight(
+            Effect.sleep("2 seconds"),
+            Effect.suspend(() => ++runs === 1 ? new Boom() : Effect.void),
+          ),
+        ),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("25 seconds")
+      expect(outcomes.map(({ cause: _, ...rest }: Record<string, unknown>) => rest)).toEqual([
+        occurrence("Failed", "flaky", 10_000, 10_000, 2_000),
+        occurrence("Succeeded", "flaky", 20_000, 20_000, 2_000),
+      ])
+      const failed = outcomes[0]!
+      expect(failed._tag === "Failed" && Cause.failureOption(failed.cause)).toEqual(
+        Option.some(new Boom()),
+      )
+    }))
+
+  it.scoped("a fixed task still running at its next slot records that slot as Skipped", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", Effect.sleep("15 seconds"), { runImmediately: true }),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("35 seconds")
+      expect(outcomes.map(plain)).toEqual([
+        occurrence("Skipped", "a", 10_000, 10_000, 0),
+        occurrence("Succeeded", "a", 0, 0, 15_000),
+        occurrence("Skipped", "a", 30_000, 30_000, 0),
+        occurrence("Succeeded", "a", 20_000, 20_000, 15_000),
+      ])
+      const status = yield* taskStatus(runner, "a")
+      expect([status.succeeded, status.skipped]).toEqual([2, 2])
+    }))
+
+  it.scoped("a run still going when the shutdown deadline passes is Interrupted", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("long", "10 seconds", Effect.never, { runImmediately: true }),
+      ], { shutdownTimeout: "5 seconds" })
+      yield* TestClock.adjust("20 seconds")
+      const stopping = yield* Effect.fork(runner.shutdown())
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(stopping)
+      const status = yield* taskStatus(runner, "long")
+      expect(Option.map(status.lastOutcome, plain)).toEqual(
+        Option.some(occurrence("Interrupted", "long", 0, 0, 25_000)),
+      )
+      expect(status.interrupted).toBe(1)
+    }))
+
+  it.scoped("a run that starts after its due instant reports how late it was", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", Effect.void, { runImmediately: true }),
+      ], { initialDelay: "4 seconds" })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("14 seconds")
+      // oslo P19: the first run of a task that runs immediately sets its grid where it started.
+      expect(outcomes.map((o) => [o.scheduledAt, o.startedAt, o.latenessMillis])).toEqual([
+        [0, 4_000, 4_000],
+        [14_000, 14_000, 0],
+      ])
+    }))
+})
+
+describe("PeriodicRunner modes", () => {
+  /** Two tasks due at 10 s; the first takes 4 s. */
+  const firstPass = (mode: PeriodicRunner.Mode) =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("slow", "10 seconds", Effect.sleep("4 seconds")),
+        PeriodicTask.fixed("quick", "10 seconds", Effect.void),
+      ], { mode })
+      expect(runner.mode).toBe(mode)
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("15 seconds")
+      return outcomes.map((o) => [o.task, o.scheduledAt, o.startedAt, o.durationMillis])
+    })
+
+  it.scoped("concurrent mode starts the due tasks together", () =>
+    Effect.gen(function* () {
+      expect(yield* firstPass("concurrent")).toEqual([
+        ["quick", 10_000, 10_000, 0],
+        ["slow", 10_000, 10_000, 4_000],
+      ])
+    }))
+
+  it.scoped("sequential mode runs the due tasks one after another, in definition order", () =>
+    Effect.gen(function* () {
+      expect(yield* firstPass("sequential")).toEqual([
+        ["slow", 10_000, 10_000, 4_000],
+        ["quick", 10_000, 14_000, 0],
+      ])
+    }))
+
+  it.scoped("sequential mode sleeps oslo's idle time after a pass, so a late grid stays late", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      yield* PeriodicRunner.make([
+        PeriodicTask.fixed("slow", "10 seconds", rec.run(4)),
+        PeriodicTask.fixed("quick", "10 seconds", rec.run()),
+      ], { mode: "sequential", shutdownTimeout: 0 })
+      yield* TestClock.adjust("45 seconds")
+      // Each pass ends 4 s after it began and is followed by a full 10 s idle (oslo P23).
+      expect(yield* rec.times).toEqual([10, 14, 24, 28, 38, 42])
+    }))
+
+  it.scoped("maxSleep caps every sleep of the driver", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "60 seconds", rec.run()),
+      ], { maxSleep: "10 seconds" })
+      yield* TestClock.adjust("60 seconds")
+      expect(yield* rec.times).toEqual([60])
+      // At 0, 10, 20, 30, 40, 50 and 60 s.
+      expect((yield* runner.status).wakeups).toBe(7)
+    }))
+
+  it.scoped("due tasks beyond maxBatch still start at their due instant", () =>
+    Effect.gen(function* () {
+      const names = ["a", "b", "c", "d", "e"]
+      const runner = yield* PeriodicRunner.make(
+        names.map((name) => PeriodicTask.fixed(name, "10 seconds", Effect.void)),
+        { maxBatch: 2 },
+      )
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("10 seconds")
+      expect(outcomes.map((o) => [o.task, o.startedAt])).toEqual(
+        names.map((name) => [name, 10_000]),
+      )
+    }))
+})
+
+describe("PeriodicRunner tick", () => {
+  it.scoped("runs the due tasks now and returns the time until the next one is due", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("a", "10 seconds", rec.run()),
+        PeriodicTask.fixed("b", "25 seconds", rec.run()),
+      ], { start: false })
+      const until = [Duration.toMillis(yield* runner.tick)]
+      yield* TestClock.setTime(10_000)
+      until.push(Duration.toMillis(yield* runner.tick))
+      yield* TestClock.setTime(27_000)
+      until.push(Duration.toMillis(yield* runner.tick))
+      expect(until).toEqual([10_000, 10_000, 10_000])
+      expect(yield* rec.times).toEqual([10, 27, 27])
+      const status = yield* runner.status
+      expect([status.state, status.wakeups, status.passes]).toEqual(["idle", 0, 3])
+    }))
+
+  it.scoped("waits for the runs it starts in concurrent mode", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("a", "10 seconds", Effect.sleep("3 seconds"), { runImmediately: true }),
+      ], { start: false })
+      const ticked = yield* Effect.fork(runner.tick)
+      yield* TestClock.adjust("2 seconds")
+      expect((yield* Fiber.poll(ticked))._tag).toBe("None")
+      yield* TestClock.adjust("1 second")
+      expect(Duration.toMillis(yield* Fiber.join(ticked))).toBe(10_000)
+    }))
+
+  it.scoped("in sequential mode returns oslo's idle: a task that just ran counts its full spacing", () =>
+    Effect.gen(function* () {
+      const tasks = [PeriodicTask.fixed("a", "30 seconds", Effect.void)]
+      const concurrent = yield* PeriodicRunner.make(tasks, { start: false })
+      const sequential = yield* PeriodicRunner.make(tasks, { mode: "sequential", start: false })
+      yield* TestClock.setTime(40_000)
+      // Both run the task (due at 30 s); the next slot is at 60 s.
+      expect(Duration.toMillis(yield* concurrent.tick)).toBe(20_000)
+      expect(Duration.toMillis(yield* sequential.tick)).toBe(30_000)
+    }))
+
+  it.scoped("in sequential mode never returns more than 60 s", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 minutes", Effect.void),
+      ], { mode: "sequential", start: false })
+      expect(Duration.toMillis(yield* runner.tick)).toBe(60_000)
+    }))
+
+  it.scoped(`fails with PeriodicTaskFailed when a task with onError "fail" fails`, () =>
+    Effect.gen(function* () {
+      for (const mode of ["concurrent", "sequential"] as const) {
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.fixed("strict", "10 seconds", new Boom(), {
+            onError: "fail",
+            runImmediately: true,
+          }),
+        ], { mode, start: false })
+        const error = yield* Effect.flip(runner.tick)
+        expect([error._tag, error.task, Cause.failureOption(error.cause)]).toEqual([
+          "PeriodicTaskFailed",
+          "strict",
+          Option.some(new Boom()),
+        ])
+      }
+    }))
+})
+
+describe("PeriodicRunner status", () => {
+  it.scoped("is a snapshot of every task: state, next due instant, last outcome and counts", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", Effect.sleep("3 seconds")),
+        PeriodicTask.spaced("b", "20 seconds", Effect.sleep("10 seconds")),
+        PeriodicTask.fixed("c", "10 seconds", Effect.void, { enabled: false }),
+        PeriodicTask.fixed("d", "10 seconds", Effect.void),
+      ], { shutdownTimeout: 0 })
+      yield* TestClock.adjust("5 seconds")
+      yield* runner.pause("d")
+      yield* TestClock.adjust("20 seconds")
+      const counts = { succeeded: 0, failed: 0, timedOut: 0, skipped: 0, interrupted: 0 }
+      expect(yield* runner.status).toEqual({
+        mode: "concurrent",
+        state: "running",
+        // At 0 (the first pass), 10 and 20 s.
+        wakeups: 3,
+        passes: 3,
+        tasks: [
+          {
+            name: "a",
+            state: "scheduled",
+            nextRunAt: Option.some(30_000),
+            lastOutcome: Option.some(PeriodicRunner.TaskOutcome.Succeeded({
+              task: "a",
+              scheduledAt: 20_000,
+              startedAt: 20_000,
+              durationMillis: 3_000,
+              latenessMillis: 0,
+            })),
+            ...counts,
+            succeeded: 2,
+          },
+          {
+            name: "b",
+            state: "running",
+            nextRunAt: Option.none(),
+            lastOutcome: Option.none(),
+            ...counts,
+          },
+          {
+            name: "c",
+            state: "disabled",
+            nextRunAt: Option.none(),
+            lastOutcome: Option.none(),
+            ...counts,
+          },
+          {
+            name: "d",
+            state: "paused",
+            nextRunAt: Option.some(10_000),
+            lastOutcome: Option.none(),
+            ...counts,
+          },
+        ],
+      })
+    }))
+
+  it.scoped("follows the runner from idle or running to stopping and stopped", () =>
+    Effect.gen(function* () {
+      const idle = yield* PeriodicRunner.make([], { start: false })
+      expect((yield* idle.status).state).toBe("idle")
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("a", "10 seconds", Effect.sleep("4 seconds"), { runImmediately: true }),
+      ])
+      expect((yield* runner.status).state).toBe("running")
+      const stopping = yield* Effect.fork(runner.shutdown())
+      yield* Effect.yieldNow()
+      expect((yield* runner.status).state).toBe("stopping")
+      yield* TestClock.adjust("4 seconds")
+      yield* Fiber.join(stopping)
+      expect((yield* runner.status).state).toBe("stopped")
+    }))
+})
+
+describe("PeriodicRunner control", () => {
+  it.scoped("a paused task does not run; resumed overdue, it runs at once and reports its lateness", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("spaced", "10 seconds", Effect.void),
+        PeriodicTask.fixed("fixed", "10 seconds", Effect.void),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("5 seconds")
+      yield* runner.pause("spaced")
+      yield* runner.pause("fixed")
+      expect(yield* states(runner)).toEqual([["spaced", "paused"], ["fixed", "paused"]])
+      yield* TestClock.adjust("30 seconds")
+      expect(outcomes).toEqual([])
+      yield* runner.resume("spaced")
+      yield* runner.resume("fixed")
+      yield* TestClock.adjust("11 seconds")
+      // The spaced task goes on 10 s after that run; the fixed one keeps its grid (40 s).
+      expect(outcomes.map((o) => [o.task, o.scheduledAt, o.startedAt, o.latenessMillis])).toEqual([
+        ["spaced", 10_000, 35_000, 25_000],
+        ["fixed", 10_000, 35_000, 25_000],
+        ["fixed", 40_000, 40_000, 0],
+        ["spaced", 45_000, 45_000, 0],
+      ])
+    }))
+
+  it.scoped("pause and resume without a name apply to every task", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", rec.run()),
+        PeriodicTask.spaced("b", "10 seconds", rec.run()),
+      ])
+      yield* runner.pause()
+      yield* TestClock.adjust("25 seconds")
+      expect(yield* states(runner)).toEqual([["a", "paused"], ["b", "paused"]])
+      yield* runner.resume()
+      expect(yield* states(runner)).toEqual([["a", "scheduled"], ["b", "scheduled"]])
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* rec.times).toEqual([25, 25, 30])
+    }))
+
+  it.scoped("a fixed task paused during a run does not run again until resumed", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", rec.run(3)),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("11 seconds")
+      yield* runner.pause("a")
+      yield* TestClock.adjust("30 seconds")
+      expect(yield* rec.times).toEqual([10])
+      expect(outcomes.map((o) => o._tag)).toEqual(["Succeeded"])
+      yield* runner.resume("a")
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* rec.times).toEqual([10, 41, 50])
+    }))
+
+  it.scoped("trigger runs a task now; a fixed task keeps its grid, a spaced one restarts", () =>
+    Effect.gen(function* () {
+      const fixed = yield* recorder
+      const spaced = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("fixed", "10 seconds", fixed.run()),
+        PeriodicTask.spaced("spaced", "10 seconds", spaced.run()),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("14 seconds")
+      yield* runner.trigger("fixed")
+      yield* runner.trigger("spaced")
+      yield* TestClock.adjust("16 seconds")
+      expect(yield* fixed.times).toEqual([10, 14, 20, 30])
+      expect(yield* spaced.times).toEqual([10, 14, 24])
+      const triggered = outcomes.filter((o) => o.startedAt === 14_000)
+      expect(triggered.map((o) => [o.task, o.scheduledAt, o.latenessMillis])).toEqual([
+        ["fixed", 14_000, 0],
+        ["spaced", 14_000, 0],
+      ])
+    }))
+
+  it.scoped("triggering a task that is still running records that occurrence as Skipped", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("a", "10 seconds", Effect.sleep("10 seconds")),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("12 seconds")
+      yield* runner.trigger("a")
+      yield* TestClock.adjust("8 seconds")
+      expect(outcomes.map(plain)).toEqual([
+        occurrence("Skipped", "a", 12_000, 12_000, 0),
+        occurrence("Succeeded", "a", 10_000, 10_000, 10_000),
+      ])
+    }))
+
+  it.scoped("naming an unknown task fails with NoSuchTask, which lists the known ones", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("audit", "10 seconds", Effect.void),
+        PeriodicTask.fixed("heal", "10 seconds", Effect.void),
+      ])
+      expect(runner.tasks).toEqual(["audit", "heal"])
+      const errors = [
+        yield* Effect.flip(runner.trigger("audti")),
+        yield* Effect.flip(runner.pause("audti")),
+        yield* Effect.flip(runner.resume("audti")),
+      ]
+      expect(errors.map((error) => [error._tag, error.task, error.known, error.message])).toEqual(
+        Array.from({ length: 3 }, () => [
+          "NoSuchTask",
+          "audti",
+          ["audit", "heal"],
+          `No periodic task named "audti"; known tasks: "audit", "heal"`,
+        ]),
+      )
+      const empty = yield* PeriodicRunner.make([], { start: false })
+      expect((yield* Effect.flip(empty.trigger("audit"))).message).toBe(
+        `No periodic task named "audit"; known tasks: none`,
+      )
+    }))
+})
+
+describe("PeriodicRunner shutdown", () => {
+  it.scoped("lets running tasks finish within the deadline, interrupts the rest, starts none", () =>
+    Effect.gen(function* () {
+      const late = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("short", "10 seconds", Effect.sleep("3 seconds"), {
+          runImmediately: true,
+        }),
+        PeriodicTask.spaced("long", "10 seconds", Effect.sleep("100 seconds"), {
+          runImmediately: true,
+        }),
+        PeriodicTask.fixed("late", "4 seconds", late.run()),
+      ])
+      yield* TestClock.adjust("1 second")
+      const stopped = yield* Effect.fork(
+        Effect.zipRight(runner.shutdown("5 seconds"), Clock.currentTimeMillis),
+      )
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(stopped)).toBe(6_000)
+      expect(yield* late.times).toEqual([])
+      const status = yield* runner.status
+      expect(status.state).toBe("stopped")
+      expect(
+        status.tasks.map((task) => Option.map(task.lastOutcome, (o) => [o._tag, o.durationMillis])),
+      )
+        .toEqual([
+          Option.some(["Succeeded", 3_000]),
+          Option.some(["Interrupted", 6_000]),
+          Option.none(),
+        ])
+      yield* runner.join
+    }))
+
+  it.effect("closing the runner's scope shuts it down with its shutdownTimeout", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("long", "10 seconds", Effect.never, { runImmediately: true }),
+      ], { shutdownTimeout: "5 seconds" }).pipe(Scope.extend(scope))
+      yield* TestClock.adjust("20 seconds")
+      const closed = yield* Effect.fork(
+        Effect.zipRight(Scope.close(scope, Exit.void), Clock.currentTimeMillis),
+      )
+      yield* TestClock.adjust("4 seconds")
+      expect((yield* taskStatus(runner, "long")).state).toBe("running")
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(closed)).toBe(25_000)
+      const status = yield* taskStatus(runner, "long")
+      expect([status.state, Option.map(status.lastOutcome, (o) => o._tag)]).toEqual([
+        "scheduled",
+        Option.some("Interrupted"),
+      ])
+    }))
+
+  it.scoped("in sequential mode lets the task in progress finish and starts no other", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("first", "10 seconds", rec.run(3), { runImmediately: true }),
+        PeriodicTask.fixed("second", "10 seconds", rec.run(), { runImmediately: true }),
+      ], { mode: "sequential" })
+      yield* TestClock.adjust("1 second")
+      const stopped = yield* Effect.fork(
+        Effect.zipRight(runner.shutdown("5 seconds"), Clock.currentTimeMillis),
+      )
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(stopped)).toBe(3_000)
+      expect(yield* rec.times).toEqual([0])
+      expect((yield* runner.status).state).toBe("stopped")
+    }))
+
+  it.effect("run keeps the tasks going until interrupted, then stops them gracefully", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const fiber = yield* Effect.fork(
+        PeriodicRunner.run([PeriodicTask.fixed("a", "10 seconds", rec.run(2))]),
+      )
+      yield* TestClock.adjust("31 seconds")
+      const interrupted = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isInterrupted(yield* Fiber.join(interrupted))).toBe(true)
+      expect(yield* rec.times).toEqual([10, 20, 30])
+    }))
+
+  it.effect(`run fails with PeriodicTaskFailed when a task with onError "fail" fails`, () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.fork(
+        PeriodicRunner.run([
+          PeriodicTask.fixed("strict", "10 seconds", new Boom(), { onError: "fail" }),
+        ]),
+      )
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect([error._tag, error.task]).toEqual(["PeriodicTaskFailed", "strict"])
+    }))
+})
+
+describe("PeriodicRunner invalid input", () => {
+  const rejects = (
+    tasks: ReadonlyArray<PeriodicTask.PeriodicTask>,
+    options: PeriodicRunner.Options,
+    message: string,
+  ) =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(PeriodicRunner.make(tasks, options))
+      expect([error._tag, error.message]).toEqual(["InvalidPeriodicTask", message])
+    })
+
+  it.scoped("a bad task fails runner creation, before any task runs", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const error = yield* Effect.flip(PeriodicRunner.make([
+        PeriodicTask.spaced("good", "1 second", rec.run(), { runImmediately: true }),
+        PeriodicTask.spaced("bad", Number.NaN, rec.run(), { runImmediately: true }),
+      ]))
+      expect([error.task, error.field, error.value, error.reason]).toEqual([
+        "bad",
+        "every",
+        "NaN",
+        "must be a finite duration > 0",
+      ])
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* rec.times).toEqual([])
+    }))
+
+  it.scoped("two tasks with the same name fail runner creation", () =>
+    rejects(
+      [
+        PeriodicTask.spaced("audit", "1 second", Effect.void),
+        PeriodicTask.fixed("audit", "2 seconds", Effect.void),
+      ],
+      {},
+      `Periodic task "audit": name is used by another task of the same runner, got "audit"`,
+    ))
+
+  it.scoped("a cron expression that does not parse fails runner creation", () =>
+    rejects(
+      [PeriodicTask.cron("archive", "0 3 * *", Effect.void, { timeZone: "UTC" })],
+      {},
+      `Periodic task "archive": cron does not parse (Invalid number of segments in cron expression), got "0 3 * *"`,
+    ))
+
+  it.scoped("a schedule that dies on its first step fails runner creation", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(PeriodicRunner.make([
+        PeriodicTask.make("broken", Effect.void, {
+          schedule: Schedule.makeWithState(undefined, () => Effect.dieMessage("no state")),
+        }),
+      ]))
+      expect([error.task, error.field, error.value]).toEqual(["broken", "schedule", "(schedule)"])
+      expect(error.reason.startsWith("fails on its first step (RuntimeException: no state")).toBe(
+        true,
+      )
+    }))
+
+  const badOptions: ReadonlyArray<readonly [string, PeriodicRunner.Options, string]> = [
+    ["a maxBatch of 0", { maxBatch: 0 }, "maxBatch must be a positive integer, got 0"],
+    ["a fractional maxBatch", { maxBatch: 1.5 }, "maxBatch must be a positive integer, got 1.5"],
+    [
+      "a negative shutdownTimeout",
+      { shutdownTimeout: -1 },
+      "shutdownTimeout must be a finite duration ≥ 0, got -1",
+    ],
+    [
+      "a NaN initialDelay",
+      { initialDelay: Number.NaN },
+      "initialDelay must be a finite duration ≥ 0, got NaN",
+    ],
+    [
+      "an initialDelay that is no duration",
+      { initialDelay: "soon" as never },
+      "initialDelay must be a finite duration ≥ 0, got soon",
+    ],
+    [
+      "an infinite maxSleep",
+      { maxSleep: Number.POSITIVE_INFINITY },
+      "maxSleep must be a finite duration ≥ 0, got Infinity",
+    ],
+    [
+      "an unknown mode",
+      { mode: "parallel" as never },
+      `mode must be "concurrent" or "sequential", got "parallel"`,
+    ],
+  ]
+  for (const [what, options, message] of badOptions) {
+    it.scoped(`${what} fails runner creation`, () =>
+      rejects([], options, `Periodic task "(runner)": ${message}`))
+  }
+})
+
+describe("PeriodicRunner wake-ups", () => {
+  it.scoped("1,000 tasks spaced 60 s wake the driver once a minute for an hour", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const run = Effect.sync(() => {
+        runs++
+      })
+      const runner = yield* PeriodicRunner.make(
+        Array.from(
+          { length: 1_000 },
+          (_, i) => PeriodicTask.spaced(`task-${i}`, "60 seconds", run),
+        ),
+      )
+      yield* TestClock.adjust("1 hour")
+      const status = yield* runner.status
+      expect(status.wakeups).toBeLessThanOrEqual(61)
+      expect(runs).toBe(60_000)
+      expect(status.tasks.every((task) => task.succeeded === 60)).toBe(true)
+      expect(status.tasks[999]!.nextRunAt).toEqual(Option.some(3_660_000))
+    }))
+  it.scoped("triggering a fixed task before its first slot keeps that slot", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("f", "10 seconds", rec.run(), { offset: "5 seconds" }),
+      ])
+      yield* runner.trigger("f")
+      yield* TestClock.adjust("25 seconds")
+      // Triggered at 0, before the grid's first point (5 = the offset): the run at 0 takes the
+      // grid slot before it (-5), so the slot at 5 is not skipped and the phase stays 5.
+      expect(yield* rec.times).toEqual([0, 5, 15, 25])
+    }))
+
+  it.effect("a run that ignores interruption does not hold the stop past the deadline", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      yield* PeriodicRunner.make([
+        PeriodicTask.spaced("stuck", "1 second", Effect.uninterruptible(Effect.never), {
+          runImmediately: true,
+        }),
+      ], { shutdownTimeout: "2 seconds" }).pipe(Scope.extend(scope))
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("2 seconds")
+      expect(Option.isNone(yield* Fiber.poll(closing))).toBe(true)
+      // One second of grace for interrupted runs to end, then the stop goes on without it.
+      yield* TestClock.adjust("1 second")
+      expect(Option.map(yield* Fiber.poll(closing), Exit.isSuccess)).toEqual(Option.some(true))
+    }))
+})

@@ -1,0 +1,337 @@
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import type * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import type * as NodePath from "@effect/platform-node/NodePath"
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as ServiceRegistry from "../src/ServiceRegistry.ts"
+
+declare const globalThis: { readonly navigator?: { readonly userAgent?: string } }
+
+// workerd has no file system: the restart test is skipped there, and @effect/platform-node is
+// imported on demand through a computed name, which keeps node:fs out of the workerd bundle.
+const onFileSystem = globalThis.navigator?.userAgent === "Cloudflare-Workers"
+  ? it.scoped.skip
+  : it.scoped
+
+const nodePlatform = (module: string) => `@effect/platform-node/${module}`
+const loadNodePlatform = Effect.promise(async () => {
+  const [fs, path]: [typeof NodeFileSystem, typeof NodePath] = await Promise.all([
+    import(nodePlatform("NodeFileSystem")),
+    import(nodePlatform("NodePath")),
+  ])
+  return Layer.merge(fs.layer, path.layer)
+})
+
+const record = (
+  fields: Partial<ServiceRegistry.ServiceRecord> = {},
+): ServiceRegistry.ServiceRecord => ({
+  host: "node-1",
+  topic: "compute",
+  reportCount: 0,
+  createdAt: 0,
+  updatedAt: 0,
+  disabled: false,
+  forcedDown: false,
+  ...fields,
+})
+
+/** Logs seen by a logger that replaces the default one: level, message parts and annotations. */
+const captureLogs = () => {
+  const logs: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
+  const logger = Logger.make(({ annotations, logLevel, message }) => {
+    logs.push({ level: logLevel.label, message, annotations: Object.fromEntries(annotations) })
+  })
+  return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+/** Registers compute on node-1, then reports `beats` heartbeats 10 s apart. */
+const registerAndBeat = (beats: number) =>
+  Effect.gen(function* () {
+    const registry = yield* ServiceRegistry.ServiceRegistry
+    yield* registry.register("node-1", "compute")
+    for (let beat = 0; beat < beats; beat++) {
+      yield* TestClock.adjust("10 seconds")
+      yield* registry.report("node-1", "compute")
+    }
+    return registry
+  })
+
+const layers = {
+  layerMemory: ServiceRegistry.layerMemory,
+  layerKeyValueStore: ServiceRegistry.layerKeyValueStore.pipe(
+    Layer.provide(KeyValueStore.layerMemory),
+  ),
+}
+
+for (const [name, layer] of Object.entries(layers)) {
+  describe(`ServiceRegistry.${name}`, () => {
+    it.effect("register creates a record with no reports, stamped with the clock", () =>
+      Effect.gen(function* () {
+        const registry = yield* ServiceRegistry.ServiceRegistry
+        yield* TestClock.adjust("5 seconds")
+        const created = yield* registry.register("node-1", "compute")
+        expect(created).toEqual(record({ createdAt: 5_000, updatedAt: 5_000 }))
+        expect(yield* registry.get("node-1", "compute")).toEqual(Option.some(created))
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("report counts a heartbeat and moves updatedAt to now", () =>
+      Effect.gen(function* () {
+        const registry = yield* registerAndBeat(1)
+        yield* TestClock.adjust("10 seconds")
+        const reported = yield* registry.report("node-1", "compute")
+        expect(reported).toEqual(record({ reportCount: 2, updatedAt: 20_000 }))
+        expect(yield* registry.get("node-1", "compute")).toEqual(Option.some(reported))
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("markDown forces the service down until it registers again", () =>
+      Effect.gen(function* () {
+        const registry = yield* registerAndBeat(1)
+        const down = yield* registry.markDown("node-1", "compute")
+        expect(down).toEqual(record({ reportCount: 1, updatedAt: 10_000, forcedDown: true }))
+        expect(ServiceRegistry.isUp(down, 10_000)).toBe(false)
+        yield* TestClock.adjust("10 seconds")
+        // Registering again keeps the count and the last heartbeat.
+        const again = yield* registry.register("node-1", "compute")
+        expect(again).toEqual(record({ reportCount: 1, updatedAt: 10_000 }))
+        expect(yield* registry.get("node-1", "compute")).toEqual(Option.some(again))
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("register of a known service that is up returns its record unchanged", () =>
+      Effect.gen(function* () {
+        const registry = yield* registerAndBeat(1)
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* registry.register("node-1", "compute")).toEqual(
+          record({ reportCount: 1, updatedAt: 10_000 }),
+        )
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("setDisabled switches disabled and leaves the heartbeat alone", () =>
+      Effect.gen(function* () {
+        const registry = yield* ServiceRegistry.ServiceRegistry
+        yield* registry.register("node-1", "compute")
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* registry.setDisabled("node-1", "compute", true)).toEqual(
+          record({ disabled: true }),
+        )
+        expect(yield* registry.setDisabled("node-1", "compute", false)).toEqual(record())
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("report, markDown and setDisabled of an unknown service fail with ServiceNotFound", () =>
+      Effect.gen(function* () {
+        const registry = yield* ServiceRegistry.ServiceRegistry
+        yield* registry.register("node-1", "compute")
+        const errors = yield* Effect.all([
+          Effect.flip(registry.report("node-2", "compute")),
+          Effect.flip(registry.markDown("node-1", "conductor")),
+          Effect.flip(registry.setDisabled("node-2", "conductor", true)),
+        ])
+        expect(errors.map((error) => error.message)).toEqual([
+          `No service record for topic "compute" on host "node-2"`,
+          `No service record for topic "conductor" on host "node-1"`,
+          `No service record for topic "conductor" on host "node-2"`,
+        ])
+        expect(errors[0]).toEqual(
+          new ServiceRegistry.ServiceNotFound({ host: "node-2", topic: "compute" }),
+        )
+        expect(yield* registry.get("node-2", "compute")).toEqual(Option.none())
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("list returns every record ordered by topic, then host", () =>
+      Effect.gen(function* () {
+        const registry = yield* ServiceRegistry.ServiceRegistry
+        expect(yield* registry.list).toEqual([])
+        yield* registry.register("node-2", "compute")
+        yield* registry.register("node-1", "scheduler")
+        yield* registry.register("node-1", "compute")
+        yield* registry.report("node-1", "compute")
+        const listed = (yield* registry.list).map((r) => [r.topic, r.host, r.reportCount])
+        expect(listed).toEqual([
+          ["compute", "node-1", 1],
+          ["compute", "node-2", 0],
+          ["scheduler", "node-1", 0],
+        ])
+      }).pipe(Effect.provide(layer)))
+  })
+}
+
+describe("ServiceRegistry.isUp", () => {
+  it.effect("a service is up until exactly serviceDownTime after its last report", () =>
+    Effect.gen(function* () {
+      const registry = yield* registerAndBeat(1)
+      yield* TestClock.adjust("60 seconds")
+      const reported = yield* registry.get("node-1", "compute")
+      const now = yield* Clock.currentTimeMillis
+      expect([now, Option.map(reported, (r) => ServiceRegistry.isUp(r, now))]).toEqual([
+        70_000,
+        Option.some(true),
+      ])
+      yield* TestClock.adjust("1 millis")
+      const later = yield* Clock.currentTimeMillis
+      expect(Option.map(reported, (r) => ServiceRegistry.isUp(r, later))).toEqual(
+        Option.some(false),
+      )
+    }).pipe(Effect.provide(ServiceRegistry.layerMemory)))
+
+  it("a heartbeat ahead of the clock counts the same way", () => {
+    const beat = record({ updatedAt: 90_000 })
+    expect([ServiceRegistry.isUp(beat, 30_000), ServiceRegistry.isUp(beat, 29_999)]).toEqual([
+      true,
+      false,
+    ])
+  })
+
+  it("serviceDownTime moves the limit", () => {
+    const beat = record({ updatedAt: 10_000 })
+    expect([
+      ServiceRegistry.isUp(beat, 130_000, "2 minutes"),
+      ServiceRegistry.isUp(beat, 130_001, "2 minutes"),
+      ServiceRegistry.isUp(beat, 15_000, 5_000),
+      ServiceRegistry.isUp(beat, 15_001, 5_000),
+    ]).toEqual([true, false, true, false])
+  })
+
+  it("a service forced down is down right after a heartbeat, a disabled one is up", () => {
+    expect(ServiceRegistry.isUp(record({ forcedDown: true }), 0)).toBe(false)
+    expect(ServiceRegistry.isUp(record({ disabled: true }), 0)).toBe(true)
+  })
+})
+
+describe("ServiceRegistry.effectiveDownTime", () => {
+  const seconds = (reportInterval: number, serviceDownTime: number) =>
+    Duration.toMillis(
+      ServiceRegistry.effectiveDownTime(
+        Duration.seconds(reportInterval),
+        Duration.seconds(serviceDownTime),
+      ),
+    ) / 1000
+
+  it("a down time not longer than the report interval becomes 2.5 intervals, in whole seconds", () => {
+    expect([seconds(10, 10), seconds(10, 5), seconds(3, 3), seconds(60, 0)]).toEqual([
+      25,
+      25,
+      7,
+      150,
+    ])
+  })
+
+  it("a down time longer than the report interval is kept", () => {
+    expect([seconds(10, 60), seconds(10, 11), seconds(0, 60)]).toEqual([60, 11, 60])
+  })
+})
+
+describe("ServiceRegistry.layerKeyValueStore", () => {
+  const withStore = ServiceRegistry.layerKeyValueStore.pipe(
+    Layer.provideMerge(KeyValueStore.layerMemory),
+  )
+
+  it.effect("keeps one JSON value per record and an index of the records", () =>
+    Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const store = yield* KeyValueStore.KeyValueStore
+      yield* registry.register("node/1", "compute")
+      yield* TestClock.adjust("10 seconds")
+      yield* registry.report("node/1", "compute")
+      expect(yield* store.get("service/compute/node%2F1")).toEqual(
+        Option.some(
+          `{"host":"node/1","topic":"compute","reportCount":1,"createdAt":0,"updatedAt":10000,"disabled":false,"forcedDown":false}`,
+        ),
+      )
+      expect(yield* store.get("service/index")).toEqual(
+        Option.some(`[{"host":"node/1","topic":"compute"}]`),
+      )
+    }).pipe(Effect.provide(withStore)))
+
+  it.effect("a stored record that is not JSON is logged with its key and text, then re-registered", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const store = yield* KeyValueStore.KeyValueStore
+      yield* store.set("service/compute/node-1", "x".repeat(300))
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* registry.get("node-1", "compute")).toEqual(Option.none())
+      expect(capture.logs.map((log) => [log.level, log.message, log.annotations.key])).toEqual([[
+        "ERROR",
+        [
+          `Service registry: the value stored at "service/compute/node-1" is corrupt and is treated as absent; stored text: "${
+            "x".repeat(200)
+          }…"`,
+        ],
+        "service/compute/node-1",
+      ]])
+      expect(yield* registry.register("node-1", "compute")).toEqual(
+        record({ createdAt: 5_000, updatedAt: 5_000 }),
+      )
+      expect(yield* registry.report("node-1", "compute")).toEqual(
+        record({ reportCount: 1, createdAt: 5_000, updatedAt: 5_000 }),
+      )
+      expect(capture.logs.length).toBe(2)
+    }).pipe(Effect.provide(withStore), Effect.provide(capture.layer))
+  })
+
+  it.effect("a stored record that fails the schema is logged with the reason and left out of list", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const store = yield* KeyValueStore.KeyValueStore
+      yield* registry.register("node-1", "compute")
+      const broken =
+        `{"host":"node-1","topic":"compute","reportCount":-1,"createdAt":0,"updatedAt":0,"disabled":false,"forcedDown":false}`
+      yield* store.set("service/compute/node-1", broken)
+      expect(yield* registry.list).toEqual([])
+      expect(capture.logs).toEqual([{
+        level: "ERROR",
+        message: [
+          `Service registry: the value stored at "service/compute/node-1" is corrupt and is treated as absent; stored text: ${
+            JSON.stringify(broken)
+          }`,
+        ],
+        annotations: {
+          key: "service/compute/node-1",
+          reason:
+            `(parseJson <-> { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean })
+└─ Type side transformation failure
+   └─ { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean }
+      └─ ["reportCount"]
+         └─ NonNegativeInt
+            └─ From side refinement failure
+               └─ NonNegative
+                  └─ Predicate refinement failure
+                     └─ Expected a non-negative number, actual -1`,
+        },
+      }])
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* registry.register("node-1", "compute")).toEqual(
+        record({ createdAt: 5_000, updatedAt: 5_000 }),
+      )
+      expect(yield* registry.list).toEqual([record({ createdAt: 5_000, updatedAt: 5_000 })])
+    }).pipe(Effect.provide(withStore), Effect.provide(capture.layer))
+  })
+
+  onFileSystem("records in a file-system store survive a restart", () =>
+    Effect.gen(function* () {
+      const platform = yield* loadNodePlatform
+      const directory = yield* Effect.flatMap(
+        FileSystem.FileSystem,
+        (fs) => fs.makeTempDirectoryScoped(),
+      ).pipe(Effect.provide(platform))
+      // Effect.provide builds the layer afresh and releases it when the effect ends.
+      const registry = ServiceRegistry.layerKeyValueStore.pipe(
+        Layer.provide(KeyValueStore.layerFileSystem(directory)),
+        Layer.provide(platform),
+      )
+      yield* registerAndBeat(3).pipe(Effect.provide(registry))
+      const restarted = yield* Effect.flatMap(
+        ServiceRegistry.ServiceRegistry,
+        (registry) => Effect.all([registry.get("node-1", "compute"), registry.list]),
+      ).pipe(Effect.provide(registry))
+      const expected = record({ reportCount: 3, updatedAt: 30_000 })
+      expect(restarted).toEqual([Option.some(expected), [expected]])
+    }))
+})
