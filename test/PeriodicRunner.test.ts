@@ -3,6 +3,7 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -710,8 +711,10 @@ describe("PeriodicRunner wake-ups", () => {
   it.effect("a run that ignores interruption does not hold the stop past the deadline", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
+      // Uninterruptible until the test releases it, so no fiber outlives the test.
+      const release = yield* Deferred.make<void>()
       yield* PeriodicRunner.make([
-        PeriodicTask.spaced("stuck", "1 second", Effect.uninterruptible(Effect.never), {
+        PeriodicTask.spaced("stuck", "1 second", Effect.uninterruptible(Deferred.await(release)), {
           runImmediately: true,
         }),
       ], { shutdownTimeout: "2 seconds" }).pipe(Scope.extend(scope))
@@ -721,5 +724,6 @@ describe("PeriodicRunner wake-ups", () => {
       // One second of grace for interrupted runs to end, then the stop goes on without it.
       yield* TestClock.adjust("1 second")
       expect(Option.map(yield* Fiber.poll(closing), Exit.isSuccess)).toEqual(Option.some(true))
+      yield* Deferred.succeed(release, undefined)
     }))
 })
