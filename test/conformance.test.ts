@@ -1,5 +1,5 @@
 // Replays every scenario recorded from the real oslo.service 3.0.0 runner
-// (../shared/conformance/oslo-periodic.json) through the sequential mode under TestClock, twice:
+// (test/conformance/oslo-periodic.json, a copy of the project's shared vectors) through the sequential mode under TestClock, twice:
 // - loop replay: the runner's own driver fiber; checks runs, fails, sleeps and end;
 // - tick replay: `tick` driven by oslo's DynamicLoopingCall (loopingcall.py, section L) written
 //   out below; checks runs, fails, idles, sleeps and end. Scenarios without a loop
@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import * as Random from "effect/Random"
-import vectors from "../../shared/conformance/oslo-periodic.json" with { type: "json" }
+import vectors from "./conformance/oslo-periodic.json" with { type: "json" }
 import { PeriodicRunner, PeriodicTask } from "../mod.ts"
 
 interface TaskInput {
