@@ -4,6 +4,7 @@
  * Schedule.fixed(...))` (what users write without a runner), on the real clock.
  *
  *   npm run bench:periodic -- [--tasks 10000] [--spacing 100] [--seconds 5] [--aligned]
+ *                             [--only concurrent,sequential,rawTimers,naiveFibers]
  *
  * Every task is a fixed task whose run is a trivial `Effect.sync` (or plain call) that counts
  * itself and records its lateness. Phases are spread evenly over one spacing unless
@@ -16,7 +17,13 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { PeriodicRunner, PeriodicTask } from "../mod.ts"
-import { booleanFlag, collectGarbage, nodeProcess as process, numberFlag } from "./support.ts"
+import {
+  booleanFlag,
+  collectGarbage,
+  nodeProcess as process,
+  numberFlag,
+  stringFlag,
+} from "./support.ts"
 
 declare const console: {
   log(...args: ReadonlyArray<unknown>): void
@@ -31,6 +38,8 @@ const tasks = numberFlag("--tasks", 10_000)
 const spacing = numberFlag("--spacing", 100)
 const seconds = numberFlag("--seconds", 5)
 const aligned = booleanFlag("--aligned")
+/** Variants to run (comma-separated names); all four by default. */
+const only = stringFlag("--only")?.split(",")
 const windowMillis = seconds * 1000
 
 /** Task i's phase: where in the spacing its grid lies. */
@@ -109,8 +118,9 @@ class Probe {
     this.histogram[Math.min(Math.max(bin, 0), this.histogram.length - 1)]!++
   }
 
-  p99LatenessMillis(): number {
-    const wanted = Math.ceil(this.runs * 0.99)
+  /** The lateness that a share `q` (0–1) of the runs did not exceed, to the bin's resolution. */
+  latenessQuantile(q: number): number {
+    const wanted = Math.ceil(this.runs * q)
     let seen = 0
     for (let bin = 0; bin < this.histogram.length; bin++) {
       seen += this.histogram[bin]!
@@ -169,14 +179,16 @@ const measure = (name: string, variant: Variant): Effect.Effect<Figures> =>
       expectedRuns,
       cpuUsPerRun: round(executed > 0 ? cpu / executed : Number.NaN, 2),
       rssMb: round(peakRss / 2 ** 20, 1),
-      p99LatenessMs: round(probe.p99LatenessMillis(), 1),
+      p99LatenessMs: round(probe.latenessQuantile(0.99), 1),
     }
     console.log(
       `${name.padEnd(12)} runs ${figures.runs}/${expectedRuns} (${
         (100 * figures.runs / expectedRuns).toFixed(1)
       } %${
         probe.reruns > 0 ? `, ${probe.reruns} of them reruns of a served slot` : ""
-      }), ${figures.cpuUsPerRun} µs CPU/run, peak RSS ${figures.rssMb} MB, p99 lateness ${figures.p99LatenessMs} ms`,
+      }), ${figures.cpuUsPerRun} µs CPU/run, peak RSS ${figures.rssMb} MB, lateness p50/p90/p99/p99.9 ${
+        [0.5, 0.9, 0.99, 0.999].map((q) => round(probe.latenessQuantile(q), 1)).join("/")
+      } ms`,
     )
     return figures
   }))
@@ -252,7 +264,16 @@ const main = Effect.gen(function* () {
     ["rawTimers", rawTimers],
     ["naiveFibers", naiveFibers],
   ]
+  const unknown = only?.filter((name) => !variants.some(([known]) => known === name)) ?? []
+  if (unknown.length > 0) {
+    return yield* Effect.die(
+      new Error(
+        `--only: unknown variant ${unknown.join(", ")}; known: ${variants.map(([n]) => n)}`,
+      ),
+    )
+  }
   for (const [name, variant] of variants) {
+    if (only !== undefined && !only.includes(name)) continue
     yield* settle
     results[name] = yield* measure(name, variant)
   }

@@ -33,5 +33,14 @@ export const numberFlag = (name: string, fallback: number): number => {
   return value
 }
 
+/** `--name value` from the command line, or `undefined` when the flag is absent. */
+export const stringFlag = (name: string): string | undefined => {
+  const at = args.indexOf(name)
+  if (at < 0) return undefined
+  const value = args[at + 1]
+  if (value === undefined || value.startsWith("--")) throw new Error(`${name} needs a value`)
+  return value
+}
+
 /** `--name` present on the command line. */
 export const booleanFlag = (name: string): boolean => args.includes(name)

@@ -18,7 +18,12 @@ import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { InvalidCapabilities, NoValidHost, TooManyHosts } from "./internal/scheduler.ts"
+import type {
+  InvalidCapabilities,
+  InvalidSchedulerOption,
+  NoValidHost,
+  TooManyHosts,
+} from "./internal/scheduler.ts"
 import * as internal from "./internal/scheduler.ts"
 
 /**
@@ -368,7 +373,7 @@ export const Scheduler: Context.Tag<Scheduler, Scheduler> = internal.tag
  */
 export const make: <A, I>(
   options: Options<A, I>,
-) => Effect.Effect<Scheduler<A>, never, Scope.Scope> = internal.make
+) => Effect.Effect<Scheduler<A>, InvalidSchedulerOption, Scope.Scope> = internal.make
 
 /**
  * A layer with a scheduler, under the {@link Scheduler} tag or, to keep the capabilities'
@@ -394,8 +399,11 @@ export const make: <A, I>(
  * @category layers
  */
 export const layer: {
-  <A, I>(options: Options<A, I>): Layer.Layer<Scheduler>
-  <Id, A, I>(tag: Context.Tag<Id, Scheduler<A>>, options: Options<A, I>): Layer.Layer<Id>
+  <A, I>(options: Options<A, I>): Layer.Layer<Scheduler, InvalidSchedulerOption>
+  <Id, A, I>(
+    tag: Context.Tag<Id, Scheduler<A>>,
+    options: Options<A, I>,
+  ): Layer.Layer<Id, InvalidSchedulerOption>
 } = internal.layer
 
 /**
@@ -461,6 +469,29 @@ export {
    * @category errors
    */
   InvalidCapabilities,
+  /**
+   * A scheduler option that makes no sense — a negative or infinite `serviceDownTime`, a
+   * `maxHosts` or `changesCapacity` that is not a positive integer, a `schema` that is not a
+   * Schema — names the option, the value and the rule; {@link make} and {@link layer} fail
+   * with it before anything starts.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Schema from "effect/Schema"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const program = Scheduler.make({ schema: Schema.Struct({}), serviceDownTime: -1 }).pipe(
+   *   Effect.catchTag("InvalidSchedulerOption", (error) => Effect.die(error.message)),
+   *   Effect.scoped
+   * )
+   * // dies with: Scheduler option serviceDownTime must be a finite duration ≥ 0, got -1
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidSchedulerOption,
   /**
    * {@link select} found no host: says how many up hosts there were and how many each
    * filter removed, e.g. `No valid host: 10 hosts; "resources" removed 7, "compute" removed 3`.

@@ -656,7 +656,7 @@ describe("PeriodicRunner invalid input", () => {
     [
       "an initialDelay that is no duration",
       { initialDelay: "soon" as never },
-      "initialDelay must be a finite duration ≥ 0, got soon",
+      `initialDelay is not a duration, got "soon"`,
     ],
     [
       "an infinite maxSleep",

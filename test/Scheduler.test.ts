@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -331,4 +332,52 @@ describe("Scheduler", () => {
       expect(hosts[0]).toEqual(state("node-00", 1_000, node(99_900), 0))
       expect(hosts[99]).toEqual(state("node-99", 1_000, node(99_999), 0))
     }))
+})
+
+describe("Scheduler options", () => {
+  const bad: ReadonlyArray<
+    readonly [string, Partial<Scheduler.Options<Compute, unknown>>, string]
+  > = [
+    [
+      "a negative serviceDownTime",
+      { serviceDownTime: -1 },
+      "Scheduler option serviceDownTime must be a finite duration ≥ 0, got -1",
+    ],
+    [
+      "an infinite serviceDownTime",
+      { serviceDownTime: Duration.infinity },
+      "Scheduler option serviceDownTime must be a finite duration ≥ 0, got Infinity",
+    ],
+    [
+      "a serviceDownTime that is no duration",
+      { serviceDownTime: "a while" as never },
+      `Scheduler option serviceDownTime is not a duration, got "a while"`,
+    ],
+    [
+      "a fractional maxHosts",
+      { maxHosts: 2.5 },
+      "Scheduler option maxHosts must be a positive integer, got 2.5",
+    ],
+    [
+      "a zero changesCapacity",
+      { changesCapacity: 0 },
+      "Scheduler option changesCapacity must be a positive integer, got 0",
+    ],
+    [
+      "a schema that is not a Schema",
+      { schema: { ramMb: "number" } as never },
+      `Scheduler option schema must be a Schema, got {"ramMb":"number"}`,
+    ],
+  ]
+  for (const [what, options, message] of bad) {
+    it.scoped(`${what} fails make, and the layer, with InvalidSchedulerOption`, () =>
+      Effect.gen(function* () {
+        const all = { schema: Compute, ...options } as Scheduler.Options<Compute, unknown>
+        const made = yield* Effect.flip(Scheduler.make(all))
+        expect(made._tag).toBe("InvalidSchedulerOption")
+        expect(made.message).toBe(message)
+        const built = yield* Effect.flip(Layer.build(Scheduler.layer(all)))
+        expect(built.message).toBe(message)
+      }))
+  }
 })

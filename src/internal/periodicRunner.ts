@@ -23,6 +23,7 @@ import type * as PeriodicRunner from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { DueHeap, type HeapEntry } from "./dueHeap.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
+import { decodeMillis, show } from "./validate.ts"
 
 /** oslo's `DEFAULT_INTERVAL`: a pass never reports more idle time than this. */
 const IDLE_CAP_MILLIS = 60_000
@@ -912,29 +913,11 @@ const optionMillis = (
   field: string,
   input: Duration.DurationInput | undefined,
   fallback: number,
-): Effect.Effect<number, InvalidPeriodicTask> => {
-  if (input === undefined) return Effect.succeed(fallback)
-  const value = typeof input === "number" || typeof input === "string"
-    ? String(input)
-    : "(duration)"
-  const decoded = typeof input === "number" && !(input >= 0)
-    ? Option.none()
-    : Duration.decodeUnknown(input)
-  if (
-    Option.isNone(decoded) || (typeof input === "string" && input.trim().startsWith("-")) ||
-    !Duration.isFinite(decoded.value)
-  ) {
-    return Effect.fail(
-      new InvalidPeriodicTask({
-        task: "(runner)",
-        field,
-        value,
-        reason: "must be a finite duration ≥ 0",
-      }),
-    )
-  }
-  return Effect.succeed(Duration.toMillis(decoded.value))
-}
+): Effect.Effect<number, InvalidPeriodicTask> =>
+  input === undefined ? Effect.succeed(fallback) : Either.mapLeft(
+    decodeMillis(input, "≥ 0"),
+    (reason) => new InvalidPeriodicTask({ task: "(runner)", field, value: show(input), reason }),
+  )
 
 /** @internal */
 export const run = <E, R>(

@@ -9,6 +9,7 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as PeriodicTask from "../PeriodicTask.ts"
+import { decodeMillis, show } from "./validate.ts"
 
 /** @internal */
 export const TypeId: PeriodicTask.TypeId = Symbol.for(
@@ -145,40 +146,17 @@ export interface ResolvedTask<E, R> {
   readonly offset: number
 }
 
-/** @internal How a bad input value appears in an error message. */
-export const show = (u: unknown): string => {
-  if (typeof u === "string") return JSON.stringify(u)
-  if (typeof u === "number" || typeof u === "bigint" || typeof u === "boolean") return String(u)
-  if (Duration.isDuration(u)) return Duration.format(u)
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
-
-/**
- * Decodes a duration input to milliseconds without Duration's silent clamping (it turns
- * NaN and negatives into zero, which would hide a configuration mistake).
- */
+/** A duration field of a task, in milliseconds. */
 const millis = (
   task: string,
   field: string,
   input: unknown,
   allowZero: boolean,
-): Either.Either<number, InvalidPeriodicTask> => {
-  const invalid = (reason: string) =>
-    Either.left(new InvalidPeriodicTask({ task, field, value: show(input), reason }))
-  const expected = allowZero ? "must be a finite duration ≥ 0" : "must be a finite duration > 0"
-  if (typeof input === "number" && !(input >= 0)) return invalid(expected)
-  if (typeof input === "bigint" && input < 0n) return invalid(expected)
-  if (typeof input === "string" && input.trim().startsWith("-")) return invalid(expected)
-  const decoded = Duration.decodeUnknown(input)
-  if (decoded._tag === "None") return invalid("is not a duration")
-  const ms = Duration.toMillis(decoded.value)
-  if (!Number.isFinite(ms) || ms < 0 || (!allowZero && ms === 0)) return invalid(expected)
-  return Either.right(ms)
-}
+): Either.Either<number, InvalidPeriodicTask> =>
+  Either.mapLeft(
+    decodeMillis(input, allowZero ? "≥ 0" : "> 0"),
+    (reason) => new InvalidPeriodicTask({ task, field, value: show(input), reason }),
+  )
 
 /** @internal */
 export const resolve = <E, R>(

@@ -11,6 +11,8 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CapabilityReport } from "../Capabilities.ts"
 import type * as Scheduler from "../Scheduler.ts"
+import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
+import { decodeMillis, show } from "./validate.ts"
 
 /** @internal */
 export const TypeId: Scheduler.TypeId = Symbol.for("effect-manager/Scheduler") as Scheduler.TypeId
@@ -61,6 +63,19 @@ export class TooManyHosts extends Schema.TaggedError<TooManyHosts>(
 }
 
 /** @internal */
+export class InvalidSchedulerOption extends Schema.TaggedError<InvalidSchedulerOption>(
+  "effect-manager/InvalidSchedulerOption",
+)("InvalidSchedulerOption", {
+  option: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `Scheduler option ${this.option} ${this.reason}, got ${this.value}`
+  }
+}
+
+/** @internal */
 export class NoValidHost extends Schema.TaggedError<NoValidHost>(
   "effect-manager/NoValidHost",
 )("NoValidHost", {
@@ -106,8 +121,6 @@ export const numericWeigher = <const F extends string>(
 
 // --- the service -------------------------------------------------------------------------------
 
-/** nova's `CONF.service_down_time` default. */
-const DEFAULT_SERVICE_DOWN_TIME = Duration.seconds(60)
 const DEFAULT_CHANGES_CAPACITY = 1024
 
 /**
@@ -206,14 +219,33 @@ type Rejection = InvalidCapabilities | TooManyHosts
 /** @internal */
 export const make = <A, I>(
   options: Scheduler.Options<A, I>,
-): Effect.Effect<Scheduler.Scheduler<A>, never, Scope.Scope> =>
+): Effect.Effect<Scheduler.Scheduler<A>, InvalidSchedulerOption, Scope.Scope> =>
   Effect.gen(function* () {
-    const downTime = Duration.toMillis(options.serviceDownTime ?? DEFAULT_SERVICE_DOWN_TIME)
+    const invalid = (option: string, value: unknown) => (reason: string) =>
+      new InvalidSchedulerOption({ option, value: show(value), reason })
+    const downTime = options.serviceDownTime === undefined
+      ? DEFAULT_SERVICE_DOWN_TIME_MILLIS
+      : yield* Either.mapLeft(
+        decodeMillis(options.serviceDownTime, "≥ 0"),
+        invalid("serviceDownTime", options.serviceDownTime),
+      )
     const maxHosts = options.maxHosts ?? Infinity
+    if (!(maxHosts === Infinity || (Number.isInteger(maxHosts) && maxHosts > 0))) {
+      return yield* Effect.fail(invalid("maxHosts", maxHosts)("must be a positive integer"))
+    }
+    const changesCapacity = options.changesCapacity ?? DEFAULT_CHANGES_CAPACITY
+    if (!(Number.isInteger(changesCapacity) && changesCapacity > 0)) {
+      return yield* Effect.fail(
+        invalid("changesCapacity", changesCapacity)("must be a positive integer"),
+      )
+    }
+    if (!Schema.isSchema(options.schema)) {
+      return yield* Effect.fail(invalid("schema", options.schema)("must be a Schema"))
+    }
     const decode = Schema.decodeUnknownEither(options.schema)
     const scope = yield* Effect.scope
     const pubsub = yield* Effect.acquireRelease(
-      PubSub.sliding<Scheduler.HostChange<A>>(options.changesCapacity ?? DEFAULT_CHANGES_CAPACITY),
+      PubSub.sliding<Scheduler.HostChange<A>>(changesCapacity),
       PubSub.shutdown,
     )
 
@@ -228,7 +260,7 @@ export const make = <A, I>(
     // Changes are only built while someone listens.
     let subscribers = 0
 
-    const isFresh = (receivedAt: number, now: number) => Math.abs(now - receivedAt) <= downTime
+    const isFresh = (receivedAt: number, now: number) => heardWithin(receivedAt, now, downTime)
 
     const find = (host: string, service: string, manager: string) =>
       states.get(host)?.get(service)?.get(manager)
@@ -558,11 +590,11 @@ class Weighing<A> {
 
 /** @internal */
 export const layer: {
-  <A, I>(options: Scheduler.Options<A, I>): Layer.Layer<Scheduler.Scheduler>
+  <A, I>(options: Scheduler.Options<A, I>): Layer.Layer<Scheduler.Scheduler, InvalidSchedulerOption>
   <Id, A, I>(
     tag: Context.Tag<Id, Scheduler.Scheduler<A>>,
     options: Scheduler.Options<A, I>,
-  ): Layer.Layer<Id>
+  ): Layer.Layer<Id, InvalidSchedulerOption>
 } = (<Id, A, I>(
   tagOrOptions: Context.Tag<Id, Scheduler.Scheduler<A>> | Scheduler.Options<A, I>,
   options?: Scheduler.Options<A, I>,

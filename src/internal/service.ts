@@ -4,6 +4,7 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -20,7 +21,7 @@ import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTag, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./periodicRunner.ts"
 import * as PeriodicTask from "./periodicTask.ts"
-import { show } from "./periodicTask.ts"
+import { decodeMillis, show } from "./validate.ts"
 
 // --- errors ------------------------------------------------------------------------------------
 
@@ -126,19 +127,11 @@ const duration = (
   input: unknown,
   fallback: number,
   positive = false,
-): Effect.Effect<number, InvalidServiceOption> => {
-  if (input === undefined) return Effect.succeed(fallback)
-  const rule = positive ? "must be a finite duration > 0" : "must be a finite duration ≥ 0"
-  const invalid = Effect.fail(
-    new InvalidServiceOption({ option, value: show(input), reason: rule }),
+): Effect.Effect<number, InvalidServiceOption> =>
+  input === undefined ? Effect.succeed(fallback) : Either.mapLeft(
+    decodeMillis(input, positive ? "> 0" : "≥ 0"),
+    (reason) => new InvalidServiceOption({ option, value: show(input), reason }),
   )
-  if (typeof input === "number" && !(input >= 0)) return invalid
-  if (typeof input === "string" && input.trim().startsWith("-")) return invalid
-  const decoded = Duration.decodeUnknown(input)
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) return invalid
-  const millis = Duration.toMillis(decoded.value)
-  return positive && millis === 0 ? invalid : Effect.succeed(millis)
-}
 
 const name = (option: string, input: unknown): Effect.Effect<string, InvalidServiceOption> =>
   typeof input === "string" && input.trim() !== "" ? Effect.succeed(input) : Effect.fail(

@@ -12,6 +12,7 @@ import * as Order from "effect/Order"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as ServiceRegistry from "../ServiceRegistry.ts"
+import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
 
 /** @internal */
 export const TypeId: ServiceRegistry.TypeId = Symbol.for(
@@ -65,17 +66,13 @@ export class ServiceRegistryError extends Schema.TaggedError<ServiceRegistryErro
 
 // --- liveness ------------------------------------------------------------------------------
 
-/** nova's `CONF.service_down_time` default. */
-const DEFAULT_SERVICE_DOWN_TIME = Duration.seconds(60)
-
 /** @internal */
 export const isUp = (
   record: ServiceRecord,
   now: number,
-  serviceDownTime: Duration.DurationInput = DEFAULT_SERVICE_DOWN_TIME,
+  serviceDownTime: Duration.DurationInput = DEFAULT_SERVICE_DOWN_TIME_MILLIS,
 ): boolean =>
-  !record.forcedDown &&
-  Math.abs(now - record.updatedAt) <= Duration.toMillis(serviceDownTime)
+  !record.forcedDown && heardWithin(record.updatedAt, now, Duration.toMillis(serviceDownTime))
 
 /** @internal */
 export const effectiveDownTime = (
