@@ -23,7 +23,7 @@ import type * as PeriodicRunner from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { DueHeap, type HeapEntry } from "./dueHeap.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
-import { decodeMillis, show } from "./validate.ts"
+import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
 /** oslo's `DEFAULT_INTERVAL`: a pass never reports more idle time than this. */
 const IDLE_CAP_MILLIS = 60_000
@@ -169,7 +169,7 @@ export const make = <E, R>(
     const maxSleep = yield* optionMillis("maxSleep", options.maxSleep, IDLE_CAP_MILLIS)
     const shutdownTimeout = yield* optionMillis("shutdownTimeout", options.shutdownTimeout, 60_000)
     const maxBatch = options.maxBatch ?? 1024
-    if (!(Number.isInteger(maxBatch) && maxBatch > 0)) {
+    if (!isPositiveInteger(maxBatch)) {
       return yield* new InvalidPeriodicTask({
         task: "(runner)",
         field: "maxBatch",

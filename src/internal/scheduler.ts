@@ -12,7 +12,7 @@ import * as Stream from "effect/Stream"
 import type { CapabilityReport } from "../Capabilities.ts"
 import type * as Scheduler from "../Scheduler.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
-import { decodeMillis, show } from "./validate.ts"
+import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
 export const TypeId: Scheduler.TypeId = Symbol.for("effect-manager/Scheduler") as Scheduler.TypeId
@@ -230,11 +230,11 @@ export const make = <A, I>(
         invalid("serviceDownTime", options.serviceDownTime),
       )
     const maxHosts = options.maxHosts ?? Infinity
-    if (!(maxHosts === Infinity || (Number.isInteger(maxHosts) && maxHosts > 0))) {
+    if (!(maxHosts === Infinity || isPositiveInteger(maxHosts))) {
       return yield* Effect.fail(invalid("maxHosts", maxHosts)("must be a positive integer"))
     }
     const changesCapacity = options.changesCapacity ?? DEFAULT_CHANGES_CAPACITY
-    if (!(Number.isInteger(changesCapacity) && changesCapacity > 0)) {
+    if (!isPositiveInteger(changesCapacity)) {
       return yield* Effect.fail(
         invalid("changesCapacity", changesCapacity)("must be a positive integer"),
       )

@@ -36,3 +36,6 @@ export const decodeMillis = (
   }
   return Either.right(millis)
 }
+
+/** @internal A count option's rule: an integer of at least 1 (false for NaN, fractions, ±∞). */
+export const isPositiveInteger = (n: unknown): n is number => Number.isInteger(n) && Number(n) > 0
