@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import type * as PeriodicRunner from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { DueHeap, type HeapEntry } from "./dueHeap.ts"
+import { type Pass, PassTable } from "./passTable.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
@@ -105,8 +106,13 @@ interface Slot extends HeapEntry {
   paused: boolean
   done: boolean
   running: boolean
-  /** oslo's `last_run`: the grid point of a fixed task's latest run; undefined before the first one. */
-  lastRun: number | undefined
+  /**
+   * oslo's `last_run`: the grid point of a fixed task's latest run; NaN before the first one.
+   * Always a number, so that V8 keeps the field a double updated in place: a field that may hold
+   * `undefined` boxes every new instant, and those boxes, kept for a whole spacing, are promoted
+   * to the old generation by the thousands per second.
+   */
+  lastRun: number
   scheduleState: unknown
   scheduledAt: number
   startedAt: number
@@ -133,15 +139,6 @@ interface Slot extends HeapEntry {
 }
 
 const considered = (slot: Slot) => slot.enabled && !slot.paused && !slot.done
-
-/**
- * Where a sequential pass is: the next task to examine and the idle time so far (oslo P16: the
- * least spacing of the tasks examined and the least wait of those not due).
- */
-interface Pass {
-  index: number
-  idle: number
-}
 
 /** Whatever the bookkeeping after a run ends in, the run's fiber succeeds. */
 const settled = (effect: Effect.Effect<void>): Effect.Effect<void> =>
@@ -202,6 +199,10 @@ export const make = <E, R>(
     const outcomes = yield* PubSub.unbounded<PeriodicRunner.TaskOutcome>()
     let subscribers = 0
     const heap = new DueHeap<Slot>()
+    /** What a sequential pass reads of every task, kept in step with the slots by `track`. */
+    const table = new PassTable(mode === "sequential" ? resolved.length : 0)
+    const track = (slot: Slot) =>
+      table.set(slot.index, considered(slot), slot.running, slot.period, slot.nextDue)
     const anchor = now()
 
     let state: PeriodicRunner.RunnerState = "idle"
@@ -247,6 +248,7 @@ export const make = <E, R>(
       const end = now()
       slot.running = false
       slot.fiber = undefined
+      if (mode === "sequential") track(slot)
       if (Exit.isSuccess(exit) && subscribers === 0) {
         slot.succeeded++
         slot.notedSuccess = true
@@ -349,7 +351,8 @@ export const make = <E, R>(
       })
 
     const reschedule = (slot: Slot) => {
-      if (mode !== "concurrent" || slot.running) return
+      if (mode === "sequential") return track(slot)
+      if (slot.running) return
       if (!considered(slot)) return heap.remove(slot)
       heap.update(slot)
       if (slot.nextDue < plannedWakeAt) wake()
@@ -369,19 +372,23 @@ export const make = <E, R>(
       if (slot.kind !== "Fixed") {
         slot.nextDue = Number.POSITIVE_INFINITY
         if (mode === "concurrent") heap.remove(slot)
+        else track(slot)
         return undefined
       }
       const last = slot.lastRun
-      if (last === undefined || !slot.jitter) {
-        slot.lastRun = last === undefined ? at : floorToGrid(at, last, slot.period)
+      if (Number.isNaN(last) || !slot.jitter) {
+        slot.lastRun = Number.isNaN(last) ? at : floorToGrid(at, last, slot.period)
         slot.nextDue = slot.lastRun + slot.period
         if (mode === "concurrent") heap.update(slot)
+        else track(slot)
         return undefined
       }
+      if (mode === "sequential") track(slot)
       return Effect.map(random.next, (r) => {
         slot.lastRun = floorToGrid(at, last, slot.period) + jitterMillis(slot.period, r)
         slot.nextDue = slot.lastRun + slot.period
         if (mode === "concurrent") heap.update(slot)
+        else track(slot)
       })
     }
 
@@ -396,7 +403,7 @@ export const make = <E, R>(
     /** A fixed task found still running at its next slot: that slot is skipped (and recorded). */
     const skipOverlap = (slot: Slot, at: number): Effect.Effect<void> => {
       const scheduledAt = slot.nextDue
-      const last = slot.lastRun!
+      const last = slot.lastRun
       slot.lastRun = floorToGrid(at, last, slot.period)
       slot.nextDue = slot.lastRun + slot.period
       heap.update(slot)
@@ -481,30 +488,6 @@ export const make = <E, R>(
         return slot === undefined ? recordLeft : settled(record(slot, exit))
       })
 
-    /**
-     * Moves `pass.index` to the next task due at `at` (`slots.length` when none is), lowering
-     * `pass.idle` for every task it passes. It examines every task on every pass, so it is a plain
-     * loop over locals, made once per runner: as a closure made per pass it allocated per task.
-     */
-    const seekDue = (pass: Pass, at: number): void => {
-      let index = pass.index
-      let idle = pass.idle
-      for (; index < slots.length; index++) {
-        const slot = slots[index]!
-        if (!considered(slot)) continue
-        if (slot.period < idle) idle = slot.period
-        if (slot.running) continue
-        const delta = slot.nextDue - at
-        if (delta > 0) {
-          if (delta < idle) idle = delta
-          continue
-        }
-        break
-      }
-      pass.index = index
-      pass.idle = idle
-    }
-
     const sequentialPass: Effect.Effect<number, PeriodicTaskFailed<E>> = passLock.withPermits(1)(
       Effect.suspend(() => {
         passes++
@@ -513,7 +496,7 @@ export const make = <E, R>(
         const loop = (): Effect.Effect<number, PeriodicTaskFailed<E>> => {
           if (stopping) return Effect.succeed(pass.idle)
           const at = now()
-          seekDue(pass, at)
+          table.seek(pass, at)
           if (pass.index >= slots.length) return Effect.succeed(pass.idle)
           const slot = slots[pass.index++]!
           const begun = begin(slot, at)
@@ -656,7 +639,7 @@ export const make = <E, R>(
         running: false,
         // oslo P3: the initial last_run of a task that does not run immediately is the instant the
         // task set is defined, here the runner's creation (plus the task's offset).
-        lastRun: task.runImmediately || kind !== "Fixed" ? undefined : start,
+        lastRun: task.runImmediately || kind !== "Fixed" ? Number.NaN : start,
         scheduleState: timing._tag === "Schedule" ? timing.schedule.initial : undefined,
         nextDue: task.runImmediately || kind === "Schedule" ? start : start + period,
         heapPosition: -1,
@@ -727,6 +710,7 @@ export const make = <E, R>(
       } else if (mode === "concurrent" && !slot.done) {
         heap.push(slot)
       }
+      if (mode === "sequential") track(slot)
     }
 
     // -- control
@@ -747,7 +731,8 @@ export const make = <E, R>(
           slot.paused = paused
           // A running spaced or schedule-timed task is out of the heap until its run ends (and
           // `afterRun` checks `paused`); a running fixed task keeps its next slot there.
-          if (mode === "concurrent" && (!slot.running || slot.kind === "Fixed")) {
+          if (mode === "sequential") track(slot)
+          else if (!slot.running || slot.kind === "Fixed") {
             if (considered(slot)) heap.update(slot)
             else heap.remove(slot)
           }
@@ -761,7 +746,8 @@ export const make = <E, R>(
           const at = now()
           if (slot.running && slot.kind !== "Fixed") return recordSkip(slot, at, at)
           slot.nextDue = at
-          if (mode === "concurrent" && considered(slot)) heap.update(slot)
+          if (mode === "sequential") track(slot)
+          else if (considered(slot)) heap.update(slot)
           wake()
           return Effect.void
         }))
