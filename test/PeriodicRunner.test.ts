@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -214,6 +215,36 @@ describe("PeriodicRunner modes", () => {
       expect(outcomes.map((o) => [o.task, o.startedAt])).toEqual(
         names.map((name) => [name, 10_000]),
       )
+    }))
+})
+
+describe("PeriodicRunner fiberMetrics", () => {
+  // The same key as Effect's own counter, so it reads the global one.
+  const fibersStarted = Metric.counter("effect_fiber_started", { incremental: true })
+  const startedDuring = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      const before = (yield* Metric.value(fibersStarted)).count
+      yield* effect
+      return (yield* Metric.value(fibersStarted)).count - before
+    })
+  const threeRuns = (options: PeriodicRunner.Options) =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", Effect.void, { runImmediately: true }),
+        PeriodicTask.fixed("b", "10 seconds", Effect.void, { runImmediately: true }),
+        PeriodicTask.fixed("c", "10 seconds", Effect.void, { runImmediately: true }),
+      ], { ...options, start: false })
+      return yield* startedDuring(runner.tick)
+    })
+
+  it.scoped("run fibers stay out of Effect's fiber metrics by default", () =>
+    Effect.gen(function* () {
+      expect(yield* threeRuns({})).toBe(0)
+    }))
+
+  it.scoped("fiberMetrics: true counts every run fiber", () =>
+    Effect.gen(function* () {
+      expect(yield* threeRuns({ fiberMetrics: true })).toBe(3)
     }))
 })
 

@@ -36,8 +36,12 @@ const IDLE_CAP_MILLIS = 60_000
 const INTERRUPT_GRACE_MILLIS = 1_000
 
 /** The latest grid point `last + k·period` at or before `at` (also when `at` precedes `last`). */
-const floorToGrid = (at: number, last: number, period: number): number =>
-  at - ((((at - last) % period) + period) % period)
+const floorToGrid = (at: number, last: number, period: number): number => {
+  const next = last + period
+  // The common case, a start within one period of its slot, needs no remainder.
+  if (at >= next && at < next + period) return next
+  return at - ((((at - last) % period) + period) % period)
+}
 
 // --- outcomes and errors -------------------------------------------------------------------
 
@@ -99,6 +103,8 @@ interface Slot extends HeapEntry {
   readonly kind: Kind
   /** Spacing in ms for spaced and fixed tasks; what a pass's idle time is capped by (oslo P16). */
   readonly period: number
+  /** When the next occurrence is due (epoch ms); +∞ while a spaced or schedule-timed task runs. */
+  nextDue: number
   readonly jitter: boolean
   readonly onError: PeriodicTask.ErrorPolicy
   readonly enabled: boolean
@@ -189,8 +195,15 @@ export const make = <E, R>(
     const runFork = Runtime.runFork(runtime)
     // A run's fiber starts uninterruptible and only the run itself is made interruptible (when
     // the runtime's fibers are): one change of flags per run where a mask makes two.
+    // Unless asked to, run fibers stay out of Effect's built-in fiber metrics (`effect_fiber_*`):
+    // five metric updates and a clock read per run, for counts that `status` keeps per task.
     const runForkUninterruptible = Runtime.runFork(
-      Runtime.disableRuntimeFlag(runtime, RuntimeFlags.Interruption),
+      Runtime.disableRuntimeFlag(
+        options.fiberMetrics === true
+          ? runtime
+          : Runtime.disableRuntimeFlag(runtime, RuntimeFlags.RuntimeMetrics),
+        RuntimeFlags.Interruption,
+      ),
     )
     const runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
     const clock: Clock.Clock = yield* Effect.clock
@@ -198,7 +211,7 @@ export const make = <E, R>(
     const now = () => clock.unsafeCurrentTimeMillis()
     const outcomes = yield* PubSub.unbounded<PeriodicRunner.TaskOutcome>()
     let subscribers = 0
-    const heap = new DueHeap<Slot>()
+    const heap = new DueHeap<Slot>(resolved.length)
     /** What a sequential pass reads of every task, kept in step with the slots by `track`. */
     const table = new PassTable(mode === "sequential" ? resolved.length : 0)
     const track = (slot: Slot) =>
@@ -531,7 +544,8 @@ export const make = <E, R>(
         passes++
         const started: Array<Fiber.RuntimeFiber<void, never>> = []
         yield* dispatch(Number.POSITIVE_INFINITY, started)
-        for (const fiber of started) yield* Fiber.await(fiber)
+        // Runs that ended while they were started (most) need no waiting for.
+        for (const fiber of started) if (fiber.unsafePoll() === null) yield* Fiber.await(fiber)
         const raised = takeFailure()
         if (raised !== undefined) return yield* Effect.fail(raised)
         return Duration.millis(untilNextDue())
@@ -642,7 +656,6 @@ export const make = <E, R>(
         lastRun: task.runImmediately || kind !== "Fixed" ? Number.NaN : start,
         scheduleState: timing._tag === "Schedule" ? timing.schedule.initial : undefined,
         nextDue: task.runImmediately || kind === "Schedule" ? start : start + period,
-        heapPosition: -1,
         scheduledAt: 0,
         startedAt: 0,
         fiber: undefined,
@@ -708,7 +721,7 @@ export const make = <E, R>(
           }`,
         )
       } else if (mode === "concurrent" && !slot.done) {
-        heap.push(slot)
+        heap.update(slot)
       }
       if (mode === "sequential") track(slot)
     }
