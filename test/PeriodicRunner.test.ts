@@ -474,6 +474,27 @@ describe("PeriodicRunner control", () => {
       ])
     }))
 
+  it.scoped("a trigger during a sleep of at most 1 ms takes effect when that sleep ends", () =>
+    Effect.gen(function* () {
+      // Both runners sleep until "tick" is due; only the one with the 1 ms sleep lets it finish.
+      const triggeredAt = (every: Duration.DurationInput) =>
+        Effect.gen(function* () {
+          const runner = yield* PeriodicRunner.make([
+            PeriodicTask.fixed("tick", every, Effect.void),
+            PeriodicTask.spaced("b", "1 hour", Effect.void),
+          ])
+          const outcomes = yield* collectOutcomes(runner)
+          yield* TestClock.adjust("0.5 millis")
+          yield* runner.trigger("b")
+          yield* TestClock.adjust("0.5 millis")
+          const started = outcomes.filter((o) => o.task === "b").map((o) => o.startedAt)
+          yield* TestClock.setTime(0)
+          return started
+        })
+      expect(yield* Effect.scoped(triggeredAt("1 millis"))).toEqual([1])
+      expect(yield* Effect.scoped(triggeredAt("2 millis"))).toEqual([0.5])
+    }))
+
   it.scoped("triggering a task that is still running records that occurrence as Skipped", () =>
     Effect.gen(function* () {
       const runner = yield* PeriodicRunner.make([

@@ -35,6 +35,9 @@ const IDLE_CAP_MILLIS = 60_000
  */
 const INTERRUPT_GRACE_MILLIS = 1_000
 
+/** The longest sleep of the driver that `wake` does not cut short (a timer's resolution). */
+const UNSIGNALLED_SLEEP_MILLIS = 1
+
 /** The latest grid point `last + k·period` at or before `at` (also when `at` precedes `last`). */
 const floorToGrid = (at: number, last: number, period: number): number => {
   const next = last + period
@@ -257,19 +260,29 @@ export const make = <E, R>(
       )
     }
 
-    const record = (slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    /** A run has ended and its task is free again; returns the instant. */
+    const ended = (slot: Slot): number => {
       const end = now()
       slot.running = false
       slot.fiber = undefined
       if (mode === "sequential") track(slot)
-      if (Exit.isSuccess(exit) && subscribers === 0) {
-        slot.succeeded++
-        slot.notedSuccess = true
-        slot.notedScheduledAt = slot.scheduledAt
-        slot.notedStartedAt = slot.startedAt
-        slot.notedEndedAt = end
-        return afterRun(slot, end, exit.value) ?? Effect.void
-      }
+      return end
+    }
+
+    /** A run succeeded. With nobody subscribed that is only noted, and costs no allocation. */
+    const recordSuccess = (slot: Slot, value: unknown): Effect.Effect<void> => {
+      if (subscribers > 0) return record(slot, Exit.succeed(value))
+      const end = ended(slot)
+      slot.succeeded++
+      slot.notedSuccess = true
+      slot.notedScheduledAt = slot.scheduledAt
+      slot.notedStartedAt = slot.startedAt
+      slot.notedEndedAt = end
+      return afterRun(slot, end, value) ?? Effect.void
+    }
+
+    const record = (slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+      const end = ended(slot)
       const occurrence = {
         task: slot.name,
         scheduledAt: slot.scheduledAt,
@@ -484,10 +497,9 @@ export const make = <E, R>(
       return left
     }))
 
-    /** Ends an inline run (`Slot.body`). */
-    const finishInline = (slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    /** Ends an inline run (`Slot.body`) with what `record` or `recordSuccess` left to do. */
+    const finishInline = (bookkeeping: Effect.Effect<void>): Effect.Effect<void> => {
       inlineRun = undefined
-      const bookkeeping = record(slot, exit)
       if (bookkeeping === Effect.void) return bookkeeping
       leftToRecord = settled(bookkeeping)
       return recordLeft
@@ -501,37 +513,61 @@ export const make = <E, R>(
         return slot === undefined ? recordLeft : settled(record(slot, exit))
       })
 
+    // Passes are one at a time (`passLock`), so the pass in progress lives here, and a pass is one
+    // `whileLoop` over it: a run allocates no step of its own.
+    const pass: Pass = { index: 0, idle: IDLE_CAP_MILLIS }
+    /** The task the pass is running, and the jitter draw that starts it, if any. */
+    let passSlot: Slot | undefined
+    let passBegun: Effect.Effect<void> | undefined
+
+    /** Finds the pass's next due task and starts its occurrence; false when the pass is over. */
+    const passFindsDue = (): boolean => {
+      // oslo P21 with raise_on_error: after a "fail"-policy failure the rest is not examined.
+      if (stopping || failure !== undefined) return false
+      const at = now()
+      table.seek(pass, at)
+      if (pass.index >= slots.length) return false
+      const slot = slots[pass.index++]!
+      passSlot = slot
+      passBegun = begin(slot, at)
+      inlineRun = slot
+      return true
+    }
+
+    const passRun = (): Effect.Effect<void> =>
+      passBegun === undefined ? passSlot!.body : Effect.zipRight(passBegun, passSlot!.body)
+
+    /** A schedule-timed task learns its next instant when its run ends: that lowers the idle time. */
+    const passRan = (): void => {
+      const slot = passSlot!
+      if (slot.kind === "Schedule" && !slot.done) {
+        pass.idle = Math.min(pass.idle, Math.max(0, slot.nextDue - now()))
+      }
+    }
+
+    const passEnd: Effect.Effect<number, PeriodicTaskFailed<E>> = Effect.suspend(() => {
+      passSlot = undefined
+      const raised = takeFailure()
+      return raised === undefined ? Effect.succeed(pass.idle) : Effect.fail(raised)
+    })
+
+    const passTasks = Effect.zipRight(
+      Effect.whileLoop({ while: passFindsDue, body: passRun, step: passRan }),
+      passEnd,
+    )
+
     const sequentialPass: Effect.Effect<number, PeriodicTaskFailed<E>> = passLock.withPermits(1)(
       Effect.suspend(() => {
         passes++
         inPass = true
-        const pass: Pass = { index: 0, idle: IDLE_CAP_MILLIS }
-        const loop = (): Effect.Effect<number, PeriodicTaskFailed<E>> => {
-          if (stopping) return Effect.succeed(pass.idle)
-          const at = now()
-          table.seek(pass, at)
-          if (pass.index >= slots.length) return Effect.succeed(pass.idle)
-          const slot = slots[pass.index++]!
-          const begun = begin(slot, at)
-          inlineRun = slot
-          return Effect.flatMap(
-            begun === undefined ? slot.body : Effect.zipRight(begun, slot.body),
-            () => {
-              // oslo P21 with raise_on_error: the rest of the pass is not examined.
-              const raised = takeFailure()
-              if (raised !== undefined) return Effect.fail(raised)
-              if (slot.kind === "Schedule" && !slot.done) {
-                pass.idle = Math.min(pass.idle, Math.max(0, slot.nextDue - now()))
-              }
-              return loop()
-            },
-          )
-        }
-        return loop()
+        pass.index = 0
+        pass.idle = IDLE_CAP_MILLIS
+        return passTasks
       }).pipe(
         Effect.onExit((exit) => finishPass(exit)),
         Effect.ensuring(Effect.sync(() => {
           inPass = false
+          passSlot = undefined
         })),
       ),
     )
@@ -558,6 +594,10 @@ export const make = <E, R>(
     const sleep = (millis: number): Effect.Effect<void> => {
       // After a sequential pass that a shutdown let finish: stop now, not after the idle time.
       if (millis <= 0 || stopping) return Effect.void
+      // A sleep no longer than a timer's resolution is the clock's own, in the driver fiber: a
+      // wake-up signal could only bring it forward by less than that, and its second fiber is
+      // most of what a wake-up costs where wake-ups are many.
+      if (millis <= UNSIGNALLED_SLEEP_MILLIS) return clock.sleep(Duration.millis(millis))
       plannedWakeAt = now() + millis
       const signal = Deferred.unsafeMake<void>(FiberId.none)
       wakeSignal = signal
@@ -686,12 +726,12 @@ export const make = <E, R>(
       // bookkeeping cannot be interrupted; the run keeps the interruptibility of its caller.
       slot.body = (mode === "sequential"
         ? Effect.matchCauseEffect(run, {
-          onFailure: (cause) => finishInline(slot, Exit.failCause(cause)),
-          onSuccess: (value) => finishInline(slot, Exit.succeed(value)),
+          onFailure: (cause) => finishInline(record(slot, Exit.failCause(cause))),
+          onSuccess: (value) => finishInline(recordSuccess(slot, value)),
         })
         : Effect.matchCauseEffect(runsInterruptible ? Effect.interruptible(run) : run, {
           onFailure: (cause) => settled(record(slot, Exit.failCause(cause))),
-          onSuccess: (value) => settled(record(slot, Exit.succeed(value))),
+          onSuccess: (value) => settled(recordSuccess(slot, value)),
         })) as Effect.Effect<void>
       return slot
     }
