@@ -181,9 +181,15 @@ export interface PeriodicRunner<out E = never> {
   readonly status: Effect.Effect<RunnerStatus>
   /** Pauses one task, or all of them. A run in progress goes on. */
   readonly pause: (name?: string) => Effect.Effect<void, NoSuchTask>
-  /** Resumes one task, or all of them; an overdue task runs at once. */
+  /**
+   * Resumes one task, or all of them; an overdue task runs at once (when the driver is in a
+   * sleep of 1 ms or less, a timer's resolution, at the end of that sleep).
+   */
   readonly resume: (name?: string) => Effect.Effect<void, NoSuchTask>
-  /** Makes a task due now (a fixed task keeps its grid). */
+  /**
+   * Makes a task due now (a fixed task keeps its grid). Like `resume`, it wakes the driver, or
+   * takes effect at the end of a sleep of 1 ms or less.
+   */
   readonly trigger: (name: string) => Effect.Effect<void, NoSuchTask>
   /**
    * Stops the driver, lets running tasks finish within the timeout (default: the runner's
