@@ -8,6 +8,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -171,6 +173,34 @@ describe("PeriodicRunner modes", () => {
       ])
     }))
 
+  it.scoped("concurrent mode runs each occurrence in a fiber of its own, started in order", () =>
+    Effect.gen(function* () {
+      const seen: Array<[string, string, string]> = []
+      const annotation = FiberRef.unsafeMake("unset")
+      // Each run sets a FiberRef: a later run must not see what an earlier one set.
+      const run = (name: string) =>
+        Effect.gen(function* () {
+          const fiber = yield* Effect.fiberId
+          seen.push([name, FiberId.threadName(fiber), yield* FiberRef.get(annotation)])
+          yield* FiberRef.set(annotation, name)
+        })
+      yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", run("a")),
+        PeriodicTask.fixed("b", "10 seconds", run("b")),
+      ])
+      const caller = yield* Effect.fiberId
+      yield* TestClock.adjust("20 seconds")
+      expect(seen.map(([name, , value]) => [name, value])).toEqual([
+        ["a", "unset"],
+        ["b", "unset"],
+        ["a", "unset"],
+        ["b", "unset"],
+      ])
+      const ids = seen.map(([, id]) => id)
+      expect(new Set(ids).size).toBe(4)
+      expect(ids).not.toContain(FiberId.threadName(caller))
+    }))
+
   it.scoped("sequential mode runs the due tasks one after another, in definition order", () =>
     Effect.gen(function* () {
       expect(yield* firstPass("sequential")).toEqual([
@@ -242,9 +272,9 @@ describe("PeriodicRunner fiberMetrics", () => {
       expect(yield* threeRuns({})).toBe(0)
     }))
 
-  it.scoped("fiberMetrics: true counts every run fiber", () =>
+  it.scoped("fiberMetrics: true counts every run fiber, and the pass's batch fiber", () =>
     Effect.gen(function* () {
-      expect(yield* threeRuns({ fiberMetrics: true })).toBe(3)
+      expect(yield* threeRuns({ fiberMetrics: true })).toBe(3 + 1)
     }))
 })
 

@@ -8,6 +8,8 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Intervals from "effect/ScheduleIntervals"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -23,6 +25,7 @@ import type * as PeriodicRunner from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { DueHeap, type HeapEntry } from "./dueHeap.ts"
 import { type Pass, PassTable } from "./passTable.ts"
+import { StartNowScheduler } from "./startNowScheduler.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
@@ -131,6 +134,8 @@ interface Slot extends HeapEntry {
    * in a fiber of its own that starts uninterruptible (concurrent mode).
    */
   body: Effect.Effect<void>
+  /** Concurrent mode: forks `body` (see `startBatch`). */
+  start: Effect.Effect<Fiber.RuntimeFiber<void, never>>
   lastOutcome: PeriodicRunner.TaskOutcome | undefined
   /**
    * A success that nobody was subscribed to is only noted, and made into `lastOutcome` when a
@@ -196,17 +201,22 @@ export const make = <E, R>(
 
     const runtime = yield* Effect.runtime<R>()
     const runFork = Runtime.runFork(runtime)
-    // A run's fiber starts uninterruptible and only the run itself is made interruptible (when
-    // the runtime's fibers are): one change of flags per run where a mask makes two.
-    // Unless asked to, run fibers stay out of Effect's built-in fiber metrics (`effect_fiber_*`):
-    // five metric updates and a clock read per run, for counts that `status` keeps per task.
-    const runForkUninterruptible = Runtime.runFork(
+    // Concurrent runs are children of a batch fiber per pass (see `StartNowScheduler`), which
+    // they take their flags from. A run's fiber starts uninterruptible and only the run itself is
+    // made interruptible (when the runtime's fibers are): one change of flags per run where a
+    // mask makes two. Unless asked to, run fibers stay out of Effect's built-in fiber metrics
+    // (`effect_fiber_*`): five metric updates and a clock read per run, for counts that `status`
+    // keeps per task.
+    const runForkBatch = Runtime.runFork(
       Runtime.disableRuntimeFlag(
         options.fiberMetrics === true
           ? runtime
           : Runtime.disableRuntimeFlag(runtime, RuntimeFlags.RuntimeMetrics),
         RuntimeFlags.Interruption,
       ),
+    )
+    const starter = new StartNowScheduler(
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
     )
     const runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
     const clock: Clock.Clock = yield* Effect.clock
@@ -418,12 +428,30 @@ export const make = <E, R>(
       })
     }
 
-    const fork = (slot: Slot) => {
-      const fiber = runForkUninterruptible(slot.body)
-      // `runFork` starts the run at once, so a synchronous run has already ended (and been
-      // recorded) here: keeping its fiber would only hold a finished fiber until the next run.
-      if (slot.running) slot.fiber = fiber
-      return fiber
+    /**
+     * Starts the begun runs, each in its own fiber, as children of one batch fiber that ends when
+     * they all have. Each child starts at once (`starter`), so a synchronous run has ended and
+     * been recorded before the next one starts; only the fibers of runs still going are kept.
+     */
+    const startBatch = (batch: ReadonlyArray<Slot>): Effect.Effect<void> => {
+      let next = 0
+      let going: Array<Fiber.RuntimeFiber<void, never>> | undefined
+      return Effect.zipRight(
+        Effect.whileLoop({
+          while: () => next < batch.length,
+          body: () => {
+            starter.arm()
+            return batch[next++]!.start
+          },
+          step: (fiber) => {
+            starter.disarm()
+            if (fiber.unsafePoll() !== null) return
+            batch[next - 1]!.fiber = fiber
+            ;(going ??= []).push(fiber)
+          },
+        }),
+        Effect.suspend(() => going === undefined ? Effect.void : Fiber.awaitAll(going)),
+      )
     }
 
     /** A fixed task found still running at its next slot: that slot is skipped (and recorded). */
@@ -449,6 +477,7 @@ export const make = <E, R>(
     ): Effect.Effect<number> =>
       Effect.suspend(() => {
         let started = 0
+        const begun: Array<Slot> = []
         const loop = (): Effect.Effect<number> => {
           const at = now()
           while (started < limit && !stopping && failure === undefined) {
@@ -456,16 +485,13 @@ export const make = <E, R>(
             if (slot === undefined || slot.nextDue > at) break
             started++
             if (slot.running) return Effect.flatMap(skipOverlap(slot, at), loop)
-            const begun = begin(slot, at)
-            if (begun !== undefined) {
-              return Effect.flatMap(begun, () => {
-                const fiber = fork(slot)
-                if (collect !== undefined) collect.push(fiber)
-                return loop()
-              })
-            }
-            const fiber = fork(slot)
-            if (collect !== undefined) collect.push(fiber)
+            const drawn = begin(slot, at)
+            begun.push(slot)
+            if (drawn !== undefined) return Effect.flatMap(drawn, loop)
+          }
+          if (begun.length > 0) {
+            const batch = runForkBatch(startBatch(begun), { scheduler: starter })
+            if (collect !== undefined) collect.push(batch)
           }
           return Effect.succeed(started)
         }
@@ -700,6 +726,7 @@ export const make = <E, R>(
         startedAt: 0,
         fiber: undefined,
         body: Effect.void,
+        start: undefined!,
         lastOutcome: undefined,
         notedSuccess: false,
         notedScheduledAt: 0,
@@ -733,6 +760,7 @@ export const make = <E, R>(
           onFailure: (cause) => settled(record(slot, Exit.failCause(cause))),
           onSuccess: (value) => settled(recordSuccess(slot, value)),
         })) as Effect.Effect<void>
+      slot.start = Effect.fork(slot.body)
       return slot
     }
 
