@@ -58,7 +58,9 @@ export interface Options {
    * `effect_fiber_failures`, `effect_fiber_lifetimes`), as it does when the runtime has
    * `RuntimeFlags.RuntimeMetrics` on (Effect's default). Default `false`: a runner starts a fiber
    * per run, and those five metric updates are a tenth of what a run costs, for counts that
-   * {@link PeriodicRunner.status} and {@link PeriodicRunner.outcomes} keep per task.
+   * {@link PeriodicRunner.status} and {@link PeriodicRunner.outcomes} keep per task. Fibers a
+   * run forks take its flags, so they are left out too; `true` counts them, and one batch fiber
+   * per pass that starts the runs.
    */
   readonly fiberMetrics?: boolean | undefined
 }

@@ -309,6 +309,71 @@ describe("PeriodicRunner tick", () => {
       expect(Duration.toMillis(yield* Fiber.join(ticked))).toBe(10_000)
     }))
 
+  it.scoped(`in concurrent mode a "fail"-policy failure starts no later task of the pass`, () =>
+    Effect.gen(function* () {
+      const ran: Array<string> = []
+      const task = (name: string, run: Effect.Effect<void, string>, onError: "log" | "fail") =>
+        PeriodicTask.fixed(
+          name,
+          "10 seconds",
+          Effect.zipRight(Effect.sync(() => ran.push(name)), run),
+          {
+            runImmediately: true,
+            onError,
+          },
+        )
+      const runner = yield* PeriodicRunner.make([
+        task("a", Effect.void, "log"),
+        task("strict", Effect.fail("boom"), "fail"),
+        task("b", Effect.void, "log"),
+        task("c", Effect.void, "log"),
+      ], { start: false })
+      const exit = yield* Effect.exit(runner.tick)
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(ran).toEqual(["a", "strict"])
+      const status = yield* runner.status
+      expect(status.tasks.map((t) => [t.name, t.state])).toEqual([
+        ["a", "scheduled"],
+        ["strict", "scheduled"],
+        ["b", "scheduled"],
+        ["c", "scheduled"],
+      ])
+    }))
+
+  it.scoped("in concurrent mode a run sees the tasks after it as they were, not begun", () =>
+    Effect.gen(function* () {
+      const ran: Array<string> = []
+      const runner = yield* Deferred.make<PeriodicRunner.PeriodicRunner>()
+      const control = Effect.flatMap(
+        Deferred.await(runner),
+        (r) => Effect.zipRight(r.pause("b"), r.trigger("c")),
+      )
+      const task = (name: string, run: Effect.Effect<void>) =>
+        PeriodicTask.fixed(
+          name,
+          "10 seconds",
+          Effect.zipRight(Effect.sync(() => ran.push(name)), run),
+          {
+            runImmediately: true,
+          },
+        )
+      const made = yield* PeriodicRunner.make([
+        task("a", Effect.orDie(control)),
+        task("b", Effect.void),
+        task("c", Effect.void),
+      ], { start: false })
+      yield* Deferred.succeed(runner, made)
+      yield* made.tick
+      // "b" was paused before its turn; triggering "c", not running, is no skipped occurrence.
+      expect(ran).toEqual(["a", "c"])
+      const status = yield* made.status
+      expect(status.tasks.map((t) => [t.name, t.state, t.succeeded, t.skipped])).toEqual([
+        ["a", "scheduled", 1, 0],
+        ["b", "paused", 0, 0],
+        ["c", "scheduled", 1, 0],
+      ])
+    }))
+
   it.scoped("in sequential mode returns oslo's idle: a task that just ran counts its full spacing", () =>
     Effect.gen(function* () {
       const tasks = [PeriodicTask.fixed("a", "30 seconds", Effect.void)]

@@ -41,6 +41,26 @@ describe("StartNowScheduler", () => {
     Effect.runFork(Fiber.interrupt(fiber))
   })
 
+  it("hands its base the fiber a task is for, and never yields a held fiber", () => {
+    const seen: Array<unknown> = []
+    const base: Scheduler.Scheduler = {
+      scheduleTask: (_task, _priority, fiber) => {
+        seen.push(fiber)
+      },
+      shouldYield: () => 3,
+    }
+    const starter = new StartNowScheduler(base)
+    const a = Effect.runFork(Effect.never)
+    const b = Effect.runFork(Effect.never)
+    starter.scheduleTask(() => {}, 0, a)
+    expect(seen).toEqual([a])
+    const before = starter.hold(a)
+    expect([starter.shouldYield(a), starter.shouldYield(b)]).toEqual([false, 3])
+    starter.release(before)
+    expect(starter.shouldYield(a)).toBe(3)
+    Effect.runFork(Fiber.interruptAll([a, b]))
+  })
+
   it.effect("a fiber forked right after arm has started when the fork returns", () =>
     Effect.gen(function* () {
       const starter = new StartNowScheduler(Scheduler.defaultScheduler)

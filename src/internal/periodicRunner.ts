@@ -134,7 +134,7 @@ interface Slot extends HeapEntry {
    * in a fiber of its own that starts uninterruptible (concurrent mode).
    */
   body: Effect.Effect<void>
-  /** Concurrent mode: forks `body` (see `startBatch`). */
+  /** Concurrent mode: forks `body`, to start at once (see `dispatch`). */
   start: Effect.Effect<Fiber.RuntimeFiber<void, never>>
   lastOutcome: PeriodicRunner.TaskOutcome | undefined
   /**
@@ -428,32 +428,6 @@ export const make = <E, R>(
       })
     }
 
-    /**
-     * Starts the begun runs, each in its own fiber, as children of one batch fiber that ends when
-     * they all have. Each child starts at once (`starter`), so a synchronous run has ended and
-     * been recorded before the next one starts; only the fibers of runs still going are kept.
-     */
-    const startBatch = (batch: ReadonlyArray<Slot>): Effect.Effect<void> => {
-      let next = 0
-      let going: Array<Fiber.RuntimeFiber<void, never>> | undefined
-      return Effect.zipRight(
-        Effect.whileLoop({
-          while: () => next < batch.length,
-          body: () => {
-            starter.arm()
-            return batch[next++]!.start
-          },
-          step: (fiber) => {
-            starter.disarm()
-            if (fiber.unsafePoll() !== null) return
-            batch[next - 1]!.fiber = fiber
-            ;(going ??= []).push(fiber)
-          },
-        }),
-        Effect.suspend(() => going === undefined ? Effect.void : Fiber.awaitAll(going)),
-      )
-    }
-
     /** A fixed task found still running at its next slot: that slot is skipped (and recorded). */
     const skipOverlap = (slot: Slot, at: number): Effect.Effect<void> => {
       const scheduledAt = slot.nextDue
@@ -467,35 +441,74 @@ export const make = <E, R>(
     // -- concurrent mode: start every due task in its own fiber
 
     /**
-     * Starts the due tasks, at most `limit` of them; returns the fibers started when `collect`
-     * is given (for `tick`). Plain JavaScript loop; it only enters Effect for jitter draws and
-     * overlap records.
+     * Starts the due tasks, at most `limit` of them, and succeeds with how many it took once it
+     * has. The runs are children of one batch fiber (see `StartNowScheduler`) that ends when they
+     * all have; it is pushed to `collect` when given (for `tick`).
+     *
+     * The batch fiber does what the driver's loop did with root fibers: for each due task in turn
+     * it begins the occurrence (or records a skipped one) and forks the run, which starts at once,
+     * so a synchronous run has ended and been recorded before the next task is looked at, and a
+     * `"fail"`-policy failure or a shutdown stops the loop there. It is uninterruptible (its runs
+     * start so too) and does not yield until the loop is over, so no task is left begun without
+     * a run; only the fibers of runs still going are kept.
      */
     const dispatch = (
       limit: number,
       collect: Array<Fiber.RuntimeFiber<void, never>> | undefined,
     ): Effect.Effect<number> =>
       Effect.suspend(() => {
+        if (!isDue(now())) return Effect.succeed(0)
+        const taken = Deferred.unsafeMake<number>(FiberId.none)
+        const batch = runForkBatch(takeDue(limit, taken), { scheduler: starter })
+        if (collect !== undefined) collect.push(batch)
+        return Deferred.await(taken)
+      })
+
+    const isDue = (at: number): boolean => {
+      if (stopping || failure !== undefined) return false
+      const top = heap.peek()
+      return top !== undefined && top.nextDue <= at
+    }
+
+    const takeDue = (limit: number, taken: Deferred.Deferred<number>): Effect.Effect<void> =>
+      Effect.withFiberRuntime((batchFiber) => {
+        const held = starter.hold(batchFiber)
         let started = 0
-        const begun: Array<Slot> = []
-        const loop = (): Effect.Effect<number> => {
-          const at = now()
-          while (started < limit && !stopping && failure === undefined) {
-            const slot = heap.peek()
-            if (slot === undefined || slot.nextDue > at) break
+        let slot: Slot = undefined!
+        let at = 0
+        let going: Array<Fiber.RuntimeFiber<void, never>> | undefined
+        const loop = Effect.whileLoop({
+          while: () => {
+            at = now()
+            if (started >= limit || !isDue(at)) return false
             started++
-            if (slot.running) return Effect.flatMap(skipOverlap(slot, at), loop)
+            slot = heap.peek()!
+            return true
+          },
+          body: (): Effect.Effect<Fiber.RuntimeFiber<void, never> | void> => {
+            if (slot.running) return Effect.asVoid(skipOverlap(slot, at))
             const drawn = begin(slot, at)
-            begun.push(slot)
-            if (drawn !== undefined) return Effect.flatMap(drawn, loop)
-          }
-          if (begun.length > 0) {
-            const batch = runForkBatch(startBatch(begun), { scheduler: starter })
-            if (collect !== undefined) collect.push(batch)
-          }
-          return Effect.succeed(started)
-        }
-        return loop()
+            return drawn === undefined ? slot.start : Effect.zipRight(drawn, slot.start)
+          },
+          step: (fiber) => {
+            starter.disarm()
+            if (fiber === undefined || fiber.unsafePoll() !== null) return
+            slot.fiber = fiber
+            ;(going ??= []).push(fiber)
+          },
+        })
+        // Whatever ends the loop, the driver learns of it.
+        const taking = Effect.ensuring(
+          loop,
+          Effect.sync(() => {
+            starter.release(held)
+            Deferred.unsafeDone(taken, Exit.succeed(started))
+          }),
+        )
+        return Effect.zipRight(
+          taking,
+          Effect.suspend(() => going === undefined ? Effect.void : Fiber.awaitAll(going)),
+        )
       })
 
     const untilNextDue = (): number => {
@@ -760,7 +773,11 @@ export const make = <E, R>(
           onFailure: (cause) => settled(record(slot, Exit.failCause(cause))),
           onSuccess: (value) => settled(recordSuccess(slot, value)),
         })) as Effect.Effect<void>
-      slot.start = Effect.fork(slot.body)
+      const fork = Effect.fork(slot.body)
+      slot.start = Effect.suspend(() => {
+        starter.arm()
+        return fork
+      })
       return slot
     }
 

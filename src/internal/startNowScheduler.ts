@@ -12,15 +12,22 @@
  * it, as `runFork` would start it.
  *
  * Only the first task scheduled after `arm` runs at once (a new child's start); yields, resumptions
- * and everything else go to the wrapped scheduler, so the children it starts behave as usual.
+ * and everything else go to the wrapped scheduler (with the fiber they are for, which Effect's
+ * default scheduler uses to keep each fiber's tasks apart), so the children it starts behave as
+ * usual.
  *
  * @internal
  */
+import type * as Fiber from "effect/Fiber"
 import type * as Scheduler from "effect/Scheduler"
+
+type AnyFiber = Fiber.RuntimeFiber<unknown, unknown>
 
 /** @internal */
 export class StartNowScheduler implements Scheduler.Scheduler {
   private armed = false
+  /** The fiber that does not yield for now (a batch fiber starting its runs), if any. */
+  private holding: AnyFiber | undefined = undefined
 
   constructor(private readonly base: Scheduler.Scheduler) {}
 
@@ -34,14 +41,28 @@ export class StartNowScheduler implements Scheduler.Scheduler {
     this.armed = false
   }
 
-  scheduleTask(task: Scheduler.Task, priority: number): void {
-    if (!this.armed) return this.base.scheduleTask(task, priority)
+  /**
+   * Keeps `fiber` from yielding until `release`: a batch fiber starts all its runs in one go, as
+   * one loop of the driver did. Returns the fiber held before, to hand back to `release`.
+   */
+  hold(fiber: AnyFiber): AnyFiber | undefined {
+    const before = this.holding
+    this.holding = fiber
+    return before
+  }
+
+  release(before: AnyFiber | undefined): void {
+    this.holding = before
+  }
+
+  scheduleTask(task: Scheduler.Task, priority: number, fiber?: AnyFiber): void {
+    if (!this.armed) return this.base.scheduleTask(task, priority, fiber)
     this.armed = false
     task()
   }
 
-  /** While armed, nothing yields: the yield would be the task that runs at once. */
-  shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]): number | false {
-    return this.armed ? false : this.base.shouldYield(fiber)
+  /** While armed, nothing yields (the yield would be the task that runs at once); nor does a held fiber. */
+  shouldYield(fiber: AnyFiber): number | false {
+    return this.armed || fiber === this.holding ? false : this.base.shouldYield(fiber)
   }
 }
