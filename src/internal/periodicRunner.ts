@@ -458,11 +458,18 @@ export const make = <E, R>(
     ): Effect.Effect<number> =>
       Effect.suspend(() => {
         if (!isDue(now())) return Effect.succeed(0)
-        const taken = Deferred.unsafeMake<number>(FiberId.none)
+        const taken: Taken = { started: -1, signal: Deferred.unsafeMake<number>(FiberId.none) }
         const batch = runForkBatch(takeDue(limit, taken), { scheduler: starter })
         if (collect !== undefined) collect.push(batch)
-        return Deferred.await(taken)
+        // The batch has almost always taken its tasks by now: then the driver goes on at once.
+        return taken.started >= 0 ? Effect.succeed(taken.started) : Deferred.await(taken.signal)
       })
+
+    /** How many due tasks a batch took (-1 until it is done taking them), and its signal. */
+    interface Taken {
+      started: number
+      readonly signal: Deferred.Deferred<number>
+    }
 
     const isDue = (at: number): boolean => {
       if (stopping || failure !== undefined) return false
@@ -470,7 +477,7 @@ export const make = <E, R>(
       return top !== undefined && top.nextDue <= at
     }
 
-    const takeDue = (limit: number, taken: Deferred.Deferred<number>): Effect.Effect<void> =>
+    const takeDue = (limit: number, taken: Taken): Effect.Effect<void> =>
       Effect.withFiberRuntime((batchFiber) => {
         const held = starter.hold(batchFiber)
         let started = 0
@@ -502,7 +509,8 @@ export const make = <E, R>(
           loop,
           Effect.sync(() => {
             starter.release(held)
-            Deferred.unsafeDone(taken, Exit.succeed(started))
+            taken.started = started
+            Deferred.unsafeDone(taken.signal, Exit.succeed(started))
           }),
         )
         return Effect.zipRight(
