@@ -134,7 +134,7 @@ interface Slot extends HeapEntry {
    * in a fiber of its own that starts uninterruptible (concurrent mode).
    */
   body: Effect.Effect<void>
-  /** Concurrent mode: forks `body`, to start at once (see `dispatch`). */
+  /** Concurrent mode: forks `body` (to start at once when the scheduler is armed, see `dispatch`). */
   start: Effect.Effect<Fiber.RuntimeFiber<void, never>>
   lastOutcome: PeriodicRunner.TaskOutcome | undefined
   /**
@@ -482,20 +482,39 @@ export const make = <E, R>(
         const held = starter.hold(batchFiber)
         let started = 0
         let slot: Slot = undefined!
-        let at = 0
+        // The instant is read again only after a step that was not a plain start (a skipped
+        // occurrence, a jitter draw), as the driver's loop did.
+        let at = now()
+        let stale = false
         let going: Array<Fiber.RuntimeFiber<void, never>> | undefined
+        /** After a jitter draw: arm just before the fork. */
+        const armThenStart = Effect.suspend(() => {
+          starter.arm()
+          return slot.start
+        })
         const loop = Effect.whileLoop({
           while: () => {
-            at = now()
+            if (stale) {
+              at = now()
+              stale = false
+            }
             if (started >= limit || !isDue(at)) return false
             started++
             slot = heap.peek()!
             return true
           },
           body: (): Effect.Effect<Fiber.RuntimeFiber<void, never> | void> => {
-            if (slot.running) return Effect.asVoid(skipOverlap(slot, at))
+            if (slot.running) {
+              stale = true
+              return Effect.asVoid(skipOverlap(slot, at))
+            }
             const drawn = begin(slot, at)
-            return drawn === undefined ? slot.start : Effect.zipRight(drawn, slot.start)
+            if (drawn !== undefined) {
+              stale = true
+              return Effect.zipRight(drawn, armThenStart)
+            }
+            starter.arm()
+            return slot.start
           },
           step: (fiber) => {
             starter.disarm()
@@ -781,11 +800,7 @@ export const make = <E, R>(
           onFailure: (cause) => settled(record(slot, Exit.failCause(cause))),
           onSuccess: (value) => settled(recordSuccess(slot, value)),
         })) as Effect.Effect<void>
-      const fork = Effect.fork(slot.body)
-      slot.start = Effect.suspend(() => {
-        starter.arm()
-        return fork
-      })
+      slot.start = Effect.fork(slot.body)
       return slot
     }
 
