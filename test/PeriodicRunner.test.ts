@@ -12,6 +12,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import type * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -372,6 +373,42 @@ describe("PeriodicRunner tick", () => {
         ["b", "paused", 0, 0],
         ["c", "scheduled", 1, 0],
       ])
+    }))
+
+  it.scoped("in concurrent mode a task due again at once runs once per pass", () =>
+    Effect.gen(function* () {
+      let runs = 0
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.make("again", Effect.sync(() => runs++), { schedule: Schedule.forever }),
+      ], { start: false })
+      expect(Duration.toMillis(yield* runner.tick)).toBe(0)
+      expect(Duration.toMillis(yield* runner.tick)).toBe(0)
+      expect(runs).toBe(2)
+    }))
+
+  it.scoped("in concurrent mode a defect while taking the due tasks fails the pass and undoes its occurrence", () =>
+    Effect.gen(function* () {
+      const broken: Random.Random = {
+        ...(yield* Effect.random),
+        next: Effect.die("no randomness here"),
+      }
+      // Both first due at 1 min. A fixed task draws its jitter from its second slot on: the first
+      // draw is here, when the second task is taken.
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("slow", "1 minute", Effect.sleep("10 seconds")),
+        PeriodicTask.fixed("jittered", "1 minute", Effect.void, { jitter: true }),
+      ], { start: false }).pipe(Effect.withRandom(broken))
+      yield* TestClock.setTime(60_000)
+      const exit = yield* Effect.exit(runner.tick)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      const status = yield* runner.status
+      expect(status.tasks.map((t) => [t.name, t.state])).toEqual([
+        ["slow", "running"],
+        ["jittered", "scheduled"],
+      ])
+      // The run already going was not cut off by the failed pass.
+      yield* TestClock.adjust("10 seconds")
+      expect((yield* runner.status).tasks[0]!.succeeded).toBe(1)
     }))
 
   it.scoped("in sequential mode returns oslo's idle: a task that just ran counts its full spacing", () =>

@@ -56,7 +56,7 @@ describe("StartNowScheduler", () => {
     expect(seen).toEqual([a])
     const before = starter.hold(a)
     expect([starter.shouldYield(a), starter.shouldYield(b)]).toEqual([false, 3])
-    starter.release(before)
+    starter.release(a, before)
     expect(starter.shouldYield(a)).toBe(3)
     Effect.runFork(Fiber.interruptAll([a, b]))
   })

@@ -134,6 +134,8 @@ interface Slot extends HeapEntry {
    * in a fiber of its own that starts uninterruptible (concurrent mode).
    */
   body: Effect.Effect<void>
+  /** Concurrent mode: the latest batch that took this task (see `dispatch`). */
+  batch: number
   /** Concurrent mode: forks `body` (to start at once when the scheduler is armed, see `dispatch`). */
   start: Effect.Effect<Fiber.RuntimeFiber<void, never>>
   lastOutcome: PeriodicRunner.TaskOutcome | undefined
@@ -458,16 +460,21 @@ export const make = <E, R>(
     ): Effect.Effect<number> =>
       Effect.suspend(() => {
         if (!isDue(now())) return Effect.succeed(0)
-        const taken: Taken = { started: -1, signal: Deferred.unsafeMake<number>(FiberId.none) }
+        const taken: Taken = {
+          started: 0,
+          exit: undefined,
+          signal: Deferred.unsafeMake<number>(FiberId.none),
+        }
         const batch = runForkBatch(takeDue(limit, taken), { scheduler: starter })
         if (collect !== undefined) collect.push(batch)
         // The batch has almost always taken its tasks by now: then the driver goes on at once.
-        return taken.started >= 0 ? Effect.succeed(taken.started) : Deferred.await(taken.signal)
+        return taken.exit ?? Deferred.await(taken.signal)
       })
 
-    /** How many due tasks a batch took (-1 until it is done taking them), and its signal. */
+    /** How many due tasks a batch took, and how its loop ended once it has (also signalled). */
     interface Taken {
       started: number
+      exit: Exit.Exit<number> | undefined
       readonly signal: Deferred.Deferred<number>
     }
 
@@ -477,65 +484,73 @@ export const make = <E, R>(
       return top !== undefined && top.nextDue <= at
     }
 
+    let batches = 0
+
+    /** An occurrence begun but never started (its batch died, or stopped before the fork) is undone. */
+    const abandon = (slot: Slot): void => {
+      slot.running = false
+      if (!Number.isFinite(slot.nextDue)) slot.nextDue = slot.scheduledAt
+      reschedule(slot)
+    }
+
     const takeDue = (limit: number, taken: Taken): Effect.Effect<void> =>
       Effect.withFiberRuntime((batchFiber) => {
         const held = starter.hold(batchFiber)
+        const batch = ++batches
         let started = 0
         let slot: Slot = undefined!
-        // The instant is read again only after a step that was not a plain start (a skipped
-        // occurrence, a jitter draw), as the driver's loop did.
-        let at = now()
-        let stale = false
+        let at = 0
+        /** The task begun whose run has not been forked yet. */
+        let unstarted: Slot | undefined
         let going: Array<Fiber.RuntimeFiber<void, never>> | undefined
-        /** After a jitter draw: arm just before the fork. */
+        /** After a jitter draw: a stop may have come meanwhile; else arm just before the fork. */
         const armThenStart = Effect.suspend(() => {
+          if (stopping || failure !== undefined) {
+            abandon(slot)
+            unstarted = undefined
+            return Effect.void
+          }
           starter.arm()
           return slot.start
         })
         const loop = Effect.whileLoop({
           while: () => {
-            if (stale) {
-              at = now()
-              stale = false
-            }
+            at = now()
             if (started >= limit || !isDue(at)) return false
+            const top = heap.peek()!
+            // A task comes up once per batch: one that is due again at once (a zero-delay
+            // schedule, a run that triggers itself) waits for the next pass.
+            if (top.batch === batch) return false
+            top.batch = batch
             started++
-            slot = heap.peek()!
+            slot = top
             return true
           },
           body: (): Effect.Effect<Fiber.RuntimeFiber<void, never> | void> => {
-            if (slot.running) {
-              stale = true
-              return Effect.asVoid(skipOverlap(slot, at))
-            }
+            if (slot.running) return Effect.asVoid(skipOverlap(slot, at))
             const drawn = begin(slot, at)
-            if (drawn !== undefined) {
-              stale = true
-              return Effect.zipRight(drawn, armThenStart)
-            }
+            unstarted = slot
+            if (drawn !== undefined) return Effect.zipRight(drawn, armThenStart)
             starter.arm()
             return slot.start
           },
           step: (fiber) => {
             starter.disarm()
+            unstarted = undefined
             if (fiber === undefined || fiber.unsafePoll() !== null) return
             slot.fiber = fiber
             ;(going ??= []).push(fiber)
           },
         })
-        // Whatever ends the loop, the driver learns of it.
-        const taking = Effect.ensuring(
-          loop,
-          Effect.sync(() => {
-            starter.release(held)
-            taken.started = started
-            Deferred.unsafeDone(taken.signal, Exit.succeed(started))
-          }),
-        )
-        return Effect.zipRight(
-          taking,
-          Effect.suspend(() => going === undefined ? Effect.void : Fiber.awaitAll(going)),
-        )
+        return Effect.flatMap(Effect.exit(loop), (exit) => {
+          starter.release(batchFiber, held)
+          if (unstarted !== undefined) abandon(unstarted)
+          // The driver learns how it ended, and fails with a defect of the loop's.
+          taken.started = started
+          taken.exit = Exit.as(exit, started)
+          Deferred.unsafeDone(taken.signal, taken.exit)
+          return going === undefined ? Effect.void : Fiber.awaitAll(going)
+        })
       })
 
     const untilNextDue = (): number => {
@@ -767,6 +782,7 @@ export const make = <E, R>(
         fiber: undefined,
         body: Effect.void,
         start: undefined!,
+        batch: 0,
         lastOutcome: undefined,
         notedSuccess: false,
         notedScheduledAt: 0,

@@ -51,8 +51,9 @@ export class StartNowScheduler implements Scheduler.Scheduler {
     return before
   }
 
-  release(before: AnyFiber | undefined): void {
-    this.holding = before
+  /** Ends `fiber`'s hold and hands it back to the fiber held before (unless another one holds now). */
+  release(fiber: AnyFiber, before: AnyFiber | undefined): void {
+    if (this.holding === fiber) this.holding = before
   }
 
   scheduleTask(task: Scheduler.Task, priority: number, fiber?: AnyFiber): void {
