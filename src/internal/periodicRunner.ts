@@ -460,20 +460,15 @@ export const make = <E, R>(
     ): Effect.Effect<number> =>
       Effect.suspend(() => {
         if (!isDue(now())) return Effect.succeed(0)
-        const taken: Taken = {
-          started: 0,
-          exit: undefined,
-          signal: Deferred.unsafeMake<number>(FiberId.none),
-        }
+        const taken: Taken = { exit: undefined, signal: Deferred.unsafeMake<number>(FiberId.none) }
         const batch = runForkBatch(takeDue(limit, taken), { scheduler: starter })
         if (collect !== undefined) collect.push(batch)
         // The batch has almost always taken its tasks by now: then the driver goes on at once.
         return taken.exit ?? Deferred.await(taken.signal)
       })
 
-    /** How many due tasks a batch took, and how its loop ended once it has (also signalled). */
+    /** How a batch's loop ended (with how many due tasks it took), once it has; also signalled. */
     interface Taken {
-      started: number
       exit: Exit.Exit<number> | undefined
       readonly signal: Deferred.Deferred<number>
     }
@@ -546,7 +541,6 @@ export const make = <E, R>(
           starter.release(batchFiber, held)
           if (unstarted !== undefined) abandon(unstarted)
           // The driver learns how it ended, and fails with a defect of the loop's.
-          taken.started = started
           taken.exit = Exit.as(exit, started)
           Deferred.unsafeDone(taken.signal, taken.exit)
           return going === undefined ? Effect.void : Fiber.awaitAll(going)
@@ -661,7 +655,7 @@ export const make = <E, R>(
         passes++
         const started: Array<Fiber.RuntimeFiber<void, never>> = []
         yield* dispatch(Number.POSITIVE_INFINITY, started)
-        // Runs that ended while they were started (most) need no waiting for.
+        // A batch whose runs all ended while they were started (the common case) needs no waiting for.
         for (const fiber of started) if (fiber.unsafePoll() === null) yield* Fiber.await(fiber)
         const raised = takeFailure()
         if (raised !== undefined) return yield* Effect.fail(raised)
