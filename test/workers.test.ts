@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { PeriodicTask } from "../mod.ts"
 import * as Workers from "../src/platform/workers.ts"
+import { captureLogs } from "./support/periodic.ts"
 
 /** Tasks that append "<name>@<seconds>" to `runs`. */
 const tasks = (runs: Array<string>) => {
@@ -51,25 +52,86 @@ describe("platform/workers", () => {
       )
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
-  it.effect("an unreadable stored state is logged and replaced", () =>
+  it.effect("a stored state that is not a JSON object is logged and replaced", () =>
     Effect.gen(function* () {
+      const logs = yield* captureLogs
       const store = yield* KeyValueStore.KeyValueStore
-      yield* store.set("effect-manager/periodic", "{not json")
       const runs: Array<string> = []
-      yield* Workers.tick(tasks(runs))
-      expect(runs).toEqual(["report@0"])
-      expect(yield* store.get("effect-manager/periodic")).toEqual(
-        Option.some(JSON.stringify({ purge: 60_000, report: 30_000 })),
-      )
-    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+      for (const stored of ["{not json", "[60000]", "null"]) {
+        yield* store.set("effect-manager/periodic", stored)
+        yield* Workers.tick(tasks(runs))
+        expect(yield* store.get("effect-manager/periodic")).toEqual(
+          Option.some(JSON.stringify({ purge: 60_000, report: 30_000 })),
+        )
+      }
+      expect(runs).toEqual(["report@0", "report@0", "report@0"])
+      expect(logs.map((line) => [line.level, line.message])).toEqual([
+        [
+          "ERROR",
+          `Stored periodic task state under "effect-manager/periodic" is not JSON ("{not json"); starting afresh`,
+        ],
+        [
+          "ERROR",
+          `Stored periodic task state under "effect-manager/periodic" is not a JSON object ("[60000]"); starting afresh`,
+        ],
+        [
+          "ERROR",
+          `Stored periodic task state under "effect-manager/periodic" is not a JSON object ("null"); starting afresh`,
+        ],
+      ])
+    }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.scoped))
 
-  it.effect("a stored state of the wrong shape is logged and replaced too", () =>
+  it.effect("a stored entry that is not a finite instant is dropped with a warning; the others are kept", () =>
     Effect.gen(function* () {
+      const logs = yield* captureLogs
       const store = yield* KeyValueStore.KeyValueStore
-      yield* store.set("effect-manager/periodic", JSON.stringify({ purge: "soon" }))
       const runs: Array<string> = []
-      yield* Workers.tick(tasks(runs))
-      expect(runs).toEqual(["report@0"])
+      // 1e999 parses to Infinity.
+      for (const purge of ["1e999", `"x"`, "null"]) {
+        yield* store.set("effect-manager/periodic", `{"purge":${purge},"report":45000}`)
+        yield* Workers.tick(tasks(runs))
+        expect(yield* store.get("effect-manager/periodic")).toEqual(
+          Option.some(JSON.stringify({ purge: 60_000, report: 45_000 })),
+        )
+      }
+      // "report" kept its stored turn (45 s) instead of running at once as a fresh start would.
+      expect(runs).toEqual([])
+      expect(logs.map((line) => [line.level, line.message])).toEqual(
+        ["Infinity", `"x"`, "null"].map((value) => [
+          "WARN",
+          `Stored next run of task "purge" under "effect-manager/periodic" is not a finite instant (got ${value}); dropped, the task starts afresh`,
+        ]),
+      )
+    }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.scoped))
+
+  it.effect("task names such as __proto__, constructor and toString are stored and run like others", () =>
+    Effect.gen(function* () {
+      const runs: Array<string> = []
+      const record = (name: string) =>
+        Effect.flatMap(
+          Effect.clockWith((clock) => clock.currentTimeMillis),
+          (now) => Effect.sync(() => runs.push(`${name}@${now / 1000}`)),
+        )
+      const named = [
+        PeriodicTask.fixed("__proto__", "60 seconds", record("__proto__")),
+        PeriodicTask.spaced("constructor", "30 seconds", record("constructor"), {
+          runImmediately: true,
+        }),
+        PeriodicTask.fixed("toString", "45 seconds", record("toString")),
+      ]
+      const store = yield* KeyValueStore.KeyValueStore
+      const saved: Array<Option.Option<string>> = []
+      for (const at of [0, 50, 61]) {
+        yield* TestClock.setTime(at * 1000)
+        yield* Workers.tick(named)
+        saved.push(yield* store.get("effect-manager/periodic"))
+      }
+      expect(runs).toEqual(["constructor@0", "constructor@50", "toString@50", "__proto__@61"])
+      expect(saved.map(Option.getOrThrow)).toEqual([
+        `{"__proto__":60000,"constructor":30000,"toString":45000}`,
+        `{"__proto__":60000,"constructor":80000,"toString":90000}`,
+        `{"__proto__":120000,"constructor":80000,"toString":90000}`,
+      ])
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
   it.effect('a tick failed by a "fail"-policy task still saves the next due instants', () =>

@@ -1,15 +1,13 @@
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as PlatformError from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import * as PeriodicRunner from "./periodicRunner.ts"
-
-/** What is kept between invocations: each task's next due instant. */
-const State = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Number }))
+import { show } from "./validate.ts"
 
 /** @internal */
 export interface EdgeTickOptions {
@@ -20,6 +18,52 @@ export interface EdgeTickOptions {
 /** @internal */
 export const DEFAULT_KEY = "effect-manager/periodic"
 
+const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * What is kept between invocations: each task's next due instant, by task name, as a JSON
+ * object. Task names are data (`"__proto__"` is a name like any other), so they go into a
+ * `Map`. A state that is not such an object is replaced; an entry that is not a finite instant
+ * is dropped, the others are kept: a bad value must not fail every later invocation.
+ */
+const decodeState = (key: string, text: string): Effect.Effect<Map<string, number>> =>
+  Effect.gen(function* () {
+    const resume = new Map<string, number>()
+    const parsed = Either.try(() => JSON.parse(text) as unknown)
+    if (Either.isLeft(parsed) || !isRecord(parsed.right)) {
+      const reason = Either.isLeft(parsed) ? "is not JSON" : "is not a JSON object"
+      yield* Effect.logError(
+        `Stored periodic task state under ${JSON.stringify(key)} ${reason} (${
+          JSON.stringify(text.slice(0, 200))
+        }); starting afresh`,
+      )
+      return resume
+    }
+    for (const [task, at] of Object.entries(parsed.right)) {
+      if (typeof at === "number" && Number.isFinite(at)) {
+        resume.set(task, at)
+      } else {
+        yield* Effect.logWarning(
+          `Stored next run of task ${JSON.stringify(task)} under ${
+            JSON.stringify(key)
+          } is not a finite instant (got ${show(at)}); dropped, the task starts afresh`,
+        )
+      }
+    }
+    return resume
+  })
+
+/**
+ * The runner reads `resume` by name: an object without a prototype, so that a task named
+ * "constructor" or "toString" finds only what was stored, and "__proto__" is an own key.
+ */
+const resumeRecord = (entries: ReadonlyMap<string, number>): Record<string, number> => {
+  const record: Record<string, number> = Object.create(null)
+  for (const [task, at] of entries) record[task] = at
+  return record
+}
+
 /** @internal */
 export const tick = <E, R>(
   tasks: ReadonlyArray<PeriodicTask.PeriodicTask<E, R>>,
@@ -29,32 +73,23 @@ export const tick = <E, R>(
     const key = options.key ?? DEFAULT_KEY
     const store = yield* KeyValueStore.KeyValueStore
     const stored = yield* store.get(key)
-    const resume = Option.isNone(stored) ? {} : yield* Schema.decode(State)(stored.value).pipe(
-      // A corrupt state is not worth failing every future invocation over: start afresh.
-      Effect.catchAll((error) =>
-        Effect.as(
-          Effect.logError(
-            `Stored periodic task state under ${JSON.stringify(key)} is unreadable (${
-              JSON.stringify(stored.value.slice(0, 200))
-            }); starting afresh`,
-            error.message,
-          ),
-          {},
-        )
-      ),
+    const resume = Option.isNone(stored) ? new Map<string, number>() : yield* decodeState(
+      key,
+      stored.value,
     )
     const runner = yield* PeriodicRunner.make(tasks, {
       start: false,
       mode: options.mode,
-      resume,
+      resume: resumeRecord(resume),
     })
     const save = Effect.gen(function* () {
       const status = yield* runner.status
-      const next: Record<string, number> = {}
+      const next: Array<[string, number]> = []
       for (const task of status.tasks) {
-        if (Option.isSome(task.nextRunAt)) next[task.name] = task.nextRunAt.value
+        if (Option.isSome(task.nextRunAt)) next.push([task.name, task.nextRunAt.value])
       }
-      yield* store.set(key, JSON.stringify(next))
+      // `fromEntries` defines own properties: a task named "__proto__" is saved like the others.
+      yield* store.set(key, JSON.stringify(Object.fromEntries(next)))
     })
     // Saved also when a "fail"-policy task failed the tick: the tasks that ran keep their turn.
     const ticked = yield* Effect.exit(runner.tick)

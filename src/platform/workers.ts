@@ -37,8 +37,11 @@ export type KvNamespace = internal.KvNamespace
 /**
  * Runs every due task once, keeping next due instants in the `KeyValueStore` between calls, and
  * returns how long until the next task is due. On the first call nothing is stored yet: tasks
- * with `runImmediately` run, the others become due one period later. An unreadable stored state
- * is logged and replaced.
+ * with `runImmediately` run, the others become due one period later. Task names are data: any
+ * name, `"__proto__"` included, is stored and read back as itself. A stored state that is not a
+ * JSON object is logged (error) and replaced; an entry that is not a finite instant (a string,
+ * `null`, `1e999`) is dropped with a warning naming the task and the value, and that task starts
+ * afresh while the others keep their turn.
  *
  * @example
  * ```ts
