@@ -78,7 +78,9 @@ export type DriverContext<Layers> = {
 /**
  * A layer for `tag` that reads a driver name from `config` and builds the layer of that name.
  * A name that is not in `layers` fails with {@link UnknownDriver}, which names the config
- * key, the value and the known names; a configuration that cannot be read fails with its
+ * key, the value and the known names; only the record's own names count, so `"toString"`,
+ * `"constructor"` or `"__proto__"` is unknown unless the record defines it (for `"__proto__"`,
+ * with a computed key `["__proto__"]`). A configuration that cannot be read fails with its
  * `ConfigError`. The layer's error and requirements are those of all the drivers.
  *
  * @example

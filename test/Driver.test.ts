@@ -82,14 +82,34 @@ describe("Driver.fromConfig", () => {
 
   it.effect("a name from the object prototype is not a driver", () =>
     Effect.gen(function* () {
-      const error = yield* buildFailure(driverName, [["DRIVER", "toString"]])
-      expect(error).toEqual(
+      const names = ["toString", "constructor", "__proto__", "hasOwnProperty"]
+      const errors = yield* Effect.forEach(names, (name) =>
+        buildFailure(driverName, [["DRIVER", name]]))
+      expect(errors).toEqual(names.map((name) =>
         new Driver.UnknownDriver({
           service: "test/Store",
-          driver: "toString",
+          driver: name,
           key: "DRIVER",
           known: ["file", "memory"],
-        }),
+        })
+      ))
+    }))
+
+  it.effect("drivers may be named constructor or __proto__", () =>
+    Effect.gen(function* () {
+      // A computed key defines an own property; a literal `__proto__:` would set the prototype.
+      const layers = { constructor: store("constructor"), ["__proto__"]: store("__proto__") }
+      const pick = (name: string) =>
+        chosen(Driver.fromConfig(Store, driverName, layers)).pipe(
+          Effect.withConfigProvider(config(new Map([["DRIVER", name]]))),
+        )
+      expect([yield* pick("constructor"), yield* pick("__proto__")]).toEqual([
+        "constructor",
+        "__proto__",
+      ])
+      const error = yield* buildFailure(driverName, [["DRIVER", "toString"]], layers)
+      expect(error.message).toBe(
+        `Unknown driver "toString" for test/Store (from config DRIVER); known drivers: "__proto__", "constructor"`,
       )
     }))
 
