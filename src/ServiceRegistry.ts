@@ -1,12 +1,15 @@
 /**
  * Service records: nova's `services` table and its servicegroup DB driver. A running service
  * registers once (host + topic), then reports a heartbeat every `report_interval`; anyone can
- * tell whether it is up with {@link isUp}. Records live in memory ({@link layerMemory}) or, to
- * survive a restart, in a `KeyValueStore` ({@link layerKeyValueStore}).
+ * tell whether it is up with {@link isUp}. Records live in memory ({@link layerMemory}), in a
+ * directory that several processes may share ({@link layerFileSystem}), or in a
+ * `KeyValueStore` that one process uses ({@link layerKeyValueStore}).
  *
  * @since 0.1.0
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as KeyValueStore from "@effect/platform/KeyValueStore"
+import type * as Path from "@effect/platform/Path"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -227,20 +230,23 @@ export const layerMemory: Layer.Layer<ServiceRegistry> = internal.layerMemory
 /**
  * Records in a `KeyValueStore`, one JSON value per record under
  * `service/<topic>/<host>` (both URI-encoded), plus the list of records under
- * `service/index`. A stored value that is not valid is logged as an error naming the key
- * and the stored text, then treated as absent, so `register` writes a fresh record.
+ * `service/index`, since a `KeyValueStore` cannot list its keys. A stored value that is not
+ * valid is logged as an error naming the key and the stored text, then treated as absent, so
+ * `register` writes a fresh record; every write of a record puts it back in the list.
+ *
+ * One registry per store: the list is one value that each write reads, changes and writes
+ * back, so two processes over one store lose each other's entries, and a crash in the middle
+ * of writing it can leave it unreadable. For records in a directory, use
+ * {@link layerFileSystem}, which has no list to lose.
  *
  * @example
  * ```ts
  * import * as KeyValueStore from "@effect/platform/KeyValueStore"
- * import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
- * import * as NodePath from "@effect/platform-node/NodePath"
  * import * as Layer from "effect/Layer"
  * import * as ServiceRegistry from "effect-manager/ServiceRegistry"
  *
  * const registry = ServiceRegistry.layerKeyValueStore.pipe(
- *   Layer.provide(KeyValueStore.layerFileSystem("/var/lib/my-service")),
- *   Layer.provide([NodeFileSystem.layer, NodePath.layer])
+ *   Layer.provide(KeyValueStore.layerMemory)
  * )
  * ```
  *
@@ -252,6 +258,38 @@ export const layerKeyValueStore: Layer.Layer<
   never,
   KeyValueStore.KeyValueStore
 > = internal.layerKeyValueStore
+
+/**
+ * Records as files in `directory` (created if missing), one JSON file per record, named as
+ * `KeyValueStore.layerFileSystem` names the key `service/<topic>/<host>`: a directory that
+ * {@link layerKeyValueStore} wrote over `KeyValueStore.layerFileSystem` is read as it is.
+ *
+ * Made for several processes over one directory and for crashes: there is no shared list,
+ * `list` reads the directory; a record is written to a temporary file (`.tmp-…`, ignored by
+ * `list`, left behind only by a crash) that is then renamed over the old one, so a reader
+ * sees the old record or the new one, never a part. Two processes that change the same
+ * record at the same moment: the last write wins. A file that does not decode is logged as
+ * an error naming it and its text, then treated as absent, as in {@link layerKeyValueStore}.
+ *
+ * @example
+ * ```ts
+ * import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+ * import * as NodePath from "@effect/platform-node/NodePath"
+ * import * as Layer from "effect/Layer"
+ * import * as ServiceRegistry from "effect-manager/ServiceRegistry"
+ *
+ * const registry = ServiceRegistry.layerFileSystem("/var/lib/my-service/services").pipe(
+ *   Layer.provide([NodeFileSystem.layer, NodePath.layer])
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFileSystem: (
+  directory: string,
+) => Layer.Layer<ServiceRegistry, ServiceRegistryError, FileSystem.FileSystem | Path.Path> =
+  internal.layerFileSystem
 
 export {
   /**
@@ -272,7 +310,8 @@ export {
    */
   ServiceNotFound,
   /**
-   * The registry's store failed to read or write a key; names the key and the cause.
+   * The registry's store failed to read or write a key (or, for {@link layerFileSystem}, to
+   * list or create its directory); names the key, file or directory, and the cause.
    *
    * @example
    * ```ts

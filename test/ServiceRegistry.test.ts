@@ -14,11 +14,10 @@ import * as ServiceRegistry from "../src/ServiceRegistry.ts"
 
 declare const globalThis: { readonly navigator?: { readonly userAgent?: string } }
 
-// workerd has no file system: the restart test is skipped there, and @effect/platform-node is
-// imported on demand through a computed name, which keeps node:fs out of the workerd bundle.
-const onFileSystem = globalThis.navigator?.userAgent === "Cloudflare-Workers"
-  ? it.scoped.skip
-  : it.scoped
+// workerd has no file system: the file-system tests are skipped there, and @effect/platform-node
+// is imported on demand through a computed name, which keeps node:fs out of the workerd bundle.
+const inWorkerd = globalThis.navigator?.userAgent === "Cloudflare-Workers"
+const onFileSystem = inWorkerd ? it.scoped.skip : it.scoped
 
 const nodePlatform = (module: string) => `@effect/platform-node/${module}`
 const loadNodePlatform = Effect.promise(async () => {
@@ -63,11 +62,30 @@ const registerAndBeat = (beats: number) =>
     return registry
   })
 
+/** A fresh temporary directory, removed with the scope, and the platform that made it. */
+const tempDirectory = Effect.gen(function* () {
+  const platform = yield* loadNodePlatform
+  const directory = yield* Effect.flatMap(
+    FileSystem.FileSystem,
+    (fs) => fs.makeTempDirectoryScoped(),
+  ).pipe(Effect.provide(platform))
+  return { platform, directory }
+})
+
 const layers = {
   layerMemory: ServiceRegistry.layerMemory,
   layerKeyValueStore: ServiceRegistry.layerKeyValueStore.pipe(
     Layer.provide(KeyValueStore.layerMemory),
   ),
+  ...(inWorkerd ? {} : {
+    layerFileSystem: Layer.unwrapScoped(
+      Effect.map(
+        tempDirectory,
+        ({ directory, platform }) =>
+          ServiceRegistry.layerFileSystem(directory).pipe(Layer.provide(platform)),
+      ),
+    ),
+  }),
 }
 
 for (const [name, layer] of Object.entries(layers)) {
@@ -157,6 +175,34 @@ for (const [name, layer] of Object.entries(layers)) {
           ["compute", "node-2", 0],
           ["scheduler", "node-1", 0],
         ])
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("hosts and topics named like Object.prototype members are plain data", () =>
+      Effect.gen(function* () {
+        const registry = yield* ServiceRegistry.ServiceRegistry
+        const names = ["__proto__", "constructor", "toString"]
+        for (const topic of names) {
+          for (const host of names) yield* registry.register(host, topic)
+        }
+        yield* registry.report("constructor", "__proto__")
+        yield* registry.setDisabled("__proto__", "toString", true)
+        const listed = (yield* registry.list).map((r) => [
+          r.topic,
+          r.host,
+          r.reportCount,
+          r.disabled,
+        ])
+        expect(listed).toEqual(names.flatMap((topic) =>
+          names.map((host) => [
+            topic,
+            host,
+            topic === "__proto__" && host === "constructor" ? 1 : 0,
+            topic === "toString" && host === "__proto__",
+          ])
+        ))
+        expect(Option.map(yield* registry.get("toString", "constructor"), (r) => r.host))
+          .toEqual(Option.some("toString"))
+        expect(yield* registry.get("hasOwnProperty", "__proto__")).toEqual(Option.none())
       }).pipe(Effect.provide(layer)))
   })
 }
@@ -334,4 +380,86 @@ describe("ServiceRegistry.layerKeyValueStore", () => {
       const expected = record({ reportCount: 3, updatedAt: 30_000 })
       expect(restarted).toEqual([Option.some(expected), [expected]])
     }))
+})
+
+describe("ServiceRegistry.layerFileSystem", () => {
+  /** Files as `KeyValueStore.layerFileSystem` names keys; the records of one directory. */
+  const fileOf = (key: string) => encodeURIComponent(key)
+
+  onFileSystem(
+    "an index file cut off by a crash loses no record: every record on disk is listed",
+    () =>
+      Effect.gen(function* () {
+        const { directory, platform } = yield* tempDirectory
+        const fs = yield* Effect.provide(FileSystem.FileSystem, platform)
+        // Written as layerKeyValueStore over KeyValueStore.layerFileSystem writes them.
+        const old = ServiceRegistry.layerKeyValueStore.pipe(
+          Layer.provide(KeyValueStore.layerFileSystem(directory)),
+          Layer.provide(platform),
+        )
+        const hosts = ["node-1", "node-2", "node-3", "node-4"]
+        yield* Effect.forEach(hosts, (host) =>
+          Effect.flatMap(ServiceRegistry.ServiceRegistry, (r) =>
+            r.register(host, "compute")))
+          .pipe(Effect.provide(old))
+        const index = `${directory}/${fileOf("service/index")}`
+        const text = yield* fs.readFileString(index)
+        yield* fs.writeFileString(index, text.slice(0, 30))
+        const registry = ServiceRegistry.layerFileSystem(directory).pipe(Layer.provide(platform))
+        const listed = yield* Effect.flatMap(ServiceRegistry.ServiceRegistry, (r) =>
+          Effect.zipRight(r.register("node-5", "compute"), r.list)).pipe(Effect.provide(registry))
+        expect(listed).toEqual([...hosts, "node-5"].map((host) =>
+          record({ host })
+        ))
+      }),
+  )
+
+  onFileSystem(
+    "a record whose rewrite a crash cut off keeps its previous version",
+    () =>
+      Effect.gen(function* () {
+        const { directory, platform } = yield* tempDirectory
+        const fs = yield* Effect.provide(FileSystem.FileSystem, platform)
+        const registry = ServiceRegistry.layerFileSystem(directory).pipe(Layer.provide(platform))
+        yield* registerAndBeat(1).pipe(Effect.provide(registry))
+        // A crash between writing the temporary file and renaming it leaves both.
+        yield* fs.writeFileString(`${directory}/.tmp-crashed`, `{"host":"node-1","top`)
+        const listed = yield* Effect.flatMap(ServiceRegistry.ServiceRegistry, (r) => r.list).pipe(
+          Effect.provide(registry),
+        )
+        expect(listed).toEqual([record({ reportCount: 1, updatedAt: 10_000 })])
+        expect((yield* fs.readDirectory(directory)).sort()).toEqual([
+          ".tmp-crashed",
+          fileOf("service/compute/node-1"),
+        ])
+      }),
+  )
+
+  onFileSystem(
+    "a record file that does not decode is logged with its path and left out of list",
+    () => {
+      const capture = captureLogs()
+      return Effect.gen(function* () {
+        const { directory, platform } = yield* tempDirectory
+        const fs = yield* Effect.provide(FileSystem.FileSystem, platform)
+        const registry = ServiceRegistry.layerFileSystem(directory).pipe(Layer.provide(platform))
+        const file = `${directory}/${fileOf("service/compute/node-2")}`
+        yield* fs.writeFileString(file, "{")
+        const listed = yield* Effect.flatMap(
+          ServiceRegistry.ServiceRegistry,
+          (r) => Effect.zipRight(r.register("node-1", "compute"), r.list),
+        ).pipe(Effect.provide(registry))
+        expect(listed).toEqual([record()])
+        expect(capture.logs.map((log) => [log.level, log.message, log.annotations.key])).toEqual([[
+          "ERROR",
+          [
+            `Service registry: the value stored at ${
+              JSON.stringify(file)
+            } is corrupt and is treated as absent; stored text: "{"`,
+          ],
+          file,
+        ]])
+      }).pipe(Effect.provide(capture.layer))
+    },
+  )
 })

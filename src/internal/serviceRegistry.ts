@@ -1,4 +1,7 @@
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Path from "@effect/platform/Path"
 import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -9,6 +12,7 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Order from "effect/Order"
+import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as ServiceRegistry from "../ServiceRegistry.ts"
@@ -54,7 +58,7 @@ export class ServiceNotFound extends Schema.TaggedError<ServiceNotFound>(
 export class ServiceRegistryError extends Schema.TaggedError<ServiceRegistryError>(
   "effect-manager/ServiceRegistryError",
 )("ServiceRegistryError", {
-  operation: Schema.Literal("read", "write"),
+  operation: Schema.Literal("read", "write", "list"),
   key: Schema.String,
   cause: Schema.Defect,
 }) {
@@ -197,6 +201,35 @@ const STORED_TEXT_LIMIT = 200
 const truncate = (text: string): string =>
   text.length <= STORED_TEXT_LIMIT ? text : `${text.slice(0, STORED_TEXT_LIMIT)}…`
 
+/**
+ * A stored value that does not decode is logged and read as absent: `register` then writes a
+ * fresh one, so a damaged file never stops a service from starting.
+ */
+const decodeStored = <A>(
+  key: string,
+  stored: Option.Option<string>,
+  schema: Schema.Schema<A, string>,
+): Effect.Effect<Option.Option<A>> => {
+  if (Option.isNone(stored)) return Effect.succeed(Option.none<A>())
+  return Either.match(Schema.decodeEither(schema)(stored.value), {
+    onRight: (value) => Effect.succeed(Option.some(value)),
+    onLeft: (error) =>
+      Effect.as(
+        Effect.logError(
+          `Service registry: the value stored at ${
+            JSON.stringify(key)
+          } is corrupt and is treated as absent; stored text: ${
+            JSON.stringify(truncate(stored.value))
+          }`,
+        ).pipe(Effect.annotateLogs({ key, reason: error.message })),
+        Option.none<A>(),
+      ),
+  })
+}
+
+const encodeRecord = (record: ServiceRecord): Effect.Effect<string> =>
+  Schema.encode(RecordJson)(record).pipe(Effect.orDie)
+
 /** @internal */
 export const layerKeyValueStore: Layer.Layer<
   ServiceRegistry.ServiceRegistry,
@@ -217,27 +250,8 @@ export const layerKeyValueStore: Layer.Layer<
         kv.set(key, text),
         (cause) => new ServiceRegistryError({ operation: "write", key, cause }),
       )
-
-    // A value that does not decode is logged and read as absent: `register` then writes a
-    // fresh one, so a damaged file never stops a service from starting.
     const read = <A>(key: string, schema: Schema.Schema<A, string>) =>
-      Effect.flatMap(get(key), (stored) => {
-        if (Option.isNone(stored)) return Effect.succeed(Option.none<A>())
-        return Either.match(Schema.decodeEither(schema)(stored.value), {
-          onRight: (value) => Effect.succeed(Option.some(value)),
-          onLeft: (error) =>
-            Effect.as(
-              Effect.logError(
-                `Service registry: the value stored at ${
-                  JSON.stringify(key)
-                } is corrupt and is treated as absent; stored text: ${
-                  JSON.stringify(truncate(stored.value))
-                }`,
-              ).pipe(Effect.annotateLogs({ key, reason: error.message })),
-              Option.none<A>(),
-            ),
-        })
-      })
+      Effect.flatMap(get(key), (stored) => decodeStored(key, stored, schema))
 
     const index = Effect.map(read(INDEX_KEY, IndexJson), Option.getOrElse(() => []))
 
@@ -245,7 +259,7 @@ export const layerKeyValueStore: Layer.Layer<
       read: (host, topic) => read(recordKey(host, topic), RecordJson),
       write: (record) =>
         Effect.gen(function* () {
-          yield* set(recordKey(record.host, record.topic), yield* Schema.encode(RecordJson)(record))
+          yield* set(recordKey(record.host, record.topic), yield* encodeRecord(record))
           const ids = yield* index
           if (ids.some((id) => id.host === record.host && id.topic === record.topic)) return
           const next = [...ids, { host: record.host, topic: record.topic }]
@@ -259,3 +273,87 @@ export const layerKeyValueStore: Layer.Layer<
     })
   }),
 )
+
+// --- file system -------------------------------------------------------------------------------
+
+/** A record's file: the name `KeyValueStore.layerFileSystem` gives the record's key. */
+const recordFile = (host: string, topic: string): string =>
+  encodeURIComponent(recordKey(host, topic))
+
+/** `service/<topic>/<host>`, both parts URI-encoded, so neither holds a slash. */
+const RECORD_KEY = /^service\/[^/]+\/[^/]+$/
+
+const isRecordFile = (name: string): boolean => {
+  try {
+    return RECORD_KEY.test(decodeURIComponent(name))
+  } catch {
+    return false
+  }
+}
+
+/** Written first, then renamed over the record: never listed, and left only by a crash. */
+const TEMP_PREFIX = ".tmp-"
+
+/** @internal */
+export const layerFileSystem = (
+  directory: string,
+): Layer.Layer<
+  ServiceRegistry.ServiceRegistry,
+  ServiceRegistryError,
+  FileSystem.FileSystem | Path.Path
+> =>
+  Layer.effect(
+    tag,
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const failed =
+        (operation: "read" | "write" | "list", key: string) => (cause: PlatformError) =>
+          new ServiceRegistryError({ operation, key, cause })
+      yield* fs.makeDirectory(directory, { recursive: true }).pipe(
+        Effect.mapError(failed("write", directory)),
+      )
+
+      const readFile = (name: string) => {
+        const file = path.join(directory, name)
+        return fs.readFileString(file).pipe(
+          Effect.map(Option.some),
+          // A file gone between listing and reading is no record.
+          Effect.catchIf(
+            (error) => error._tag === "SystemError" && error.reason === "NotFound",
+            () => Effect.succeed(Option.none<string>()),
+          ),
+          Effect.mapError(failed("read", file)),
+          Effect.flatMap((stored) => decodeStored(file, stored, RecordJson)),
+        )
+      }
+
+      // Another process may write the same directory: a whole file is renamed into place, so
+      // a reader never sees half a record, and a crash leaves the previous one.
+      const write = (record: ServiceRecord) =>
+        Effect.gen(function* () {
+          const file = path.join(directory, recordFile(record.host, record.topic))
+          const unique = `${(yield* Random.nextInt).toString(36)}${
+            (yield* Random.nextInt).toString(36)
+          }`
+          const temp = path.join(directory, `${TEMP_PREFIX}${unique}`)
+          yield* fs.writeFileString(temp, yield* encodeRecord(record)).pipe(
+            Effect.zipRight(fs.rename(temp, file)),
+            Effect.tapError(() => Effect.ignore(fs.remove(temp))),
+            Effect.mapError(failed("write", file)),
+          )
+        })
+
+      const all = fs.readDirectory(directory).pipe(
+        Effect.mapError(failed("list", directory)),
+        Effect.flatMap((names) => Effect.forEach(names.filter(isRecordFile), readFile)),
+        Effect.map(Arr.getSomes),
+      )
+
+      return yield* make({
+        read: (host, topic) => readFile(recordFile(host, topic)),
+        write,
+        all,
+      })
+    }),
+  )

@@ -1,0 +1,120 @@
+// ServiceRegistry.layerFileSystem shared by real processes: children of the runtime the suite
+// runs on (Node under vitest, Deno under deno test) register services into one directory at
+// the same time; the parent then lists them all.
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as ServiceRegistry from "../src/ServiceRegistry.ts"
+
+// Only what the runtimes provide; no Node/Deno/DOM types are in scope on purpose.
+declare const globalThis: { readonly navigator?: { readonly userAgent?: string } }
+
+// workerd has no processes and no file system.
+const inWorkerd = globalThis.navigator?.userAgent === "Cloudflare-Workers"
+const live = inWorkerd ? it.scopedLive.skip : it.scopedLive
+const runtime = "Deno" in globalThis ? "deno" : "node"
+
+const root = decodeURIComponent((import.meta as { readonly url: string }).url)
+  .replace(/^file:\/\//, "")
+  .replace(/\/test\/[^/]+$/, "")
+const fixture = `${root}/test/support/registerServices.ts`
+
+// Not a static import: workerd's bundle of this file must not pull in node:child_process.
+const nodeContextModule = "@effect/platform-node/NodeContext"
+const NodeContextLive = Layer.unwrapEffect(
+  Effect.map(
+    Effect.promise(() => import(nodeContextModule) as Promise<typeof NodeContext>),
+    (module) => module.layer,
+  ),
+)
+
+/**
+ * The fixture bundled for Node (which cannot run .ts) into `directory`, which must lie inside
+ * the project for the bundle to find node_modules.
+ */
+const bundle = (
+  directory: string,
+): Effect.Effect<string, PlatformError | Error, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function* () {
+    const file = `${directory}/registerServices.mjs`
+    const code = yield* Command.make(
+      `${root}/node_modules/.bin/esbuild`,
+      fixture,
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--packages=external",
+      "--log-level=warning",
+      `--outfile=${file}`,
+    ).pipe(Command.stderr("inherit"), Command.exitCode)
+    if (code !== 0) return yield* Effect.fail(new Error(`esbuild exited with ${code}`))
+    return file
+  })
+
+/** Runs one child to its end: its exit code and its standard output. */
+const run = (script: string, ...args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const command = runtime === "node" ? Command.make("node", script, ...args) : Command.make(
+      `${root}/node_modules/.bin/deno`,
+      "run",
+      `--config=${root}/deno.json`,
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      script,
+      ...args,
+    )
+    const child = yield* Command.start(command.pipe(Command.stderr("inherit")))
+    const stdout = yield* child.stdout.pipe(Stream.decodeText(), Stream.mkString)
+    return { exitCode: yield* child.exitCode, stdout }
+  }).pipe(Effect.scoped)
+
+const PROCESSES = 4
+const SERVICES = 10
+
+describe(`ServiceRegistry.layerFileSystem shared by ${runtime} processes`, () => {
+  live(
+    `${PROCESSES} processes registering ${SERVICES} services each at once: all ${
+      PROCESSES * SERVICES
+    } are listed`,
+    () =>
+      Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        // Inside the project: a Node bundle there finds node_modules.
+        yield* fs.makeDirectory(`${root}/.tmp`, { recursive: true })
+        const work = yield* fs.makeTempDirectoryScoped({ directory: `${root}/.tmp` })
+        const directory = `${work}/services`
+        const script = runtime === "node" ? yield* bundle(work) : fixture
+        const workers = Array.from({ length: PROCESSES }, (_, i) => `worker${i}`)
+        const outcomes = yield* Effect.forEach(
+          workers,
+          (worker) => run(script, directory, worker, String(SERVICES)),
+          { concurrency: "unbounded" },
+        )
+        expect(outcomes).toEqual(
+          workers.map(() => ({ exitCode: 0, stdout: `registered ${SERVICES}\n` })),
+        )
+        const listed = yield* Effect.flatMap(
+          ServiceRegistry.ServiceRegistry,
+          (registry) => registry.list,
+        ).pipe(Effect.provide(ServiceRegistry.layerFileSystem(directory)))
+        const hosts = workers.flatMap((worker) =>
+          Array.from({ length: SERVICES }, (_, i) => `${worker}-${i}`)
+        ).sort()
+        expect(listed.map((record) => [record.topic, record.host, record.reportCount])).toEqual(
+          hosts.map((host) => ["compute", host, 1]),
+        )
+        // Every temporary file was renamed into place.
+        expect((yield* fs.readDirectory(directory)).length).toBe(PROCESSES * SERVICES)
+      }).pipe(Effect.provide(NodeContextLive)),
+    30_000,
+  )
+})
