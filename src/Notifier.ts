@@ -5,15 +5,21 @@
  * subscriber of {@link Notifier.notifications} and to the notifier's sinks (by default, the
  * log).
  *
+ * Neither a slow sink nor a slow subscriber can hold the sender up for long or grow memory:
+ * each sink has `sinkTimeout` per notification, after which it is interrupted, left behind
+ * and logged; each subscriber has a sliding buffer of `capacity` notifications, so one that
+ * stops reading loses the oldest.
+ *
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { InvalidNotification } from "./internal/notifier.ts"
+import type { InvalidNotification, InvalidNotifierOption } from "./internal/notifier.ts"
 import * as internal from "./internal/notifier.ts"
 
 /**
@@ -71,7 +77,9 @@ export interface Notification<out A = unknown> {
 
 /**
  * Where notifications go besides the stream: the log, a message bus, a web hook. A sink that
- * fails is logged and does not fail the `notify` call or the other sinks.
+ * fails, or does not finish within the notifier's `sinkTimeout`, is logged and does not fail
+ * the `notify` call or the other sinks. Log lines name a sink by its place in `sinks` and its
+ * function name (`sinks[1] "audited"`), so a named function is easier to find.
  *
  * @example
  * ```ts
@@ -89,14 +97,20 @@ export type NotificationSink<R = never> = (
 ) => Effect.Effect<void, unknown, R>
 
 /**
- * Who publishes (a `publisherId`, or the `host` and `topic` it is made of) and the sinks
- * (default: {@link logSink} alone; an empty list means the stream only).
+ * Who publishes (a `publisherId`, or the `host` and `topic` it is made of), the sinks
+ * (default: {@link logSink} alone; an empty list means the stream only), how long a sink may
+ * take and how far a subscriber may fall behind.
  *
  * @example
  * ```ts
  * import type * as Notifier from "effect-manager/Notifier"
  *
- * const options: Notifier.Options = { host: "node-1", topic: "compute" }
+ * const options: Notifier.Options = {
+ *   host: "node-1",
+ *   topic: "compute",
+ *   sinkTimeout: "2 seconds",
+ *   capacity: 1024,
+ * }
  * ```
  *
  * @since 0.1.0
@@ -104,10 +118,24 @@ export type NotificationSink<R = never> = (
  */
 export type Options<R = never> =
   & ({ readonly publisherId: string } | { readonly host: string; readonly topic: string })
-  & { readonly sinks?: ReadonlyArray<NotificationSink<R>> | undefined }
+  & {
+    readonly sinks?: ReadonlyArray<NotificationSink<R>> | undefined
+    /**
+     * How long each sink may take per notification; then it is interrupted and left behind
+     * (even if it ignores interruption), the timeout is logged and `notify` goes on to the
+     * next sink. A finite duration > 0. Default 5 seconds.
+     */
+    readonly sinkTimeout?: Duration.DurationInput | undefined
+    /**
+     * Notifications buffered per subscriber before the oldest are dropped (a sliding buffer).
+     * A positive integer. Default 4096.
+     */
+    readonly capacity?: number | undefined
+  }
 
 /**
- * Sends notifications. `notify` and its shortcuts never fail: sinks' failures are logged.
+ * Sends notifications. `notify` and its shortcuts never fail and wait for a sink at most
+ * `sinkTimeout`: sinks' failures and timeouts are logged.
  *
  * @example
  * ```ts
@@ -127,7 +155,10 @@ export interface Notifier {
   readonly [TypeId]: TypeId
   /** `"<topic>.<host>"`. */
   readonly publisherId: string
-  /** Sends a notification to the stream's subscribers, then to every sink, and returns it. */
+  /**
+   * Sends a notification to the stream's subscribers, then to every sink in turn (each for
+   * at most `sinkTimeout`), and returns it.
+   */
   readonly notify: <A>(
     eventType: string,
     priority: Priority,
@@ -158,8 +189,17 @@ export interface Notifier {
   readonly critical: <A>(eventType: string, payload: A) => Effect.Effect<Notification<A>>
   /** `notify` with priority `SAMPLE`. */
   readonly sample: <A>(eventType: string, payload: A) => Effect.Effect<Notification<A>>
-  /** Every notification sent after the stream starts, in order. */
+  /**
+   * Every notification sent after the stream starts, in order. A subscriber that falls
+   * `capacity` notifications behind loses the oldest.
+   */
   readonly notifications: Stream.Stream<Notification>
+  /**
+   * Subscribes now and returns the notifications sent from now on, for as long as the scope
+   * is open: nothing sent between this call and running the stream is missed. The same
+   * sliding buffer of `capacity` applies.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<Notification>, never, Scope.Scope>
 }
 
 /**
@@ -212,7 +252,8 @@ export const publisherId: (topic: string, host: string) => string = internal.pub
 export const logSink: NotificationSink = internal.logSink
 
 /**
- * A notifier in the current scope; its stream ends when the scope closes.
+ * A notifier in the current scope; its stream ends when the scope closes. An invalid
+ * `sinkTimeout` or `capacity` fails with {@link InvalidNotifierOption}.
  *
  * @example
  * ```ts
@@ -230,10 +271,10 @@ export const logSink: NotificationSink = internal.logSink
  */
 export const make: <R = never>(
   options: Options<R>,
-) => Effect.Effect<Notifier, never, R | Scope.Scope> = internal.make
+) => Effect.Effect<Notifier, InvalidNotifierOption, R | Scope.Scope> = internal.make
 
 /**
- * A layer with a notifier; it needs what its sinks need.
+ * A layer with a notifier; it needs what its sinks need and fails like {@link make}.
  *
  * @example
  * ```ts
@@ -245,8 +286,9 @@ export const make: <R = never>(
  * @since 0.1.0
  * @category layers
  */
-export const layer: <R = never>(options: Options<R>) => Layer.Layer<Notifier, never, R> =
-  internal.layer
+export const layer: <R = never>(
+  options: Options<R>,
+) => Layer.Layer<Notifier, InvalidNotifierOption, R> = internal.layer
 
 export {
   /**
@@ -268,4 +310,23 @@ export {
    * @category errors
    */
   InvalidNotification,
+  /**
+   * A notifier option is invalid: names the option, the value and the rule (`sinkTimeout`: a
+   * finite duration > 0; `capacity`: a positive integer).
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Notifier from "effect-manager/Notifier"
+   *
+   * const program = Effect.scoped(Notifier.make({ publisherId: "api.node-1", capacity: 0 })).pipe(
+   *   Effect.catchTag("InvalidNotifierOption", (error) => Effect.logError(error.message)),
+   * )
+   * // Notifier option capacity must be a positive integer, got 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidNotifierOption,
 } from "./internal/notifier.ts"

@@ -1,12 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberStatus from "effect/FiberStatus"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -194,7 +198,7 @@ describe("Notifier", () => {
         [
           "ERROR",
           [
-            "A notification sink failed on compute.instance.delete.end (00010203-0405-4607-8809-0a0b0c0d0e0f)",
+            `A notification sink (sinks[0] "failing") failed on compute.instance.delete.end (00010203-0405-4607-8809-0a0b0c0d0e0f)`,
           ],
           ["bus unreachable"],
         ],
@@ -247,4 +251,133 @@ describe("Notifier", () => {
       expect(recording.received).toEqual([])
     }).pipe(Effect.provide(Notifier.layer({ ...compute, sinks: [recording.sink] })))
   })
+
+  it.effect("a sink that hangs, even ignoring interruption, is left behind after sinkTimeout (default 5 s) and logged", () => {
+    const logs = captureLogs()
+    const recording = recordingSink()
+    const release = Deferred.unsafeMake<void>(FiberId.none)
+    const ended: Array<string> = []
+    // `Effect.never` would do, but it holds a timer that outlives the test.
+    const hanging: Notifier.NotificationSink = () =>
+      Effect.uninterruptible(Deferred.await(release)).pipe(
+        Effect.ensuring(Effect.sync(() => ended.push("hanging"))),
+      )
+    return Effect.gen(function* () {
+      const notifier = yield* Notifier.Notifier
+      const subscription = yield* notifier.subscribe
+      const sending = yield* Effect.fork(
+        notifier.info("compute.instance.delete.end", { id: "i-1" }),
+      )
+      yield* TestClock.adjust("4999 millis")
+      expect(yield* Fiber.poll(sending)).toEqual(Option.none())
+      yield* TestClock.adjust("1 millis")
+      const sent = Option.getOrThrow(yield* Fiber.poll(sending)).pipe(Exit.getOrElse(() => null))
+      expect([
+        recording.received,
+        Chunk.toArray(yield* Stream.runCollect(Stream.take(subscription, 1))),
+      ])
+        .toEqual([[sent], [sent]])
+      expect(logs.lines.map(([level, message]) => [level, message])).toEqual([[
+        "ERROR",
+        [
+          `A notification sink (sinks[0] "hanging") did not finish compute.instance.delete.end (00010203-0405-4607-8809-0a0b0c0d0e0f) within 5000 ms; it was interrupted and left to stop on its own`,
+        ],
+      ]])
+      // The runaway goes on in the background until its own work ends.
+      expect(ended).toEqual([])
+      yield* Deferred.succeed(release, undefined)
+      yield* Effect.yieldNow()
+      expect(ended).toEqual(["hanging"])
+    }).pipe(
+      Effect.withRandom(countingRandom),
+      Effect.provide(Notifier.layer({ ...compute, sinks: [hanging, recording.sink] })),
+      Effect.provide(logs.layer),
+      Effect.scoped,
+    )
+  })
+
+  it.effect("sinkTimeout bounds each sink", () => {
+    const logs = captureLogs()
+    const slow: Notifier.NotificationSink = () => Effect.sleep("2 seconds")
+    return Effect.gen(function* () {
+      const notifier = yield* Notifier.Notifier
+      const sending = yield* Effect.fork(notifier.info("e", {}))
+      yield* TestClock.adjust("1 second")
+      expect(Option.isSome(yield* Fiber.poll(sending))).toBe(true)
+      expect(logs.lines.map(([, message]) => message)).toEqual([[
+        `A notification sink (sinks[0] "slow") did not finish e (00010203-0405-4607-8809-0a0b0c0d0e0f) within 1000 ms; it was interrupted and left to stop on its own`,
+      ]])
+    }).pipe(
+      Effect.withRandom(countingRandom),
+      Effect.provide(Notifier.layer({ ...compute, sinks: [slow], sinkTimeout: "1 second" })),
+      Effect.provide(logs.layer),
+    )
+  })
+
+  it.effect("a stalled subscriber keeps only the latest `capacity` notifications", () =>
+    Effect.gen(function* () {
+      const notifier = yield* Notifier.make({ ...compute, sinks: [], capacity: 8 })
+      const stalled = yield* notifier.subscribe
+      for (let i = 0; i < 50_000; i++) yield* notifier.info("tick", i)
+      yield* notifier.info("end", -1)
+      const seen = yield* stalled.pipe(
+        Stream.takeUntil((n) => n.eventType === "end"),
+        Stream.map((n) => n.payload),
+        Stream.runCollect,
+      )
+      expect(Chunk.toArray(seen)).toEqual([
+        49_993,
+        49_994,
+        49_995,
+        49_996,
+        49_997,
+        49_998,
+        49_999,
+        -1,
+      ])
+    }).pipe(Effect.scoped))
+
+  it.effect("by default a subscriber buffers 4096 notifications", () =>
+    Effect.gen(function* () {
+      const notifier = yield* Notifier.make({ ...compute, sinks: [] })
+      const stalled = yield* notifier.subscribe
+      for (let i = 0; i < 5_000; i++) yield* notifier.info("tick", i)
+      const seen = yield* stalled.pipe(
+        Stream.map((n) => n.payload),
+        Stream.takeUntil((i) => i === 4_999),
+        Stream.runCollect,
+      )
+      expect([Chunk.size(seen), Chunk.unsafeHead(seen)]).toEqual([4096, 5_000 - 4096])
+    }).pipe(Effect.scoped))
+
+  it.effect("an invalid sinkTimeout or capacity fails with InvalidNotifierOption", () =>
+    Effect.gen(function* () {
+      const invalid = (options: Partial<Notifier.Options>) =>
+        Effect.flip(Effect.scoped(Notifier.make({ ...compute, ...options })))
+      const errors = yield* Effect.all([
+        invalid({ sinkTimeout: -1 }),
+        invalid({ sinkTimeout: "0 millis" }),
+        invalid({ sinkTimeout: Infinity }),
+        invalid({ sinkTimeout: "soon" as never }),
+        invalid({ capacity: 0 }),
+        invalid({ capacity: 1.5 }),
+        invalid({ capacity: NaN }),
+      ])
+      expect(errors.map((error) => error.message)).toEqual([
+        "Notifier option sinkTimeout must be a finite duration > 0, got -1",
+        `Notifier option sinkTimeout must be a finite duration > 0, got "0 millis"`,
+        "Notifier option sinkTimeout must be a finite duration > 0, got Infinity",
+        `Notifier option sinkTimeout is not a duration, got "soon"`,
+        "Notifier option capacity must be a positive integer, got 0",
+        "Notifier option capacity must be a positive integer, got 1.5",
+        "Notifier option capacity must be a positive integer, got NaN",
+      ])
+      expect(errors[4]).toEqual(
+        new Notifier.InvalidNotifierOption({
+          option: "capacity",
+          value: "0",
+          reason: "must be a positive integer",
+        }),
+      )
+    }))
 })

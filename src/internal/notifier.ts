@@ -1,6 +1,8 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as PubSub from "effect/PubSub"
@@ -9,6 +11,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Notifier from "../Notifier.ts"
+import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
 export const TypeId: Notifier.TypeId = Symbol.for("effect-manager/Notifier") as Notifier.TypeId
@@ -31,6 +34,25 @@ export class InvalidNotification extends Schema.TaggedError<InvalidNotification>
     } was not sent: its payload does not encode with its schema: ${this.reason}`
   }
 }
+
+/** @internal */
+export class InvalidNotifierOption extends Schema.TaggedError<InvalidNotifierOption>(
+  "effect-manager/InvalidNotifierOption",
+)("InvalidNotifierOption", {
+  option: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `Notifier option ${this.option} ${this.reason}, got ${this.value}`
+  }
+}
+
+/** @internal */
+export const defaultSinkTimeout: Duration.Duration = Duration.seconds(5)
+
+/** @internal */
+export const defaultCapacity = 4096
 
 /** @internal */
 export const publisherId = (topic: string, host: string): string => `${topic}.${host}`
@@ -81,33 +103,90 @@ export const logSink: Notifier.NotificationSink = (notification) =>
     }),
   )
 
+const validate = <R>(
+  options: Notifier.Options<R>,
+): Effect.Effect<
+  { readonly sinkTimeout: number; readonly capacity: number },
+  InvalidNotifierOption
+> =>
+  Effect.gen(function* () {
+    const timeout = options.sinkTimeout ?? defaultSinkTimeout
+    const sinkTimeout = decodeMillis(timeout, "> 0")
+    if (Either.isLeft(sinkTimeout)) {
+      return yield* new InvalidNotifierOption({
+        option: "sinkTimeout",
+        value: show(timeout),
+        reason: sinkTimeout.left,
+      })
+    }
+    const capacity = options.capacity ?? defaultCapacity
+    if (!isPositiveInteger(capacity)) {
+      return yield* new InvalidNotifierOption({
+        option: "capacity",
+        value: show(capacity),
+        reason: "must be a positive integer",
+      })
+    }
+    return { sinkTimeout: sinkTimeout.right, capacity }
+  })
+
+/** How a log line names a sink: its place in `sinks` and, when it has one, its function name. */
+const sinkLabel = (sink: Notifier.NotificationSink<any>, index: number): string =>
+  sink.name === "" ? `sinks[${index}]` : `sinks[${index}] ${JSON.stringify(sink.name)}`
+
+/**
+ * One sink's delivery, bounded by `timeoutMillis`. A sink that fails or overruns is logged and
+ * the others still run: a notification is a side channel and must not fail, or hang, the
+ * operation that sends it (oslo swallows driver errors too). The sink runs disconnected, so
+ * the bound holds even when it ignores interruption; such a runaway is left behind.
+ */
+const deliverTo = <R>(
+  sink: Notifier.NotificationSink<R>,
+  index: number,
+  timeoutMillis: number,
+) =>
+(notification: Notifier.Notification): Effect.Effect<void, never, R> => {
+  const about = `A notification sink (${sinkLabel(sink, index)})`
+  const event = `${notification.eventType} (${notification.messageId})`
+  // The sink's exit is taken inside the disconnected fiber, which then never fails on its own.
+  return Effect.exit(sink(notification)).pipe(
+    Effect.disconnect,
+    Effect.timeoutTo({
+      duration: Duration.millis(timeoutMillis),
+      onSuccess: (exit): Effect.Effect<void, unknown> => exit,
+      onTimeout: () =>
+        Effect.logError(
+          `${about} did not finish ${event} within ${timeoutMillis} ms; it was interrupted and left to stop on its own`,
+        ),
+    }),
+    Effect.flatten,
+    Effect.catchAllCause((cause) => Effect.logError(`${about} failed on ${event}`, cause)),
+  )
+}
+
 /** @internal */
 export const make = <R = never>(
   options: Notifier.Options<R>,
-): Effect.Effect<Notifier.Notifier, never, R | Scope.Scope> =>
+): Effect.Effect<Notifier.Notifier, InvalidNotifierOption, R | Scope.Scope> =>
   Effect.gen(function* () {
+    const { capacity, sinkTimeout } = yield* validate(options)
     const publisher = "publisherId" in options
       ? options.publisherId
       : publisherId(options.topic, options.host)
-    const sinks = options.sinks ?? [logSink]
+    const sinks = (options.sinks ?? [logSink]).map((sink, index) =>
+      deliverTo(sink, index, sinkTimeout)
+    )
     const context = yield* Effect.context<R>()
+    // Sliding: a subscriber that stops reading loses the oldest notifications, not memory.
     const pubsub = yield* Effect.acquireRelease(
-      PubSub.unbounded<Notifier.Notification>(),
+      PubSub.sliding<Notifier.Notification>(capacity),
       PubSub.shutdown,
     )
 
-    // A sink that fails is logged and the others still run: a notification is a side
-    // channel and must not fail the operation that sends it (oslo swallows driver errors too).
     const deliver = (notification: Notifier.Notification) =>
-      Effect.forEach(sinks, (sink) =>
-        sink(notification).pipe(
-          Effect.catchAllCause((cause) =>
-            Effect.logError(
-              `A notification sink failed on ${notification.eventType} (${notification.messageId})`,
-              cause,
-            )
-          ),
-        ), { discard: true }).pipe(Effect.provide(context))
+      Effect.forEach(sinks, (sink) => sink(notification), { discard: true }).pipe(
+        Effect.provide(context),
+      )
 
     const notify = <A>(eventType: string, priority: Notifier.Priority, payload: A) =>
       Effect.gen(function* () {
@@ -148,10 +227,11 @@ export const make = <R = never>(
       critical: at("CRITICAL"),
       sample: at("SAMPLE"),
       notifications: Stream.fromPubSub(pubsub),
+      subscribe: Effect.map(PubSub.subscribe(pubsub), (queue) => Stream.fromQueue(queue)),
     }
   })
 
 /** @internal */
 export const layer = <R = never>(
   options: Notifier.Options<R>,
-): Layer.Layer<Notifier.Notifier, never, R> => Layer.scoped(tag, make(options))
+): Layer.Layer<Notifier.Notifier, InvalidNotifierOption, R> => Layer.scoped(tag, make(options))
