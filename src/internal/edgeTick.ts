@@ -54,16 +54,6 @@ const decodeState = (key: string, text: string): Effect.Effect<Map<string, numbe
     return resume
   })
 
-/**
- * The runner reads `resume` by name: an object without a prototype, so that a task named
- * "constructor" or "toString" finds only what was stored, and "__proto__" is an own key.
- */
-const resumeRecord = (entries: ReadonlyMap<string, number>): Record<string, number> => {
-  const record: Record<string, number> = Object.create(null)
-  for (const [task, at] of entries) record[task] = at
-  return record
-}
-
 /** @internal */
 export const tick = <E, R>(
   tasks: ReadonlyArray<PeriodicTask.PeriodicTask<E, R>>,
@@ -80,7 +70,7 @@ export const tick = <E, R>(
     const runner = yield* PeriodicRunner.make(tasks, {
       start: false,
       mode: options.mode,
-      resume: resumeRecord(resume),
+      resume,
     })
     const save = Effect.gen(function* () {
       const status = yield* runner.status
