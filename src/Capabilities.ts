@@ -11,6 +11,7 @@ import type * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/capabilities.ts"
+import type { InvalidCapabilitiesOption } from "./internal/capabilities.ts"
 import type { Capabilities } from "./Manager.ts"
 
 /**
@@ -18,6 +19,10 @@ import type { Capabilities } from "./Manager.ts"
  * remote transport carries); the scheduler decodes it with the manager's `Schema`. `sequence`
  * grows by one per report of the same host, service and manager, so a consumer can drop
  * reports that arrive out of order.
+ *
+ * The envelope's rules, which the scheduler and the bus check on every report (a report that
+ * breaks one is refused with {@link MalformedReport}): `host`, `service` and `manager` are
+ * strings, `timestamp` is a finite number, `sequence` a non-negative safe integer.
  *
  * @example
  * ```ts
@@ -39,7 +44,7 @@ export const CapabilityReport = Schema.Struct({
   manager: Schema.String,
   capabilities: Schema.Unknown,
   /** Epoch milliseconds of the publisher's `Clock`. */
-  timestamp: Schema.Number,
+  timestamp: Schema.Finite,
   sequence: Schema.NonNegativeInt,
 })
 
@@ -82,7 +87,9 @@ export interface Source {
 export interface Options {
   /**
    * How long after the last report an unchanged value is reported again, so a consumer can
-   * tell a quiet host from a dead one. A duration > 0; default 10 s.
+   * tell a quiet host from a dead one. A finite duration > 0; default 10 s. Anything else (0,
+   * -1, NaN, `Infinity`, "abc") makes the stream fail at once with
+   * {@link InvalidCapabilitiesOption}.
    */
   readonly publishInterval?: Duration.DurationInput | undefined
 }
@@ -105,7 +112,8 @@ export interface Options {
  * returns by reference, and a manager that polls its driver makes a new object every time.
  * A value that does not encode, or whose encoded form is not JSON, is logged as an
  * {@link UnencodableCapabilities} error naming the manager and the host, and skipped; the
- * stream goes on. The stream fails only when the manager's stream fails.
+ * stream goes on. The stream fails only when the manager's stream fails, or at once with
+ * {@link InvalidCapabilitiesOption} when `publishInterval` is not a finite duration > 0.
  *
  * @example
  * ```ts
@@ -129,9 +137,61 @@ export const reports: <A, I, E = never, R = never>(
   source: Source,
   capabilities: Capabilities<A, I, E, R>,
   options?: Options,
-) => Stream.Stream<CapabilityReport, E, R> = internal.reports
+) => Stream.Stream<CapabilityReport, E | InvalidCapabilitiesOption, R> = internal.reports
 
 export {
+  /**
+   * An option of {@link reports} that makes no sense — a `publishInterval` that is not a
+   * finite duration > 0 — names the option, the value and the rule; the stream fails with it
+   * before it reports anything.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Schema from "effect/Schema"
+   * import * as Stream from "effect/Stream"
+   * import { Capabilities, Manager } from "effect-manager"
+   *
+   * const program = Capabilities.reports(
+   *   { host: "compute-1", service: "compute", manager: "Compute" },
+   *   Manager.capabilities(Schema.Struct({}), Stream.make({})),
+   *   { publishInterval: 0 },
+   * ).pipe(
+   *   Stream.runDrain,
+   *   Effect.catchTag("InvalidCapabilitiesOption", (error) => Effect.logError(error.message)),
+   * )
+   * // logs: Capabilities option publishInterval must be a finite duration > 0, got 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidCapabilitiesOption,
+  /**
+   * A report whose envelope breaks the rules of {@link CapabilityReport} (a report that is not
+   * an object, a `host`, `service` or `manager` that is not a string, a `timestamp` that is
+   * not a finite number, a `sequence` that is not a non-negative safe integer). Names the
+   * host when the report has one, the field, the value as shown, and the rule. The scheduler
+   * and the bus refuse such a report with it; a scheduler's `consume` logs it and goes on.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import type { Capabilities } from "effect-manager"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const ingest = (report: Capabilities.CapabilityReport) =>
+   *   Effect.flatMap(Scheduler.Scheduler, (scheduler) => scheduler.ingest(report)).pipe(
+   *     Effect.catchTag("MalformedReport", (error) => Effect.succeed(`${error.field}: ${error.reason}`))
+   *   )
+   * // e.g. Capability report from host "compute-1" refused: sequence must be a
+   * // non-negative safe integer, got Infinity
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  MalformedReport,
   /**
    * A capabilities value that does not encode with its manager's schema, or whose encoded form
    * is not JSON; names the manager, the service, the host and the reason. {@link reports} logs

@@ -15,7 +15,7 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { CapabilityReport } from "./Capabilities.ts"
+import type { CapabilityReport, MalformedReport } from "./Capabilities.ts"
 import type { InvalidCapabilityBusOption } from "./internal/capabilityBus.ts"
 import * as internal from "./internal/capabilityBus.ts"
 
@@ -48,8 +48,10 @@ export interface Options {
 }
 
 /**
- * Carries capability reports from publishers to subscribers. `publish` never waits and never
- * fails.
+ * Carries capability reports from publishers to subscribers. `publish` never waits; it fails
+ * only with {@link MalformedReport} when the report's envelope breaks the rules of
+ * `CapabilityReport`, and then nobody receives it. Subscribers receive a copy of the envelope
+ * (the `capabilities` value itself is shared), not the publisher's object.
  *
  * @example
  * ```ts
@@ -70,8 +72,8 @@ export interface CapabilityBus {
   readonly [TypeId]: TypeId
   /** Reports buffered per subscriber before the oldest are dropped. */
   readonly capacity: number
-  /** Sends a report to every current subscriber. */
-  readonly publish: (report: CapabilityReport) => Effect.Effect<void>
+  /** Sends a report to every current subscriber, or refuses a malformed one. */
+  readonly publish: (report: CapabilityReport) => Effect.Effect<void, MalformedReport>
   /** The reports published after the stream starts running, in order. */
   readonly reports: Stream.Stream<CapabilityReport>
   /**

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { CapabilityReport } from "./Capabilities.ts"
+import type { CapabilityReport, MalformedReport } from "./Capabilities.ts"
 import type * as Context from "effect/Context"
 import type * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
@@ -21,6 +21,7 @@ import type * as Stream from "effect/Stream"
 import type {
   InvalidCapabilities,
   InvalidSchedulerOption,
+  InvalidWeigher,
   NoValidHost,
   TooManyHosts,
 } from "./internal/scheduler.ts"
@@ -74,6 +75,8 @@ export interface HostState<out A> {
  * - `HostDown`: no report for longer than `serviceDownTime`; announced at that instant, with
  *   no report needed.
  * - `HostBackUp`: a host that was down reported again.
+ * - `HostForgotten`: no report for longer than `forgetAfter`; the scheduler dropped the host's
+ *   state (always after its `HostDown`). A later report of it is a `HostAdded` again.
  *
  * @example
  * ```ts
@@ -84,6 +87,7 @@ export interface HostState<out A> {
  *   HostUpdated: ({ host }) => `${host.host} updated`,
  *   HostDown: ({ host }) => `${host.host} down`,
  *   HostBackUp: ({ host }) => `${host.host} back up`,
+ *   HostForgotten: ({ host }) => `${host.host} forgotten`,
  * })
  * ```
  *
@@ -95,6 +99,7 @@ export type HostChange<A> = Data.TaggedEnum<{
   HostUpdated: { readonly host: HostState<A>; readonly previous: HostState<A> }
   HostDown: { readonly host: HostState<A> }
   HostBackUp: { readonly host: HostState<A> }
+  HostForgotten: { readonly host: HostState<A> }
 }>
 
 /**
@@ -166,6 +171,10 @@ export interface Filter<in A, in R = unknown> {
  * across those hosts (the lowest 0, the highest 1; all 0 when they are equal), then multiplied
  * by `multiplier` (negative to prefer low scores) and added to the other weighers'.
  *
+ * The multiplier and every score must be finite numbers: {@link Scheduler.select} fails with
+ * {@link InvalidWeigher} otherwise, since a NaN compares with nothing and ∞ − ∞ is NaN, which
+ * would let the order the reports arrived in pick the winner.
+ *
  * @example
  * ```ts
  * import type * as Scheduler from "effect-manager/Scheduler"
@@ -215,6 +224,10 @@ export interface SelectOptions<A, R> {
  * - `schema`: decodes each report's `capabilities`.
  * - `serviceDownTime`: how long after its last report a host is still up (default 60 s,
  *   nova's `service_down_time`; limit included).
+ * - `forgetAfter`: how long after its last report a host's state is dropped altogether
+ *   (announced as `HostForgotten`), so that a burst of bogus names cannot hold the places of
+ *   `maxHosts` and memory does not grow with every name ever seen. A finite duration, at least
+ *   `serviceDownTime`; default 10 × `serviceDownTime` (10 minutes with the default).
  * - `maxHosts`: the most states kept (one per host, service and manager); a report of a new
  *   one past it is refused with {@link TooManyHosts}. Default: no limit.
  * - `changesCapacity`: how many changes a slow subscriber may lag behind before the oldest
@@ -229,6 +242,7 @@ export interface SelectOptions<A, R> {
  * const options: Scheduler.Options<typeof Compute.Type, typeof Compute.Encoded> = {
  *   schema: Compute,
  *   serviceDownTime: "30 seconds",
+ *   forgetAfter: "1 hour",
  *   maxHosts: 10_000,
  * }
  * ```
@@ -239,6 +253,7 @@ export interface SelectOptions<A, R> {
 export interface Options<A, I> {
   readonly schema: Schema.Schema<A, I>
   readonly serviceDownTime?: Duration.DurationInput | undefined
+  readonly forgetAfter?: Duration.DurationInput | undefined
   readonly maxHosts?: number | undefined
   readonly changesCapacity?: number | undefined
 }
@@ -262,7 +277,7 @@ export interface Options<A, I> {
 export interface IngestSummary {
   readonly accepted: number
   readonly outOfOrder: number
-  readonly rejected: ReadonlyArray<InvalidCapabilities | TooManyHosts>
+  readonly rejected: ReadonlyArray<MalformedReport | InvalidCapabilities | TooManyHosts>
 }
 
 /**
@@ -270,11 +285,25 @@ export interface IngestSummary {
  *
  * A report is accepted when its sequence is greater than the last accepted one of the same
  * host, service and manager (or when that host is down: a restarted publisher starts its
- * sequence again); older reports are ignored. A report whose capabilities do not decode is
- * rejected with {@link InvalidCapabilities}, logged as a warning, and the host keeps its
- * previous state. Only the latest state of each host, service and manager is kept. Hosts go
- * down `serviceDownTime` after their last report, found by one background fiber that sleeps
- * until the next such instant.
+ * sequence again); older reports are ignored. One bad report never stops the scheduler:
+ *
+ * - a report whose envelope breaks the rules of `CapabilityReport` (not an object; `host`,
+ *   `service` or `manager` not a string; `timestamp` not finite; `sequence` not a
+ *   non-negative safe integer) is refused with `MalformedReport`;
+ * - a report whose capabilities do not decode, or hold a number that is not finite (NaN,
+ *   ±Infinity, anywhere in the decoded value), is refused with {@link InvalidCapabilities},
+ *   and the host keeps its previous state;
+ *
+ * each refusal is logged as a warning annotated with the host (and the service and manager
+ * when the report has them); `ingest` fails with it, `ingestAll` counts it and `consume` goes
+ * on with the next report. The scheduler keeps its own copy of the envelope and of the
+ * plain-data payload, never the caller's objects.
+ *
+ * Only the latest state of each host, service and manager is kept. Hosts go down
+ * `serviceDownTime` after their last report and are forgotten `forgetAfter` after it, both
+ * found by one background fiber that sleeps until the next such instant; a report of a new
+ * host that finds `maxHosts` states kept first drops those past `forgetAfter` the fiber has
+ * not reached yet, and `hosts` never lists them.
  *
  * @example
  * ```ts
@@ -303,20 +332,30 @@ export interface Scheduler<out A = unknown> {
   readonly [TypeId]: TypeId
   /** How long after its last report a host is still up. */
   readonly serviceDownTime: Duration.Duration
-  /** Applies one report: `"accepted"`, or `"outOfOrder"` when it is not newer than the last. */
+  /** How long after its last report a host's state is dropped. */
+  readonly forgetAfter: Duration.Duration
+  /**
+   * Applies one report: `"accepted"`, or `"outOfOrder"` when it is not newer than the last;
+   * fails with the refusal (also logged) of a malformed report, bad capabilities or a host
+   * past `maxHosts`.
+   */
   readonly ingest: (
     report: CapabilityReport,
-  ) => Effect.Effect<"accepted" | "outOfOrder", InvalidCapabilities | TooManyHosts>
+  ) => Effect.Effect<
+    "accepted" | "outOfOrder",
+    MalformedReport | InvalidCapabilities | TooManyHosts
+  >
   /** Applies reports received together (one clock reading), as one step; never fails. */
   readonly ingestAll: (reports: Iterable<CapabilityReport>) => Effect.Effect<IngestSummary>
   /**
    * Ingests a stream in a fiber of the scheduler's scope, chunk by chunk; returns that fiber.
-   * A stream that fails is logged; it stops, the scheduler does not.
+   * A refused report is logged and skipped. A stream that fails is logged; it stops, the
+   * scheduler does not.
    */
   readonly consume: <E, R>(
     stream: Stream.Stream<CapabilityReport, E, R>,
   ) => Effect.Effect<Fiber.RuntimeFiber<void, E>, never, R>
-  /** Every host state, up or down, ordered by host, service, manager. */
+  /** Every host state kept, up or down, ordered by host, service, manager. */
   readonly hosts: Effect.Effect<ReadonlyArray<HostState<A>>>
   /** The up hosts, ordered by host, service, manager. */
   readonly upHosts: Effect.Effect<ReadonlyArray<HostState<A>>>
@@ -327,12 +366,13 @@ export interface Scheduler<out A = unknown> {
   /**
    * nova's filter scheduler: the up hosts go through the filters in order, the survivors are
    * weighed, and the best one is returned (ties go to the first by name). Fails with
-   * {@link NoValidHost} when the filters leave no host.
+   * {@link NoValidHost} when the filters leave no host, and with {@link InvalidWeigher} when a
+   * weigher's multiplier or one of its scores is not a finite number.
    */
   readonly select: <R>(
     request: R,
     options: SelectOptions<A, R>,
-  ) => Effect.Effect<HostState<A>, NoValidHost>
+  ) => Effect.Effect<HostState<A>, NoValidHost | InvalidWeigher>
 }
 
 /**
@@ -449,9 +489,10 @@ export const numericWeigher: <const F extends string>(
 
 export {
   /**
-   * A report whose capabilities do not match the scheduler's schema; names the host,
-   * service, manager, the report's sequence and the parse error. The host keeps its previous
-   * state.
+   * A report whose capabilities do not match the scheduler's schema, or hold a number that is
+   * not finite (NaN, ±Infinity) anywhere in the decoded value; names the host, service,
+   * manager, the report's sequence and the reason (the parse error, or the path and the
+   * number). The host keeps its previous state.
    *
    * @example
    * ```ts
@@ -470,10 +511,11 @@ export {
    */
   InvalidCapabilities,
   /**
-   * A scheduler option that makes no sense — a negative or infinite `serviceDownTime`, a
-   * `maxHosts` or `changesCapacity` that is not a positive integer, a `schema` that is not a
-   * Schema — names the option, the value and the rule; {@link make} and {@link layer} fail
-   * with it before anything starts.
+   * A scheduler option that makes no sense — a negative or infinite `serviceDownTime` or
+   * `forgetAfter`, a `forgetAfter` shorter than `serviceDownTime`, a `maxHosts` or
+   * `changesCapacity` that is not a positive integer, a `schema` that is not a Schema — names
+   * the option, the value and the rule; {@link make} and {@link layer} fail with it before
+   * anything starts.
    *
    * @example
    * ```ts
@@ -492,6 +534,28 @@ export {
    * @category errors
    */
   InvalidSchedulerOption,
+  /**
+   * A weigher that {@link Scheduler.select} cannot use fairly: its `multiplier`, or the score
+   * it gave a host (the first such host by name), is NaN, ±Infinity or not a number. Names
+   * the weigher, the field, the host and the value.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const place = Effect.flatMap(Scheduler.Scheduler, (scheduler) =>
+   *   scheduler.select({}, { weighers: [Scheduler.numericWeigher("ram", "freeRamMb", NaN)] })
+   * ).pipe(
+   *   Effect.catchTag("InvalidWeigher", (error) => Effect.die(error.message))
+   * )
+   * // dies with: Weigher "ram" refused: its multiplier must be a finite number, got NaN
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidWeigher,
   /**
    * {@link select} found no host: says how many up hosts there were and how many each
    * filter removed, e.g. `No valid host: 10 hosts; "resources" removed 7, "compute" removed 3`.

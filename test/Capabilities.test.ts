@@ -22,7 +22,7 @@ const source = { host: "compute-1", service: "compute", manager: "Compute" } as 
 type Seen = [number, number, unknown]
 
 /** Runs `stream` in the background, appending each report as [timestamp, sequence, capabilities]. */
-const collect = (stream: Stream.Stream<Capabilities.CapabilityReport>) =>
+const collect = (stream: Stream.Stream<Capabilities.CapabilityReport, unknown>) =>
   Effect.gen(function* () {
     const seen: Array<Seen> = []
     yield* Effect.fork(
@@ -197,6 +197,72 @@ describe("Capabilities.reports", () => {
       ]])
     }).pipe(Effect.provide(layer))
   })
+})
+
+describe("Capabilities bad input", () => {
+  const bad: ReadonlyArray<readonly [unknown, string]> = [
+    [0, "must be a finite duration > 0, got 0"],
+    [-1, "must be a finite duration > 0, got -1"],
+    [NaN, "must be a finite duration > 0, got NaN"],
+    [Infinity, "must be a finite duration > 0, got Infinity"],
+    ["abc", `is not a duration, got "abc"`],
+  ]
+  for (const [publishInterval, reason] of bad) {
+    it.effect(`a publishInterval of ${String(publishInterval)} fails the stream at once`, () =>
+      Effect.gen(function* () {
+        const error = yield* Capabilities.reports(
+          source,
+          Manager.capabilities(Resources, Stream.make(ram(1))),
+          { publishInterval: publishInterval as never },
+        ).pipe(Stream.runCollect, Effect.flip)
+        expect(error).toEqual(
+          new Capabilities.InvalidCapabilitiesOption({
+            option: "publishInterval",
+            value: reason.slice(reason.indexOf("got ") + 4),
+            reason: reason.slice(0, reason.indexOf(", got ")),
+          }),
+        )
+        expect(error.message).toBe(`Capabilities option publishInterval ${reason}`)
+      }))
+  }
+
+  it("a CapabilityReport's timestamp must be finite and its sequence a safe integer", () => {
+    const valid = {
+      host: "compute-1",
+      service: "compute",
+      manager: "Compute",
+      capabilities: {},
+      timestamp: 0,
+      sequence: 1,
+    }
+    const decode = Schema.decodeUnknownEither(Capabilities.CapabilityReport)
+    expect(decode(valid)._tag).toBe("Right")
+    expect(
+      [
+        { timestamp: Infinity },
+        { timestamp: NaN },
+        { sequence: Infinity },
+        { sequence: 1.5 },
+        { sequence: -1 },
+      ].map((change) => decode({ ...valid, ...change })._tag),
+    ).toEqual(["Left", "Left", "Left", "Left", "Left"])
+  })
+
+  it.effect("hosts, services and managers named like object keys are reported as they are", () =>
+    Effect.gen(function* () {
+      const first = yield* Capabilities.reports(
+        { host: "__proto__", service: "constructor", manager: "toString" },
+        Manager.capabilities(Resources, Stream.make(ram(1))),
+      ).pipe(Stream.runHead)
+      expect(first._tag === "Some" ? first.value : undefined).toEqual({
+        host: "__proto__",
+        service: "constructor",
+        manager: "toString",
+        capabilities: { freeRamMb: 1 },
+        timestamp: 0,
+        sequence: 1,
+      })
+    }))
 })
 
 class Compute extends Context.Tag("Compute")<Compute, { readonly ping: Effect.Effect<string> }>() {}

@@ -5,7 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type * as Capabilities from "../src/Capabilities.ts"
+import * as Capabilities from "../src/Capabilities.ts"
 import * as CapabilityBus from "../src/CapabilityBus.ts"
 
 const report = (sequence: number): Capabilities.CapabilityReport => ({
@@ -76,6 +76,37 @@ describe("CapabilityBus", () => {
         Effect.provide(CapabilityBus.layer()),
       )
       expect(yield* Fiber.join(head)).toEqual(Option.none())
+    }))
+
+  it.scoped("a malformed report is refused with MalformedReport and reaches nobody", () =>
+    Effect.gen(function* () {
+      const bus = yield* CapabilityBus.make()
+      const reports = yield* bus.subscribe
+      const error = yield* Effect.flip(bus.publish({ ...report(1), sequence: Infinity }))
+      expect(error).toEqual(
+        new Capabilities.MalformedReport({
+          host: "compute-1",
+          field: "sequence",
+          value: "Infinity",
+          reason: "must be a non-negative safe integer",
+        }),
+      )
+      const missing = yield* Effect.flip(bus.publish(null as never))
+      expect(missing.message).toBe("Capability report refused: report must be an object, got null")
+      yield* bus.publish(report(2))
+      expect(yield* sequences(reports, 1)).toEqual([2])
+    }))
+
+  it.scoped("subscribers get the report as published, whatever the publisher changes later", () =>
+    Effect.gen(function* () {
+      const bus = yield* CapabilityBus.make()
+      const reports = yield* bus.subscribe
+      const sent = { ...report(1), host: "__proto__", manager: "constructor" }
+      yield* bus.publish(sent)
+      sent.sequence = 99
+      sent.host = "other"
+      const [received] = yield* Stream.runCollect(Stream.take(reports, 1))
+      expect(received).toEqual({ ...report(1), host: "__proto__", manager: "constructor" })
     }))
 
   it.effect("a capacity below 1 is rejected, naming the option and the value", () =>

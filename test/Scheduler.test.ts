@@ -10,6 +10,7 @@ import * as TestClock from "effect/TestClock"
 import type { CapabilityReport } from "../src/Capabilities.ts"
 import * as Scheduler from "../src/Scheduler.ts"
 import { captureLogs } from "./support/periodic.ts"
+import { report } from "./support/reports.ts"
 
 const Compute = Schema.Struct({
   vcpus: Schema.Number,
@@ -25,15 +26,6 @@ const node = (ramMb: number, other: Partial<Compute> = {}): Compute => ({
   instances: 0,
   enabled: true,
   ...other,
-})
-
-const report = (host: string, sequence: number, capabilities: unknown): CapabilityReport => ({
-  host,
-  service: "compute",
-  manager: "Compute",
-  capabilities,
-  timestamp: 0,
-  sequence,
 })
 
 /** A host state as the scheduler keeps it, received at `receivedAt`. */
@@ -127,7 +119,7 @@ describe("Scheduler", () => {
           2,
         ])
         expect(error.message).toBe(
-          `Capabilities of manager "Compute" (service "compute") on host "node-1", report 2, do not match the schema; the previous state is kept: ${error.reason}`,
+          `Capabilities of manager "Compute" (service "compute") on host "node-1", report 2, are refused and the previous state is kept: ${error.reason}`,
         )
         expect(error.reason).toContain(`readonly ramMb: number`)
         expect(error.reason).toContain(`Expected number, actual "lots"`)
@@ -261,11 +253,9 @@ describe("Scheduler", () => {
         name: "compute",
         passes: (host) => host.capabilities.enabled,
       }
-      const error = yield* Effect.flip(
-        scheduler.select({ ramMb: 2048 }, {
-          filters: [Scheduler.resourcesFit(["ramMb"]), compute],
-        }),
-      )
+      const error = yield* scheduler.select({ ramMb: 2048 }, {
+        filters: [Scheduler.resourcesFit(["ramMb"]), compute],
+      }).pipe(Effect.catchTag("InvalidWeigher", Effect.die), Effect.flip)
       expect(error).toBeInstanceOf(Scheduler.NoValidHost)
       expect([error.hosts, error.removed]).toEqual([10, [
         { filter: "resources", removed: 7 },

@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -9,6 +10,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Capabilities from "../Capabilities.ts"
 import type * as Manager from "../Manager.ts"
+import { decodeMillis, show } from "./validate.ts"
 
 /** @internal */
 export class UnencodableCapabilities extends Schema.TaggedError<UnencodableCapabilities>(
@@ -24,6 +26,73 @@ export class UnencodableCapabilities extends Schema.TaggedError<UnencodableCapab
       JSON.stringify(this.manager)
     } of service ${this.service} on host ${this.host}: a capabilities value was not published, ${this.reason}`
   }
+}
+
+/** @internal */
+export class MalformedReport extends Schema.TaggedError<MalformedReport>(
+  "effect-manager/MalformedReport",
+)("MalformedReport", {
+  host: Schema.optional(Schema.String),
+  field: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    const from = this.host === undefined ? "" : ` from host ${JSON.stringify(this.host)}`
+    return `Capability report${from} refused: ${this.field} ${this.reason}, got ${this.value}`
+  }
+}
+
+/** @internal */
+export class InvalidCapabilitiesOption extends Schema.TaggedError<InvalidCapabilitiesOption>(
+  "effect-manager/InvalidCapabilitiesOption",
+)("InvalidCapabilitiesOption", {
+  option: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `Capabilities option ${this.option} ${this.reason}, got ${this.value}`
+  }
+}
+
+/**
+ * @internal Checks a report's envelope (not its capabilities, which only the consumer's schema
+ * can judge) by hand rather than with the `CapabilityReport` schema: this runs once per report
+ * on the scheduler's ingest path. Returns a fresh envelope, so a caller that later changes its
+ * object changes nothing of ours.
+ */
+export const readReport = (input: unknown): Capabilities.CapabilityReport | MalformedReport => {
+  if (typeof input !== "object" || input === null) {
+    return new MalformedReport({ field: "report", value: show(input), reason: "must be an object" })
+  }
+  let report: Record<keyof Capabilities.CapabilityReport, unknown>
+  try {
+    const { capabilities, host, manager, sequence, service, timestamp } = input as Record<
+      string,
+      unknown
+    >
+    report = { host, service, manager, capabilities, timestamp, sequence }
+  } catch (error) {
+    return new MalformedReport({
+      field: "report",
+      value: "an object",
+      reason: `could not be read (${String(error)})`,
+    })
+  }
+  const host = typeof report.host === "string" ? { host: report.host } : {}
+  const refuse = (field: keyof Capabilities.CapabilityReport, reason: string) =>
+    new MalformedReport({ ...host, field, value: show(report[field]), reason })
+  if (typeof report.host !== "string") return refuse("host", "must be a string")
+  if (typeof report.service !== "string") return refuse("service", "must be a string")
+  if (typeof report.manager !== "string") return refuse("manager", "must be a string")
+  if (typeof report.timestamp !== "number" || !Number.isFinite(report.timestamp)) {
+    return refuse("timestamp", "must be a finite number")
+  }
+  if (!Number.isSafeInteger(report.sequence) || (report.sequence as number) < 0) {
+    return refuse("sequence", "must be a non-negative safe integer")
+  }
+  return report as Capabilities.CapabilityReport
 }
 
 /** @internal */
@@ -43,8 +112,18 @@ export const reports = <A, I, E, R>(
   source: Capabilities.Source,
   capabilities: Manager.Capabilities<A, I, E, R>,
   options?: Capabilities.Options,
-): Stream.Stream<Capabilities.CapabilityReport, E, R> => {
-  const interval = Duration.decode(options?.publishInterval ?? defaultPublishInterval)
+): Stream.Stream<Capabilities.CapabilityReport, E | InvalidCapabilitiesOption, R> => {
+  const input = options?.publishInterval ?? defaultPublishInterval
+  const interval = decodeMillis(input, "> 0")
+  if (Either.isLeft(interval)) {
+    return Stream.fail(
+      new InvalidCapabilitiesOption({
+        option: "publishInterval",
+        value: show(input),
+        reason: interval.left,
+      }),
+    )
+  }
   const encode = Schema.encode(capabilities.schema)
   // A value that does not encode is logged and dropped; a defect in a schema's transformation
   // is treated the same, so one bad value never ends the stream.
@@ -84,7 +163,10 @@ export const reports = <A, I, E, R>(
     // from the last report.
     Stream.flatMap(
       (latest) =>
-        Stream.repeatEffectWithSchedule(Effect.succeed(latest.value), Schedule.spaced(interval)),
+        Stream.repeatEffectWithSchedule(
+          Effect.succeed(latest.value),
+          Schedule.spaced(interval.right),
+        ),
       { switch: true },
     ),
     Stream.zipWithIndex,

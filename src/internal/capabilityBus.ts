@@ -7,6 +7,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CapabilityReport } from "../Capabilities.ts"
 import type * as CapabilityBus from "../CapabilityBus.ts"
+import { MalformedReport, readReport } from "./capabilities.ts"
 
 /** @internal */
 export const TypeId: CapabilityBus.TypeId = Symbol.for(
@@ -53,7 +54,12 @@ export const make = (
     return {
       [TypeId]: TypeId,
       capacity,
-      publish: (report) => Effect.asVoid(PubSub.publish(pubsub, report)),
+      publish: (input) => {
+        const report = readReport(input)
+        return report instanceof MalformedReport
+          ? Effect.fail(report)
+          : Effect.asVoid(PubSub.publish(pubsub, report))
+      },
       reports: Stream.fromPubSub(pubsub),
       subscribe: Effect.map(PubSub.subscribe(pubsub), (queue) => Stream.fromQueue(queue)),
     }

@@ -11,6 +11,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CapabilityReport } from "../Capabilities.ts"
 import type * as Scheduler from "../Scheduler.ts"
+import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
@@ -47,7 +48,7 @@ export class InvalidCapabilities extends Schema.TaggedError<InvalidCapabilities>
 }) {
   override get message(): string {
     return `Capabilities of ${describeReporter(this)}, report ${this.sequence}, ` +
-      `do not match the schema; the previous state is kept: ${this.reason}`
+      `are refused and the previous state is kept: ${this.reason}`
   }
 }
 
@@ -72,6 +73,26 @@ export class InvalidSchedulerOption extends Schema.TaggedError<InvalidSchedulerO
 }) {
   override get message(): string {
     return `Scheduler option ${this.option} ${this.reason}, got ${this.value}`
+  }
+}
+
+/** @internal */
+export class InvalidWeigher extends Schema.TaggedError<InvalidWeigher>(
+  "effect-manager/InvalidWeigher",
+)("InvalidWeigher", {
+  weigher: Schema.String,
+  field: Schema.Literal("multiplier", "weight"),
+  host: Schema.optional(Schema.String),
+  value: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    const what = this.host === undefined
+      ? `its ${this.field}`
+      : `its ${this.field} of host ${JSON.stringify(this.host)}`
+    return `Weigher ${
+      JSON.stringify(this.weigher)
+    } refused: ${what} ${this.reason}, got ${this.value}`
   }
 }
 
@@ -123,12 +144,20 @@ export const numericWeigher = <const F extends string>(
 
 const DEFAULT_CHANGES_CAPACITY = 1024
 
+/** Without a `forgetAfter`, a host is forgotten this many `serviceDownTime`s after its report. */
+const DEFAULT_FORGET_AFTER_DOWN_TIMES = 10
+
+/** Bounds the walk of decoded capabilities for non-finite numbers (and any cycle in them). */
+const MAX_CAPABILITIES_DEPTH = 64
+
 /**
- * One (host, service, manager): its current state and the payload it was decoded from. Up
- * entries are also links of a list ordered by last report (see `UpList`).
+ * One (host, service, manager): its current state and the payload it was decoded from. Each
+ * entry is a link of one of two lists ordered by last report (see `EntryList`): the up list or,
+ * once `down`, the down list.
  */
 interface Entry<A> {
   state: Scheduler.HostState<A>
+  /** Our own copy of the accepted report's encoded capabilities. */
   encoded: unknown
   /** The accepted report's own timestamp (the publisher's clock). */
   publishedAt: number
@@ -139,11 +168,12 @@ interface Entry<A> {
 }
 
 /**
- * The entries not marked down, oldest report first: an accepted report moves its entry to the
- * end. With a monotonic clock the first entry is the next to go down, so one sweeper fiber
- * needs no heap and no timer per host, and moving an entry costs two pointer updates.
+ * Entries, oldest report first: an accepted report moves its entry to the end of the up list,
+ * and the sweeper moves an entry that goes down to the end of the down list. With a monotonic
+ * clock the first entry of each list is the next to go down or to be forgotten, so one sweeper
+ * fiber needs no heap and no timer per host, and moving an entry costs two pointer updates.
  */
-class UpList<A> {
+class EntryList<A> {
   first: Entry<A> | undefined = undefined
   last: Entry<A> | undefined = undefined
 
@@ -170,6 +200,11 @@ class UpList<A> {
   }
 }
 
+const isPlainObject = (u: object): boolean => {
+  const prototype = Object.getPrototypeOf(u)
+  return prototype === Object.prototype || prototype === null
+}
+
 /**
  * Equality of encoded payloads (JSON-like data): a manager re-sends unchanged capabilities
  * every period (nova's C3), and an unchanged payload needs neither decoding nor a
@@ -184,10 +219,7 @@ const sameEncoded = (a: unknown, b: unknown): boolean => {
     return true
   }
   if (Array.isArray(b)) return false
-  const protoA = Object.getPrototypeOf(a)
-  if (
-    (protoA !== Object.prototype && protoA !== null) || Object.getPrototypeOf(b) !== protoA
-  ) return false
+  if (!isPlainObject(a) || Object.getPrototypeOf(b) !== Object.getPrototypeOf(a)) return false
   const keysA = Object.keys(a)
   if (keysA.length !== Object.keys(b).length) return false
   for (const key of keysA) {
@@ -197,6 +229,116 @@ const sameEncoded = (a: unknown, b: unknown): boolean => {
     ) return false
   }
   return true
+}
+
+/**
+ * Our own copy of an encoded payload, deep for plain arrays and objects (anything else is kept
+ * as is, as `sameEncoded` compares it by identity): a caller that changes its object after a
+ * report changes neither the state nor what the next report is compared with. An own
+ * `__proto__` key stays a key.
+ */
+const copyEncoded = (u: unknown): unknown => {
+  if (typeof u !== "object" || u === null) return u
+  if (Array.isArray(u)) return u.map(copyEncoded)
+  const prototype = Object.getPrototypeOf(u)
+  if (prototype !== Object.prototype && prototype !== null) return u
+  // Spread and `Object.assign` onto a null prototype define an own `__proto__` key as a key,
+  // and copy a flat payload several times faster than a loop of assignments.
+  const copy: Record<string, unknown> = prototype === null
+    ? Object.assign(Object.create(null), u)
+    : { ...u }
+  for (const key in copy) {
+    const item = copy[key]
+    if (typeof item !== "object" || item === null) continue
+    const value = copyEncoded(item)
+    if (key === "__proto__") {
+      Object.defineProperty(copy, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    } else copy[key] = value
+  }
+  return copy
+}
+
+/**
+ * The path to the first NaN or ±Infinity in decoded capabilities, ending with the number
+ * itself; undefined when there is none. Only built on the way back from a find, so a clean
+ * payload allocates nothing but its own keys.
+ */
+const nonFinite = (u: unknown, depth: number): Array<string> | undefined => {
+  if (typeof u === "number") return Number.isFinite(u) ? undefined : [String(u)]
+  if (typeof u !== "object" || u === null || depth === 0) return undefined
+  if (Array.isArray(u)) {
+    for (let i = 0; i < u.length; i++) {
+      const path = nonFinite(u[i], depth - 1)
+      if (path !== undefined) return (path.unshift(`[${i}]`), path)
+    }
+    return undefined
+  }
+  // `for in` rather than `Object.keys`: no array per object on the ingest path. Inherited
+  // enumerable keys, if any, are only read.
+  for (const key in u) {
+    const path = nonFinite((u as Record<string, unknown>)[key], depth - 1)
+    if (path !== undefined) {
+      path.unshift(/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
+      return path
+    }
+  }
+  return undefined
+}
+
+/** A report's capabilities, decoded from our own copy of the payload. */
+interface Decoded<A> {
+  readonly encoded: unknown
+  readonly capabilities: A
+}
+
+type DecodeCapabilities<A> = (
+  report: CapabilityReport,
+  entry: Entry<A> | undefined,
+) => Decoded<A> | InvalidCapabilities | undefined
+
+/**
+ * Decodes a report's capabilities, or says why they are refused; `undefined` when they are the
+ * same as the entry's. Nothing here may throw out (a schema's transformation that throws, a
+ * cyclic payload): one bad report must never end a consumer.
+ */
+const refuseCapabilities = (report: CapabilityReport, reason: string) =>
+  new InvalidCapabilities({
+    host: report.host,
+    service: report.service,
+    manager: report.manager,
+    sequence: report.sequence,
+    reason,
+  })
+
+const capabilitiesDecoder = <A, I>(schema: Schema.Schema<A, I>): DecodeCapabilities<A> => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (report, entry) => {
+    try {
+      if (entry !== undefined && sameEncoded(entry.encoded, report.capabilities)) return undefined
+      const encoded = copyEncoded(report.capabilities)
+      const decoded = decode(encoded)
+      if (Either.isLeft(decoded)) {
+        return refuseCapabilities(report, `they do not match the schema: ${decoded.left.message}`)
+      }
+      const path = nonFinite(decoded.right, MAX_CAPABILITIES_DEPTH)
+      if (path !== undefined) {
+        const value = path.pop()
+        return refuseCapabilities(
+          report,
+          `capabilities${path.join("")} is ${value}, and only finite numbers are accepted ` +
+            `(a placement must not depend on the order reports arrived)`,
+        )
+      }
+      return { encoded, capabilities: decoded.right }
+    } catch (error) {
+      return refuseCapabilities(report, `they could not be decoded: ${String(error)}`)
+    }
+  }
 }
 
 const byName = (a: Scheduler.HostState<unknown>, b: Scheduler.HostState<unknown>): number =>
@@ -214,12 +356,19 @@ const byName = (a: Scheduler.HostState<unknown>, b: Scheduler.HostState<unknown>
     ? 1
     : 0
 
-type Rejection = InvalidCapabilities | TooManyHosts
+type Rejection = MalformedReport | InvalidCapabilities | TooManyHosts
 
-/** @internal */
-export const make = <A, I>(
+/** The decoded options, durations in milliseconds. */
+interface Settings {
+  readonly downTime: number
+  readonly forgetAfter: number
+  readonly maxHosts: number
+  readonly changesCapacity: number
+}
+
+const decodeOptions = <A, I>(
   options: Scheduler.Options<A, I>,
-): Effect.Effect<Scheduler.Scheduler<A>, InvalidSchedulerOption, Scope.Scope> =>
+): Effect.Effect<Settings, InvalidSchedulerOption> =>
   Effect.gen(function* () {
     const invalid = (option: string, value: unknown) => (reason: string) =>
       new InvalidSchedulerOption({ option, value: show(value), reason })
@@ -229,6 +378,19 @@ export const make = <A, I>(
         decodeMillis(options.serviceDownTime, "≥ 0"),
         invalid("serviceDownTime", options.serviceDownTime),
       )
+    const forgetAfter = options.forgetAfter === undefined
+      ? DEFAULT_FORGET_AFTER_DOWN_TIMES * downTime
+      : yield* Either.mapLeft(
+        decodeMillis(options.forgetAfter, "≥ 0"),
+        invalid("forgetAfter", options.forgetAfter),
+      )
+    if (forgetAfter < downTime) {
+      return yield* Effect.fail(
+        invalid("forgetAfter", options.forgetAfter)(
+          `must not be shorter than serviceDownTime (${Duration.format(downTime)})`,
+        ),
+      )
+    }
     const maxHosts = options.maxHosts ?? Infinity
     if (!(maxHosts === Infinity || isPositiveInteger(maxHosts))) {
       return yield* Effect.fail(invalid("maxHosts", maxHosts)("must be a positive integer"))
@@ -242,196 +404,261 @@ export const make = <A, I>(
     if (!Schema.isSchema(options.schema)) {
       return yield* Effect.fail(invalid("schema", options.schema)("must be a Schema"))
     }
-    const decode = Schema.decodeUnknownEither(options.schema)
-    const scope = yield* Effect.scope
-    const pubsub = yield* Effect.acquireRelease(
-      PubSub.sliding<Scheduler.HostChange<A>>(changesCapacity),
-      PubSub.shutdown,
-    )
+    return { downTime, forgetAfter, maxHosts, changesCapacity }
+  })
 
-    // Plain mutable structures owned by this closure, not a Ref: the ingest path runs hundreds
-    // of thousands of times a second, and each batch is applied in one synchronous step, so no
-    // other fiber ever sees a half-applied batch. Keyed host → service → manager: no key string
-    // to build per report.
-    const states = new Map<string, Map<string, Map<string, Entry<A>>>>()
-    let stateCount = 0
-    const upList = new UpList<A>()
-    let wakeSweeper: (() => void) | undefined
-    // Changes are only built while someone listens.
-    let subscribers = 0
+const logRejection = (error: Rejection) =>
+  Effect.logWarning(error.message).pipe(
+    Effect.annotateLogs(
+      error._tag !== "MalformedReport"
+        ? { host: error.host, service: error.service, manager: error.manager }
+        : error.host === undefined
+        ? {}
+        : { host: error.host },
+    ),
+  )
 
-    const isFresh = (receivedAt: number, now: number) => heardWithin(receivedAt, now, downTime)
+/**
+ * Every state the scheduler keeps, and the rules that change them. Plain mutable structures,
+ * not a Ref: the ingest path runs hundreds of thousands of times a second, and each batch is
+ * applied in one synchronous step, so no other fiber ever sees a half-applied batch. Keyed
+ * host → service → manager in `Map`s (the names are data: `__proto__` is a host like any
+ * other), with no key string to build per report.
+ */
+class HostTable<A> {
+  private readonly states = new Map<string, Map<string, Map<string, Entry<A>>>>()
+  private size = 0
+  readonly upList = new EntryList<A>()
+  private readonly downList = new EntryList<A>()
+  /** Changes are only built while someone listens. */
+  subscribers = 0
 
-    const find = (host: string, service: string, manager: string) =>
-      states.get(host)?.get(service)?.get(manager)
+  constructor(
+    private readonly settings: Settings,
+    private readonly decode: DecodeCapabilities<A>,
+  ) {}
 
-    const insert = (entry: Entry<A>) => {
-      const { host, manager, service } = entry.state
-      let services = states.get(host)
-      if (services === undefined) states.set(host, services = new Map())
-      let managers = services.get(service)
-      if (managers === undefined) services.set(service, managers = new Map())
-      managers.set(manager, entry)
-      stateCount++
+  isFresh(receivedAt: number, now: number): boolean {
+    return heardWithin(receivedAt, now, this.settings.downTime)
+  }
+
+  isKept(receivedAt: number, now: number): boolean {
+    return heardWithin(receivedAt, now, this.settings.forgetAfter)
+  }
+
+  get isEmpty(): boolean {
+    return this.upList.first === undefined && this.downList.first === undefined
+  }
+
+  private insert(entry: Entry<A>, events: Array<Scheduler.HostChange<A>>): void {
+    const { host, manager, service } = entry.state
+    let services = this.states.get(host)
+    if (services === undefined) this.states.set(host, services = new Map())
+    let managers = services.get(service)
+    if (managers === undefined) services.set(service, managers = new Map())
+    managers.set(manager, entry)
+    this.size++
+    this.upList.append(entry)
+    if (this.subscribers > 0) events.push(HostChange.HostAdded({ host: entry.state }))
+  }
+
+  private markDown(entry: Entry<A>, events: Array<Scheduler.HostChange<A>>): void {
+    entry.down = true
+    entry.state = { ...entry.state, up: false }
+    this.upList.remove(entry)
+    this.downList.append(entry)
+    if (this.subscribers > 0) events.push(HostChange.HostDown({ host: entry.state }))
+  }
+
+  private forget(entry: Entry<A>, events: Array<Scheduler.HostChange<A>>): void {
+    const { host, manager, service } = entry.state
+    this.downList.remove(entry)
+    const services = this.states.get(host)!
+    const managers = services.get(service)!
+    managers.delete(manager)
+    if (managers.size === 0) services.delete(service)
+    if (services.size === 0) this.states.delete(host)
+    this.size--
+    if (this.subscribers > 0) events.push(HostChange.HostForgotten({ host: entry.state }))
+  }
+
+  /**
+   * Marks down every entry past its down time and forgets every one past `forgetAfter`;
+   * returns the next instant one of them is due, if any.
+   */
+  sweep(now: number, events: Array<Scheduler.HostChange<A>>): number | undefined {
+    const { downTime, forgetAfter } = this.settings
+    let next: number | undefined
+    for (let entry = this.upList.first; entry !== undefined; entry = this.upList.first) {
+      if (this.isFresh(entry.state.receivedAt, now)) {
+        // Times are whole milliseconds: the first instant past the limit.
+        next = entry.state.receivedAt + downTime + 1
+        break
+      }
+      this.markDown(entry, events)
     }
-
-    const markDown = (entry: Entry<A>, events: Array<Scheduler.HostChange<A>>) => {
-      entry.down = true
-      entry.state = { ...entry.state, up: false }
-      upList.remove(entry)
-      if (subscribers > 0) events.push(HostChange.HostDown({ host: entry.state }))
+    for (let entry = this.downList.first; entry !== undefined; entry = this.downList.first) {
+      if (this.isKept(entry.state.receivedAt, now)) {
+        const forgetAt = entry.state.receivedAt + forgetAfter + 1
+        return next === undefined || forgetAt < next ? forgetAt : next
+      }
+      this.forget(entry, events)
     }
+    return next
+  }
 
-    /** Applies one report; returns whether it was accepted, or why it was rejected. */
-    const apply = (
-      report: CapabilityReport,
-      now: number,
-      events: Array<Scheduler.HostChange<A>>,
-    ): boolean | Rejection => {
-      const { host, manager, sequence, service } = report
-      const entry = find(host, service, manager)
-      const expired = entry !== undefined &&
-        (entry.down || !isFresh(entry.state.receivedAt, now))
-      // A host that has been down may have restarted its sequence: only an up host's reports
-      // are ordered against the last one. A publisher that restarted within the down time
-      // starts again at 1, with a newer timestamp: that is a new run, not an old report.
-      const restarted = sequence === 1 && entry !== undefined &&
-        report.timestamp > entry.publishedAt
-      if (entry !== undefined && !expired && !restarted && sequence <= entry.state.sequence) {
-        return false
-      }
-      if (entry === undefined && stateCount >= maxHosts) {
-        return new TooManyHosts({ host, service, manager, maxHosts })
-      }
-      let capabilities: A
-      if (entry !== undefined && sameEncoded(entry.encoded, report.capabilities)) {
-        capabilities = entry.state.capabilities
-      } else {
-        const decoded = decode(report.capabilities)
-        if (Either.isLeft(decoded)) {
-          return new InvalidCapabilities({
-            host,
-            service,
-            manager,
-            sequence,
-            reason: decoded.left.message,
-          })
-        }
-        capabilities = decoded.right
-      }
-      const state: Scheduler.HostState<A> = {
-        host,
-        service,
-        manager,
-        capabilities,
-        receivedAt: now,
-        sequence,
-        up: true,
-      }
-      if (entry === undefined) {
-        const added: Entry<A> = {
-          state,
-          encoded: report.capabilities,
-          publishedAt: report.timestamp,
-          down: false,
-          previous: undefined,
-          next: undefined,
-        }
-        insert(added)
-        upList.append(added)
-        if (subscribers > 0) events.push(HostChange.HostAdded({ host: state }))
-        return true
-      }
-      // The sweeper may not have run yet at this instant: say the host went down before it
-      // came back, so that every HostBackUp follows a HostDown.
-      if (expired && !entry.down) markDown(entry, events)
-      const previous = entry.state
-      entry.state = state
-      entry.encoded = report.capabilities
-      entry.publishedAt = report.timestamp
-      if (entry.down) {
-        entry.down = false
-        upList.append(entry)
-        if (subscribers > 0) events.push(HostChange.HostBackUp({ host: state }))
-      } else {
-        upList.moveToEnd(entry)
-        if (subscribers > 0 && capabilities !== previous.capabilities) {
-          events.push(HostChange.HostUpdated({ host: state, previous }))
-        }
-      }
+  /** Applies one report; returns whether it was accepted, or why it was refused. */
+  apply(input: unknown, now: number, events: Array<Scheduler.HostChange<A>>): boolean | Rejection {
+    const report = readReport(input)
+    if (report instanceof MalformedReport) return report
+    const { host, manager, sequence, service } = report
+    const entry = this.states.get(host)?.get(service)?.get(manager)
+    const expired = entry !== undefined &&
+      (entry.down || !this.isFresh(entry.state.receivedAt, now))
+    // A host that has been down may have restarted its sequence: only an up host's reports
+    // are ordered against the last one. A publisher that restarted within the down time
+    // starts again at 1, with a newer timestamp: that is a new run, not an old report.
+    const restarted = sequence === 1 && entry !== undefined &&
+      report.timestamp > entry.publishedAt
+    if (entry !== undefined && !expired && !restarted && sequence <= entry.state.sequence) {
+      return false
+    }
+    const { maxHosts } = this.settings
+    // The sweeper may not have reached the hosts past `forgetAfter` yet: they hold no place.
+    if (entry === undefined && this.size >= maxHosts) this.sweep(now, events)
+    if (entry === undefined && this.size >= maxHosts) {
+      return new TooManyHosts({ host, service, manager, maxHosts })
+    }
+    const decoded = this.decode(report, entry)
+    if (decoded instanceof InvalidCapabilities) return decoded
+    const state: Scheduler.HostState<A> = {
+      host,
+      service,
+      manager,
+      capabilities: decoded === undefined ? entry!.state.capabilities : decoded.capabilities,
+      receivedAt: now,
+      sequence,
+      up: true,
+    }
+    if (entry === undefined) {
+      const { encoded } = decoded!
+      const down = false
+      const publishedAt = report.timestamp
+      this.insert(
+        { state, encoded, publishedAt, down, previous: undefined, next: undefined },
+        events,
+      )
       return true
     }
+    // The sweeper may not have run yet at this instant: say the host went down before it
+    // came back, so that every HostBackUp follows a HostDown.
+    if (expired && !entry.down) this.markDown(entry, events)
+    this.update(entry, state, decoded, report.timestamp, events)
+    return true
+  }
 
-    const logRejection = (error: Rejection) =>
-      Effect.logWarning(error.message).pipe(
-        Effect.annotateLogs({
-          host: error.host,
-          service: error.service,
-          manager: error.manager,
-        }),
-      )
+  private update(
+    entry: Entry<A>,
+    state: Scheduler.HostState<A>,
+    decoded: Decoded<A> | undefined,
+    publishedAt: number,
+    events: Array<Scheduler.HostChange<A>>,
+  ): void {
+    const previous = entry.state
+    entry.state = state
+    if (decoded !== undefined) entry.encoded = decoded.encoded
+    entry.publishedAt = publishedAt
+    if (entry.down) {
+      entry.down = false
+      this.downList.remove(entry)
+      this.upList.append(entry)
+      if (this.subscribers > 0) events.push(HostChange.HostBackUp({ host: state }))
+    } else {
+      this.upList.moveToEnd(entry)
+      if (this.subscribers > 0 && decoded !== undefined) {
+        events.push(HostChange.HostUpdated({ host: state, previous }))
+      }
+    }
+  }
+
+  /** Every state kept at `now`, up or down, ordered by name. */
+  hosts(now: number): Array<Scheduler.HostState<A>> {
+    const all: Array<Scheduler.HostState<A>> = []
+    for (const services of this.states.values()) {
+      for (const managers of services.values()) {
+        for (const entry of managers.values()) {
+          const state = entry.state
+          if (!this.isKept(state.receivedAt, now)) continue
+          const up = this.isFresh(state.receivedAt, now)
+          all.push(up === state.up ? state : { ...state, up })
+        }
+      }
+    }
+    return all.sort(byName)
+  }
+
+  /** The states up at `now`, ordered by name. */
+  upHosts(now: number): Array<Scheduler.HostState<A>> {
+    const up: Array<Scheduler.HostState<A>> = []
+    for (let entry = this.upList.first; entry !== undefined; entry = entry.next) {
+      if (this.isFresh(entry.state.receivedAt, now)) up.push(entry.state)
+    }
+    return up.sort(byName)
+  }
+
+  /**
+   * Puts the up hosts that pass every filter into `passed`, counts in `removed` the hosts each
+   * filter removed, and returns how many up hosts there were.
+   */
+  filter<R>(
+    now: number,
+    request: R,
+    filters: ReadonlyArray<Scheduler.Filter<A, R>>,
+    passed: Array<Scheduler.HostState<A>>,
+    removed: Array<number>,
+  ): number {
+    let considered = 0
+    for (let entry = this.upList.first; entry !== undefined; entry = entry.next) {
+      const state = entry.state
+      if (!this.isFresh(state.receivedAt, now)) continue
+      considered++
+      let passes = true
+      for (let i = 0; i < filters.length; i++) {
+        if (!filters[i]!.passes(state, request)) {
+          removed[i]!++
+          passes = false
+          break
+        }
+      }
+      if (passes) passed.push(state)
+    }
+    return considered
+  }
+}
+
+/** @internal */
+export const make = <A, I>(
+  options: Scheduler.Options<A, I>,
+): Effect.Effect<Scheduler.Scheduler<A>, InvalidSchedulerOption, Scope.Scope> =>
+  Effect.gen(function* () {
+    const settings = yield* decodeOptions(options)
+    const table = new HostTable<A>(settings, capabilitiesDecoder(options.schema))
+    const scope = yield* Effect.scope
+    const pubsub = yield* Effect.acquireRelease(
+      PubSub.sliding<Scheduler.HostChange<A>>(settings.changesCapacity),
+      PubSub.shutdown,
+    )
+    let wakeSweeper: (() => void) | undefined
 
     const publish = (events: ReadonlyArray<Scheduler.HostChange<A>>) => {
-      if (upList.first !== undefined && wakeSweeper !== undefined) wakeSweeper()
+      if (table.upList.first !== undefined && wakeSweeper !== undefined) wakeSweeper()
       return events.length === 0 ? Effect.void : PubSub.publishAll(pubsub, events)
     }
 
-    const ingest = (report: CapabilityReport) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const events: Array<Scheduler.HostChange<A>> = []
-        const result = apply(report, now, events)
-        if (typeof result !== "boolean") {
-          return Effect.zipRight(logRejection(result), Effect.fail(result))
-        }
-        return Effect.as(publish(events), result ? "accepted" as const : "outOfOrder" as const)
-      })
+    // --- the sweeper: one fiber, asleep until the first instant a host goes down or is forgotten
 
-    const ingestAll = (reports: Iterable<CapabilityReport>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const events: Array<Scheduler.HostChange<A>> = []
-        const rejected: Array<Rejection> = []
-        let accepted = 0
-        let outOfOrder = 0
-        for (const report of reports) {
-          const result = apply(report, now, events)
-          if (result === true) accepted++
-          else if (result === false) outOfOrder++
-          else rejected.push(result)
-        }
-        const summary: Scheduler.IngestSummary = { accepted, outOfOrder, rejected }
-        const published = publish(events)
-        return Effect.as(
-          rejected.length === 0
-            ? published
-            : Effect.zipRight(Effect.forEach(rejected, logRejection, { discard: true }), published),
-          summary,
-        )
-      })
-
-    const consume = <E, R>(stream: Stream.Stream<CapabilityReport, E, R>) =>
-      Stream.runForEachChunk(stream, ingestAll).pipe(
-        Effect.tapErrorCause((cause) =>
-          Effect.logError("A capability stream consumed by the scheduler failed", cause)
-        ),
-        Effect.forkIn(scope),
-      )
-
-    // --- the sweeper: one fiber, asleep until the first instant a host would go down ---------
-
-    /** Marks down every entry past its down time; returns the next such instant, if any. */
-    const sweep = (now: number, events: Array<Scheduler.HostChange<A>>): number | undefined => {
-      for (let entry = upList.first; entry !== undefined; entry = upList.first) {
-        if (isFresh(entry.state.receivedAt, now)) {
-          // Times are whole milliseconds: the first instant past the limit.
-          return entry.state.receivedAt + downTime + 1
-        }
-        markDown(entry, events)
-      }
-      return undefined
-    }
-
-    const untilSomeHostIsUp = Effect.async<void>((resume) => {
-      if (upList.first !== undefined) return resume(Effect.void)
+    const untilSomeHostIsKept = Effect.async<void>((resume) => {
+      if (!table.isEmpty) return resume(Effect.void)
       wakeSweeper = () => {
         wakeSweeper = undefined
         resume(Effect.void)
@@ -445,114 +672,130 @@ export const make = <A, I>(
       for (;;) {
         const now = yield* Clock.currentTimeMillis
         const events: Array<Scheduler.HostChange<A>> = []
-        const next = sweep(now, events)
+        const next = table.sweep(now, events)
         if (events.length > 0) yield* PubSub.publishAll(pubsub, events)
-        if (next === undefined) yield* untilSomeHostIsUp
+        if (next === undefined) yield* untilSomeHostIsKept
         else yield* Clock.sleep(Duration.millis(Math.max(0, next - now)))
       }
     })
     yield* Effect.forkIn(sweeper, scope)
 
-    // --- reading and selecting ---------------------------------------------------------------
-
-    const hosts = Effect.map(Clock.currentTimeMillis, (now) => {
-      const all: Array<Scheduler.HostState<A>> = []
-      for (const services of states.values()) {
-        for (const managers of services.values()) {
-          for (const entry of managers.values()) {
-            const state = entry.state
-            const up = isFresh(state.receivedAt, now)
-            all.push(up === state.up ? state : { ...state, up })
-          }
-        }
-      }
-      return all.sort(byName)
-    })
-
-    const upHosts = Effect.map(Clock.currentTimeMillis, (now) => {
-      const up: Array<Scheduler.HostState<A>> = []
-      for (let entry = upList.first; entry !== undefined; entry = entry.next) {
-        if (isFresh(entry.state.receivedAt, now)) up.push(entry.state)
-      }
-      return up.sort(byName)
-    })
-
-    // Reused by every `select` (which runs in one synchronous step), so that choosing among
-    // thousands of hosts allocates nothing per host.
-    const scratch = new Weighing<A>()
-
-    const select = <R>(request: R, selectOptions: Scheduler.SelectOptions<A, R>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const filters = selectOptions.filters ?? []
-        const removed = new Array<number>(filters.length).fill(0)
-        const candidates = scratch.candidates
-        candidates.length = 0
-        let considered = 0
-        for (let entry = upList.first; entry !== undefined; entry = entry.next) {
-          const state = entry.state
-          if (!isFresh(state.receivedAt, now)) continue
-          considered++
-          let passed = true
-          for (let i = 0; i < filters.length; i++) {
-            if (!filters[i]!.passes(state, request)) {
-              removed[i]!++
-              passed = false
-              break
-            }
-          }
-          if (passed) candidates.push(state)
-        }
-        if (candidates.length === 0) {
-          return Effect.fail(
-            new NoValidHost({
-              hosts: considered,
-              removed: filters.map((filter, i) => ({ filter: filter.name, removed: removed[i]! })),
-            }),
-          )
-        }
-        const chosen = scratch.best(request, selectOptions.weighers ?? [])
-        candidates.length = 0
-        return Effect.succeed(chosen)
-      })
-
     const listen = Effect.acquireRelease(
       Effect.sync(() => {
-        subscribers++
+        table.subscribers++
       }),
       () =>
         Effect.sync(() => {
-          subscribers--
+          table.subscribers--
         }),
     )
     const subscribeChanges = Effect.zipRight(listen, Stream.fromPubSub(pubsub, { scoped: true }))
 
+    const ingestAll = ingestAllWith(table, publish)
     const service: Scheduler.Scheduler<A> = {
       [TypeId]: TypeId,
-      serviceDownTime: Duration.millis(downTime),
-      ingest,
+      serviceDownTime: Duration.millis(settings.downTime),
+      forgetAfter: Duration.millis(settings.forgetAfter),
+      ingest: ingestWith(table, publish),
       ingestAll,
-      consume,
-      hosts,
-      upHosts,
+      consume: (stream) =>
+        Stream.runForEachChunk(stream, ingestAll).pipe(
+          Effect.tapErrorCause((cause) =>
+            Effect.logError("A capability stream consumed by the scheduler failed", cause)
+          ),
+          Effect.forkIn(scope),
+        ),
+      hosts: Effect.map(Clock.currentTimeMillis, (now) => table.hosts(now)),
+      upHosts: Effect.map(Clock.currentTimeMillis, (now) => table.upHosts(now)),
       changes: Stream.unwrapScoped(subscribeChanges),
       subscribeChanges,
-      select,
+      select: selectWith(table),
     }
     return service
   })
 
+type Publish<A> = (events: ReadonlyArray<Scheduler.HostChange<A>>) => Effect.Effect<void>
+
+const ingestWith = <A>(table: HostTable<A>, publish: Publish<A>) => (report: CapabilityReport) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const events: Array<Scheduler.HostChange<A>> = []
+    const result = table.apply(report, now, events)
+    if (typeof result !== "boolean") {
+      return Effect.zipRight(
+        Effect.zipRight(logRejection(result), publish(events)),
+        Effect.fail(result),
+      )
+    }
+    return Effect.as(publish(events), result ? "accepted" as const : "outOfOrder" as const)
+  })
+
+const ingestAllWith =
+  <A>(table: HostTable<A>, publish: Publish<A>) => (reports: Iterable<CapabilityReport>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const events: Array<Scheduler.HostChange<A>> = []
+      const rejected: Array<Rejection> = []
+      let accepted = 0
+      let outOfOrder = 0
+      for (const report of reports) {
+        const result = table.apply(report, now, events)
+        if (result === true) accepted++
+        else if (result === false) outOfOrder++
+        else rejected.push(result)
+      }
+      const summary: Scheduler.IngestSummary = { accepted, outOfOrder, rejected }
+      const published = publish(events)
+      return Effect.as(
+        rejected.length === 0
+          ? published
+          : Effect.zipRight(Effect.forEach(rejected, logRejection, { discard: true }), published),
+        summary,
+      )
+    })
+
+const selectWith = <A>(table: HostTable<A>) => {
+  // Reused by every `select` (which runs in one synchronous step), so that choosing among
+  // thousands of hosts allocates nothing per host.
+  const scratch = new Weighing<A>()
+  return <R>(request: R, options: Scheduler.SelectOptions<A, R>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (
+      now,
+    ): Effect.Effect<Scheduler.HostState<A>, NoValidHost | InvalidWeigher> => {
+      const filters = options.filters ?? []
+      const removed = new Array<number>(filters.length).fill(0)
+      const candidates = scratch.candidates
+      candidates.length = 0
+      const considered = table.filter(now, request, filters, candidates, removed)
+      if (candidates.length === 0) {
+        return Effect.fail(
+          new NoValidHost({
+            hosts: considered,
+            removed: filters.map((filter, i) => ({ filter: filter.name, removed: removed[i]! })),
+          }),
+        )
+      }
+      const chosen = scratch.best(request, options.weighers ?? [])
+      candidates.length = 0
+      return chosen instanceof InvalidWeigher ? Effect.fail(chosen) : Effect.succeed(chosen)
+    })
+}
+
 /**
  * nova's weighing: each weigher's raw weights are normalised to [0, 1] across the candidates
  * (all 0 when they are equal), multiplied by the weigher's multiplier and summed; the highest
- * total wins, ties go to the first host by name. Its arrays grow to the largest candidate
- * count seen and are reused.
+ * total wins, ties go to the first host by name. A multiplier or a weight that is not finite
+ * is refused: NaN compares with nothing and ∞ − ∞ is NaN, so the winner would depend on the
+ * candidates' order, which is the order reports arrived. Its arrays grow to the largest
+ * candidate count seen and are reused.
  */
 class Weighing<A> {
   readonly candidates: Array<Scheduler.HostState<A>> = []
   private totals = new Float64Array(0)
   private raw = new Float64Array(0)
 
-  best<R>(request: R, weighers: ReadonlyArray<Scheduler.Weigher<A, R>>): Scheduler.HostState<A> {
+  best<R>(
+    request: R,
+    weighers: ReadonlyArray<Scheduler.Weigher<A, R>>,
+  ): Scheduler.HostState<A> | InvalidWeigher {
     const candidates = this.candidates
     const count = candidates.length
     if (this.totals.length < count) {
@@ -563,14 +806,25 @@ class Weighing<A> {
     const raw = this.raw
     totals.fill(0, 0, count)
     for (const weigher of weighers) {
+      if (!Number.isFinite(weigher.multiplier)) {
+        return new InvalidWeigher({
+          weigher: weigher.name,
+          field: "multiplier",
+          value: show(weigher.multiplier),
+          reason: "must be a finite number",
+        })
+      }
       let min = Infinity
       let max = -Infinity
+      let finite = true
       for (let i = 0; i < count; i++) {
         const weight = weigher.weigh(candidates[i]!, request)
         raw[i] = weight
+        if (!Number.isFinite(weight)) finite = false
         if (weight < min) min = weight
         if (weight > max) max = weight
       }
+      if (!finite) return this.refuse(weigher, count)
       if (max > min) {
         const scale = weigher.multiplier / (max - min)
         for (let i = 0; i < count; i++) totals[i] = totals[i]! + (raw[i]! - min) * scale
@@ -585,6 +839,24 @@ class Weighing<A> {
       ) winner = i
     }
     return candidates[winner]!
+  }
+
+  /** The error for a weigher that gave a host a weight that is not finite: the first by name. */
+  private refuse<R>(weigher: Scheduler.Weigher<A, R>, count: number): InvalidWeigher {
+    let first = -1
+    for (let i = 0; i < count; i++) {
+      if (
+        !Number.isFinite(this.raw[i]) &&
+        (first === -1 || byName(this.candidates[i]!, this.candidates[first]!) < 0)
+      ) first = i
+    }
+    return new InvalidWeigher({
+      weigher: weigher.name,
+      field: "weight",
+      host: this.candidates[first]!.host,
+      value: show(this.raw[first]),
+      reason: "must be a finite number",
+    })
   }
 }
 
