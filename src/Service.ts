@@ -8,9 +8,12 @@
  * stop (scope close, interruption, SIGTERM through a `platform/*` `runMain`): periodic tasks
  * (running ones get what is left of the deadline, then are interrupted) → capability
  * publishing → `cleanup` (every manager, in reverse order) → service record marked down, all
- * under one deadline.
+ * under one deadline. Every time limit holds even against work that ignores interruption: at
+ * the limit the caller gets its typed error, the work is left running detached and a warning
+ * names it.
  *
- * `reset` (SIGHUP) runs every manager's `reset`, one call at a time.
+ * `reset` (SIGHUP) runs every manager's `reset`, one call at a time; once the stop has begun it
+ * fails with {@link ServiceNotRunning}.
  *
  * @since 0.1.0
  */
@@ -21,8 +24,12 @@ import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type {
   CleanupFailed,
+  CleanupPastDeadline,
+  DuplicateManager,
   InvalidServiceOption,
+  MarkDownFailed,
   ResetFailed,
+  ServiceNotRunning,
   ServiceStartFailed,
   ShutdownOverrun,
 } from "./internal/service.ts"
@@ -86,6 +93,11 @@ export interface Options {
   readonly hookTimeouts?: Partial<Record<Hook, Duration.DurationInput>> | undefined
   /** Heartbeat period (nova's `report_interval`). Default 10 s. */
   readonly reportInterval?: Duration.DurationInput | undefined
+  /**
+   * How long one heartbeat may take: a report still going then counts as failed (the status
+   * shows the registry disconnected) and is left to finish on its own. Default: `reportInterval`.
+   */
+  readonly reportTimeout?: Duration.DurationInput | undefined
   /** Wait before the first heartbeat. Default 5 s, as nova's service group. */
   readonly reportInitialDelay?: Duration.DurationInput | undefined
   /** `false` runs no periodic task (nova's `periodic_enable`). Default `true`. */
@@ -107,7 +119,7 @@ export interface Options {
  * @since 0.1.0
  * @category models
  */
-export type StopError = ShutdownOverrun | CleanupFailed
+export type StopError = ShutdownOverrun | CleanupFailed | CleanupPastDeadline | MarkDownFailed
 
 /**
  * How the stop went.
@@ -151,7 +163,7 @@ export interface ServiceStatus {
   readonly heartbeat: {
     readonly reportCount: number
     readonly lastReportAt: Option.Option<number>
-    /** `false` after a failed heartbeat, until the next one succeeds. */
+    /** `false` after a failed or timed-out heartbeat, until the next one succeeds. */
     readonly connected: boolean
   }
   readonly lastReset: Option.Option<ResetResult>
@@ -168,8 +180,12 @@ export interface Service {
   readonly topic: string
   /** Manager names, in start order. */
   readonly managers: ReadonlyArray<string>
-  /** Every manager's `reset`, serialized; a failure is logged and returned, the service runs on. */
-  readonly reset: Effect.Effect<void, ResetFailed<unknown>>
+  /**
+   * Every manager's `reset`, serialized; a failure is logged and returned, the service runs on.
+   * Once the stop has begun, a reset is refused: it fails with `ServiceNotRunning` (logged as a
+   * warning) and runs no hook.
+   */
+  readonly reset: Effect.Effect<void, ResetFailed<unknown> | ServiceNotRunning>
   readonly status: Effect.Effect<ServiceStatus>
   /** The runner of the managers' periodic tasks. */
   readonly runner: PeriodicRunner<unknown>
@@ -238,8 +254,9 @@ export type Requirements<M> = M extends ManagerLayer<infer _I, infer _E, infer _
  * Runs managers as one service. The layer provides {@link Service} and every manager's service;
  * it is ready once every `postStart` succeeded. It fails with {@link ServiceStartFailed} (naming
  * the manager and the phase, carrying the hook's error) when a start phase fails — after running
- * `cleanup` for every manager whose `init` was attempted; invalid tasks (e.g. a task name two
- * managers share) fail it before any hook runs. Closing its scope stops it. A task with
+ * `cleanup` for every manager whose `init` was attempted, and marking the record down if it was
+ * registered; invalid tasks (e.g. a task name two managers share) and a manager given twice
+ * ({@link DuplicateManager}) fail it before any hook runs. Closing its scope stops it. A task with
  * `onError: "fail"` that fails stops the periodic runner and the service runs on without its
  * periodic tasks, as nova's does when its periodic timer dies (`service.runner.join` fails).
  *
@@ -278,6 +295,7 @@ export const layer: <const Managers extends ReadonlyArray<ManagerLayer<any, any,
 ) => Layer.Layer<
   Service | ManagerId<Managers[number]>,
   | ServiceStartFailed<HookError<Managers[number]>>
+  | DuplicateManager
   | BuildError<Managers[number]>
   | InvalidServiceOption
   | InvalidPeriodicTask
@@ -294,6 +312,51 @@ export {
    */
   CleanupFailed,
   /**
+   * A manager's cleanup began after an earlier step (a cleanup or the periodic tasks) had used
+   * up the shutdown deadline, and did not finish at once: the stop went on without waiting, the
+   * cleanup is left running. The step that used the time up is the {@link ShutdownOverrun}.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { Service } from "effect-manager"
+   *
+   * const skipped = Effect.gen(function* () {
+   *   const service = yield* Service.Service
+   *   const report = yield* service.stopped
+   *   return report.errors.flatMap((error) => error._tag === "CleanupPastDeadline" ? [error.manager] : [])
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CleanupPastDeadline,
+  /**
+   * The same manager (two layers with one tag) was given to one service twice.
+   *
+   * @example
+   * ```ts
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Manager, Service, ServiceRegistry } from "effect-manager"
+   *
+   * class Compute extends Context.Tag("Compute")<Compute, { readonly name: string }>() {}
+   * const ComputeManager = Manager.layer(Compute, Effect.succeed({ service: { name: "compute" } }))
+   *
+   * const program = Layer.launch(
+   *   Service.layer({ host: "compute-1", topic: "compute" }, ComputeManager, ComputeManager).pipe(
+   *     Layer.provide(ServiceRegistry.layerMemory),
+   *   ),
+   * ).pipe(Effect.catchTag("DuplicateManager", (error) => Effect.logError(error.message)))
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DuplicateManager,
+  /**
    * A hook did not finish within its `hookTimeouts` limit.
    *
    * @since 0.1.0
@@ -308,12 +371,65 @@ export {
    */
   InvalidServiceOption,
   /**
+   * The stop could not mark the service record down: the registry failed, or did not answer
+   * within what was left of the shutdown deadline (a {@link RegistryTimedOut} in `cause`).
+   * The record reads as up until its last heartbeat ages out.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { Service } from "effect-manager"
+   *
+   * const stillUp = Effect.map(
+   *   Effect.flatMap(Service.Service, (service) => service.stopped),
+   *   (report) => report.errors.some((error) => error._tag === "MarkDownFailed"),
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  MarkDownFailed,
+  /**
+   * A registry call of the service did not finish within its limit: a heartbeat within
+   * `reportTimeout`, the stop's mark-down within what was left of the shutdown deadline.
+   *
+   * @example
+   * ```ts
+   * import { Service } from "effect-manager"
+   *
+   * const describe = (error: Service.RegistryTimedOut) =>
+   *   `${error.operation} of ${error.topic} on ${error.host}: over ${error.limitMillis} ms`
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RegistryTimedOut,
+  /**
    * A manager's reset failed; the service keeps running on its previous state.
    *
    * @since 0.1.0
    * @category errors
    */
   ResetFailed,
+  /**
+   * `reset` was called once the service's stop had begun; no hook ran.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { Service } from "effect-manager"
+   *
+   * const resetIfRunning = Effect.flatMap(Service.Service, (service) => service.reset).pipe(
+   *   Effect.catchTag("ServiceNotRunning", () => Effect.void),
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ServiceNotRunning,
   /**
    * A start phase failed; names the manager and the phase.
    *

@@ -1,10 +1,14 @@
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
@@ -127,6 +131,7 @@ describe("Service", () => {
         "Compute.preStart",
         "Network.preStart",
       ],
+      down: true,
     },
     {
       phase: "postStart",
@@ -139,25 +144,38 @@ describe("Service", () => {
         "Compute.postStart",
         "Network.postStart",
       ],
+      down: true,
     },
   ] as const
-  for (const { phase, log: expected } of failingStarts) {
-    it.effect(`a failing ${phase} fails the layer, naming manager and phase, and cleans up`, () =>
-      Effect.gen(function* () {
-        const log: Array<string> = []
-        const exit = yield* Layer.build(
-          Service.layer(
-            options,
-            manager(Compute, log),
-            manager(Network, log, { [phase]: Effect.fail(new HookError(phase)) }),
-          ).pipe(Layer.provideMerge(loggingRegistry(log))),
-        ).pipe(Effect.scoped, Effect.exit)
-        expect(log).toEqual([...expected, "Network.cleanup(Failure)", "Compute.cleanup(Failure)"])
-        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        expect(Option.map(error, (e) => [e._tag, (e as any).manager, (e as any).phase])).toEqual(
-          Option.some(["ServiceStartFailed", "Network", phase]),
-        )
-      }))
+  // A start that fails after the record was registered also marks it down.
+  for (const { phase, log: expected, ...rest } of failingStarts) {
+    const down = "down" in rest ? ["record.down"] : []
+    it.effect(
+      `a failing ${phase} fails the layer, naming manager and phase, and cleans up${
+        down.length > 0 ? ", then marks the record down" : ""
+      }`,
+      () =>
+        Effect.gen(function* () {
+          const log: Array<string> = []
+          const exit = yield* Layer.build(
+            Service.layer(
+              options,
+              manager(Compute, log),
+              manager(Network, log, { [phase]: Effect.fail(new HookError(phase)) }),
+            ).pipe(Layer.provideMerge(loggingRegistry(log))),
+          ).pipe(Effect.scoped, Effect.exit)
+          expect(log).toEqual([
+            ...expected,
+            "Network.cleanup(Failure)",
+            "Compute.cleanup(Failure)",
+            ...down,
+          ])
+          const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+          expect(Option.map(error, (e) => [e._tag, (e as any).manager, (e as any).phase])).toEqual(
+            Option.some(["ServiceStartFailed", "Network", phase]),
+          )
+        }),
+    )
   }
 
   it.effect("a failing cleanup is reported and the stop goes on", () =>
@@ -176,7 +194,9 @@ describe("Service", () => {
       yield* Scope.close(scope, Exit.void)
       expect(log).toEqual(["Network.cleanup(Success)", "Compute.cleanup(Success)", "record.down"])
       const report = yield* Context.get(context, Service.Service).stopped
-      expect(report.errors.map((e) => [e._tag, e.manager])).toEqual([["CleanupFailed", "Network"]])
+      expect(report.errors.map((e) => [e._tag, "manager" in e ? e.manager : ""])).toEqual([
+        ["CleanupFailed", "Network"],
+      ])
     }))
 
   it.effect("a hanging init fails with HookTimedOut when it has a time limit", () =>
@@ -201,21 +221,16 @@ describe("Service", () => {
   it.effect("a cleanup that hangs uses the deadline; the stop goes on and reports it", () =>
     Effect.gen(function* () {
       const log: Array<string> = []
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
+      const { stop } = yield* started(
         Service.layer(
           { ...options, shutdownTimeout: "10 seconds" },
           manager(Compute, log, { cleanup: Effect.never }),
           manager(Network, log),
         ).pipe(Layer.provideMerge(loggingRegistry(log))),
-        scope,
       )
       log.length = 0
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
-      yield* TestClock.adjust("10 seconds")
-      yield* Fiber.join(closing)
+      const report = yield* stop("10 seconds")
       expect(log).toEqual(["Network.cleanup(Success)", "Compute.cleanup(Success)", "record.down"])
-      const report = yield* Context.get(context, Service.Service).stopped
       expect(report.errors.map((e) => e.message)).toEqual([
         `Manager "Compute": cleanup used up its 10s of the shutdown deadline; the stop goes on without it`,
       ])
@@ -403,3 +418,329 @@ describe("Service", () => {
       expect(log).toEqual([])
     }))
 })
+
+describe("Service: time limits", () => {
+  it.effect("a markDown that never returns is given up at the shutdown deadline and reported", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const never = Effect.uninterruptible(Effect.zipRight(Deferred.await(release), hang))
+      const { service, stop } = yield* started(
+        Service.layer({ ...options, shutdownTimeout: "10 seconds" }, manager(Compute, [])).pipe(
+          Layer.provideMerge(registryWith({ markDown: () => never })),
+        ),
+      )
+      const report = yield* stop("10 seconds")
+      expect([report.durationMillis, report.errors.map((e) => [e._tag, e.message])]).toEqual([
+        10_000,
+        [[
+          "MarkDownFailed",
+          "Service compute on host-1: its record could not be marked down (it reads as up until its last heartbeat ages out): Service registry: markDown of compute on host-1 did not finish within 10s",
+        ]],
+      ])
+      expect((yield* service.status).state).toBe("stopped")
+      expect(capture.warnings()).toEqual([
+        "Service registry: markDown of compute on host-1 ignored its interruption at its 10s limit; it is left running, detached",
+      ])
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(Effect.provide(capture.layer))
+  })
+
+  it.effect("a heartbeat that hangs shows the registry disconnected at reportTimeout", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Service.layer({ ...options, reportTimeout: "3 seconds" }, manager(Compute, [])).pipe(
+          Layer.provideMerge(registryWith({ report: () => hang })),
+        ),
+        scope,
+      )
+      const service = Context.get(context, Service.Service)
+      const connected = Effect.map(service.status, (status) => status.heartbeat.connected)
+      // The first report starts at 5 s.
+      yield* TestClock.adjust("7999 millis")
+      expect(yield* connected).toBe(true)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* connected).toBe(false)
+      expect(capture.warnings()).toEqual([
+        `Unable to report the service's status: Service registry: report of compute on host-1 did not finish within 3s`,
+      ])
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.provide(capture.layer))
+  })
+
+  it.effect("a record deleted while the service runs is registered again by the next heartbeat", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const store = yield* KeyValueStore.KeyValueStore
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const context = yield* Layer.build(Service.layer(options, manager(Compute, [])))
+      yield* TestClock.adjust("5 seconds")
+      yield* store.remove("service/compute/host-1")
+      expect(yield* registry.get("host-1", "compute")).toEqual(Option.none())
+      yield* TestClock.adjust("10 seconds")
+      const record = yield* registry.get("host-1", "compute")
+      expect(Option.map(record, (r) => [r.reportCount, r.createdAt, r.updatedAt, r.forcedDown]))
+        .toEqual(Option.some([1, 15_000, 15_000, false]))
+      expect(capture.warnings()).toEqual([
+        "The service record of compute on host-1 is gone: registering it again",
+      ])
+      const { heartbeat } = yield* Context.get(context, Service.Service).status
+      expect([heartbeat.reportCount, heartbeat.connected]).toEqual([1, true])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        ServiceRegistry.layerKeyValueStore.pipe(Layer.provideMerge(KeyValueStore.layerMemory)),
+      ),
+      Effect.provide(capture.layer),
+    )
+  })
+
+  it.effect("a start interrupted during init still cleans up, within the cleanup's limit", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const fiber = yield* Layer.build(
+        Service.layer(
+          { ...options, hookTimeouts: { init: "1 minute" } },
+          manager(Compute, log, { init: Effect.sleep("30 seconds") }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      ).pipe(Effect.scoped, Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.interrupt(fiber)
+      expect([log, Exit.isInterrupted(exit)]).toEqual([
+        ["Compute.init", "Compute.cleanup(Failure)"],
+        true,
+      ])
+    }))
+
+  it.effect("a hook time limit holds against a hook that ignores interruption", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const log: Array<string> = []
+      const release = yield* Deferred.make<void>()
+      const fiber = yield* Layer.build(
+        Service.layer(
+          { ...options, hookTimeouts: { init: "5 seconds" } },
+          manager(Compute, log, { init: Effect.uninterruptible(Deferred.await(release)) }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      ).pipe(Effect.scoped, Effect.exit, Effect.fork)
+      yield* TestClock.adjust("5 seconds")
+      const exit = yield* Fiber.join(fiber)
+      expect(log).toEqual(["Compute.init", "Compute.cleanup(Failure)"])
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      const started = error as Option.Option<Service.ServiceStartFailed<unknown>>
+      expect(Option.map(started, (e) => [e._tag, Option.getOrThrow(Cause.failureOption(e.cause))]))
+        .toEqual(Option.some([
+          "ServiceStartFailed",
+          new Service.HookTimedOut({ manager: "Compute", hook: "init", timeoutMillis: 5_000 }),
+        ]))
+      expect(capture.warnings()).toEqual([
+        `Manager "Compute": init ignored its interruption at its 5s limit; it is left running, detached`,
+      ])
+      // The runaway init ends with the test (Deno's sanitizers see leaked fibers' timers).
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(Effect.provide(capture.layer))
+  })
+
+  it.effect("a reset time limit holds against a reset that ignores interruption", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const context = yield* Layer.build(
+        Service.layer(
+          { ...options, hookTimeouts: { reset: "2 seconds" } },
+          manager(Compute, [], { reset: Effect.uninterruptible(Deferred.await(release)) }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      )
+      const reset = yield* Effect.fork(Effect.flip(Context.get(context, Service.Service).reset))
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(reset)
+      expect(error._tag === "ResetFailed" ? error.message : error._tag).toContain(
+        `Manager "Compute": reset did not finish within 2s`,
+      )
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(Effect.scoped))
+
+  it.effect("after one cleanup uses up the deadline, the report names that cleanup alone", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const { stop } = yield* started(
+        Service.layer(
+          { ...options, shutdownTimeout: "10 seconds" },
+          manager(Compute, log),
+          manager(Network, log, { cleanup: hang }),
+        ).pipe(Layer.provideMerge(loggingRegistry(log))),
+      )
+      log.length = 0
+      const report = yield* stop("10 seconds")
+      expect(log).toEqual(["Network.cleanup(Success)", "Compute.cleanup(Success)", "record.down"])
+      expect(report.errors).toEqual([
+        new Service.ShutdownOverrun({ manager: "Network", hook: "cleanup", limitMillis: 10_000 }),
+      ])
+    }))
+
+  it.effect("a cleanup that must wait once the deadline has passed is left running and named as such", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const { stop } = yield* started(
+        Service.layer(
+          { ...options, shutdownTimeout: "10 seconds" },
+          manager(Compute, log, { cleanup: Effect.sleep("1 second") }),
+          manager(Network, log, { cleanup: hang }),
+        ).pipe(Layer.provideMerge(loggingRegistry(log))),
+      )
+      const report = yield* stop("10 seconds")
+      expect(report.errors.map((e) => e.message)).toEqual([
+        `Manager "Network": cleanup used up its 10s of the shutdown deadline; the stop goes on without it`,
+        `Manager "Compute": cleanup began after the shutdown deadline had passed and did not finish at once; the stop did not wait for it`,
+      ])
+      expect(report.errors[1]).toEqual(new Service.CleanupPastDeadline({ manager: "Compute" }))
+    }))
+})
+
+describe("Service: bad control input", () => {
+  it.effect("the same manager given twice fails the layer before any hook runs", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const exit = yield* Layer.build(
+        Service.layer(options, manager(Compute, log), manager(Network, log), manager(Compute, log))
+          .pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      ).pipe(Effect.scoped, Effect.exit)
+      expect(log).toEqual([])
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      expect(error).toEqual(Option.some(new Service.DuplicateManager({ manager: "Compute" })))
+      expect(Option.map(error, (e) => e.message)).toEqual(Option.some(
+        `Manager "Compute" is given to the service more than once; a service runs each manager once`,
+      ))
+    }))
+
+  it.effect("a start that fails after registering leaves the record marked down", () =>
+    Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const exit = yield* Layer.build(
+        Service.layer(
+          options,
+          manager(Compute, [], { postStart: Effect.fail(new HookError("postStart")) }),
+        ),
+      ).pipe(Effect.scoped, Effect.exit)
+      expect(Exit.isFailure(exit)).toBe(true)
+      const record = yield* registry.get("host-1", "compute")
+      expect(Option.map(record, (r) => r.forcedDown)).toEqual(Option.some(true))
+    }).pipe(Effect.provide(ServiceRegistry.layerMemory)))
+
+  it.effect("reset after the stop is refused with ServiceNotRunning and runs no hook", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Service.layer(options, manager(Compute, log)).pipe(
+          Layer.provideMerge(ServiceRegistry.layerMemory),
+        ),
+        scope,
+      )
+      const service = Context.get(context, Service.Service)
+      yield* Scope.close(scope, Exit.void)
+      log.length = 0
+      const error = yield* Effect.flip(service.reset)
+      expect(log).toEqual([])
+      expect(error).toEqual(
+        new Service.ServiceNotRunning({ host: "host-1", topic: "compute", state: "stopped" }),
+      )
+      expect(error.message).toBe("Service compute on host-1 is stopped: reset is refused")
+      expect((yield* service.status).lastReset).toEqual(Option.none())
+    }))
+
+  it.effect("hosts, topics and manager names like Object.prototype members are plain data", () =>
+    Effect.gen(function* () {
+      class ToString extends Context.Tag("toString")<
+        ToString,
+        { readonly ping: Effect.Effect<string> }
+      >() {}
+      class Proto extends Context.Tag("__proto__")<
+        Proto,
+        { readonly ping: Effect.Effect<string> }
+      >() {}
+      const log: Array<string> = []
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Service.layer(
+          { host: "__proto__", topic: "constructor" },
+          manager(ToString, log),
+          manager(Proto, log),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+        scope,
+      )
+      const service = Context.get(context, Service.Service)
+      yield* TestClock.adjust("5 seconds")
+      const status = yield* service.status
+      expect([status.host, status.topic, status.heartbeat.reportCount]).toEqual([
+        "__proto__",
+        "constructor",
+        1,
+      ])
+      expect(status.managers.map((m) => [m.name, m.phase])).toEqual([
+        ["toString", "running"],
+        ["__proto__", "running"],
+      ])
+      expect(yield* Context.get(context, Proto).ping).toBe("__proto__ pong")
+      yield* Scope.close(scope, Exit.void)
+      expect(log.slice(-2)).toEqual(["__proto__.cleanup(Success)", "toString.cleanup(Success)"])
+      const registry = Context.get(context, ServiceRegistry.ServiceRegistry)
+      const record = yield* registry.get("__proto__", "constructor")
+      expect(Option.map(record, (r) => [r.reportCount, r.forcedDown])).toEqual(
+        Option.some([1, true]),
+      )
+    }))
+})
+
+// --- helpers -----------------------------------------------------------------------------------
+
+/**
+ * Builds a service layer in a scope of its own; `stop(after)` closes the scope while the
+ * TestClock moves `after` on, and returns the stop's report.
+ */
+const started = <ROut, E>(layer: Layer.Layer<ROut | Service.Service, E>) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(layer, scope)
+    const service = Context.get(context as Context.Context<Service.Service>, Service.Service)
+    const stop = (after: Duration.DurationInput) =>
+      Effect.gen(function* () {
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust(after)
+        yield* Fiber.join(closing)
+        return yield* service.stopped
+      })
+    return { service, stop }
+  })
+
+/** Never ends, yet holds no timer (Effect.never's would trip Deno's sanitizers once detached). */
+const hang: Effect.Effect<never> = Effect.flatMap(Deferred.make<never>(), Deferred.await)
+
+/** The memory registry with some calls replaced. */
+const registryWith = (
+  overrides: Partial<
+    Pick<ServiceRegistry.ServiceRegistry, "register" | "report" | "markDown">
+  >,
+) =>
+  Layer.effect(
+    ServiceRegistry.ServiceRegistry,
+    Effect.map(ServiceRegistry.ServiceRegistry, (registry) => ({ ...registry, ...overrides })),
+  ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory))
+
+/** Replaces the default logger; `warnings` gives each warning's message and cause, joined. */
+const captureLogs = () => {
+  const logs: Array<{ readonly level: string; readonly text: string }> = []
+  const logger = Logger.make(({ cause, logLevel, message }) => {
+    const parts = Array.isArray(message) ? message : [message]
+    const failure = Cause.failureOption(cause)
+    const reason = Option.isSome(failure) && failure.value instanceof Error
+      ? [failure.value.message]
+      : []
+    logs.push({ level: logLevel.label, text: [...parts, ...reason].join(": ") })
+  })
+  return {
+    layer: Logger.replace(Logger.defaultLogger, logger),
+    warnings: () => logs.filter((log) => log.level === "WARN").map((log) => log.text),
+  }
+}

@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
 import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as Service from "../Service.ts"
+import type * as ServiceRegistryApi from "../ServiceRegistry.ts"
 import { ServiceRegistry } from "../ServiceRegistry.ts"
 import * as Capabilities from "./capabilities.ts"
 import * as CapabilityBus from "./capabilityBus.ts"
@@ -96,6 +97,77 @@ export class ShutdownOverrun extends Schema.TaggedError<ShutdownOverrun>(
 }
 
 /** @internal */
+export class CleanupPastDeadline extends Schema.TaggedError<CleanupPastDeadline>(
+  "effect-manager/CleanupPastDeadline",
+)("CleanupPastDeadline", {
+  manager: Schema.String,
+}) {
+  override get message(): string {
+    return `Manager ${
+      JSON.stringify(this.manager)
+    }: cleanup began after the shutdown deadline had passed and did not finish at once; the stop did not wait for it`
+  }
+}
+
+/** @internal */
+export class DuplicateManager extends Schema.TaggedError<DuplicateManager>(
+  "effect-manager/DuplicateManager",
+)("DuplicateManager", {
+  manager: Schema.String,
+}) {
+  override get message(): string {
+    return `Manager ${
+      JSON.stringify(this.manager)
+    } is given to the service more than once; a service runs each manager once`
+  }
+}
+
+/** @internal */
+export class RegistryTimedOut extends Schema.TaggedError<RegistryTimedOut>(
+  "effect-manager/RegistryTimedOut",
+)("RegistryTimedOut", {
+  host: Schema.String,
+  topic: Schema.String,
+  operation: Schema.Literal("report", "markDown"),
+  limitMillis: Schema.Number,
+}) {
+  override get message(): string {
+    const call = `${this.operation} of ${this.topic} on ${this.host}`
+    return this.limitMillis === 0
+      ? `Service registry: ${call} began after the shutdown deadline had passed and did not finish at once`
+      : `Service registry: ${call} did not finish within ${Duration.format(this.limitMillis)}`
+  }
+}
+
+/** @internal */
+export class MarkDownFailed extends Data.TaggedError("MarkDownFailed")<{
+  readonly host: string
+  readonly topic: string
+  readonly cause: Cause.Cause<unknown>
+}> {
+  override get message(): string {
+    const failure = Cause.failureOption(this.cause)
+    const reason = Option.isSome(failure) && failure.value instanceof Error
+      ? failure.value.message
+      : Cause.pretty(this.cause)
+    return `Service ${this.topic} on ${this.host}: its record could not be marked down (it reads as up until its last heartbeat ages out): ${reason}`
+  }
+}
+
+/** @internal */
+export class ServiceNotRunning extends Schema.TaggedError<ServiceNotRunning>(
+  "effect-manager/ServiceNotRunning",
+)("ServiceNotRunning", {
+  host: Schema.String,
+  topic: Schema.String,
+  state: Schema.Literal("stopping", "stopped"),
+}) {
+  override get message(): string {
+    return `Service ${this.topic} on ${this.host} is ${this.state}: reset is refused`
+  }
+}
+
+/** @internal */
 export class CleanupFailed extends Data.TaggedError("CleanupFailed")<{
   readonly manager: string
   readonly cause: Cause.Cause<unknown>
@@ -115,6 +187,7 @@ interface Resolved {
   readonly shutdownTimeout: number
   readonly hookTimeouts: Partial<Record<Service.Hook, number>>
   readonly reportInterval: number
+  readonly reportTimeout: number
   readonly reportInitialDelay: number
   readonly periodicEnable: boolean
   readonly periodicFuzzyDelay: number
@@ -160,12 +233,19 @@ export const resolveOptions = (
         reason: 'must be "concurrent" or "sequential"',
       })
     }
+    const reportInterval = yield* duration("reportInterval", options.reportInterval, 10_000, true)
     return {
       host,
       topic,
       shutdownTimeout: yield* duration("shutdownTimeout", options.shutdownTimeout, 60_000),
       hookTimeouts,
-      reportInterval: yield* duration("reportInterval", options.reportInterval, 10_000, true),
+      reportInterval,
+      reportTimeout: yield* duration(
+        "reportTimeout",
+        options.reportTimeout,
+        reportInterval,
+        true,
+      ),
       reportInitialDelay: yield* duration("reportInitialDelay", options.reportInitialDelay, 5_000),
       periodicEnable: options.periodicEnable ?? true,
       periodicFuzzyDelay: yield* duration("periodicFuzzyDelay", options.periodicFuzzyDelay, 0),
@@ -173,6 +253,52 @@ export const resolveOptions = (
       publishInterval: yield* duration("publishInterval", options.publishInterval, 10_000, true),
     }
   })
+
+// --- time limits -------------------------------------------------------------------------------
+
+/**
+ * `effect` held to `limit` milliseconds even if it ignores interruption: at the limit the
+ * caller gets `onTimeout()`; the work is interrupted and, if it does not end at once, left
+ * running on its own with a warning naming `what`. A limit of 0 (a stop step reached after its
+ * deadline) still starts the work and takes its result if it finishes without waiting. The
+ * work runs interruptible even when the caller is not: a stop runs in a finalizer, where
+ * nothing could be cut short otherwise.
+ */
+const withLimit = <A, E, E2>(
+  effect: Effect.Effect<A, E>,
+  limit: number,
+  onTimeout: () => E2,
+  what: string,
+): Effect.Effect<A, E | E2> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.forkDaemon(Effect.interruptible(effect))
+      // One turn of the scheduler runs the forked work until it finishes or waits.
+      const exit = limit === 0
+        ? yield* Effect.zipRight(Effect.yieldNow(), Fiber.poll(fiber))
+        : yield* restore(
+          // The wait is interruptible in its own fiber, so that the timeout can end it even in
+          // a finalizer, and a caller already being interrupted does not end it at once.
+          Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), Duration.millis(limit)),
+        ).pipe(
+          // An interrupted caller does not wait for work that may never end either.
+          Effect.onInterrupt(() => Fiber.interruptFork(fiber)),
+        )
+      if (Option.isSome(exit)) return yield* exit.value
+      // Told directly (Fiber.interruptFork would add a fork's hop): work that heeds its
+      // interruption has ended after one turn of the scheduler.
+      yield* Effect.fiberIdWith((id) => Fiber.interruptAsFork(fiber, id))
+      yield* Effect.yieldNow()
+      if (Option.isNone(yield* Fiber.poll(fiber))) {
+        yield* Effect.logWarning(
+          `${what} ignored its interruption at its ${
+            Duration.format(limit)
+          } limit; it is left running, detached`,
+        )
+      }
+      return yield* Effect.fail(onTimeout())
+    })
+  )
 
 // --- the service -------------------------------------------------------------------------------
 
@@ -182,185 +308,290 @@ export const ServiceTag = Context.GenericTag<Service.Service, Service.Service>(
 )
 
 type AnyManager = Manager.ManagerLayer<any, any, any, any>
+type Lifecycle = Manager.Lifecycle<unknown>
 
-/** @internal */
-export const layer = (
-  options: Service.Options,
-  ...managers: ReadonlyArray<AnyManager>
-): Layer.Layer<any, any, any> =>
-  Layer.scopedContext(Effect.gen(function* () {
-    const config = yield* resolveOptions(options)
-    const { host, topic } = config
-    const registry = yield* ServiceRegistry
-    const clock = yield* Effect.clock
-    const now = () => clock.unsafeCurrentTimeMillis()
+/** What the steps of one service share. */
+interface Run {
+  readonly config: Resolved
+  readonly registry: ServiceRegistryApi.ServiceRegistry
+  readonly lifecycles: ReadonlyArray<Lifecycle>
+  readonly phases: Map<string, Service.ManagerPhase>
+  readonly now: () => number
+  /** The managers whose init was attempted: the ones a stop cleans up. */
+  readonly attempted: Array<Lifecycle>
+  /** Set once the record is registered: a start that fails after that marks it down. */
+  registered: boolean
+  state: Service.ServiceState
+}
 
-    // Build the managers in the order given (nova constructs its manager with the service).
+const setPhase = (run: Run, lifecycle: Lifecycle, phase: Service.ManagerPhase) =>
+  Effect.sync(() => run.phases.set(lifecycle.name, phase))
+
+/** A hook with its time limit, if it has one. */
+const timed = (
+  lifecycle: Lifecycle,
+  hook: Service.Hook,
+  effect: Effect.Effect<void, unknown>,
+  limit: number | undefined,
+): Effect.Effect<void, unknown> =>
+  limit === undefined ? effect : withLimit(
+    effect,
+    limit,
+    () => new HookTimedOut({ manager: lifecycle.name, hook, timeoutMillis: limit }),
+    `Manager ${JSON.stringify(lifecycle.name)}: ${hook}`,
+  )
+
+/** Builds the managers in the order given (nova constructs its manager with the service). */
+const buildManagers = (managers: ReadonlyArray<AnyManager>) =>
+  Effect.gen(function* () {
+    // Two layers of one manager would share its service and lifecycle: its hooks would run
+    // twice, the other one's never.
+    const names = new Set<string>()
+    for (const manager of managers) {
+      const name = manager[ManagerTypeId].tag.key
+      if (names.has(name)) return yield* new DuplicateManager({ manager: name })
+      names.add(name)
+    }
     let context = Context.empty() as Context.Context<unknown>
     for (const manager of managers) context = Context.merge(context, yield* Layer.build(manager))
     const lifecycles = managers.map((manager) =>
       Context.get(context, lifecycleTag(manager[ManagerTypeId].tag))
     )
-    const phases = new Map<string, Service.ManagerPhase>(
-      lifecycles.map((lifecycle) => [lifecycle.name, "created"]),
+    return { context, lifecycles }
+  })
+
+// -- start: init (all) → record → preStart (all) → [RPC consumers] → postStart (all)
+
+/** Names the manager and phase of a start failure; an interruption stays an interruption. */
+const failedIn = (run: Run, manager: string, phase: Service.StartPhase) =>
+<A>(
+  effect: Effect.Effect<A, unknown>,
+): Effect.Effect<A, ServiceStartFailed<unknown>> =>
+  Effect.catchAllCause(effect, (cause) => {
+    const { host, topic } = run.config
+    return Cause.isInterruptedOnly(cause)
+      ? Effect.failCause(cause as Cause.Cause<never>)
+      : Effect.fail(new ServiceStartFailed({ host, topic, manager, phase, cause }))
+  })
+
+const startHook = (run: Run, lifecycle: Lifecycle, phase: "init" | "preStart" | "postStart") =>
+  Effect.zipRight(
+    setPhase(run, lifecycle, phase),
+    timed(lifecycle, phase, lifecycle[phase], run.config.hookTimeouts[phase]),
+  ).pipe(failedIn(run, lifecycle.name, phase))
+
+/**
+ * A failed or interrupted start cleans up every manager whose init was attempted and marks a
+ * registered record down, under one shutdown deadline.
+ */
+const start = (run: Run) =>
+  Effect.gen(function* () {
+    for (const lifecycle of run.lifecycles) {
+      run.attempted.push(lifecycle)
+      yield* startHook(run, lifecycle, "init")
+    }
+    yield* run.registry.register(run.config.host, run.config.topic).pipe(
+      failedIn(run, "(service)", "register"),
     )
-    const setPhase = (lifecycle: Manager.Lifecycle<unknown>, phase: Service.ManagerPhase) =>
-      Effect.sync(() => phases.set(lifecycle.name, phase))
+    run.registered = true
+    for (const lifecycle of run.lifecycles) yield* startHook(run, lifecycle, "preStart")
+    // RPC consumers start here once the RPC step exists.
+    for (const lifecycle of run.lifecycles) yield* startHook(run, lifecycle, "postStart")
+  }).pipe(
+    Effect.onExit((exit) => {
+      if (Exit.isSuccess(exit)) return Effect.void
+      const deadline = run.now() + run.config.shutdownTimeout
+      return Effect.zipRight(
+        cleanupAll(run, exit, deadline),
+        run.registered ? markDown(run, deadline) : Effect.void,
+      )
+    }),
+  )
 
-    /** A hook with its timeout, if one is set. */
-    const timed = (
-      lifecycle: Manager.Lifecycle<unknown>,
-      hook: Service.Hook,
-      effect: Effect.Effect<void, unknown>,
-      limit: number | undefined,
-    ): Effect.Effect<void, unknown> =>
-      limit === undefined ? effect : Effect.timeoutFail(effect, {
-        duration: Duration.millis(limit),
-        onTimeout: () => new HookTimedOut({ manager: lifecycle.name, hook, timeoutMillis: limit }),
-      })
+// -- stop
 
-    // -- start: init (all) → record → preStart (all) → [RPC consumers] → postStart (all)
+const isTimeout = (error: unknown): error is ShutdownOverrun | CleanupPastDeadline =>
+  error instanceof ShutdownOverrun || error instanceof CleanupPastDeadline
 
-    const attempted: Array<Manager.Lifecycle<unknown>> = []
-    /** Names the manager and phase of a start failure; an interruption stays an interruption. */
-    const failedIn = (manager: string, phase: Service.StartPhase) =>
-    <A>(
-      effect: Effect.Effect<A, unknown>,
-    ): Effect.Effect<A, ServiceStartFailed<unknown>> =>
-      Effect.catchAllCause(effect, (cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.failCause(cause as Cause.Cause<never>)
-          : Effect.fail(new ServiceStartFailed({ host, topic, manager, phase, cause })))
-    const startHook = (
-      lifecycle: Manager.Lifecycle<unknown>,
-      phase: "init" | "preStart" | "postStart",
-    ) =>
-      Effect.zipRight(
-        setPhase(lifecycle, phase),
-        timed(lifecycle, phase, lifecycle[phase], config.hookTimeouts[phase]),
-      ).pipe(failedIn(lifecycle.name, phase))
+/** One manager's cleanup, given what is left of the deadline (or its own limit if shorter). */
+const cleanup = (
+  run: Run,
+  lifecycle: Lifecycle,
+  start: Exit.Exit<void, unknown>,
+  deadline: number,
+): Effect.Effect<Option.Option<Service.StopError>> =>
+  Effect.gen(function* () {
+    yield* setPhase(run, lifecycle, "cleanup")
+    const manager = lifecycle.name
+    const left = Math.max(0, deadline - run.now())
+    const own = run.config.hookTimeouts.cleanup
+    const limit = own === undefined ? left : Math.min(own, left)
+    yield* Effect.logInfo(`Stopping: cleanup of ${manager}`)
+    const exit = yield* Effect.exit(withLimit(
+      lifecycle.cleanup(start),
+      limit,
+      // With no time left, the step that used it up is the overrun, not this one.
+      (): Service.StopError =>
+        left === 0
+          ? new CleanupPastDeadline({ manager })
+          : new ShutdownOverrun({ manager, hook: "cleanup", limitMillis: limit }),
+      `Manager ${JSON.stringify(manager)}: cleanup`,
+    ))
+    if (Exit.isSuccess(exit)) return Option.none()
+    const overrun = Option.filter(Cause.failureOption(exit.cause), isTimeout)
+    if (Option.isSome(overrun)) {
+      yield* Effect.logError(overrun.value.message)
+      return overrun
+    }
+    // nova logs "Service error occurred during cleanup_host" and goes on.
+    yield* Effect.logError(`Service error occurred during cleanup of ${lifecycle.name}`, exit.cause)
+    return Option.some(new CleanupFailed({ manager: lifecycle.name, cause: exit.cause }))
+  })
 
-    const cleanupAll = (start: Exit.Exit<void, unknown>, deadline: number) =>
+/** Every attempted manager's cleanup, in reverse order: what went wrong. */
+const cleanupAll = (run: Run, start: Exit.Exit<void, unknown>, deadline: number) =>
+  Effect.gen(function* () {
+    const errors: Array<Service.StopError> = []
+    for (const lifecycle of [...run.attempted].reverse()) {
+      const error = yield* cleanup(run, lifecycle, start, deadline)
+      yield* setPhase(run, lifecycle, Exit.isSuccess(start) ? "stopped" : "failed")
+      if (Option.isSome(error)) errors.push(error.value)
+    }
+    return errors
+  })
+
+/** Marks the record down within what is left of the deadline; a failure is logged. */
+const markDown = (run: Run, deadline: number): Effect.Effect<Option.Option<MarkDownFailed>> =>
+  Effect.gen(function* () {
+    const { host, topic } = run.config
+    yield* Effect.logInfo(`Stopping: marking the service record of ${topic} on ${host} down`)
+    const limit = Math.max(0, deadline - run.now())
+    const timedOut = () =>
+      new RegistryTimedOut({ host, topic, operation: "markDown", limitMillis: limit })
+    const exit = yield* Effect.exit(withLimit(
+      run.registry.markDown(host, topic),
+      limit,
+      timedOut,
+      `Service registry: markDown of ${topic} on ${host}`,
+    ))
+    if (Exit.isSuccess(exit)) return Option.none()
+    const error = new MarkDownFailed({ host, topic, cause: exit.cause })
+    yield* Effect.logError(error.message)
+    return Option.some(error)
+  })
+
+/** consumers → runner → cleanup → record marked down, under one deadline. */
+const addStop = (
+  run: Run,
+  runner: PeriodicRunnerApi.PeriodicRunner<unknown>,
+  heartbeat: PeriodicRunnerApi.PeriodicRunner<unknown>,
+  publishers: ReadonlyArray<Fiber.Fiber<void>>,
+) =>
+  Effect.gen(function* () {
+    const stopped = yield* Deferred.make<Service.StopReport>()
+    const { host, topic } = run.config
+    yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        const errors: Array<Service.StopError> = []
-        for (const lifecycle of [...attempted].reverse()) {
-          yield* setPhase(lifecycle, "cleanup")
-          const left = Math.max(0, deadline - now())
-          const own = config.hookTimeouts.cleanup
-          const limit = own === undefined ? left : Math.min(own, left)
-          yield* Effect.logInfo(`Stopping: cleanup of ${lifecycle.name}`)
-          // The stop runs in a finalizer, which is uninterruptible: the cleanup must be made
-          // interruptible for its time limit to work, and disconnected so that one ignoring
-          // interruption cannot hold the stop past its time.
-          const exit = yield* Effect.exit(
-            Effect.interruptible(Effect.disconnect(lifecycle.cleanup(start))).pipe(
-              Effect.timeoutFail({
-                duration: Duration.millis(limit),
-                onTimeout: () =>
-                  new ShutdownOverrun({
-                    manager: lifecycle.name,
-                    hook: "cleanup",
-                    limitMillis: limit,
-                  }),
-              }),
-            ),
-          )
-          yield* setPhase(lifecycle, Exit.isSuccess(start) ? "stopped" : "failed")
-          if (Exit.isSuccess(exit)) {
-            continue
-          }
-          const overrun = Cause.failureOption(exit.cause).pipe(
-            Option.filter((error): error is ShutdownOverrun =>
-              error instanceof ShutdownOverrun
-            ),
-          )
-          if (Option.isSome(overrun)) {
-            errors.push(overrun.value)
-            yield* Effect.logError(overrun.value.message)
-          } else {
-            // nova logs "Service error occurred during cleanup_host" and goes on.
-            errors.push(new CleanupFailed({ manager: lifecycle.name, cause: exit.cause }))
-            yield* Effect.logError(
-              `Service error occurred during cleanup of ${lifecycle.name}`,
-              exit.cause,
-            )
-          }
-        }
-        return errors
+        const started = run.now()
+        const deadline = started + run.config.shutdownTimeout
+        run.state = "stopping"
+        for (const lifecycle of run.lifecycles) yield* setPhase(run, lifecycle, "stopping")
+        yield* Effect.logInfo(`Stopping service ${topic} on ${host}: periodic tasks`)
+        yield* Effect.orDie(runner.shutdown(Math.max(0, deadline - run.now())))
+        yield* Fiber.interruptAll(publishers)
+        yield* Effect.orDie(heartbeat.shutdown(0))
+        const errors = yield* cleanupAll(run, Exit.void, deadline)
+        const down = yield* markDown(run, deadline)
+        run.state = "stopped"
+        yield* Deferred.succeed(stopped, {
+          errors: [...errors, ...Option.toArray(down)],
+          durationMillis: run.now() - started,
+        })
       })
-
-    const startPhases = Effect.gen(function* () {
-      for (const lifecycle of lifecycles) {
-        attempted.push(lifecycle)
-        yield* startHook(lifecycle, "init")
-      }
-      yield* registry.register(host, topic).pipe(failedIn("(service)", "register"))
-      for (const lifecycle of lifecycles) yield* startHook(lifecycle, "preStart")
-      // RPC consumers start here once the RPC step exists.
-      for (const lifecycle of lifecycles) yield* startHook(lifecycle, "postStart")
-    })
-
-    // Bad tasks (an invalid duration, a name two managers share) fail before any hook runs.
-    const tasks = config.periodicEnable ? lifecycles.flatMap((lifecycle) => lifecycle.tasks) : []
-    yield* PeriodicRunner.resolveAll(tasks)
-
-    // A failed or interrupted start still cleans up every manager whose init was attempted.
-    yield* startPhases.pipe(
-      Effect.onExit((exit) =>
-        Exit.isSuccess(exit) ? Effect.void : cleanupAll(exit, now() + config.shutdownTimeout)
-      ),
     )
+    return Deferred.await(stopped)
+  })
 
-    // -- running: heartbeat and periodic tasks
+// -- running: heartbeat, periodic tasks, capabilities
 
-    let reportCount = 0
-    let lastReportAt: number | undefined
-    let connected = true
-    const report = registry.report(host, topic).pipe(
+interface HeartbeatView {
+  reportCount: number
+  lastReportAt: number | undefined
+  connected: boolean
+}
+
+/**
+ * nova's `report_state`: a report every `reportInterval`, each given `reportTimeout`. A failed
+ * or timed-out report shows the registry as disconnected until one succeeds; a record deleted
+ * while the service runs is registered again.
+ */
+const heartbeat = (run: Run) =>
+  Effect.gen(function* () {
+    const { host, topic, reportTimeout } = run.config
+    const view: HeartbeatView = { reportCount: 0, lastReportAt: undefined, connected: true }
+    const reportOnce = run.registry.report(host, topic).pipe(
+      Effect.catchTag("ServiceNotFound", () =>
+        Effect.logWarning(`The service record of ${topic} on ${host} is gone: registering it again`)
+          .pipe(
+            Effect.zipRight(run.registry.register(host, topic)),
+            Effect.zipRight(run.registry.report(host, topic)),
+          )),
+    )
+    const report = withLimit(
+      reportOnce,
+      reportTimeout,
+      () =>
+        new RegistryTimedOut({ host, topic, operation: "report", limitMillis: reportTimeout }),
+      `Service registry: report of ${topic} on ${host}`,
+    ).pipe(
       Effect.tap((record) =>
         Effect.suspend(() => {
-          reportCount = record.reportCount
-          lastReportAt = now()
-          if (connected) return Effect.void
-          connected = true
+          view.reportCount = record.reportCount
+          view.lastReportAt = run.now()
+          if (view.connected) {
+            return Effect.void
+          }
+          view.connected = true
           return Effect.logInfo("Recovered from being unable to report status.")
         })
       ),
       Effect.catchAllCause((cause) =>
         Effect.suspend(() => {
-          if (!connected) return Effect.void
-          connected = false
+          if (Cause.isInterruptedOnly(cause)) {
+            return Effect.failCause(cause)
+          }
+          if (!view.connected) {
+            return Effect.void
+          }
+          view.connected = false
           return Effect.logWarning("Unable to report the service's status", cause)
         })
       ),
     )
-    const heartbeat = yield* PeriodicRunner.make([
-      PeriodicTask.fixed("report_state", config.reportInterval, report, {
+    const runner = yield* PeriodicRunner.make([
+      PeriodicTask.fixed("report_state", run.config.reportInterval, report, {
         runImmediately: true,
-        offset: config.reportInitialDelay,
+        offset: run.config.reportInitialDelay,
       }),
     ])
+    return { runner, view }
+  })
 
-    const fuzzy = config.periodicFuzzyDelay > 0
-      ? (yield* Random.nextIntBetween(0, Math.floor(config.periodicFuzzyDelay / 1000) + 1)) * 1000
-      : 0
-    const runner = yield* PeriodicRunner.make(
-      tasks,
-      { mode: config.mode, initialDelay: fuzzy, shutdownTimeout: config.shutdownTimeout },
-    )
-
-    // -- capabilities: published on the bus when the context has one, else not at all
-
+/** Each manager's capabilities, published on the bus when the context has one. */
+const publishCapabilities = (run: Run) =>
+  Effect.gen(function* () {
+    const { host, topic } = run.config
     const bus = yield* Effect.serviceOption(CapabilityBus.tag)
-    const publishers = Option.isNone(bus) ? [] : yield* Effect.forEach(
-      lifecycles.flatMap((lifecycle) =>
+    if (Option.isNone(bus)) return []
+    return yield* Effect.forEach(
+      run.lifecycles.flatMap((lifecycle) =>
         lifecycle.capabilities === undefined
           ? []
           : [{ manager: lifecycle.name, capabilities: lifecycle.capabilities }]
       ),
       ({ capabilities, manager }) =>
         Capabilities.reports({ host, service: topic, manager }, capabilities, {
-          publishInterval: config.publishInterval,
+          publishInterval: run.config.publishInterval,
         }).pipe(
           Stream.runForEach(bus.value.publish),
           // A bus shut down before the service interrupts the publisher: nothing to report.
@@ -375,19 +606,26 @@ export const layer = (
           Effect.forkScoped,
         ),
     )
-    for (const lifecycle of lifecycles) yield* setPhase(lifecycle, "running")
-    let state: Service.ServiceState = "running"
+  })
 
-    // -- reset (SIGHUP): serialized, a failure leaves the service running
+// -- reset (SIGHUP): serialized, a failure leaves the service running, refused once stopping
 
-    const resetLock = yield* Effect.makeSemaphore(1)
-    let lastReset: Service.ResetResult | undefined
-    const reset = resetLock.withPermits(1)(Effect.gen(function* () {
-      const at = now()
+const makeReset = (run: Run) =>
+  Effect.gen(function* () {
+    const lock = yield* Effect.makeSemaphore(1)
+    const last: { value: Service.ResetResult | undefined } = { value: undefined }
+    const reset = lock.withPermits(1)(Effect.gen(function* () {
+      if (run.state !== "running") {
+        const { host, topic } = run.config
+        const refused = new ServiceNotRunning({ host, topic, state: run.state })
+        yield* Effect.logWarning(refused.message)
+        return yield* Effect.fail(refused)
+      }
+      const at = run.now()
       let failure: ResetFailed<unknown> | undefined
-      for (const lifecycle of lifecycles) {
+      for (const lifecycle of run.lifecycles) {
         const exit = yield* Effect.exit(
-          timed(lifecycle, "reset", lifecycle.reset, config.hookTimeouts.reset),
+          timed(lifecycle, "reset", lifecycle.reset, run.config.hookTimeouts.reset),
         )
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
           const error = new ResetFailed({ manager: lifecycle.name, cause: exit.cause })
@@ -395,67 +633,85 @@ export const layer = (
           failure ??= error
         }
       }
-      lastReset = failure === undefined
+      last.value = failure === undefined
         ? { at, succeeded: true, error: Option.none() }
         : { at, succeeded: false, error: Option.some(failure) }
       if (failure !== undefined) return yield* Effect.fail(failure)
     }))
+    return { reset, last }
+  })
 
-    // -- stop: consumers → runner → cleanup → record marked down, under one deadline
+const status = (
+  run: Run,
+  runner: PeriodicRunnerApi.PeriodicRunner<unknown>,
+  view: HeartbeatView,
+  last: { readonly value: Service.ResetResult | undefined },
+): Effect.Effect<Service.ServiceStatus> =>
+  Effect.map(runner.status, (tasks) => ({
+    host: run.config.host,
+    topic: run.config.topic,
+    state: run.state,
+    managers: run.lifecycles.map((lifecycle) => ({
+      name: lifecycle.name,
+      apiVersion: `${lifecycle.apiVersion.major}.${lifecycle.apiVersion.minor}`,
+      phase: run.phases.get(lifecycle.name)!,
+    })),
+    tasks: tasks.tasks,
+    heartbeat: {
+      reportCount: view.reportCount,
+      lastReportAt: Option.fromNullable(view.lastReportAt),
+      connected: view.connected,
+    },
+    lastReset: Option.fromNullable(last.value),
+  }))
 
-    const stopped = yield* Deferred.make<Service.StopReport>()
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
-        const started = now()
-        const deadline = started + config.shutdownTimeout
-        state = "stopping"
-        for (const lifecycle of lifecycles) yield* setPhase(lifecycle, "stopping")
-        yield* Effect.logInfo(`Stopping service ${topic} on ${host}: periodic tasks`)
-        yield* runner.shutdown(Math.max(0, deadline - now()))
-        yield* Fiber.interruptAll(publishers)
-        yield* heartbeat.shutdown(0)
-        const errors = yield* cleanupAll(Exit.void, deadline)
-        yield* Effect.logInfo(`Stopping: marking the service record of ${topic} on ${host} down`)
-        yield* registry.markDown(host, topic).pipe(
-          Effect.catchAllCause((cause) =>
-            Effect.logError("Could not mark the service record down", cause)
-          ),
-        )
-        state = "stopped"
-        yield* Deferred.succeed(stopped, { errors, durationMillis: now() - started })
-      })
+/** @internal */
+export const layer = (
+  options: Service.Options,
+  ...managers: ReadonlyArray<AnyManager>
+): Layer.Layer<any, any, any> =>
+  Layer.scopedContext(Effect.gen(function* () {
+    const config = yield* resolveOptions(options)
+    const registry = yield* ServiceRegistry
+    const clock = yield* Effect.clock
+    const { context, lifecycles } = yield* buildManagers(managers)
+    const run: Run = {
+      config,
+      registry,
+      lifecycles,
+      phases: new Map(lifecycles.map((lifecycle) => [lifecycle.name, "created"])),
+      now: () => clock.unsafeCurrentTimeMillis(),
+      attempted: [],
+      registered: false,
+      state: "running",
+    }
+
+    // Bad tasks (an invalid duration, a name two managers share) fail before any hook runs.
+    const tasks = config.periodicEnable ? lifecycles.flatMap((lifecycle) => lifecycle.tasks) : []
+    yield* PeriodicRunner.resolveAll(tasks)
+    yield* start(run)
+
+    const beat = yield* heartbeat(run)
+    const fuzzy = config.periodicFuzzyDelay > 0
+      ? (yield* Random.nextIntBetween(0, Math.floor(config.periodicFuzzyDelay / 1000) + 1)) * 1000
+      : 0
+    const runner = yield* PeriodicRunner.make(
+      tasks,
+      { mode: config.mode, initialDelay: fuzzy, shutdownTimeout: config.shutdownTimeout },
     )
-
-    const status = Effect.gen(function* () {
-      const tasks = yield* runner.status
-      const result: Service.ServiceStatus = {
-        host,
-        topic,
-        state,
-        managers: lifecycles.map((lifecycle) => ({
-          name: lifecycle.name,
-          apiVersion: `${lifecycle.apiVersion.major}.${lifecycle.apiVersion.minor}`,
-          phase: phases.get(lifecycle.name)!,
-        })),
-        tasks: tasks.tasks,
-        heartbeat: {
-          reportCount,
-          lastReportAt: Option.fromNullable(lastReportAt),
-          connected,
-        },
-        lastReset: Option.fromNullable(lastReset),
-      }
-      return result
-    })
+    const publishers = yield* publishCapabilities(run)
+    for (const lifecycle of lifecycles) yield* setPhase(run, lifecycle, "running")
+    const { last, reset } = yield* makeReset(run)
+    const stopped = yield* addStop(run, runner, beat.runner, publishers)
 
     const service: Service.Service = {
-      host,
-      topic,
+      host: config.host,
+      topic: config.topic,
       managers: lifecycles.map((lifecycle) => lifecycle.name),
       reset,
-      status,
+      status: status(run, runner, beat.view, last),
       runner,
-      stopped: Deferred.await(stopped),
+      stopped,
       shutdownTimeoutMillis: config.shutdownTimeout,
     }
     let out = Context.make(ServiceTag, service) as Context.Context<unknown>
