@@ -360,6 +360,7 @@ describe("Service", () => {
           { ...options, host: "" },
           { ...options, shutdownTimeout: -1 },
           { ...options, reportInterval: 0 },
+          { ...options, reportTimeout: "-1 second" },
           { ...options, hookTimeouts: { cleanup: Number.NaN } },
         ]
       ) {
@@ -376,6 +377,7 @@ describe("Service", () => {
         `Service option host must be a non-empty string, got ""`,
         "Service option shutdownTimeout must be a finite duration ≥ 0, got -1",
         "Service option reportInterval must be a finite duration > 0, got 0",
+        `Service option reportTimeout must be a finite duration > 0, got "-1 second"`,
         "Service option hookTimeouts.cleanup must be a finite duration > 0, got NaN",
       ])
     }))
@@ -469,6 +471,23 @@ describe("Service: time limits", () => {
       yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(capture.layer))
   })
+
+  it.effect("a stop during a heartbeat that ignores interruption does not wait for it", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const { stop } = yield* started(
+        Service.layer(options, manager(Compute, [])).pipe(
+          Layer.provideMerge(registryWith({
+            report: () => Effect.uninterruptible(Effect.zipRight(Deferred.await(release), hang)),
+          })),
+        ),
+      )
+      // The first report starts at 5 s and hangs; the stop begins at 6 s.
+      yield* TestClock.adjust("6 seconds")
+      const report = yield* stop(0)
+      expect([report.durationMillis, report.errors]).toEqual([0, []])
+      yield* Deferred.succeed(release, undefined)
+    }))
 
   it.effect("a record deleted while the service runs is registered again by the next heartbeat", () => {
     const capture = captureLogs()
