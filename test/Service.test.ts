@@ -360,7 +360,7 @@ describe("Service", () => {
           { ...options, host: "" },
           { ...options, shutdownTimeout: -1 },
           { ...options, reportInterval: 0 },
-          { ...options, reportTimeout: "-1 second" },
+          { ...options, reportTimeout: -1 },
           { ...options, hookTimeouts: { cleanup: Number.NaN } },
         ]
       ) {
@@ -377,7 +377,7 @@ describe("Service", () => {
         `Service option host must be a non-empty string, got ""`,
         "Service option shutdownTimeout must be a finite duration ≥ 0, got -1",
         "Service option reportInterval must be a finite duration > 0, got 0",
-        `Service option reportTimeout must be a finite duration > 0, got "-1 second"`,
+        "Service option reportTimeout must be a finite duration > 0, got -1",
         "Service option hookTimeouts.cleanup must be a finite duration > 0, got NaN",
       ])
     }))
