@@ -18,7 +18,7 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { NoSuchTask, PeriodicTaskFailed } from "./internal/periodicRunner.ts"
+import type { CannotTrigger, NoSuchTask, PeriodicTaskFailed } from "./internal/periodicRunner.ts"
 import * as internal from "./internal/periodicRunner.ts"
 import type { InvalidPeriodicTask, PeriodicTask } from "./PeriodicTask.ts"
 
@@ -48,8 +48,9 @@ export interface Options {
    * after the runner starts: the state an edge cron trigger keeps between invocations (see
    * {@link RunnerStatus}'s `nextRunAt`). A fixed task keeps the grid the instant implies; a
    * `Schedule`-timed task starts its schedule afresh. Names the runner does not have are ignored.
+   * A record's own entries count, and nothing it inherits: any string is a task name.
    */
-  readonly resume?: Readonly<Record<string, number>> | undefined
+  readonly resume?: ReadonlyMap<string, number> | Readonly<Record<string, number>> | undefined
   /** Concurrent mode: runs started in one batch before the driver yields to the event loop. Default 1024. */
   readonly maxBatch?: number | undefined
   /**
@@ -63,6 +64,12 @@ export interface Options {
    * per pass that starts the runs.
    */
   readonly fiberMetrics?: boolean | undefined
+  /**
+   * How many outcomes {@link PeriodicRunner.outcomes} keeps for a subscriber that has not read
+   * them yet. A subscriber that falls further behind loses the oldest (a sliding buffer), so a
+   * subscriber that stops reading holds at most this many. Default 16,384.
+   */
+  readonly outcomeBuffer?: number | undefined
 }
 
 /**
@@ -190,14 +197,23 @@ export interface PeriodicRunner<out E = never> {
   readonly resume: (name?: string) => Effect.Effect<void, NoSuchTask>
   /**
    * Makes a task due now (a fixed task keeps its grid). Like `resume`, it wakes the driver, or
-   * takes effect at the end of a sleep of 1 ms or less.
+   * takes effect at the end of a sleep of 1 ms or less. A paused task triggered runs when it is
+   * resumed; a task still running is recorded as skipped (a fixed one keeps its next slot).
+   * Fails with {@link CannotTrigger} for a disabled task, a `Schedule`-timed task whose schedule
+   * is over, or a runner that has stopped.
    */
-  readonly trigger: (name: string) => Effect.Effect<void, NoSuchTask>
+  readonly trigger: (name: string) => Effect.Effect<void, NoSuchTask | CannotTrigger>
   /**
    * Stops the driver, lets running tasks finish within the timeout (default: the runner's
-   * `shutdownTimeout`), then interrupts them. Closing the runner's scope does the same.
+   * `shutdownTimeout`), then interrupts them. Closing the runner's scope does the same. A run
+   * that ignores its interruption for a second is recorded as `Interrupted` (its one outcome),
+   * logged and left detached: the stop does not wait for it. A timeout that is not a finite
+   * duration ≥ 0 fails with `InvalidPeriodicTask` and leaves the runner as it was.
    */
-  readonly shutdown: (timeout?: Duration.DurationInput) => Effect.Effect<void>
+  readonly shutdown: {
+    (): Effect.Effect<void>
+    (timeout: Duration.DurationInput): Effect.Effect<void, InvalidPeriodicTask>
+  }
 }
 
 /**
@@ -279,6 +295,13 @@ export const run = <const Tasks extends ReadonlyArray<PeriodicTask<any, any>>>(
 > => internal.run(tasks, options) as any
 
 export {
+  /**
+   * `trigger` named a task that cannot run: disabled, its schedule over, or its runner stopped.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CannotTrigger,
   /**
    * A trigger, pause or resume named a task the runner does not have; lists the known ones.
    *

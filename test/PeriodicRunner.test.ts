@@ -375,14 +375,17 @@ describe("PeriodicRunner tick", () => {
       ])
     }))
 
-  it.scoped("in concurrent mode a task due again at once runs once per pass", () =>
+  it.scoped("in concurrent mode a task due again at once runs once per pass, a millisecond apart", () =>
     Effect.gen(function* () {
       let runs = 0
       const runner = yield* PeriodicRunner.make([
         PeriodicTask.make("again", Effect.sync(() => runs++), { schedule: Schedule.forever }),
       ], { start: false })
-      expect(Duration.toMillis(yield* runner.tick)).toBe(0)
-      expect(Duration.toMillis(yield* runner.tick)).toBe(0)
+      expect(Duration.toMillis(yield* runner.tick)).toBe(1)
+      expect(Duration.toMillis(yield* runner.tick)).toBe(1)
+      expect(runs).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect(Duration.toMillis(yield* runner.tick)).toBe(1)
       expect(runs).toBe(2)
     }))
 
@@ -650,7 +653,7 @@ describe("PeriodicRunner control", () => {
       ])
       expect(runner.tasks).toEqual(["audit", "heal"])
       const errors = [
-        yield* Effect.flip(runner.trigger("audti")),
+        (yield* Effect.flip(runner.trigger("audti"))) as PeriodicRunner.NoSuchTask,
         yield* Effect.flip(runner.pause("audti")),
         yield* Effect.flip(runner.resume("audti")),
       ]

@@ -240,7 +240,11 @@ describe("PeriodicTask", () => {
         expect([task.enabled, task.disabledReason]).toEqual([false, "it is disabled"])
         const runner = yield* PeriodicRunner.make([task])
         yield* TestClock.adjust("1 minute")
-        yield* runner.trigger("audit")
+        const refused = yield* Effect.flip(runner.trigger("audit"))
+        expect([refused._tag, refused.message]).toEqual([
+          "CannotTrigger",
+          `Periodic task "audit" cannot be triggered: it is disabled`,
+        ])
         yield* TestClock.adjust("1 minute")
         expect(yield* rec.times).toEqual([])
         expect(logs.map((line) => line.message)).toEqual([

@@ -26,6 +26,7 @@ import type * as PeriodicTask from "../PeriodicTask.ts"
 import { DueHeap, type HeapEntry } from "./dueHeap.ts"
 import { type Pass, PassTable } from "./passTable.ts"
 import { StartNowScheduler } from "./startNowScheduler.ts"
+import { SteadyClock } from "./steadyClock.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
@@ -40,6 +41,24 @@ const INTERRUPT_GRACE_MILLIS = 1_000
 
 /** The longest sleep of the driver that `wake` does not cut short (a timer's resolution). */
 const UNSIGNALLED_SLEEP_MILLIS = 1
+
+/**
+ * The shortest sleep of the driver between two passes. A schedule that asks for no delay
+ * (`Schedule.forever`, a run that triggers itself, a spacing below a millisecond) would otherwise
+ * make the driver loop without ever leaving the event loop a turn: such a task runs at most once
+ * per millisecond.
+ */
+const MIN_STEP_MILLIS = 1
+
+/** The longest timer the platforms keep (2^31 − 1 ms, about 24.8 days): longer sleeps are chained. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** Sleeps any finite length on `clock`, in steps a platform timer can hold. */
+const sleepLong = (clock: Clock.Clock, millis: number): Effect.Effect<void> =>
+  millis <= MAX_TIMER_MILLIS ? clock.sleep(Duration.millis(millis)) : Effect.zipRight(
+    clock.sleep(Duration.millis(MAX_TIMER_MILLIS)),
+    Effect.suspend(() => sleepLong(clock, millis - MAX_TIMER_MILLIS)),
+  )
 
 /** The latest grid point `last + k·period` at or before `at` (also when `at` precedes `last`). */
 const floorToGrid = (at: number, last: number, period: number): number => {
@@ -67,6 +86,17 @@ export class NoSuchTask
     return `No periodic task named ${JSON.stringify(this.task)}; known tasks: ${
       this.known.map((name) => JSON.stringify(name)).join(", ") || "none"
     }`
+  }
+}
+
+/** @internal */
+export class CannotTrigger
+  extends Schema.TaggedError<CannotTrigger>("effect-manager/CannotTrigger")("CannotTrigger", {
+    task: Schema.String,
+    reason: Schema.String,
+  }) {
+  override get message(): string {
+    return `Periodic task ${JSON.stringify(this.task)} cannot be triggered: ${this.reason}`
   }
 }
 
@@ -134,11 +164,13 @@ interface Slot extends HeapEntry {
    * in a fiber of its own that starts uninterruptible (concurrent mode).
    */
   body: Effect.Effect<void>
-  /** Concurrent mode: the latest batch that took this task (see `dispatch`). */
+  /** Concurrent mode: the latest wake-up that took this task (see `wave`). */
   batch: number
   /** Concurrent mode: forks `body` (to start at once when the scheduler is armed, see `dispatch`). */
   start: Effect.Effect<Fiber.RuntimeFiber<void, never>>
   lastOutcome: PeriodicRunner.TaskOutcome | undefined
+  /** The run ignored its interruption at shutdown and got its outcome then (see `shutdown`). */
+  detached: boolean
   /**
    * A success that nobody was subscribed to is only noted, and made into `lastOutcome` when a
    * status asks for it: most runs succeed, and their outcome would outlive them until the next.
@@ -159,6 +191,58 @@ const considered = (slot: Slot) => slot.enabled && !slot.paused && !slot.done
 /** Whatever the bookkeeping after a run ends in, the run's fiber succeeds. */
 const settled = (effect: Effect.Effect<void>): Effect.Effect<void> =>
   effect === Effect.void ? effect : Effect.catchAllCause(effect, () => Effect.void)
+
+/**
+ * A run with its time limit, which holds even against work that ignores interruption: the work
+ * runs in a fiber of its own, and at the limit the run fails with `TaskTimedOut` at once while
+ * the work is interrupted in the background. Work still going `INTERRUPT_GRACE_MILLIS` later is
+ * left detached, with a warning. A run interrupted from outside (a shutdown) waits for its work,
+ * so that the shutdown's own bound applies.
+ */
+const withTimeout = <A, E, R>(
+  run: Effect.Effect<A, E, R>,
+  task: string,
+  timeoutMillis: number,
+): Effect.Effect<A, E | TaskTimedOut, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.forkDaemon(restore(run)), (work) =>
+      restore(Fiber.join(work)).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(timeoutMillis),
+          onTimeout: () => new TaskTimedOut({ task, timeoutMillis }),
+        }),
+        Effect.onExit((exit) => {
+          if (work.unsafePoll() !== null) return Effect.void
+          if (Exit.isInterrupted(exit)) return Fiber.interrupt(work)
+          return Effect.asVoid(
+            Effect.forkDaemon(Effect.interruptible(detachAfterTimeout(work, task))),
+          )
+        }),
+      ))
+  )
+
+const detachAfterTimeout = (work: Fiber.Fiber<unknown, unknown>, task: string) =>
+  Fiber.interruptFork(work).pipe(
+    Effect.zipRight(Effect.timeoutOption(Fiber.await(work), INTERRUPT_GRACE_MILLIS)),
+    Effect.flatMap((ended) =>
+      Option.isSome(ended) ? Effect.void : Effect.logWarning(
+        `Periodic task ${
+          JSON.stringify(task)
+        } ignored its interruption after it timed out; it goes on, detached`,
+      ).pipe(Effect.annotateLogs("periodicTask", task))
+    ),
+  )
+
+/**
+ * Interrupts and waits at most `INTERRUPT_GRACE_MILLIS` for the interruption to be over: work
+ * that ignores it is left behind rather than holding a stop forever.
+ */
+const interruptWithinGrace = (
+  fibers: ReadonlyArray<Fiber.Fiber<unknown, unknown>>,
+): Effect.Effect<void> =>
+  fibers.length === 0 ? Effect.void : Effect.interruptible(
+    Effect.disconnect(Fiber.interruptAll(fibers)),
+  ).pipe(Effect.timeout(Duration.millis(INTERRUPT_GRACE_MILLIS)), Effect.ignore)
 
 // --- the runner ----------------------------------------------------------------------------
 
@@ -181,25 +265,9 @@ export const make = <E, R>(
     const initialDelay = yield* optionMillis("initialDelay", options.initialDelay, 0)
     const maxSleep = yield* optionMillis("maxSleep", options.maxSleep, IDLE_CAP_MILLIS)
     const shutdownTimeout = yield* optionMillis("shutdownTimeout", options.shutdownTimeout, 60_000)
-    const maxBatch = options.maxBatch ?? 1024
-    if (!isPositiveInteger(maxBatch)) {
-      return yield* new InvalidPeriodicTask({
-        task: "(runner)",
-        field: "maxBatch",
-        value: String(maxBatch),
-        reason: "must be a positive integer",
-      })
-    }
-    for (const [task, at] of Object.entries(options.resume ?? {})) {
-      if (!Number.isFinite(at)) {
-        return yield* new InvalidPeriodicTask({
-          task,
-          field: "resume",
-          value: String(at),
-          reason: "must be a finite instant (epoch milliseconds)",
-        })
-      }
-    }
+    const maxBatch = yield* countOption("maxBatch", options.maxBatch, 1024)
+    const outcomeBuffer = yield* countOption("outcomeBuffer", options.outcomeBuffer, 16_384)
+    const resume = yield* resumeInstants(options.resume)
 
     const runtime = yield* Effect.runtime<R>()
     const runFork = Runtime.runFork(runtime)
@@ -223,8 +291,14 @@ export const make = <E, R>(
     const runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
     const clock: Clock.Clock = yield* Effect.clock
     const random: Random.Random = yield* Effect.random
-    const now = () => clock.unsafeCurrentTimeMillis()
-    const outcomes = yield* PubSub.unbounded<PeriodicRunner.TaskOutcome>()
+    // Due instants are steady ones (see `SteadyClock`), so that a step of the wall clock neither
+    // stops the tasks nor makes them all due at once. The instants users see or give (outcomes,
+    // status, `resume`) and a `Schedule`'s own rules (cron) are on the wall clock: `wallOffset`
+    // converts.
+    const steady = new SteadyClock(clock)
+    const now = () => steady.now()
+    const wallOffset = () => steady.wallOffset()
+    const outcomes = yield* PubSub.sliding<PeriodicRunner.TaskOutcome>(outcomeBuffer)
     let subscribers = 0
     const heap = new DueHeap<Slot>(resolved.length)
     /** What a sequential pass reads of every task, kept in step with the slots by `track`. */
@@ -260,12 +334,13 @@ export const make = <E, R>(
 
     const recordSkip = (slot: Slot, scheduledAt: number, at: number) => {
       slot.skipped++
+      const offset = wallOffset()
       return publish(
         slot,
         Skipped({
           task: slot.name,
-          scheduledAt,
-          startedAt: at,
+          scheduledAt: scheduledAt + offset,
+          startedAt: at + offset,
           durationMillis: 0,
           latenessMillis: at - scheduledAt,
         }),
@@ -283,7 +358,7 @@ export const make = <E, R>(
 
     /** A run succeeded. With nobody subscribed that is only noted, and costs no allocation. */
     const recordSuccess = (slot: Slot, value: unknown): Effect.Effect<void> => {
-      if (subscribers > 0) return record(slot, Exit.succeed(value))
+      if (subscribers > 0 || slot.detached) return record(slot, Exit.succeed(value))
       const end = ended(slot)
       slot.succeeded++
       slot.notedSuccess = true
@@ -294,11 +369,13 @@ export const make = <E, R>(
     }
 
     const record = (slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+      if (slot.detached) return Effect.void
       const end = ended(slot)
+      const offset = wallOffset()
       const occurrence = {
         task: slot.name,
-        scheduledAt: slot.scheduledAt,
-        startedAt: slot.startedAt,
+        scheduledAt: slot.scheduledAt + offset,
+        startedAt: slot.startedAt + offset,
         durationMillis: end - slot.startedAt,
         latenessMillis: slot.startedAt - slot.scheduledAt,
       }
@@ -377,16 +454,22 @@ export const make = <E, R>(
       }
     }
 
-    const stepSchedule = (slot: Slot, at: number, input: unknown): Effect.Effect<void> =>
-      Effect.map(slot.schedule!.step(at, input, slot.scheduleState), ([state, _, decision]) => {
-        slot.scheduleState = state
-        if (ScheduleDecision.isDone(decision)) {
-          slot.done = true
-          slot.nextDue = Number.POSITIVE_INFINITY
-        } else {
-          slot.nextDue = Intervals.start(decision.intervals)
-        }
-      })
+    /** A schedule steps on the wall clock (a cron rule is a wall-clock rule). */
+    const stepSchedule = (slot: Slot, at: number, input: unknown): Effect.Effect<void> => {
+      const offset = wallOffset()
+      return Effect.map(
+        slot.schedule!.step(at + offset, input, slot.scheduleState),
+        ([state, _, decision]) => {
+          slot.scheduleState = state
+          if (ScheduleDecision.isDone(decision)) {
+            slot.done = true
+            slot.nextDue = Number.POSITIVE_INFINITY
+          } else {
+            slot.nextDue = Intervals.start(decision.intervals) - offset
+          }
+        },
+      )
+    }
 
     const reschedule = (slot: Slot) => {
       if (mode === "sequential") return track(slot)
@@ -479,7 +562,12 @@ export const make = <E, R>(
       return top !== undefined && top.nextDue <= at
     }
 
-    let batches = 0
+    /**
+     * Concurrent mode: the driver's wake-ups (and ticks) so far. A task comes up at most once per
+     * wake-up, however many batches it takes: one due again at once (a zero-delay schedule, a run
+     * that triggers itself) waits for the next, which is at least `MIN_STEP_MILLIS` later.
+     */
+    let wave = 0
 
     /** An occurrence begun but never started (its batch died, or stopped before the fork) is undone. */
     const abandon = (slot: Slot): void => {
@@ -491,7 +579,7 @@ export const make = <E, R>(
     const takeDue = (limit: number, taken: Taken): Effect.Effect<void> =>
       Effect.withFiberRuntime((batchFiber) => {
         const held = starter.hold(batchFiber)
-        const batch = ++batches
+        const batch = wave
         let started = 0
         let slot: Slot = undefined!
         let at = 0
@@ -511,11 +599,15 @@ export const make = <E, R>(
         const loop = Effect.whileLoop({
           while: () => {
             at = now()
-            if (started >= limit || !isDue(at)) return false
-            const top = heap.peek()!
-            // A task comes up once per batch: one that is due again at once (a zero-delay
-            // schedule, a run that triggers itself) waits for the next pass.
-            if (top.batch === batch) return false
+            let top: Slot
+            for (;;) {
+              if (started >= limit || !isDue(at)) return false
+              top = heap.peek()!
+              if (top.batch !== batch) break
+              // A task comes up once per wake-up (see `wave`): one due again waits a step.
+              top.nextDue = at + MIN_STEP_MILLIS
+              heap.update(top)
+            }
             top.batch = batch
             started++
             slot = top
@@ -653,6 +745,7 @@ export const make = <E, R>(
       ? Effect.map(sequentialPass, Duration.millis)
       : Effect.gen(function* () {
         passes++
+        wave++
         const started: Array<Fiber.RuntimeFiber<void, never>> = []
         yield* dispatch(Number.POSITIVE_INFINITY, started)
         // A batch whose runs all ended while they were started (the common case) needs no waiting for.
@@ -666,9 +759,10 @@ export const make = <E, R>(
 
     // -- the driver fiber
 
-    const sleep = (millis: number): Effect.Effect<void> => {
+    const sleep = (asked: number): Effect.Effect<void> => {
       // After a sequential pass that a shutdown let finish: stop now, not after the idle time.
-      if (millis <= 0 || stopping) return Effect.void
+      if (stopping) return Effect.void
+      const millis = Math.max(asked, MIN_STEP_MILLIS)
       // A sleep no longer than a timer's resolution is the clock's own, in the driver fiber: a
       // wake-up signal could only bring it forward by less than that, and its second fiber is
       // most of what a wake-up costs where wake-ups are many.
@@ -697,19 +791,20 @@ export const make = <E, R>(
     }
 
     const concurrentLoop: Effect.Effect<void, PeriodicTaskFailed<E>> = Effect.suspend(() => {
-      const loop = (): Effect.Effect<void, PeriodicTaskFailed<E>> => {
+      const loop = (woken: boolean): Effect.Effect<void, PeriodicTaskFailed<E>> => {
         if (stopping) return Effect.void
         wakeups++
         passes++
+        if (woken) wave++
         return Effect.flatMap(dispatch(maxBatch, undefined), (started) => {
           const raised = takeFailure()
           if (raised !== undefined) return Effect.fail(raised)
           // A full batch: let the event loop breathe, then go on with what is still due.
-          if (started >= maxBatch) return Effect.flatMap(Effect.yieldNow(), loop)
-          return Effect.flatMap(sleep(Math.min(untilNextDue(), maxSleep)), loop)
+          if (started >= maxBatch) return Effect.flatMap(Effect.yieldNow(), () => loop(false))
+          return Effect.flatMap(sleep(Math.min(untilNextDue(), maxSleep)), () => loop(true))
         })
       }
-      return loop()
+      return loop(true)
     })
 
     const sequentialLoop: Effect.Effect<void, PeriodicTaskFailed<E>> = Effect.suspend(() => {
@@ -725,25 +820,24 @@ export const make = <E, R>(
     })
 
     const loop = mode === "sequential" ? sequentialLoop : concurrentLoop
-    const driver =
-      (initialDelay > 0 ? Effect.zipRight(clock.sleep(Duration.millis(initialDelay)), loop) : loop)
-        .pipe(
-          Effect.onExit((exit) =>
-            Effect.suspend(() => {
-              if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
-              // A "fail"-policy task failed: the runner stops, and so do the other runs.
-              state = "failed"
-              stopping = true
-              return Effect.all([
-                Effect.logError("Periodic runner stopped", exit.cause),
-                Fiber.interruptAll(
-                  slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber])),
-                ),
-                Deferred.failCause(done, exit.cause),
-              ], { discard: true })
-            })
-          ),
-        )
+    const driver = (initialDelay > 0 ? Effect.zipRight(sleepLong(clock, initialDelay), loop) : loop)
+      .pipe(
+        Effect.onExit((exit) =>
+          Effect.suspend(() => {
+            if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
+            // A "fail"-policy task failed: the runner stops, and so do the other runs.
+            state = "failed"
+            stopping = true
+            return Effect.all([
+              Effect.logError("Periodic runner stopped", exit.cause),
+              interruptWithinGrace(
+                slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber])),
+              ),
+              Deferred.failCause(done, exit.cause),
+            ], { discard: true })
+          })
+        ),
+      )
 
     // -- slots
 
@@ -778,6 +872,7 @@ export const make = <E, R>(
         start: undefined!,
         batch: 0,
         lastOutcome: undefined,
+        detached: false,
         notedSuccess: false,
         notedScheduledAt: 0,
         notedStartedAt: 0,
@@ -788,17 +883,14 @@ export const make = <E, R>(
         skipped: 0,
         interrupted: 0,
       }
-      const resumed = options.resume?.[task.name]
+      const resumed = resume.get(task.name)
       if (resumed !== undefined) {
-        slot.nextDue = resumed
-        if (kind === "Fixed") slot.lastRun = resumed - period
+        slot.nextDue = resumed - wallOffset()
+        if (kind === "Fixed") slot.lastRun = slot.nextDue - period
       }
       const run: Effect.Effect<unknown, E | TaskTimedOut, R> = timeout === undefined
         ? task.run
-        : Effect.timeoutFail(task.run, {
-          duration: Duration.millis(timeout),
-          onTimeout: () => new TaskTimedOut({ task: task.name, timeoutMillis: timeout }),
-        })
+        : withTimeout(task.run, task.name, timeout)
       // The context R is supplied by the runtime the run is forked with, or by `tick`. The
       // bookkeeping cannot be interrupted; the run keeps the interruptibility of its caller.
       slot.body = (mode === "sequential"
@@ -818,7 +910,7 @@ export const make = <E, R>(
     // schedule, stepped at the start instant. A schedule that dies here is a bad schedule.
     for (const slot of slots) {
       if (slot.kind !== "Schedule" || resolved[slot.index]!.task.runImmediately) continue
-      if (options.resume?.[slot.name] !== undefined) continue
+      if (resume.has(slot.name)) continue
       const stepped = yield* Effect.exit(stepSchedule(slot, slot.nextDue, undefined))
       if (Exit.isFailure(stepped)) {
         return yield* new InvalidPeriodicTask({
@@ -871,9 +963,19 @@ export const make = <E, R>(
         if (!paused) wake()
       })
 
-    const trigger = (name: string) =>
+    const trigger = (name: string): Effect.Effect<void, NoSuchTask | CannotTrigger> =>
       Effect.flatMap(lookup(name), (slot) =>
         Effect.suspend(() => {
+          const refused = !slot.enabled
+            ? "it is disabled"
+            : slot.done
+            ? "its schedule is over"
+            : stopping
+            ? "the runner has stopped"
+            : undefined
+          if (refused !== undefined) {
+            return Effect.fail(new CannotTrigger({ task: slot.name, reason: refused }))
+          }
           const at = now()
           if (slot.running && slot.kind !== "Fixed") return recordSkip(slot, at, at)
           slot.nextDue = at
@@ -886,10 +988,11 @@ export const make = <E, R>(
     const lastOutcome = (slot: Slot): PeriodicRunner.TaskOutcome | undefined => {
       if (slot.notedSuccess) {
         slot.notedSuccess = false
+        const offset = wallOffset()
         slot.lastOutcome = Succeeded({
           task: slot.name,
-          scheduledAt: slot.notedScheduledAt,
-          startedAt: slot.notedStartedAt,
+          scheduledAt: slot.notedScheduledAt + offset,
+          startedAt: slot.notedStartedAt + offset,
           durationMillis: slot.notedEndedAt - slot.notedStartedAt,
           latenessMillis: slot.notedStartedAt - slot.notedScheduledAt,
         })
@@ -909,7 +1012,7 @@ export const make = <E, R>(
         ? "paused"
         : "scheduled",
       nextRunAt: slot.enabled && !slot.done && Number.isFinite(slot.nextDue)
-        ? Option.some(slot.nextDue)
+        ? Option.some(slot.nextDue + wallOffset())
         : Option.none(),
       lastOutcome: Option.fromNullable(lastOutcome(slot)),
       succeeded: slot.succeeded,
@@ -935,13 +1038,48 @@ export const make = <E, R>(
       driverFiber = runFork(driver)
     }
 
-    const shutdown = (timeout?: Duration.DurationInput): Effect.Effect<void> =>
+    /**
+     * Runs still going after their interruption and its grace ignore it: each gets its one
+     * outcome now (`Interrupted`), and what it records when it ends at last is dropped.
+     */
+    const detachRunaways = Effect.suspend(() =>
+      Effect.forEach(slots.filter((slot) => slot.running), (slot) =>
+        Effect.zipRight(
+          Effect.logWarning(
+            `Periodic task ${
+              JSON.stringify(slot.name)
+            } ignored its interruption at shutdown; it goes on, detached`,
+          ).pipe(Effect.annotateLogs("periodicTask", slot.name)),
+          Effect.suspend(() => {
+            const recorded = settled(record(slot, Exit.interrupt(FiberId.none)))
+            slot.detached = true
+            return recorded
+          }),
+        ), { discard: true })
+    )
+
+    const shutdownMillis = (
+      timeout: Duration.DurationInput | undefined,
+    ): Either.Either<number, InvalidPeriodicTask> =>
+      timeout === undefined ? Either.right(shutdownTimeout) : Either.mapLeft(
+        decodeMillis(timeout, "≥ 0"),
+        (reason) =>
+          new InvalidPeriodicTask({
+            task: "(runner)",
+            field: "shutdown timeout",
+            value: show(timeout),
+            reason,
+          }),
+      )
+
+    const shutdown = (timeout?: Duration.DurationInput): Effect.Effect<void, InvalidPeriodicTask> =>
       Effect.suspend(() => {
+        const limit = shutdownMillis(timeout)
+        if (Either.isLeft(limit)) return Effect.fail(limit.left)
         if (stopping) return Deferred.await(done).pipe(Effect.ignore)
         stopping = true
         if (state === "running") state = "stopping"
-        const limit = timeout === undefined ? shutdownTimeout : Duration.toMillis(timeout)
-        const deadline = now() + limit
+        const deadline = now() + limit.right
         const remaining = () => Duration.millis(Math.max(0, deadline - now()))
         const running = () =>
           slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber]))
@@ -949,11 +1087,6 @@ export const make = <E, R>(
         // deadline could not cut it short.
         const waitAtMostRemaining = (wait: Effect.Effect<unknown>) =>
           Effect.interruptible(wait).pipe(Effect.timeout(remaining()), Effect.ignore)
-        const interruptWithinGrace = (interrupt: Effect.Effect<unknown>) =>
-          Effect.interruptible(Effect.disconnect(interrupt)).pipe(
-            Effect.timeout(Duration.millis(INTERRUPT_GRACE_MILLIS)),
-            Effect.ignore,
-          )
         return Effect.gen(function* () {
           if (driverFiber !== undefined) {
             // Between passes the driver only sleeps: stop it now. In a sequential pass it is running a
@@ -961,16 +1094,19 @@ export const make = <E, R>(
             if (mode === "sequential" && inPass) {
               yield* waitAtMostRemaining(Fiber.await(driverFiber))
             }
-            yield* interruptWithinGrace(Fiber.interrupt(driverFiber))
+            yield* interruptWithinGrace([driverFiber])
           }
           yield* waitAtMostRemaining(Fiber.awaitAll(running()))
-          yield* interruptWithinGrace(Fiber.interruptAll(running()))
+          yield* interruptWithinGrace(running())
+          yield* detachRunaways
           if (state !== "failed") state = "stopped"
           yield* Deferred.done(done, Exit.void)
         })
       })
 
-    yield* Effect.addFinalizer(() => Effect.zipRight(shutdown(), PubSub.shutdown(outcomes)))
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(Effect.orDie(shutdown()), PubSub.shutdown(outcomes))
+    )
 
     const subscribe = Stream.unwrapScoped(
       Effect.gen(function* () {
@@ -995,7 +1131,8 @@ export const make = <E, R>(
       pause: (name?: string) => setPaused(name, true),
       resume: (name?: string) => setPaused(name, false),
       trigger,
-      shutdown,
+      // Without a timeout it cannot fail: the overloads say so.
+      shutdown: shutdown as PeriodicRunner.PeriodicRunner<E>["shutdown"],
     }
     return runner
   })
@@ -1025,6 +1162,61 @@ export const resolveAll = <E, R>(
     }
     return Effect.succeed(resolved)
   })
+
+/**
+ * `resume` as a map, whichever form it came in. Only a record's own entries count: a task named
+ * `constructor` or `__proto__` is not found on `Object.prototype`.
+ */
+const resumeInstants = (
+  input: PeriodicRunner.Options["resume"],
+): Effect.Effect<ReadonlyMap<string, number>, InvalidPeriodicTask> =>
+  Effect.suspend(() => {
+    if (input === undefined) return Effect.succeed(new Map())
+    if (typeof input !== "object" || input === null) {
+      return Effect.fail(
+        new InvalidPeriodicTask({
+          task: "(runner)",
+          field: "resume",
+          value: show(input),
+          reason: "must be a Map or a record of task names to instants",
+        }),
+      )
+    }
+    const entries: Array<readonly [string, unknown]> = input instanceof Map
+      ? [...input]
+      : Object.entries(input)
+    for (const [task, at] of entries) {
+      if (typeof at !== "number" || !Number.isFinite(at)) {
+        return Effect.fail(
+          new InvalidPeriodicTask({
+            task: String(task),
+            field: "resume",
+            value: show(at),
+            reason: "must be a finite instant (epoch milliseconds)",
+          }),
+        )
+      }
+    }
+    return Effect.succeed(new Map(entries as Array<readonly [string, number]>))
+  })
+
+const countOption = (
+  field: string,
+  input: number | undefined,
+  fallback: number,
+): Effect.Effect<number, InvalidPeriodicTask> =>
+  input === undefined
+    ? Effect.succeed(fallback)
+    : isPositiveInteger(input)
+    ? Effect.succeed(input)
+    : Effect.fail(
+      new InvalidPeriodicTask({
+        task: "(runner)",
+        field,
+        value: show(input),
+        reason: "must be a positive integer",
+      }),
+    )
 
 const optionMillis = (
   field: string,

@@ -37,14 +37,15 @@ const makeTask = <E, R>(
   options: PeriodicTask.Options | undefined,
   disabledReason?: string,
 ): PeriodicTask.PeriodicTask<E, R> => {
-  const enabled = disabledReason === undefined && options?.enabled !== false
+  // Kept as given (`resolve` rejects a non-boolean): only `false` disables.
+  const enabled = disabledReason === undefined ? options?.enabled ?? true : false
   const task = Object.create(Proto)
   task.name = name
   task.run = run
   task.timing = timing
   task.runImmediately = options?.runImmediately ?? false
   task.enabled = enabled
-  task.disabledReason = enabled ? undefined : disabledReason ?? "it is disabled"
+  task.disabledReason = enabled !== false ? undefined : disabledReason ?? "it is disabled"
   task.timeout = options?.timeout
   task.offset = options?.offset
   task.jitter = options?.jitter ?? false
@@ -183,6 +184,28 @@ export const resolve = <E, R>(
           reason: "must be an Effect",
         }),
       )
+    }
+    if (task.onError !== "log" && task.onError !== "fail") {
+      return yield* Either.left(
+        new InvalidPeriodicTask({
+          task: name,
+          field: "onError",
+          value: show(task.onError),
+          reason: `must be "log" or "fail"`,
+        }),
+      )
+    }
+    for (const field of ["runImmediately", "enabled", "jitter"] as const) {
+      if (typeof task[field] !== "boolean") {
+        return yield* Either.left(
+          new InvalidPeriodicTask({
+            task: name,
+            field,
+            value: show(task[field]),
+            reason: "must be true or false",
+          }),
+        )
+      }
     }
     const timing = yield* resolveTiming(name, task.timing)
     const timeout = task.timeout === undefined

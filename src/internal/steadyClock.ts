@@ -1,0 +1,48 @@
+// The time base of the periodic engine: the wall clock, made steady by the monotonic one.
+import type * as Clock from "effect/Clock"
+
+/**
+ * How far the wall clock may move apart from the monotonic clock between two readings before it
+ * counts as a step. Below it the wall clock is followed as it is (NTP's slewing, and the
+ * rounding of `TestClock`'s nanoseconds, move it apart by far less).
+ */
+const STEP_TOLERANCE_MILLIS = 1_000
+
+const NANOS_PER_MILLI = 1_000_000
+
+/**
+ * @internal
+ * The wall clock of a `Clock` (epoch milliseconds), with every step of it larger than
+ * `STEP_TOLERANCE_MILLIS` taken out: between two readings, such a step is replaced by the time
+ * the monotonic clock (`unsafeCurrentTimeNanos`) measured. A wall clock set back an hour then
+ * neither stops the periodic tasks for an hour, nor does one set forward make them all due.
+ * Under `TestClock` (both clocks move together) it is the wall clock exactly. Every reading
+ * updates the skew, the sum of the steps taken out, which converts between the two.
+ */
+export class SteadyClock {
+  private wall: number
+  private nanos: bigint
+  /** Steady time minus wall time. */
+  private skew = 0
+
+  constructor(private readonly clock: Clock.Clock) {
+    this.wall = clock.unsafeCurrentTimeMillis()
+    this.nanos = clock.unsafeCurrentTimeNanos()
+  }
+
+  /** The current steady instant. */
+  now(): number {
+    const wall = this.clock.unsafeCurrentTimeMillis()
+    const nanos = this.clock.unsafeCurrentTimeNanos()
+    const drift = Number(nanos - this.nanos) / NANOS_PER_MILLI - (wall - this.wall)
+    if (drift > STEP_TOLERANCE_MILLIS || drift < -STEP_TOLERANCE_MILLIS) this.skew += drift
+    this.wall = wall
+    this.nanos = nanos
+    return wall + this.skew
+  }
+
+  /** What to add to a steady instant to get the wall-clock one, as of the latest reading. */
+  wallOffset(): number {
+    return -this.skew
+  }
+}
