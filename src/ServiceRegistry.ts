@@ -230,14 +230,18 @@ export const layerMemory: Layer.Layer<ServiceRegistry> = internal.layerMemory
 /**
  * Records in a `KeyValueStore`, one JSON value per record under
  * `service/<topic>/<host>` (both URI-encoded), plus the list of records under
- * `service/index`, since a `KeyValueStore` cannot list its keys. A stored value that is not
- * valid is logged as an error naming the key and the stored text, then treated as absent, so
- * `register` writes a fresh record; every write of a record puts it back in the list.
+ * `service/index`, since a `KeyValueStore` cannot list its keys. A record that is not valid
+ * is logged as an error naming the key and the stored text, then treated as absent, so
+ * `register` writes a fresh record. A list that is not valid (a write cut off by a crash) is
+ * salvaged: its whole entries are kept, its text is copied to `service/index.corrupt`, and an
+ * error says how many entries were recovered. Every record this registry has read or written
+ * is put back in the list.
  *
- * One registry per store: the list is one value that each write reads, changes and writes
- * back, so two processes over one store lose each other's entries, and a crash in the middle
- * of writing it can leave it unreadable. For records in a directory, use
- * {@link layerFileSystem}, which has no list to lose.
+ * One process per store: the list is one value that each write reads, changes and writes
+ * back, so two processes over one store lose each other's entries. A record missing from the
+ * list (the list removed, or an entry lost that this process never saw) cannot be found, since
+ * the store cannot be listed. For a directory that several processes share, use
+ * {@link layerFileSystem}: it lists the directory, one file per record written by rename.
  *
  * @example
  * ```ts

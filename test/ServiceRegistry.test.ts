@@ -360,6 +360,137 @@ describe("ServiceRegistry.layerKeyValueStore", () => {
     }).pipe(Effect.provide(withStore), Effect.provide(capture.layer))
   })
 
+  /** A registry over `store`, as a process that starts over the store would build it. */
+  const over = (store: KeyValueStore.KeyValueStore) =>
+    ServiceRegistry.layerKeyValueStore.pipe(
+      Layer.provide(Layer.succeed(KeyValueStore.KeyValueStore, store)),
+    )
+
+  /** Registers every id on `store`, then cuts the index off in the host of its last entry. */
+  const registerAndCutIndex = (
+    store: KeyValueStore.KeyValueStore,
+    ids: ReadonlyArray<readonly [host: string, topic: string]>,
+  ) =>
+    Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      for (const [host, topic] of ids) yield* registry.register(host, topic)
+      const text = Option.getOrThrow(yield* store.get("service/index"))
+      const cut = text.slice(0, text.lastIndexOf("{") + `{"host":"nod`.length)
+      yield* store.set("service/index", cut)
+      return cut
+    }).pipe(Effect.provide(over(store)))
+
+  const corruptIndexLog = (recovered: string, text: string) => [
+    "ERROR",
+    [
+      `Service registry: the index stored at "service/index" is corrupt; ${recovered} recovered from it, its text kept under "service/index.corrupt"; stored text: ${
+        JSON.stringify(text)
+      }`,
+    ],
+    "service/index",
+  ]
+
+  const hostsOf = (records: ReadonlyArray<ServiceRegistry.ServiceRecord>) =>
+    records.map((r) => r.host)
+
+  it.effect("an index cut off by a crash keeps every whole entry, and its text is kept aside", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const store = yield* KeyValueStore.KeyValueStore
+      const hosts = ["node-1", "node-2", "node-3", "node-4"]
+      const cut = yield* registerAndCutIndex(store, hosts.map((host) => [host, "compute"]))
+      expect(cut).toBe(
+        `[{"host":"node-1","topic":"compute"},{"host":"node-2","topic":"compute"},{"host":"node-3","topic":"compute"},{"host":"nod`,
+      )
+      // A new process, which never saw node-4.
+      const listed = yield* Effect.flatMap(
+        ServiceRegistry.ServiceRegistry,
+        (registry) =>
+          Effect.gen(function* () {
+            yield* registry.register("node-5", "compute")
+            return [yield* registry.list, yield* registry.list]
+          }),
+      ).pipe(Effect.provide(over(store)))
+      expect(listed.map(hostsOf)).toEqual([
+        ["node-1", "node-2", "node-3", "node-5"],
+        ["node-1", "node-2", "node-3", "node-5"],
+      ])
+      expect(capture.logs.map((log) => [log.level, log.message, log.annotations.key])).toEqual([
+        corruptIndexLog("3 entries", cut),
+      ])
+      expect(yield* store.get("service/index.corrupt")).toEqual(Option.some(cut))
+      expect(yield* store.get("service/index")).toEqual(Option.some(JSON.stringify(
+        ["node-1", "node-2", "node-3", "node-5"].map((host) => ({ host, topic: "compute" })),
+      )))
+    }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.provide(capture.layer))
+  })
+
+  it.effect("the process that wrote an index it finds cut off puts back every id it knows", () =>
+    Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const store = yield* KeyValueStore.KeyValueStore
+      const hosts = ["node-1", "node-2", "node-3", "node-4"]
+      for (const host of hosts) yield* registry.register(host, "compute")
+      yield* store.set("service/index", `[{"host":"node-1","topic":"compute"},{"host":"no`)
+      expect(hostsOf(yield* registry.list)).toEqual(hosts)
+      yield* registry.register("node-5", "compute")
+      expect(hostsOf(yield* registry.list)).toEqual([...hosts, "node-5"])
+      yield* store.remove("service/index")
+      yield* registry.register("node-6", "compute")
+      expect(hostsOf(yield* registry.list)).toEqual([...hosts, "node-5", "node-6"])
+    }).pipe(Effect.provide(withStore), Effect.provide(Logger.remove(Logger.defaultLogger))))
+
+  it.effect("names with quotes, braces and __proto__ are salvaged as they were", () =>
+    Effect.gen(function* () {
+      const store = yield* KeyValueStore.KeyValueStore
+      const ids: ReadonlyArray<readonly [string, string]> = [
+        [`a "quoted" host`, "compute"],
+        ["}{", `{"host":"fake","topic":"fake"}`],
+        ["__proto__", "__proto__"],
+        [`back\\slash\\"}`, "{"],
+        ["node-4", "compute"],
+      ]
+      yield* registerAndCutIndex(store, ids)
+      const listed = yield* Effect.flatMap(
+        ServiceRegistry.ServiceRegistry,
+        (registry) => Effect.zipRight(registry.register("node-5", "compute"), registry.list),
+      ).pipe(Effect.provide(over(store)))
+      expect(listed.map((r) => [r.host, r.topic])).toEqual([
+        ["__proto__", "__proto__"],
+        [`a "quoted" host`, "compute"],
+        ["node-5", "compute"],
+        [`back\\slash\\"}`, "{"],
+        ["}{", `{"host":"fake","topic":"fake"}`],
+      ])
+      const index = JSON.parse(Option.getOrThrow(yield* store.get("service/index")))
+      expect(index).toEqual([...ids.slice(0, 4), ["node-5", "compute"]].map(([host, topic]) => ({
+        host,
+        topic,
+      })))
+    }).pipe(
+      Effect.provide(KeyValueStore.layerMemory),
+      Effect.provide(Logger.remove(Logger.defaultLogger)),
+    ))
+
+  it.effect("an index that is not JSON at all recovers nothing, is logged and kept aside", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const store = yield* KeyValueStore.KeyValueStore
+      yield* store.set("service/index", "garbage")
+      yield* registry.register("node-2", "compute")
+      expect(hostsOf(yield* registry.list)).toEqual(["node-2"])
+      expect(capture.logs.map((log) => [log.level, log.message, log.annotations.key])).toEqual([
+        corruptIndexLog("0 entries", "garbage"),
+      ])
+      expect(capture.logs[0]?.annotations.reason).toContain("Unexpected token")
+      expect(yield* store.get("service/index.corrupt")).toEqual(Option.some("garbage"))
+      expect(yield* store.get("service/index")).toEqual(
+        Option.some(`[{"host":"node-2","topic":"compute"}]`),
+      )
+    }).pipe(Effect.provide(withStore), Effect.provide(capture.layer))
+  })
+
   onFileSystem("records in a file-system store survive a restart", () =>
     Effect.gen(function* () {
       const platform = yield* loadNodePlatform

@@ -192,8 +192,13 @@ export const recordKey = (host: string, topic: string): string =>
 /** The store cannot list its keys, so the registry keeps the list of its records itself. */
 const INDEX_KEY = "service/index"
 
+/** Where a corrupt index's text is kept for the operator before the index is rewritten. */
+const CORRUPT_INDEX_KEY = "service/index.corrupt"
+
 const ServiceId = Schema.Struct({ host: Schema.String, topic: Schema.String })
+type ServiceId = typeof ServiceId.Type
 const RecordJson = Schema.parseJson(ServiceRecord)
+const IdJson = Schema.parseJson(ServiceId)
 const IndexJson = Schema.parseJson(Schema.Array(ServiceId))
 
 const STORED_TEXT_LIMIT = 200
@@ -230,6 +235,53 @@ const decodeStored = <A>(
 const encodeRecord = (record: ServiceRecord): Effect.Effect<string> =>
   Schema.encode(RecordJson)(record).pipe(Effect.orDie)
 
+const encodeIndex = (ids: ReadonlyArray<ServiceId>): Effect.Effect<string> =>
+  Schema.encode(IndexJson)(ids).pipe(Effect.orDie)
+
+/** The ids of `first`, then those of `second` that are new, each once, in their order. */
+const mergeIds = (
+  first: ReadonlyArray<ServiceId>,
+  second: ReadonlyArray<ServiceId>,
+): Array<ServiceId> => {
+  const seen = new Set<string>()
+  return [...first, ...second].filter((id) => {
+    const key = memoryKey(id.host, id.topic)
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/**
+ * Every complete `{"host": …, "topic": …}` object in the text of a corrupt index: a write cut
+ * off by a crash leaves the entries before the cut whole. An id holds no object, so a `{`
+ * outside a string starts the object over, which keeps the scan linear; braces and quotes
+ * inside a name are inside a JSON string and do not count.
+ */
+const salvageIds = (text: string): Array<ServiceId> => {
+  const ids: Array<ServiceId> = []
+  let start = -1 // where the object being read opens; -1 between objects
+  let inString = false
+  for (let at = 0; at < text.length; at++) {
+    const char = text[at]
+    if (inString) {
+      if (char === "\\") at++
+      else if (char === '"') inString = false
+    } else if (char === "{") {
+      start = at
+    } else if (start >= 0 && char === '"') {
+      inString = true
+    } else if (start >= 0 && char === "}") {
+      const id = Schema.decodeEither(IdJson)(text.slice(start, at + 1))
+      if (Either.isRight(id)) ids.push({ host: id.right.host, topic: id.right.topic })
+      start = -1
+    }
+  }
+  return ids
+}
+
+const entries = (count: number) => `${count} ${count === 1 ? "entry" : "entries"}`
+
 /** @internal */
 export const layerKeyValueStore: Layer.Layer<
   ServiceRegistry.ServiceRegistry,
@@ -253,18 +305,55 @@ export const layerKeyValueStore: Layer.Layer<
     const read = <A>(key: string, schema: Schema.Schema<A, string>) =>
       Effect.flatMap(get(key), (stored) => decodeStored(key, stored, schema))
 
-    const index = Effect.map(read(INDEX_KEY, IndexJson), Option.getOrElse(() => []))
+    // Every id this process has read or written: merged into the index whenever it is read, so
+    // an index salvaged from a crash, or removed, never lists fewer services than we know.
+    const known = yield* Ref.make<ReadonlyArray<ServiceId>>([])
+    const remember = (ids: ReadonlyArray<ServiceId>) =>
+      Ref.updateAndGet(known, (current) => mergeIds(current, ids))
+
+    /** The ids left in a corrupt index, after its text is kept under `CORRUPT_INDEX_KEY`. */
+    const salvage = (text: string, reason: string) =>
+      Effect.gen(function* () {
+        const ids = salvageIds(text)
+        yield* set(CORRUPT_INDEX_KEY, text)
+        yield* Effect.logError(
+          `Service registry: the index stored at ${JSON.stringify(INDEX_KEY)} is corrupt; ${
+            entries(ids.length)
+          } recovered from it, its text kept under ${
+            JSON.stringify(CORRUPT_INDEX_KEY)
+          }; stored text: ${JSON.stringify(truncate(text))}`,
+        ).pipe(Effect.annotateLogs({ key: INDEX_KEY, reason }))
+        return ids
+      })
+
+    /** `ids` with every known id, written back as the index if it lacked one or `rewrite`. */
+    const withKnown = (ids: ReadonlyArray<ServiceId>, rewrite: boolean) =>
+      Effect.gen(function* () {
+        const all = mergeIds(ids, yield* remember(ids))
+        if (rewrite || all.length !== ids.length) yield* set(INDEX_KEY, yield* encodeIndex(all))
+        return all
+      })
+
+    const index = Effect.gen(function* () {
+      const stored = yield* get(INDEX_KEY)
+      if (Option.isNone(stored)) return yield* withKnown([], false)
+      const decoded = Schema.decodeEither(IndexJson)(stored.value)
+      if (Either.isRight(decoded)) return yield* withKnown(decoded.right, false)
+      return yield* withKnown(yield* salvage(stored.value, decoded.left.message), true)
+    })
 
     return yield* make({
-      read: (host, topic) => read(recordKey(host, topic), RecordJson),
+      read: (host, topic) =>
+        Effect.tap(
+          read(recordKey(host, topic), RecordJson),
+          (found) => Option.isSome(found) ? remember([{ host, topic }]) : Effect.void,
+        ),
       write: (record) =>
         Effect.gen(function* () {
           yield* set(recordKey(record.host, record.topic), yield* encodeRecord(record))
-          const ids = yield* index
-          if (ids.some((id) => id.host === record.host && id.topic === record.topic)) return
-          const next = [...ids, { host: record.host, topic: record.topic }]
-          yield* set(INDEX_KEY, yield* Schema.encode(IndexJson)(next))
-        }).pipe(Effect.catchTag("ParseError", Effect.die)),
+          yield* remember([{ host: record.host, topic: record.topic }])
+          yield* index
+        }),
       all: Effect.flatMap(index, (ids) =>
         Effect.map(
           Effect.forEach(ids, (id) => read(recordKey(id.host, id.topic), RecordJson)),
