@@ -33,6 +33,9 @@ export class SteadyClock {
   /** The current steady instant. */
   now(): number {
     const wall = this.clock.unsafeCurrentTimeMillis()
+    // Within the millisecond of the last reading there is no step to take out (and a pass reads
+    // the clock for every task, mostly within one millisecond).
+    if (wall === this.wall) return wall + this.skew
     const nanos = this.clock.unsafeCurrentTimeNanos()
     const drift = Number(nanos - this.nanos) / NANOS_PER_MILLI - (wall - this.wall)
     if (drift > STEP_TOLERANCE_MILLIS || drift < -STEP_TOLERANCE_MILLIS) this.skew += drift
