@@ -155,7 +155,7 @@ describe("PeriodicRunner faults: task names are data", () => {
 })
 
 describe("PeriodicRunner faults: work that ignores interruption", () => {
-  it.effect("a timed-out run gets its TimedOut at the limit; the work is left detached, logged", () =>
+  it.effect("a timed-out run that ignores interruption gets its TimedOut a grace after the limit, and goes on detached", () =>
     Effect.gen(function* () {
       const release = yield* Deferred.make<void>()
       yield* Effect.gen(function* () {
@@ -165,35 +165,62 @@ describe("PeriodicRunner faults: work that ignores interruption", () => {
             "stuck",
             "10 seconds",
             Effect.uninterruptible(Deferred.await(release)),
-            {
-              runImmediately: true,
-              timeout: "2 seconds",
-            },
+            { runImmediately: true, timeout: "2 seconds" },
           ),
         ])
         const outcomes = yield* collectOutcomes(runner)
         yield* TestClock.adjust("2 seconds")
+        expect(outcomes).toEqual([])
+        // Interrupted at the limit, it has a second's grace to end; then the run times out.
+        yield* TestClock.adjust("1 second")
         expect(outcomes.map((o) => [o._tag, o.startedAt, o.durationMillis])).toEqual([
-          ["TimedOut", 0, 2000],
+          ["TimedOut", 0, 3000],
         ])
-        expect((yield* taskStatus(runner, "stuck")).state).toBe("scheduled")
-        // The detached work's grace starts in a fiber of its own, at the limit.
-        yield* Effect.yieldNow()
-        yield* TestClock.adjust("999 millis")
-        expect(logs.filter((line) => line.level === "WARN")).toEqual([])
-        yield* TestClock.adjust("1 millis")
         expect(logs.filter((line) => line.level === "WARN").map((line) => line.message)).toEqual([
           `Periodic task "stuck" ignored its interruption after it timed out; it goes on, detached`,
         ])
         // The next run starts on time (10 s after the first ended), beside the detached work.
-        yield* TestClock.adjust("11 seconds")
+        yield* TestClock.adjust("13 seconds")
         expect(outcomes.map((o) => [o._tag, o.startedAt])).toEqual([
           ["TimedOut", 0],
-          ["TimedOut", 12_000],
+          ["TimedOut", 13_000],
         ])
         yield* Deferred.succeed(release, undefined)
       }).pipe(Effect.scoped)
     }))
+
+  it.effect("a run that stops when interrupted times out at the limit, its finalizer done", () =>
+    Effect.gen(function* () {
+      const order: Array<string> = []
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced(
+          "slow",
+          "10 seconds",
+          Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => order.push("finalized")))),
+          { runImmediately: true, timeout: "2 seconds" },
+        ),
+      ])
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("2 seconds")
+      expect(order).toEqual(["finalized"])
+      expect(outcomes.map((o) => [o._tag, o.durationMillis])).toEqual([["TimedOut", 2000]])
+      yield* runner.shutdown(0)
+    }).pipe(Effect.scoped))
+
+  it.effect("a task timeout holds when tick is called from an uninterruptible region", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("slow", "10 seconds", Effect.never, {
+          runImmediately: true,
+          timeout: "2 seconds",
+        }),
+      ], { start: false })
+      const ticking = yield* Effect.fork(Effect.uninterruptible(runner.tick))
+      yield* TestClock.adjust("2 seconds")
+      const exit = yield* Fiber.await(ticking)
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect((yield* taskStatus(runner, "slow")).timedOut).toBe(1)
+    }).pipe(Effect.scoped))
 
   for (const mode of modes) {
     it.effect(`${mode}: a run that ignores interruption at shutdown gets exactly one outcome`, () =>
@@ -315,7 +342,45 @@ describe("PeriodicRunner faults: a wall clock that is stepped", () => {
   }
 })
 
+describe("PeriodicRunner faults: cron across a wall-clock step", () => {
+  it.scoped("a cron task keeps to the wall clock after it is set back an hour", () =>
+    Effect.gen(function* () {
+      const { clock, shift } = yield* steppedWallClock
+      const rec = yield* recorder
+      yield* PeriodicRunner.make([
+        PeriodicTask.cron("hourly", "0 * * * *", rec.run(), { timeZone: "UTC" }),
+      ]).pipe(Effect.withClock(clock))
+      yield* TestClock.adjust("90 minutes")
+      expect(yield* rec.times).toEqual([3600])
+      shift.millis = 3_600_000
+      // The next hour of the wall clock, 02:00, is now 2.5 h of test time away.
+      yield* TestClock.adjust("89 minutes")
+      expect(yield* rec.times).toEqual([3600])
+      yield* TestClock.adjust("1 minute")
+      expect(yield* rec.times).toEqual([3600, 10_800])
+    }))
+})
+
 describe("PeriodicRunner faults: bad control input", () => {
+  it.effect("a shutdown its caller gives up on still ends, and the scope closes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("slow", "1 minute", Effect.sleep("10 seconds"), {
+          runImmediately: true,
+        }),
+      ]).pipe(Scope.extend(scope))
+      yield* Effect.yieldNow()
+      const stopping = yield* Effect.fork(runner.shutdown("30 seconds"))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(stopping)
+      yield* TestClock.adjust("9 seconds")
+      expect((yield* runner.status).state).toBe("stopped")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.yieldNow()
+      expect(Option.map(yield* Fiber.poll(closing), Exit.isSuccess)).toEqual(Option.some(true))
+    }))
+
   for (const timeout of [Number.NaN, -1, "soon", null]) {
     it.scoped(`shutdown(${String(timeout)}) fails with a typed error and leaves the runner running`, () =>
       Effect.gen(function* () {

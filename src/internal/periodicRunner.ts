@@ -29,15 +29,10 @@ import { StartNowScheduler } from "./startNowScheduler.ts"
 import { SteadyClock } from "./steadyClock.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
+import { interruptWithinGrace, withLimit } from "./bounded.ts"
 
 /** oslo's `DEFAULT_INTERVAL`: a pass never reports more idle time than this. */
 const IDLE_CAP_MILLIS = 60_000
-
-/**
- * How long interrupted runs may take to end once the shutdown deadline has passed; a run that
- * ignores interruption is left behind rather than holding the stop forever.
- */
-const INTERRUPT_GRACE_MILLIS = 1_000
 
 /** The longest sleep of the driver that `wake` does not cut short (a timer's resolution). */
 const UNSIGNALLED_SLEEP_MILLIS = 1
@@ -192,58 +187,6 @@ const considered = (slot: Slot) => slot.enabled && !slot.paused && !slot.done
 const settled = (effect: Effect.Effect<void>): Effect.Effect<void> =>
   effect === Effect.void ? effect : Effect.catchAllCause(effect, () => Effect.void)
 
-/**
- * A run with its time limit, which holds even against work that ignores interruption: the work
- * runs in a fiber of its own, and at the limit the run fails with `TaskTimedOut` at once while
- * the work is interrupted in the background. Work still going `INTERRUPT_GRACE_MILLIS` later is
- * left detached, with a warning. A run interrupted from outside (a shutdown) waits for its work,
- * so that the shutdown's own bound applies.
- */
-const withTimeout = <A, E, R>(
-  run: Effect.Effect<A, E, R>,
-  task: string,
-  timeoutMillis: number,
-): Effect.Effect<A, E | TaskTimedOut, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.forkDaemon(restore(run)), (work) =>
-      restore(Fiber.join(work)).pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(timeoutMillis),
-          onTimeout: () => new TaskTimedOut({ task, timeoutMillis }),
-        }),
-        Effect.onExit((exit) => {
-          if (work.unsafePoll() !== null) return Effect.void
-          if (Exit.isInterrupted(exit)) return Fiber.interrupt(work)
-          return Effect.asVoid(
-            Effect.forkDaemon(Effect.interruptible(detachAfterTimeout(work, task))),
-          )
-        }),
-      ))
-  )
-
-const detachAfterTimeout = (work: Fiber.Fiber<unknown, unknown>, task: string) =>
-  Fiber.interruptFork(work).pipe(
-    Effect.zipRight(Effect.timeoutOption(Fiber.await(work), INTERRUPT_GRACE_MILLIS)),
-    Effect.flatMap((ended) =>
-      Option.isSome(ended) ? Effect.void : Effect.logWarning(
-        `Periodic task ${
-          JSON.stringify(task)
-        } ignored its interruption after it timed out; it goes on, detached`,
-      ).pipe(Effect.annotateLogs("periodicTask", task))
-    ),
-  )
-
-/**
- * Interrupts and waits at most `INTERRUPT_GRACE_MILLIS` for the interruption to be over: work
- * that ignores it is left behind rather than holding a stop forever.
- */
-const interruptWithinGrace = (
-  fibers: ReadonlyArray<Fiber.Fiber<unknown, unknown>>,
-): Effect.Effect<void> =>
-  fibers.length === 0 ? Effect.void : Effect.interruptible(
-    Effect.disconnect(Fiber.interruptAll(fibers)),
-  ).pipe(Effect.timeout(Duration.millis(INTERRUPT_GRACE_MILLIS)), Effect.ignore)
-
 // --- the runner ----------------------------------------------------------------------------
 
 /** @internal */
@@ -362,9 +305,10 @@ export const make = <E, R>(
       const end = ended(slot)
       slot.succeeded++
       slot.notedSuccess = true
-      slot.notedScheduledAt = slot.scheduledAt
-      slot.notedStartedAt = slot.startedAt
-      slot.notedEndedAt = end
+      const offset = wallOffset()
+      slot.notedScheduledAt = slot.scheduledAt + offset
+      slot.notedStartedAt = slot.startedAt + offset
+      slot.notedEndedAt = end + offset
       return afterRun(slot, end, value) ?? Effect.void
     }
 
@@ -441,16 +385,22 @@ export const make = <E, R>(
           return undefined
         case "Spaced":
           if (!slot.jitter) {
-            slot.nextDue = end + slot.period
+            slot.nextDue = Math.max(end + slot.period, slot.startedAt + MIN_STEP_MILLIS)
             reschedule(slot)
             return undefined
           }
           return Effect.map(random.next, (r) => {
-            slot.nextDue = end + slot.period + jitterMillis(slot.period, r)
+            slot.nextDue = Math.max(
+              end + slot.period + jitterMillis(slot.period, r),
+              slot.startedAt + MIN_STEP_MILLIS,
+            )
             reschedule(slot)
           })
         case "Schedule":
-          return Effect.map(stepSchedule(slot, end, output), () => reschedule(slot))
+          return Effect.map(stepSchedule(slot, end, output), () => {
+            slot.nextDue = Math.max(slot.nextDue, slot.startedAt + MIN_STEP_MILLIS)
+            reschedule(slot)
+          })
       }
     }
 
@@ -469,6 +419,25 @@ export const make = <E, R>(
           }
         },
       )
+    }
+
+    /**
+     * A `Schedule`'s instants follow a wall-clock rule (cron): when a step of the wall clock was
+     * taken out of the steady time base, their steady instants move by the same amount. Checked
+     * at every wake-up, so such a task is at most a driver sleep (`maxSleep`) late after a step.
+     */
+    let followedWallOffset = wallOffset()
+    const followWallSteps = (): void => {
+      now()
+      const offset = wallOffset()
+      if (offset === followedWallOffset) return
+      const moved = followedWallOffset - offset
+      followedWallOffset = offset
+      for (const slot of slots) {
+        if (slot.kind !== "Schedule" || slot.done || !Number.isFinite(slot.nextDue)) continue
+        slot.nextDue += moved
+        reschedule(slot)
+      }
     }
 
     const reschedule = (slot: Slot) => {
@@ -726,6 +695,7 @@ export const make = <E, R>(
     const sequentialPass: Effect.Effect<number, PeriodicTaskFailed<E>> = passLock.withPermits(1)(
       Effect.suspend(() => {
         passes++
+        followWallSteps()
         inPass = true
         pass.index = 0
         pass.idle = IDLE_CAP_MILLIS
@@ -746,6 +716,7 @@ export const make = <E, R>(
       : Effect.gen(function* () {
         passes++
         wave++
+        followWallSteps()
         const started: Array<Fiber.RuntimeFiber<void, never>> = []
         yield* dispatch(Number.POSITIVE_INFINITY, started)
         // A batch whose runs all ended while they were started (the common case) needs no waiting for.
@@ -795,7 +766,10 @@ export const make = <E, R>(
         if (stopping) return Effect.void
         wakeups++
         passes++
-        if (woken) wave++
+        if (woken) {
+          wave++
+          followWallSteps()
+        }
         return Effect.flatMap(dispatch(maxBatch, undefined), (started) => {
           const raised = takeFailure()
           if (raised !== undefined) return Effect.fail(raised)
@@ -830,8 +804,11 @@ export const make = <E, R>(
             stopping = true
             return Effect.all([
               Effect.logError("Periodic runner stopped", exit.cause),
-              interruptWithinGrace(
-                slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber])),
+              Effect.zipRight(
+                interruptWithinGrace(
+                  slots.flatMap((slot) => (slot.fiber === undefined ? [] : [slot.fiber])),
+                ),
+                detachRunaways,
               ),
               Deferred.failCause(done, exit.cause),
             ], { discard: true })
@@ -890,7 +867,14 @@ export const make = <E, R>(
       }
       const run: Effect.Effect<unknown, E | TaskTimedOut, R> = timeout === undefined
         ? task.run
-        : withTimeout(task.run, task.name, timeout)
+        : withLimit(task.run, {
+          millis: timeout,
+          onTimeout: () => new TaskTimedOut({ task: task.name, timeoutMillis: timeout }),
+          runaway: `Periodic task ${
+            JSON.stringify(task.name)
+          } ignored its interruption after it timed out; it goes on, detached`,
+          annotations: { periodicTask: task.name },
+        })
       // The context R is supplied by the runtime the run is forked with, or by `tick`. The
       // bookkeeping cannot be interrupted; the run keeps the interruptibility of its caller.
       slot.body = (mode === "sequential"
@@ -988,11 +972,10 @@ export const make = <E, R>(
     const lastOutcome = (slot: Slot): PeriodicRunner.TaskOutcome | undefined => {
       if (slot.notedSuccess) {
         slot.notedSuccess = false
-        const offset = wallOffset()
         slot.lastOutcome = Succeeded({
           task: slot.name,
-          scheduledAt: slot.notedScheduledAt + offset,
-          startedAt: slot.notedStartedAt + offset,
+          scheduledAt: slot.notedScheduledAt,
+          startedAt: slot.notedStartedAt,
           durationMillis: slot.notedEndedAt - slot.notedStartedAt,
           latenessMillis: slot.notedStartedAt - slot.notedScheduledAt,
         })
@@ -1022,13 +1005,11 @@ export const make = <E, R>(
       interrupted: slot.interrupted,
     })
 
-    const status = Effect.sync((): PeriodicRunner.RunnerStatus => ({
-      mode,
-      state,
-      wakeups,
-      passes,
-      tasks: slots.map(taskStatus),
-    }))
+    const status = Effect.sync((): PeriodicRunner.RunnerStatus => {
+      // A fresh reading, so that a step of the wall clock since the last one shows.
+      now()
+      return { mode, state, wakeups, passes, tasks: slots.map(taskStatus) }
+    })
 
     // -- start and stop
 
@@ -1042,21 +1023,23 @@ export const make = <E, R>(
      * Runs still going after their interruption and its grace ignore it: each gets its one
      * outcome now (`Interrupted`), and what it records when it ends at last is dropped.
      */
-    const detachRunaways = Effect.suspend(() =>
-      Effect.forEach(slots.filter((slot) => slot.running), (slot) =>
-        Effect.zipRight(
+    const detachRunaways = Effect.suspend(() => {
+      // Taken and marked in one step: a run that ends meanwhile cannot record a second outcome.
+      const runaways = slots.filter((slot) => slot.running)
+      const recorded = runaways.map((slot) => {
+        const outcome = settled(record(slot, Exit.interrupt(FiberId.none)))
+        slot.detached = true
+        return Effect.zipRight(
+          outcome,
           Effect.logWarning(
             `Periodic task ${
               JSON.stringify(slot.name)
             } ignored its interruption at shutdown; it goes on, detached`,
           ).pipe(Effect.annotateLogs("periodicTask", slot.name)),
-          Effect.suspend(() => {
-            const recorded = settled(record(slot, Exit.interrupt(FiberId.none)))
-            slot.detached = true
-            return recorded
-          }),
-        ), { discard: true })
-    )
+        )
+      })
+      return Effect.all(recorded, { discard: true })
+    })
 
     const shutdownMillis = (
       timeout: Duration.DurationInput | undefined,
@@ -1087,7 +1070,9 @@ export const make = <E, R>(
         // deadline could not cut it short.
         const waitAtMostRemaining = (wait: Effect.Effect<unknown>) =>
           Effect.interruptible(wait).pipe(Effect.timeout(remaining()), Effect.ignore)
-        return Effect.gen(function* () {
+        // Once begun, the stop goes to its end in a fiber of its own (each wait bounds itself):
+        // a caller that gives up on it must not leave the runner stopping, `done` never completed.
+        const stop = Effect.gen(function* () {
           if (driverFiber !== undefined) {
             // Between passes the driver only sleeps: stop it now. In a sequential pass it is running a
             // task: let it finish within the deadline (the pass checks `stopping` before each task).
@@ -1102,6 +1087,8 @@ export const make = <E, R>(
           if (state !== "failed") state = "stopped"
           yield* Deferred.done(done, Exit.void)
         })
+        runFork(stop)
+        return Deferred.await(done).pipe(Effect.ignore)
       })
 
     yield* Effect.addFinalizer(() =>
@@ -1182,7 +1169,7 @@ const resumeInstants = (
         }),
       )
     }
-    const entries: Array<readonly [string, unknown]> = input instanceof Map
+    const entries: Array<readonly [string, unknown]> = isReadonlyMap(input)
       ? [...input]
       : Object.entries(input)
     for (const [task, at] of entries) {
@@ -1199,6 +1186,12 @@ const resumeInstants = (
     }
     return Effect.succeed(new Map(entries as Array<readonly [string, number]>))
   })
+
+const isReadonlyMap = (u: object): u is ReadonlyMap<string, unknown> =>
+  u instanceof Map ||
+  (typeof (u as Partial<ReadonlyMap<string, unknown>>).get === "function" &&
+    typeof (u as Partial<ReadonlyMap<string, unknown>>).entries === "function" &&
+    Symbol.iterator in u)
 
 const countOption = (
   field: string,
