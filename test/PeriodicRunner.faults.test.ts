@@ -61,6 +61,27 @@ describe("PeriodicRunner faults: schedules that ask for no delay", () => {
       }).pipe(Effect.scoped))
   }
 
+  for (
+    const [what, task] of [
+      ["ends on a later turn", { timeout: undefined, run: Effect.yieldNow() }],
+      ["has a timeout", { timeout: "1 second", run: Effect.void }],
+    ] as const
+  ) {
+    it.scoped(`concurrent: a zero-delay task whose run ${what} runs at most once per millisecond`, () =>
+      Effect.gen(function* () {
+        let runs = 0
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.make("busy", Effect.zipRight(task.run, Effect.sync(() => runs++)), {
+            schedule: Schedule.forever,
+            ...(task.timeout === undefined ? {} : { timeout: task.timeout }),
+          }),
+        ])
+        yield* TestClock.adjust("10 millis")
+        expect(runs).toBe(11)
+        expect((yield* taskStatus(runner, "busy")).succeeded).toBe(11)
+      }))
+  }
+
   it.scoped("a task due again at once waits for the next wake-up, not the next batch", () =>
     Effect.gen(function* () {
       const rec = yield* recorder
