@@ -108,7 +108,11 @@ export interface Options {
   readonly runImmediately?: boolean | undefined
   /** Default `true`. */
   readonly enabled?: boolean | undefined
-  /** Per-run time limit; a run over it is interrupted and recorded as timed out. */
+  /**
+   * Per-run time limit; a run over it is interrupted and recorded as timed out once it has ended.
+   * Work that ignores its interruption gets 1 s more, then is left running, detached, with a
+   * warning, and the run is recorded as timed out then.
+   */
   readonly timeout?: Duration.DurationInput | undefined
   /** Shifts the first run (and a spaced or fixed task's grid). Default 0. */
   readonly offset?: Duration.DurationInput | undefined
