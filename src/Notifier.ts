@@ -6,8 +6,8 @@
  * log).
  *
  * Neither a slow sink nor a slow subscriber can hold the sender up for long or grow memory:
- * each sink has `sinkTimeout` per notification, after which it is interrupted, left behind
- * and logged; each subscriber has a sliding buffer of `capacity` notifications, so one that
+ * each sink has `sinkTimeout` per notification, after which it is interrupted, given a grace
+ * of one second to end, then left behind and logged; each subscriber has a sliding buffer of `capacity` notifications, so one that
  * stops reading loses the oldest.
  *
  * @since 0.1.0
@@ -77,7 +77,7 @@ export interface Notification<out A = unknown> {
 
 /**
  * Where notifications go besides the stream: the log, a message bus, a web hook. A sink that
- * fails, or does not finish within the notifier's `sinkTimeout`, is logged and does not fail
+ * fails (or throws before it returns its effect), or does not finish within the notifier's `sinkTimeout`, is logged and does not fail
  * the `notify` call or the other sinks. Log lines name a sink by its place in `sinks` and its
  * function name (`sinks[1] "audited"`), so a named function is easier to find.
  *
@@ -121,9 +121,12 @@ export type Options<R = never> =
   & {
     readonly sinks?: ReadonlyArray<NotificationSink<R>> | undefined
     /**
-     * How long each sink may take per notification; then it is interrupted and left behind
-     * (even if it ignores interruption), the timeout is logged and `notify` goes on to the
-     * next sink. A finite duration > 0. Default 5 seconds.
+     * How long each sink may take per notification; then it is interrupted and given one
+     * second to end (its finalizers run meanwhile), the timeout is logged and `notify` goes on
+     * to the next sink. A sink still going after that ignores its interruption: it is left
+     * running, detached, with a warning. The bound holds even where `notify` is called from an
+     * uninterruptible region (`Effect.onExit`, a release). A finite duration > 0. Default 5
+     * seconds.
      */
     readonly sinkTimeout?: Duration.DurationInput | undefined
     /**
@@ -157,7 +160,7 @@ export interface Notifier {
   readonly publisherId: string
   /**
    * Sends a notification to the stream's subscribers, then to every sink in turn (each for
-   * at most `sinkTimeout`), and returns it.
+   * at most `sinkTimeout` and the one-second grace of its interruption), and returns it.
    */
   readonly notify: <A>(
     eventType: string,

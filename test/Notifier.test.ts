@@ -252,7 +252,7 @@ describe("Notifier", () => {
     }).pipe(Effect.provide(Notifier.layer({ ...compute, sinks: [recording.sink] })))
   })
 
-  it.effect("a sink that hangs, even ignoring interruption, is left behind after sinkTimeout (default 5 s) and logged", () => {
+  it.effect("a sink that hangs, even ignoring interruption, is left behind after sinkTimeout (default 5 s) and its grace, and logged", () => {
     const logs = captureLogs()
     const recording = recordingSink()
     const release = Deferred.unsafeMake<void>(FiberId.none)
@@ -268,7 +268,8 @@ describe("Notifier", () => {
       const sending = yield* Effect.fork(
         notifier.info("compute.instance.delete.end", { id: "i-1" }),
       )
-      yield* TestClock.adjust("4999 millis")
+      // 5 s of sinkTimeout, then 1 s of grace for the interrupted sink to end.
+      yield* TestClock.adjust("5999 millis")
       expect(yield* Fiber.poll(sending)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
       const sent = Option.getOrThrow(yield* Fiber.poll(sending)).pipe(Exit.getOrElse(() => null))
@@ -277,12 +278,20 @@ describe("Notifier", () => {
         Chunk.toArray(yield* Stream.runCollect(Stream.take(subscription, 1))),
       ])
         .toEqual([[sent], [sent]])
-      expect(logs.lines.map(([level, message]) => [level, message])).toEqual([[
-        "ERROR",
+      expect(logs.lines.map(([level, message]) => [level, message])).toEqual([
         [
-          `A notification sink (sinks[0] "hanging") did not finish compute.instance.delete.end (00010203-0405-4607-8809-0a0b0c0d0e0f) within 5000 ms; it was interrupted and left to stop on its own`,
+          "WARN",
+          [
+            `A notification sink (sinks[0] "hanging") ignored its interruption on compute.instance.delete.end (00010203-0405-4607-8809-0a0b0c0d0e0f); it is left running, detached`,
+          ],
         ],
-      ]])
+        [
+          "ERROR",
+          [
+            `A notification sink (sinks[0] "hanging") did not finish compute.instance.delete.end (00010203-0405-4607-8809-0a0b0c0d0e0f) within 5000 ms; it was interrupted`,
+          ],
+        ],
+      ])
       // The runaway goes on in the background until its own work ends.
       expect(ended).toEqual([])
       yield* Deferred.succeed(release, undefined)
@@ -305,11 +314,51 @@ describe("Notifier", () => {
       yield* TestClock.adjust("1 second")
       expect(Option.isSome(yield* Fiber.poll(sending))).toBe(true)
       expect(logs.lines.map(([, message]) => message)).toEqual([[
-        `A notification sink (sinks[0] "slow") did not finish e (00010203-0405-4607-8809-0a0b0c0d0e0f) within 1000 ms; it was interrupted and left to stop on its own`,
+        `A notification sink (sinks[0] "slow") did not finish e (00010203-0405-4607-8809-0a0b0c0d0e0f) within 1000 ms; it was interrupted`,
       ]])
     }).pipe(
       Effect.withRandom(countingRandom),
       Effect.provide(Notifier.layer({ ...compute, sinks: [slow], sinkTimeout: "1 second" })),
+      Effect.provide(logs.layer),
+    )
+  })
+
+  it.effect("sinkTimeout holds where notify is called from an uninterruptible region", () => {
+    const release = Deferred.unsafeMake<void>(FiberId.none)
+    const hanging: Notifier.NotificationSink = () => Effect.uninterruptible(Deferred.await(release))
+    return Effect.gen(function* () {
+      const notifier = yield* Notifier.Notifier
+      const sending = yield* Effect.fork(Effect.uninterruptible(notifier.info("e", {})))
+      yield* TestClock.adjust("2999 millis")
+      expect(yield* Fiber.poll(sending)).toEqual(Option.none())
+      yield* TestClock.adjust("1 millis")
+      expect(Option.map(yield* Fiber.poll(sending), Exit.isSuccess)).toEqual(Option.some(true))
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(
+      Effect.provide(Notifier.layer({ ...compute, sinks: [hanging], sinkTimeout: "2 seconds" })),
+      Effect.provide(captureLogs().layer),
+    )
+  })
+
+  it.effect("a sink that throws before returning an effect is logged like a failing sink", () => {
+    const logs = captureLogs()
+    const recording = recordingSink()
+    const throwing: Notifier.NotificationSink = () => {
+      throw new Error("no connection")
+    }
+    return Effect.gen(function* () {
+      const notifier = yield* Notifier.Notifier
+      const sent = yield* notifier.info("e", {})
+      expect(recording.received).toEqual([sent])
+      expect(logs.lines.map(([level, message]) => [level, message])).toEqual([[
+        "ERROR",
+        [
+          `A notification sink (sinks[0] "throwing") failed on e (00010203-0405-4607-8809-0a0b0c0d0e0f)`,
+        ],
+      ]])
+    }).pipe(
+      Effect.withRandom(countingRandom),
+      Effect.provide(Notifier.layer({ ...compute, sinks: [throwing, recording.sink] })),
       Effect.provide(logs.layer),
     )
   })

@@ -422,7 +422,7 @@ describe("Service", () => {
 })
 
 describe("Service: time limits", () => {
-  it.effect("a markDown that never returns is given up at the shutdown deadline and reported", () => {
+  it.effect("a markDown that never returns is given up at the shutdown deadline and its grace, and reported", () => {
     const capture = captureLogs()
     return Effect.gen(function* () {
       const release = yield* Deferred.make<void>()
@@ -432,9 +432,10 @@ describe("Service: time limits", () => {
           Layer.provideMerge(registryWith({ markDown: () => never })),
         ),
       )
-      const report = yield* stop("10 seconds")
+      // The deadline, then the grace of 1 s for the interrupted markDown to end.
+      const report = yield* stop("11 seconds")
       expect([report.durationMillis, report.errors.map((e) => [e._tag, e.message])]).toEqual([
-        10_000,
+        11_000,
         [[
           "MarkDownFailed",
           "Service compute on host-1: its record could not be marked down (it reads as up until its last heartbeat ages out): Service registry: markDown of compute on host-1 did not finish within 10s",
@@ -472,7 +473,7 @@ describe("Service: time limits", () => {
     }).pipe(Effect.provide(capture.layer))
   })
 
-  it.effect("a stop during a heartbeat that ignores interruption does not wait for it", () =>
+  it.effect("a stop during a heartbeat that ignores interruption waits only for its grace", () =>
     Effect.gen(function* () {
       const release = yield* Deferred.make<void>()
       const { stop } = yield* started(
@@ -484,8 +485,8 @@ describe("Service: time limits", () => {
       )
       // The first report starts at 5 s and hangs; the stop begins at 6 s.
       yield* TestClock.adjust("6 seconds")
-      const report = yield* stop(0)
-      expect([report.durationMillis, report.errors]).toEqual([0, []])
+      const report = yield* stop("1 second")
+      expect([report.durationMillis, report.errors]).toEqual([1_000, []])
       yield* Deferred.succeed(release, undefined)
     }))
 
@@ -533,6 +534,32 @@ describe("Service: time limits", () => {
       ])
     }))
 
+  it.effect("a start interrupted during a timed init cleans up only once init has finalized", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const init = Effect.onInterrupt(
+        hang,
+        () =>
+          Effect.zipRight(Effect.sleep("500 millis"), Effect.sync(() => log.push("init.ended"))),
+      )
+      const fiber = yield* Layer.build(
+        Service.layer(
+          { ...options, hookTimeouts: { init: "1 minute" } },
+          manager(Compute, log, { init }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      ).pipe(Effect.scoped, Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("499 millis")
+      expect(log).toEqual(["Compute.init"])
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.join(interrupting)
+      expect([log, Exit.isInterrupted(exit)]).toEqual([
+        ["Compute.init", "init.ended", "Compute.cleanup(Failure)"],
+        true,
+      ])
+    }))
+
   it.effect("a hook time limit holds against a hook that ignores interruption", () => {
     const capture = captureLogs()
     return Effect.gen(function* () {
@@ -544,7 +571,10 @@ describe("Service: time limits", () => {
           manager(Compute, log, { init: Effect.uninterruptible(Deferred.await(release)) }),
         ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
       ).pipe(Effect.scoped, Effect.exit, Effect.fork)
-      yield* TestClock.adjust("5 seconds")
+      // The limit of 5 s, then the grace of 1 s for the interrupted init to end.
+      yield* TestClock.adjust("5999 millis")
+      expect([log, yield* Fiber.poll(fiber)]).toEqual([["Compute.init"], Option.none()])
+      yield* TestClock.adjust("1 millis")
       const exit = yield* Fiber.join(fiber)
       expect(log).toEqual(["Compute.init", "Compute.cleanup(Failure)"])
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
@@ -572,7 +602,8 @@ describe("Service: time limits", () => {
         ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
       )
       const reset = yield* Effect.fork(Effect.flip(Context.get(context, Service.Service).reset))
-      yield* TestClock.adjust("2 seconds")
+      // The limit of 2 s, then the grace of 1 s for the interrupted reset to end.
+      yield* TestClock.adjust("3 seconds")
       const error = yield* Fiber.join(reset)
       expect(error._tag === "ResetFailed" ? error.message : error._tag).toContain(
         `Manager "Compute": reset did not finish within 2s`,

@@ -1,9 +1,11 @@
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as LogLevel from "effect/LogLevel"
 import * as PubSub from "effect/PubSub"
 import * as Random from "effect/Random"
@@ -11,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Notifier from "../Notifier.ts"
+import { withLimit } from "./bounded.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
@@ -134,11 +137,16 @@ const validate = <R>(
 const sinkLabel = (sink: Notifier.NotificationSink<any>, index: number): string =>
   sink.name === "" ? `sinks[${index}]` : `sinks[${index}] ${JSON.stringify(sink.name)}`
 
+/** A sink's overrun, told apart from the sink's own failures. */
+class SinkTimedOut {
+  readonly _tag = "SinkTimedOut"
+}
+
 /**
- * One sink's delivery, bounded by `timeoutMillis`. A sink that fails or overruns is logged and
- * the others still run: a notification is a side channel and must not fail, or hang, the
- * operation that sends it (oslo swallows driver errors too). The sink runs disconnected, so
- * the bound holds even when it ignores interruption; such a runaway is left behind.
+ * One sink's delivery, bounded by `timeoutMillis` under the library's one rule
+ * (`bounded.withLimit`, which holds even when `notify` runs in a finalizer). A sink that fails,
+ * throws or overruns is logged and the others still run: a notification is a side channel and
+ * must not fail, or hang, the operation that sends it (oslo swallows driver errors too).
  */
 const deliverTo = <R>(
   sink: Notifier.NotificationSink<R>,
@@ -148,19 +156,23 @@ const deliverTo = <R>(
 (notification: Notifier.Notification): Effect.Effect<void, never, R> => {
   const about = `A notification sink (${sinkLabel(sink, index)})`
   const event = `${notification.eventType} (${notification.messageId})`
-  // The sink's exit is taken inside the disconnected fiber, which then never fails on its own.
-  return Effect.exit(sink(notification)).pipe(
-    Effect.disconnect,
-    Effect.timeoutTo({
-      duration: Duration.millis(timeoutMillis),
-      onSuccess: (exit): Effect.Effect<void, unknown> => exit,
-      onTimeout: () =>
-        Effect.logError(
-          `${about} did not finish ${event} within ${timeoutMillis} ms; it was interrupted and left to stop on its own`,
-        ),
-    }),
+  // A function sink may throw before it returns an effect: that is its failure too. Its exit
+  // is taken inside the work's fiber, which then never fails on its own (and is not logged as
+  // a fiber that failed unobserved).
+  return withLimit(Effect.exit(Effect.suspend(() => sink(notification))), {
+    millis: timeoutMillis,
+    onTimeout: () => new SinkTimedOut(),
+    runaway: `${about} ignored its interruption on ${event}; it is left running, detached`,
+  }).pipe(
     Effect.flatten,
-    Effect.catchAllCause((cause) => Effect.logError(`${about} failed on ${event}`, cause)),
+    Effect.catchAllCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      return Option.isSome(failure) && failure.value instanceof SinkTimedOut
+        ? Effect.logError(
+          `${about} did not finish ${event} within ${timeoutMillis} ms; it was interrupted`,
+        )
+        : Effect.logError(`${about} failed on ${event}`, cause)
+    }),
   )
 }
 

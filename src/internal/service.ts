@@ -17,6 +17,7 @@ import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as Service from "../Service.ts"
 import type * as ServiceRegistryApi from "../ServiceRegistry.ts"
 import { ServiceRegistry } from "../ServiceRegistry.ts"
+import * as bounded from "./bounded.ts"
 import * as Capabilities from "./capabilities.ts"
 import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTag, TypeId as ManagerTypeId } from "./manager.ts"
@@ -257,12 +258,9 @@ export const resolveOptions = (
 // --- time limits -------------------------------------------------------------------------------
 
 /**
- * `effect` held to `limit` milliseconds even if it ignores interruption: at the limit the
- * caller gets `onTimeout()`; the work is interrupted and, if it does not end at once, left
- * running on its own with a warning naming `what`. A limit of 0 (a stop step reached after its
- * deadline) still starts the work and takes its result if it finishes without waiting. The
- * work runs interruptible even when the caller is not: a stop runs in a finalizer, where
- * nothing could be cut short otherwise.
+ * `effect` held to `limit` milliseconds by the library's one rule (`bounded.withLimit`): at the
+ * limit the work is interrupted and given the grace to end, then the caller gets `onTimeout()`;
+ * work still going is left running, detached, with a warning naming `what`.
  */
 const withLimit = <A, E, E2>(
   effect: Effect.Effect<A, E>,
@@ -270,35 +268,14 @@ const withLimit = <A, E, E2>(
   onTimeout: () => E2,
   what: string,
 ): Effect.Effect<A, E | E2> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function* () {
-      const fiber = yield* Effect.forkDaemon(Effect.interruptible(effect))
-      // One turn of the scheduler runs the forked work until it finishes or waits.
-      const exit = limit === 0
-        ? yield* Effect.zipRight(Effect.yieldNow(), Fiber.poll(fiber))
-        : yield* restore(
-          // The wait is interruptible in its own fiber, so that the timeout can end it even in
-          // a finalizer, and a caller already being interrupted does not end it at once.
-          Effect.timeoutOption(Effect.interruptible(Fiber.await(fiber)), Duration.millis(limit)),
-        ).pipe(
-          // An interrupted caller does not wait for work that may never end either.
-          Effect.onInterrupt(() => Fiber.interruptFork(fiber)),
-        )
-      if (Option.isSome(exit)) return yield* exit.value
-      // Told directly (Fiber.interruptFork would add a fork's hop): work that heeds its
-      // interruption has ended after one turn of the scheduler.
-      yield* Effect.fiberIdWith((id) => Fiber.interruptAsFork(fiber, id))
-      yield* Effect.yieldNow()
-      if (Option.isNone(yield* Fiber.poll(fiber))) {
-        yield* Effect.logWarning(
-          `${what} ignored its interruption at its ${
-            Duration.format(limit)
-          } limit; it is left running, detached`,
-        )
-      }
-      return yield* Effect.fail(onTimeout())
-    })
-  )
+  // The exit is taken inside the work's fiber, which then never fails unobserved (a log line).
+  bounded.withLimit(Effect.exit(effect), {
+    millis: limit,
+    onTimeout,
+    runaway: `${what} ignored its interruption at its ${
+      Duration.format(limit)
+    } limit; it is left running, detached`,
+  }).pipe(Effect.flatten)
 
 // --- the service -------------------------------------------------------------------------------
 
