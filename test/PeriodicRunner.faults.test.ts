@@ -383,6 +383,27 @@ describe("PeriodicRunner faults: cron across a wall-clock step", () => {
 })
 
 describe("PeriodicRunner faults: bad control input", () => {
+  it.effect("a stop during a tick's sequential pass waits for it, and a tick once stopped runs nothing", () =>
+    Effect.gen(function* () {
+      const logs = yield* captureLogs
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.spaced("slow", "1 minute", Effect.sleep("10 seconds"), {
+          runImmediately: true,
+        }),
+      ], { mode: "sequential", start: false })
+      const ticking = yield* Effect.fork(runner.tick)
+      yield* Effect.yieldNow()
+      const stopping = yield* Effect.fork(runner.shutdown("30 seconds"))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(stopping)
+      expect(Duration.toMillis(yield* Fiber.join(ticking))).toBe(60_000)
+      const slow = yield* taskStatus(runner, "slow")
+      expect([slow.succeeded, slow.interrupted]).toEqual([1, 0])
+      expect(logs.filter((line) => line.level === "WARN")).toEqual([])
+      expect(Duration.toMillis(yield* runner.tick)).toBe(60_000)
+      expect((yield* taskStatus(runner, "slow")).succeeded).toBe(1)
+    }).pipe(Effect.scoped))
+
   it.effect("a shutdown its caller gives up on still ends, and the scope closes", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()

@@ -255,7 +255,8 @@ export const make = <E, R>(
     let failure: PeriodicTaskFailed<E> | undefined
     let wakeups = 0
     let passes = 0
-    let inPass = false
+    /** Sequential mode: who runs the pass in progress, if one is (the driver, or a `tick`). */
+    let passBy: "driver" | "tick" | undefined
     let plannedWakeAt = Number.POSITIVE_INFINITY
     let wakeSignal: Deferred.Deferred<void> | undefined
     const done = yield* Deferred.make<void, PeriodicTaskFailed<E>>()
@@ -692,27 +693,31 @@ export const make = <E, R>(
       passEnd,
     )
 
-    const sequentialPass: Effect.Effect<number, PeriodicTaskFailed<E>> = passLock.withPermits(1)(
-      Effect.suspend(() => {
-        passes++
-        followWallSteps()
-        inPass = true
-        pass.index = 0
-        pass.idle = IDLE_CAP_MILLIS
-        return passTasks
-      }).pipe(
-        Effect.onExit((exit) => finishPass(exit)),
-        Effect.ensuring(Effect.sync(() => {
-          inPass = false
-          passSlot = undefined
-        })),
-      ),
-    )
+    const sequentialPassBy = (
+      by: "driver" | "tick",
+    ): Effect.Effect<number, PeriodicTaskFailed<E>> =>
+      passLock.withPermits(1)(
+        Effect.suspend(() => {
+          passes++
+          followWallSteps()
+          passBy = by
+          pass.index = 0
+          pass.idle = IDLE_CAP_MILLIS
+          return passTasks
+        }).pipe(
+          Effect.onExit((exit) => finishPass(exit)),
+          Effect.ensuring(Effect.sync(() => {
+            passBy = undefined
+            passSlot = undefined
+          })),
+        ),
+      )
+    const sequentialPass = sequentialPassBy("driver")
 
     // -- tick: one pass now
 
     const tickPass: Effect.Effect<Duration.Duration, PeriodicTaskFailed<E>> = mode === "sequential"
-      ? Effect.map(sequentialPass, Duration.millis)
+      ? Effect.map(sequentialPassBy("tick"), Duration.millis)
       : Effect.gen(function* () {
         passes++
         wave++
@@ -726,7 +731,12 @@ export const make = <E, R>(
         return Duration.millis(untilNextDue())
       })
     // A tick runs in the caller's fiber; sequential runs happen there and need the tasks' context.
-    const tick = Effect.provide(tickPass, runtime.context)
+    // Once the runner stops, a tick runs nothing (and never waits for a pass a stop left behind).
+    const tick = Effect.suspend(() =>
+      stopping
+        ? Effect.succeed(Duration.millis(IDLE_CAP_MILLIS))
+        : Effect.provide(tickPass, runtime.context)
+    )
 
     // -- the driver fiber
 
@@ -1025,7 +1035,8 @@ export const make = <E, R>(
      */
     const detachRunaways = Effect.suspend(() => {
       // Taken and marked in one step: a run that ends meanwhile cannot record a second outcome.
-      const runaways = slots.filter((slot) => slot.running)
+      // Only runs the runner interrupted count: a tick's run belongs to its caller.
+      const runaways = passBy === "tick" ? [] : slots.filter((slot) => slot.running)
       const recorded = runaways.map((slot) => {
         const outcome = settled(record(slot, Exit.interrupt(FiberId.none)))
         slot.detached = true
@@ -1073,14 +1084,11 @@ export const make = <E, R>(
         // Once begun, the stop goes to its end in a fiber of its own (each wait bounds itself):
         // a caller that gives up on it must not leave the runner stopping, `done` never completed.
         const stop = Effect.gen(function* () {
-          if (driverFiber !== undefined) {
-            // Between passes the driver only sleeps: stop it now. In a sequential pass it is running a
-            // task: let it finish within the deadline (the pass checks `stopping` before each task).
-            if (mode === "sequential" && inPass) {
-              yield* waitAtMostRemaining(Fiber.await(driverFiber))
-            }
-            yield* interruptWithinGrace([driverFiber])
-          }
+          // A sequential pass in progress (the driver's or a tick's) may finish within the deadline:
+          // it checks `stopping` before each task.
+          if (passBy !== undefined) yield* waitAtMostRemaining(passLock.withPermits(1)(Effect.void))
+          // Between passes the driver only sleeps: stop it now.
+          if (driverFiber !== undefined) yield* interruptWithinGrace([driverFiber])
           yield* waitAtMostRemaining(Fiber.awaitAll(running()))
           yield* interruptWithinGrace(running())
           yield* detachRunaways
