@@ -41,9 +41,11 @@ export const TypeId: unique symbol = internal.TypeId as never
 
 /**
  * What the scheduler knows of one host's manager: its decoded capabilities, when the last
- * accepted report arrived (epoch milliseconds of the scheduler's `Clock`), that report's
- * sequence, and whether the host is up (last report at most `serviceDownTime` ago, limit
- * included).
+ * accepted report arrived (`receivedAt`: the wall clock's reading then, in epoch milliseconds
+ * of the scheduler's `Clock`), that report's sequence, and whether the host is up (last report
+ * at most `serviceDownTime` ago, limit included). Whether a host is up is measured on the
+ * monotonic clock: a wall clock set back or forward keeps each host up exactly as long, and
+ * `receivedAt` stays the reading before the step.
  *
  * @example
  * ```ts
@@ -301,9 +303,12 @@ export interface IngestSummary {
  *
  * Only the latest state of each host, service and manager is kept. Hosts go down
  * `serviceDownTime` after their last report and are forgotten `forgetAfter` after it, both
- * found by one background fiber that sleeps until the next such instant; a report of a new
- * host that finds `maxHosts` states kept first drops those past `forgetAfter` the fiber has
- * not reached yet, and `hosts` never lists them.
+ * found by one background fiber that sleeps until the next such instant (woken early by a
+ * report that brings an earlier one; any duration, also past the 24.8 days a platform timer
+ * holds); a report of a new host that finds `maxHosts` states kept first drops those past
+ * `forgetAfter` the fiber has not reached yet, and `hosts` never lists them. Every time is
+ * read from the `Clock` of the fiber that made the scheduler, its wall clock made steady by
+ * its monotonic one, so that a step of the wall clock changes no host's liveness.
  *
  * @example
  * ```ts

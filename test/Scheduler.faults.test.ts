@@ -302,16 +302,7 @@ describe("Scheduler forgets hosts", () => {
         serviceDownTime: "10 seconds",
         forgetAfter: "30 seconds",
       })
-      const changes = yield* scheduler.subscribeChanges
-      const seen: Array<[string, string, number]> = []
-      yield* changes.pipe(
-        Stream.runForEach((change) =>
-          Effect.map(Clock.currentTimeMillis, (now) => {
-            seen.push([change._tag, change.host.host, now])
-          })
-        ),
-        Effect.forkScoped,
-      )
+      const seen = yield* recordChanges(scheduler)
       yield* scheduler.ingest(report("node-1", 1, node(1)))
       yield* TestClock.adjust("30 seconds")
       expect((yield* scheduler.hosts).map((h) => [h.host, h.up])).toEqual([["node-1", false]])
@@ -388,6 +379,101 @@ describe("Scheduler forgets hosts", () => {
     }))
 })
 
+describe("Scheduler announces a host down on time", () => {
+  // The sweeper sleeps until node-a is to be forgotten (600 s) when the second report comes.
+  const cases = [
+    ["a host that reports while only down hosts are kept", report("node-b", 1, node(1)), [
+      ["HostAdded", "node-a", 0],
+      ["HostDown", "node-a", 60_001],
+      ["HostAdded", "node-b", 100_000],
+      ["HostDown", "node-b", 160_001],
+      ["HostForgotten", "node-a", 600_001],
+      ["HostForgotten", "node-b", 700_001],
+    ]],
+    ["a host that comes back up and stops again", report("node-a", 2, node(1)), [
+      ["HostAdded", "node-a", 0],
+      ["HostDown", "node-a", 60_001],
+      ["HostBackUp", "node-a", 100_000],
+      ["HostDown", "node-a", 160_001],
+      ["HostForgotten", "node-a", 700_001],
+    ]],
+  ] as const
+  for (const [what, second, expected] of cases) {
+    it.scoped(`${what} goes down serviceDownTime after its report`, () =>
+      Effect.gen(function* () {
+        const scheduler = yield* Scheduler.make({ schema: Compute })
+        const seen = yield* recordChanges(scheduler)
+        yield* scheduler.ingest(report("node-a", 1, node(1)))
+        yield* TestClock.adjust("100 seconds")
+        yield* scheduler.ingest(second)
+        yield* TestClock.adjust("600001 millis")
+        expect(seen).toEqual(expected)
+      }))
+  }
+
+  it.scoped("down and forget times longer than a platform timer holds still take effect", () =>
+    Effect.gen(function* () {
+      const clock = yield* platformTimers
+      const scheduler = yield* Scheduler.make({ schema: Compute, serviceDownTime: "30 days" })
+        .pipe(Effect.withClock(clock))
+      const seen = yield* recordChanges(scheduler)
+      yield* scheduler.ingest(report("node-1", 1, node(1)))
+      yield* TestClock.adjust("300 days")
+      expect((yield* scheduler.hosts).map((h) => [h.host, h.up])).toEqual([["node-1", false]])
+      yield* TestClock.adjust("1 millis")
+      expect(yield* scheduler.hosts).toEqual([])
+      expect(seen).toEqual([
+        ["HostAdded", "node-1", 0],
+        ["HostDown", "node-1", 2_592_000_001],
+        ["HostForgotten", "node-1", 25_920_000_001],
+      ])
+    }))
+})
+
+describe("Scheduler faults: a wall clock that is stepped", () => {
+  for (const [direction, millis] of [["back", 3_600_000], ["forward", -3_600_000]] as const) {
+    it.scoped(`a wall clock set ${direction} an hour keeps every host up exactly as long`, () =>
+      Effect.gen(function* () {
+        const { clock, shift } = yield* steppedWallClock
+        const scheduler = yield* Scheduler.make({
+          schema: Compute,
+          serviceDownTime: "10 seconds",
+          forgetAfter: "30 seconds",
+        }).pipe(Effect.withClock(clock))
+        // Seen at instants of the test clock, which is not stepped.
+        const seen = yield* recordChanges(scheduler)
+        yield* Effect.gen(function* () {
+          yield* scheduler.ingest(report("node-a", 1, node(1)))
+          yield* TestClock.adjust("5 seconds")
+          shift.millis = millis
+          yield* TestClock.adjust("1 second")
+          yield* scheduler.ingest(report("node-b", 1, node(1)))
+          // receivedAt is the wall clock's reading: after the step, the stepped one.
+          expect((yield* scheduler.hosts).map((h) => [h.host, h.receivedAt, h.up])).toEqual([
+            ["node-a", 0, true],
+            ["node-b", 6_000 - millis, true],
+          ])
+          yield* TestClock.adjust("4 seconds")
+          expect((yield* scheduler.upHosts).map((h) => h.host)).toEqual(["node-a", "node-b"])
+          yield* TestClock.adjust("1 millis")
+          expect((yield* scheduler.select({}, {})).host).toBe("node-b")
+          yield* TestClock.adjust("25999 millis")
+          expect((yield* scheduler.hosts).map((h) => [h.host, h.up])).toEqual([["node-b", false]])
+          yield* TestClock.adjust("1 millis")
+          expect(yield* scheduler.hosts).toEqual([])
+        }).pipe(Effect.withClock(clock))
+        expect(seen).toEqual([
+          ["HostAdded", "node-a", 0],
+          ["HostAdded", "node-b", 6_000],
+          ["HostDown", "node-a", 10_001],
+          ["HostDown", "node-b", 16_001],
+          ["HostForgotten", "node-a", 30_001],
+          ["HostForgotten", "node-b", 36_001],
+        ])
+      }))
+  }
+})
+
 describe("Scheduler options: forgetAfter", () => {
   const bad: ReadonlyArray<readonly [unknown, string]> = [
     [-1, "must be a finite duration ≥ 0, got -1"],
@@ -456,4 +542,40 @@ describe("Scheduler names are data", () => {
       expect(Object.getOwnPropertyDescriptor(kept, "__proto__")?.value).toEqual({ polluted: true })
       expect(kept["polluted"]).toBe(undefined)
     }))
+})
+
+/** Every change seen from now on, with the instant of the test clock it was seen at. */
+const recordChanges = <A>(scheduler: Scheduler.Scheduler<A>) =>
+  Effect.gen(function* () {
+    const seen: Array<[string, string, number]> = []
+    yield* (yield* scheduler.subscribeChanges).pipe(
+      Stream.runForEach((change) =>
+        Effect.map(TestClock.currentTimeMillis, (now) => {
+          seen.push([change._tag, change.host.host, now])
+        })
+      ),
+      Effect.forkScoped,
+    )
+    return seen
+  })
+
+/** The test clock, but like the platforms' timers: a sleep longer than 2^31 − 1 ms never ends. */
+const platformTimers = Effect.map(
+  Effect.clock,
+  (clock): Clock.Clock =>
+    Object.assign(Object.create(clock) as Clock.Clock, {
+      sleep: (duration: Duration.Duration) =>
+        Duration.toMillis(duration) > 2 ** 31 - 1 ? Effect.never : clock.sleep(duration),
+    }),
+)
+
+/** The test clock with a wall clock `shift.millis` behind it; its monotonic clock is not moved. */
+const steppedWallClock = Effect.map(Effect.clock, (clock) => {
+  const shift = { millis: 0 }
+  const stepped: Clock.Clock = Object.assign(Object.create(clock) as Clock.Clock, {
+    unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() - shift.millis,
+    currentTimeMillis: Effect.sync(() => clock.unsafeCurrentTimeMillis() - shift.millis),
+    unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+  })
+  return { clock: stepped, shift }
 })

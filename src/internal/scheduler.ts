@@ -1,9 +1,12 @@
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
@@ -13,6 +16,7 @@ import type { CapabilityReport } from "../Capabilities.ts"
 import type * as Scheduler from "../Scheduler.ts"
 import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
+import { SteadyClock } from "./steadyClock.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
@@ -147,6 +151,12 @@ const DEFAULT_CHANGES_CAPACITY = 1024
 /** Without a `forgetAfter`, a host is forgotten this many `serviceDownTime`s after its report. */
 const DEFAULT_FORGET_AFTER_DOWN_TIMES = 10
 
+/**
+ * The longest timer the platforms keep (2^31 − 1 ms, about 24.8 days); a longer sleep never
+ * ends. The sweeper sleeps at most this long, then plans again.
+ */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
 /** Bounds the walk of decoded capabilities for non-finite numbers (and any cycle in them). */
 const MAX_CAPABILITIES_DEPTH = 64
 
@@ -161,6 +171,11 @@ interface Entry<A> {
   encoded: unknown
   /** The accepted report's own timestamp (the publisher's clock). */
   publishedAt: number
+  /**
+   * The steady instant (see `SteadyClock`) the accepted report arrived: what the host's
+   * liveness is measured from. `state.receivedAt` is the wall clock's reading at that instant.
+   */
+  heardAt: number
   /** Set when a `HostDown` was published; cleared by the next accepted report. */
   down: boolean
   previous: Entry<A> | undefined
@@ -169,9 +184,10 @@ interface Entry<A> {
 
 /**
  * Entries, oldest report first: an accepted report moves its entry to the end of the up list,
- * and the sweeper moves an entry that goes down to the end of the down list. With a monotonic
- * clock the first entry of each list is the next to go down or to be forgotten, so one sweeper
- * fiber needs no heap and no timer per host, and moving an entry costs two pointer updates.
+ * and the sweeper moves an entry that goes down to the end of the down list. Entries are
+ * timed on the steady clock, which a step of the wall clock does not move, so the first entry
+ * of each list is the next to go down or to be forgotten: one sweeper fiber needs no heap and
+ * no timer per host, and moving an entry costs two pointer updates.
  */
 class EntryList<A> {
   first: Entry<A> | undefined = undefined
@@ -428,7 +444,7 @@ const logRejection = (error: Rejection) =>
 class HostTable<A> {
   private readonly states = new Map<string, Map<string, Map<string, Entry<A>>>>()
   private size = 0
-  readonly upList = new EntryList<A>()
+  private readonly upList = new EntryList<A>()
   private readonly downList = new EntryList<A>()
   /** Changes are only built while someone listens. */
   subscribers = 0
@@ -438,16 +454,26 @@ class HostTable<A> {
     private readonly decode: DecodeCapabilities<A>,
   ) {}
 
-  isFresh(receivedAt: number, now: number): boolean {
-    return heardWithin(receivedAt, now, this.settings.downTime)
+  isFresh(entry: Entry<A>, now: number): boolean {
+    return heardWithin(entry.heardAt, now, this.settings.downTime)
   }
 
-  isKept(receivedAt: number, now: number): boolean {
-    return heardWithin(receivedAt, now, this.settings.forgetAfter)
+  isKept(entry: Entry<A>, now: number): boolean {
+    return heardWithin(entry.heardAt, now, this.settings.forgetAfter)
   }
 
-  get isEmpty(): boolean {
-    return this.upList.first === undefined && this.downList.first === undefined
+  /**
+   * The next steady instant a host is due to go down or to be forgotten, +∞ when none is kept:
+   * a millisecond past the limit, which `heardWithin` still counts as heard.
+   */
+  nextDue(): number {
+    const { downTime, forgetAfter } = this.settings
+    const up = this.upList.first
+    const down = this.downList.first
+    return Math.min(
+      up === undefined ? Infinity : up.heardAt + downTime + 1,
+      down === undefined ? Infinity : down.heardAt + forgetAfter + 1,
+    )
   }
 
   private insert(entry: Entry<A>, events: Array<Scheduler.HostChange<A>>): void {
@@ -484,37 +510,35 @@ class HostTable<A> {
 
   /**
    * Marks down every entry past its down time and forgets every one past `forgetAfter`;
-   * returns the next instant one of them is due, if any.
+   * returns the next instant one of them is due (see `nextDue`).
    */
-  sweep(now: number, events: Array<Scheduler.HostChange<A>>): number | undefined {
-    const { downTime, forgetAfter } = this.settings
-    let next: number | undefined
+  sweep(now: number, events: Array<Scheduler.HostChange<A>>): number {
     for (let entry = this.upList.first; entry !== undefined; entry = this.upList.first) {
-      if (this.isFresh(entry.state.receivedAt, now)) {
-        // Times are whole milliseconds: the first instant past the limit.
-        next = entry.state.receivedAt + downTime + 1
-        break
-      }
+      if (this.isFresh(entry, now)) break
       this.markDown(entry, events)
     }
     for (let entry = this.downList.first; entry !== undefined; entry = this.downList.first) {
-      if (this.isKept(entry.state.receivedAt, now)) {
-        const forgetAt = entry.state.receivedAt + forgetAfter + 1
-        return next === undefined || forgetAt < next ? forgetAt : next
-      }
+      if (this.isKept(entry, now)) break
       this.forget(entry, events)
     }
-    return next
+    return this.nextDue()
   }
 
-  /** Applies one report; returns whether it was accepted, or why it was refused. */
-  apply(input: unknown, now: number, events: Array<Scheduler.HostChange<A>>): boolean | Rejection {
+  /**
+   * Applies one report received at the steady instant `now`, `receivedAt` on the wall clock;
+   * returns whether it was accepted, or why it was refused.
+   */
+  apply(
+    input: unknown,
+    now: number,
+    receivedAt: number,
+    events: Array<Scheduler.HostChange<A>>,
+  ): boolean | Rejection {
     const report = readReport(input)
     if (report instanceof MalformedReport) return report
     const { host, manager, sequence, service } = report
     const entry = this.states.get(host)?.get(service)?.get(manager)
-    const expired = entry !== undefined &&
-      (entry.down || !this.isFresh(entry.state.receivedAt, now))
+    const expired = entry !== undefined && (entry.down || !this.isFresh(entry, now))
     // A host that has been down may have restarted its sequence: only an up host's reports
     // are ordered against the last one. A publisher that restarted within the down time
     // starts again at 1, with a newer timestamp: that is a new run, not an old report.
@@ -536,7 +560,7 @@ class HostTable<A> {
       service,
       manager,
       capabilities: decoded === undefined ? entry!.state.capabilities : decoded.capabilities,
-      receivedAt: now,
+      receivedAt,
       sequence,
       up: true,
     }
@@ -545,7 +569,7 @@ class HostTable<A> {
       const down = false
       const publishedAt = report.timestamp
       this.insert(
-        { state, encoded, publishedAt, down, previous: undefined, next: undefined },
+        { state, encoded, publishedAt, heardAt: now, down, previous: undefined, next: undefined },
         events,
       )
       return true
@@ -553,6 +577,7 @@ class HostTable<A> {
     // The sweeper may not have run yet at this instant: say the host went down before it
     // came back, so that every HostBackUp follows a HostDown.
     if (expired && !entry.down) this.markDown(entry, events)
+    entry.heardAt = now
     this.update(entry, state, decoded, report.timestamp, events)
     return true
   }
@@ -588,8 +613,8 @@ class HostTable<A> {
       for (const managers of services.values()) {
         for (const entry of managers.values()) {
           const state = entry.state
-          if (!this.isKept(state.receivedAt, now)) continue
-          const up = this.isFresh(state.receivedAt, now)
+          if (!this.isKept(entry, now)) continue
+          const up = this.isFresh(entry, now)
           all.push(up === state.up ? state : { ...state, up })
         }
       }
@@ -601,7 +626,7 @@ class HostTable<A> {
   upHosts(now: number): Array<Scheduler.HostState<A>> {
     const up: Array<Scheduler.HostState<A>> = []
     for (let entry = this.upList.first; entry !== undefined; entry = entry.next) {
-      if (this.isFresh(entry.state.receivedAt, now)) up.push(entry.state)
+      if (this.isFresh(entry, now)) up.push(entry.state)
     }
     return up.sort(byName)
   }
@@ -619,8 +644,8 @@ class HostTable<A> {
   ): number {
     let considered = 0
     for (let entry = this.upList.first; entry !== undefined; entry = entry.next) {
+      if (!this.isFresh(entry, now)) continue
       const state = entry.state
-      if (!this.isFresh(state.receivedAt, now)) continue
       considered++
       let passes = true
       for (let i = 0; i < filters.length; i++) {
@@ -648,37 +673,18 @@ export const make = <A, I>(
       PubSub.sliding<Scheduler.HostChange<A>>(settings.changesCapacity),
       PubSub.shutdown,
     )
-    let wakeSweeper: (() => void) | undefined
+    // Liveness is measured on steady instants (see `SteadyClock`), so that a step of the wall
+    // clock neither marks every host down nor keeps a silent one up; `receivedAt` is the wall
+    // clock's reading.
+    const clock = yield* Effect.clock
+    const steady = new SteadyClock(clock)
 
+    const sweeper = sweeperWith(table, clock, steady, pubsub)
     const publish = (events: ReadonlyArray<Scheduler.HostChange<A>>) => {
-      if (table.upList.first !== undefined && wakeSweeper !== undefined) wakeSweeper()
+      sweeper.wakeIfDueEarlier()
       return events.length === 0 ? Effect.void : PubSub.publishAll(pubsub, events)
     }
-
-    // --- the sweeper: one fiber, asleep until the first instant a host goes down or is forgotten
-
-    const untilSomeHostIsKept = Effect.async<void>((resume) => {
-      if (!table.isEmpty) return resume(Effect.void)
-      wakeSweeper = () => {
-        wakeSweeper = undefined
-        resume(Effect.void)
-      }
-      return Effect.sync(() => {
-        wakeSweeper = undefined
-      })
-    })
-
-    const sweeper = Effect.gen(function* () {
-      for (;;) {
-        const now = yield* Clock.currentTimeMillis
-        const events: Array<Scheduler.HostChange<A>> = []
-        const next = table.sweep(now, events)
-        if (events.length > 0) yield* PubSub.publishAll(pubsub, events)
-        if (next === undefined) yield* untilSomeHostIsKept
-        else yield* Clock.sleep(Duration.millis(Math.max(0, next - now)))
-      }
-    })
-    yield* Effect.forkIn(sweeper, scope)
+    yield* Effect.forkIn(sweeper.run, scope)
 
     const listen = Effect.acquireRelease(
       Effect.sync(() => {
@@ -691,12 +697,12 @@ export const make = <A, I>(
     )
     const subscribeChanges = Effect.zipRight(listen, Stream.fromPubSub(pubsub, { scoped: true }))
 
-    const ingestAll = ingestAllWith(table, publish)
+    const ingestAll = ingestAllWith(table, steady, publish)
     const service: Scheduler.Scheduler<A> = {
       [TypeId]: TypeId,
       serviceDownTime: Duration.millis(settings.downTime),
       forgetAfter: Duration.millis(settings.forgetAfter),
-      ingest: ingestWith(table, publish),
+      ingest: ingestWith(table, steady, publish),
       ingestAll,
       consume: (stream) =>
         Stream.runForEachChunk(stream, ingestAll).pipe(
@@ -705,39 +711,83 @@ export const make = <A, I>(
           ),
           Effect.forkIn(scope),
         ),
-      hosts: Effect.map(Clock.currentTimeMillis, (now) => table.hosts(now)),
-      upHosts: Effect.map(Clock.currentTimeMillis, (now) => table.upHosts(now)),
+      hosts: Effect.sync(() => table.hosts(steady.now())),
+      upHosts: Effect.sync(() => table.upHosts(steady.now())),
       changes: Stream.unwrapScoped(subscribeChanges),
       subscribeChanges,
-      select: selectWith(table),
+      select: selectWith(table, steady),
     }
     return service
   })
 
-type Publish<A> = (events: ReadonlyArray<Scheduler.HostChange<A>>) => Effect.Effect<void>
-
-const ingestWith = <A>(table: HostTable<A>, publish: Publish<A>) => (report: CapabilityReport) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const events: Array<Scheduler.HostChange<A>> = []
-    const result = table.apply(report, now, events)
-    if (typeof result !== "boolean") {
-      return Effect.zipRight(
-        Effect.zipRight(logRejection(result), publish(events)),
-        Effect.fail(result),
+/**
+ * The sweeper: one fiber, asleep until the first instant a host goes down or is forgotten.
+ * `wakeIfDueEarlier`, called after every batch of reports, wakes it when they bring an
+ * earlier instant than the planned one: a host that appears, or comes back up, while only
+ * down hosts are kept.
+ */
+const sweeperWith = <A>(
+  table: HostTable<A>,
+  clock: Clock.Clock,
+  steady: SteadyClock,
+  pubsub: PubSub.PubSub<Scheduler.HostChange<A>>,
+) => {
+  /** The steady instant the sweeper sleeps until (+∞: until woken); −∞ once woken. */
+  let plannedAt = Infinity
+  let wake = Deferred.unsafeMake<void>(FiberId.none)
+  const wakeIfDueEarlier = () => {
+    if (table.nextDue() < plannedAt) {
+      plannedAt = -Infinity
+      Deferred.unsafeDone(wake, Exit.void)
+    }
+  }
+  const run = Effect.gen(function* () {
+    for (;;) {
+      const now = steady.now()
+      const events: Array<Scheduler.HostChange<A>> = []
+      const next = plannedAt = table.sweep(now, events)
+      const woken = Deferred.await(wake = Deferred.unsafeMake<void>(FiberId.none))
+      if (events.length > 0) yield* PubSub.publishAll(pubsub, events)
+      // A wait longer than a platform timer holds is slept in parts, planned again after each.
+      yield* next === Infinity ? woken : Effect.race(
+        clock.sleep(Duration.millis(Math.min(MAX_TIMER_MILLIS, Math.max(0, next - now)))),
+        woken,
       )
     }
-    return Effect.as(publish(events), result ? "accepted" as const : "outOfOrder" as const)
   })
+  return { wakeIfDueEarlier, run }
+}
+
+type Publish<A> = (events: ReadonlyArray<Scheduler.HostChange<A>>) => Effect.Effect<void>
+
+const ingestWith =
+  <A>(table: HostTable<A>, steady: SteadyClock, publish: Publish<A>) =>
+  (report: CapabilityReport) =>
+    Effect.suspend(() => {
+      const now = steady.now()
+      const events: Array<Scheduler.HostChange<A>> = []
+      const result = table.apply(report, now, now + steady.wallOffset(), events)
+      if (typeof result !== "boolean") {
+        return Effect.zipRight(
+          Effect.zipRight(logRejection(result), publish(events)),
+          Effect.fail(result),
+        )
+      }
+      return Effect.as(publish(events), result ? "accepted" as const : "outOfOrder" as const)
+    })
 
 const ingestAllWith =
-  <A>(table: HostTable<A>, publish: Publish<A>) => (reports: Iterable<CapabilityReport>) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  <A>(table: HostTable<A>, steady: SteadyClock, publish: Publish<A>) =>
+  (reports: Iterable<CapabilityReport>) =>
+    Effect.suspend(() => {
+      const now = steady.now()
+      const receivedAt = now + steady.wallOffset()
       const events: Array<Scheduler.HostChange<A>> = []
       const rejected: Array<Rejection> = []
       let accepted = 0
       let outOfOrder = 0
       for (const report of reports) {
-        const result = table.apply(report, now, events)
+        const result = table.apply(report, now, receivedAt, events)
         if (result === true) accepted++
         else if (result === false) outOfOrder++
         else rejected.push(result)
@@ -752,14 +802,13 @@ const ingestAllWith =
       )
     })
 
-const selectWith = <A>(table: HostTable<A>) => {
+const selectWith = <A>(table: HostTable<A>, steady: SteadyClock) => {
   // Reused by every `select` (which runs in one synchronous step), so that choosing among
   // thousands of hosts allocates nothing per host.
   const scratch = new Weighing<A>()
   return <R>(request: R, options: Scheduler.SelectOptions<A, R>) =>
-    Effect.flatMap(Clock.currentTimeMillis, (
-      now,
-    ): Effect.Effect<Scheduler.HostState<A>, NoValidHost | InvalidWeigher> => {
+    Effect.suspend((): Effect.Effect<Scheduler.HostState<A>, NoValidHost | InvalidWeigher> => {
+      const now = steady.now()
       const filters = options.filters ?? []
       const removed = new Array<number>(filters.length).fill(0)
       const candidates = scratch.candidates
