@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { PeriodicRunner, PeriodicTask } from "../mod.ts"
 import { captureLogs, collectOutcomes, recorder, taskStatus } from "./support/periodic.ts"
+import { platformTimers, steppedWallClock } from "./support/clocks.ts"
 
 const modes = ["concurrent", "sequential"] as const
 
@@ -96,16 +97,6 @@ describe("PeriodicRunner faults: schedules that ask for no delay", () => {
       expect(status.tasks.map((task) => task.succeeded)).toEqual([3, 3, 3])
     }))
 })
-
-/** The test clock, with timers that hold at most 2^31 − 1 ms like every platform's. */
-const platformTimers = Effect.map(
-  Effect.clock,
-  (clock): Clock.Clock =>
-    Object.assign(Object.create(clock) as Clock.Clock, {
-      sleep: (duration: Duration.Duration) =>
-        Duration.toMillis(duration) > 2 ** 31 - 1 ? Effect.never : clock.sleep(duration),
-    }),
-)
 
 describe("PeriodicRunner faults: very long delays", () => {
   it.scoped("an initial delay past 2^31 ms starts the runner late, not never", () =>
@@ -320,33 +311,24 @@ describe("PeriodicRunner faults: slow subscribers", () => {
   }
 })
 
-/** The test clock, with a wall clock that is `shift` ms behind it (the monotonic one is not). */
-const steppedWallClock = Effect.map(Effect.clock, (clock) => {
-  const shift = { millis: 0 }
-  const stepped: Clock.Clock = Object.assign(Object.create(clock) as Clock.Clock, {
-    unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() - shift.millis,
-    unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
-  })
-  return { clock: stepped, shift }
-})
-
 describe("PeriodicRunner faults: a wall clock that is stepped", () => {
   for (const mode of modes) {
     for (const [direction, millis] of [["back", 3_600_000], ["forward", -3_600_000]] as const) {
       it.scoped(`${mode}: a wall clock set ${direction} an hour changes no task's rhythm`, () =>
         Effect.gen(function* () {
-          const { clock, shift } = yield* steppedWallClock
-          const rec = yield* recorder
+          const { base, clock, shift } = yield* steppedWallClock
+          const times: Array<number> = []
+          const run = Effect.sync(() => times.push(base.unsafeCurrentTimeMillis() / 1000))
           const runner = yield* PeriodicRunner.make([
-            PeriodicTask.spaced("spaced", "10 seconds", rec.run()),
+            PeriodicTask.spaced("spaced", "10 seconds", run),
             PeriodicTask.fixed("fixed", "10 seconds", Effect.void),
           ], { mode }).pipe(Effect.withClock(clock))
           const outcomes = yield* collectOutcomes(runner)
           yield* TestClock.adjust("25 seconds")
           shift.millis = millis
           yield* TestClock.adjust("20 seconds")
-          // The tasks ran every 10 s of the test clock, which the recorder reads directly.
-          expect(yield* rec.times).toEqual([10, 20, 30, 40])
+          // The tasks ran every 10 s of the test clock, which `base` is.
+          expect(times).toEqual([10, 20, 30, 40])
           // Outcomes and status report wall-clock instants: after the step, the stepped ones.
           const fixed = outcomes.filter((o) => o.task === "fixed")
           expect(fixed.map((o) => [o.scheduledAt, o.latenessMillis])).toEqual([
@@ -366,19 +348,20 @@ describe("PeriodicRunner faults: a wall clock that is stepped", () => {
 describe("PeriodicRunner faults: cron across a wall-clock step", () => {
   it.scoped("a cron task keeps to the wall clock after it is set back an hour", () =>
     Effect.gen(function* () {
-      const { clock, shift } = yield* steppedWallClock
-      const rec = yield* recorder
+      const { base, clock, shift } = yield* steppedWallClock
+      const times: Array<number> = []
+      const run = Effect.sync(() => times.push(base.unsafeCurrentTimeMillis() / 1000))
       yield* PeriodicRunner.make([
-        PeriodicTask.cron("hourly", "0 * * * *", rec.run(), { timeZone: "UTC" }),
+        PeriodicTask.cron("hourly", "0 * * * *", run, { timeZone: "UTC" }),
       ]).pipe(Effect.withClock(clock))
       yield* TestClock.adjust("90 minutes")
-      expect(yield* rec.times).toEqual([3600])
+      expect(times).toEqual([3600])
       shift.millis = 3_600_000
       // The next hour of the wall clock, 02:00, is now 2.5 h of test time away.
       yield* TestClock.adjust("89 minutes")
-      expect(yield* rec.times).toEqual([3600])
+      expect(times).toEqual([3600])
       yield* TestClock.adjust("1 minute")
-      expect(yield* rec.times).toEqual([3600, 10_800])
+      expect(times).toEqual([3600, 10_800])
     }))
 })
 

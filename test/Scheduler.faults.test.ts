@@ -14,6 +14,7 @@ import { MalformedReport } from "../src/Capabilities.ts"
 import * as Scheduler from "../src/Scheduler.ts"
 import { captureLogs } from "./support/periodic.ts"
 import { report } from "./support/reports.ts"
+import { platformTimers, steppedWallClock } from "./support/clocks.ts"
 
 const Compute = Schema.Struct({ ramMb: Schema.Number, instances: Schema.Number })
 type Compute = typeof Compute.Type
@@ -558,24 +559,3 @@ const recordChanges = <A>(scheduler: Scheduler.Scheduler<A>) =>
     )
     return seen
   })
-
-/** The test clock, but like the platforms' timers: a sleep longer than 2^31 − 1 ms never ends. */
-const platformTimers = Effect.map(
-  Effect.clock,
-  (clock): Clock.Clock =>
-    Object.assign(Object.create(clock) as Clock.Clock, {
-      sleep: (duration: Duration.Duration) =>
-        Duration.toMillis(duration) > 2 ** 31 - 1 ? Effect.never : clock.sleep(duration),
-    }),
-)
-
-/** The test clock with a wall clock `shift.millis` behind it; its monotonic clock is not moved. */
-const steppedWallClock = Effect.map(Effect.clock, (clock) => {
-  const shift = { millis: 0 }
-  const stepped: Clock.Clock = Object.assign(Object.create(clock) as Clock.Clock, {
-    unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() - shift.millis,
-    currentTimeMillis: Effect.sync(() => clock.unsafeCurrentTimeMillis() - shift.millis),
-    unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
-  })
-  return { clock: stepped, shift }
-})

@@ -26,7 +26,7 @@ import type * as PeriodicTask from "../PeriodicTask.ts"
 import { DueHeap, type HeapEntry } from "./dueHeap.ts"
 import { type Pass, PassTable } from "./passTable.ts"
 import { StartNowScheduler } from "./startNowScheduler.ts"
-import { SteadyClock } from "./steadyClock.ts"
+import { sleepLong, SteadyClock } from "./steadyClock.ts"
 import { InvalidPeriodicTask, jitterMillis, resolve, type ResolvedTask } from "./periodicTask.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 import { interruptWithinGrace, withLimit } from "./bounded.ts"
@@ -44,16 +44,6 @@ const UNSIGNALLED_SLEEP_MILLIS = 1
  * per millisecond.
  */
 const MIN_STEP_MILLIS = 1
-
-/** The longest timer the platforms keep (2^31 − 1 ms, about 24.8 days): longer sleeps are chained. */
-const MAX_TIMER_MILLIS = 2 ** 31 - 1
-
-/** Sleeps any finite length on `clock`, in steps a platform timer can hold. */
-const sleepLong = (clock: Clock.Clock, millis: number): Effect.Effect<void> =>
-  millis <= MAX_TIMER_MILLIS ? clock.sleep(Duration.millis(millis)) : Effect.zipRight(
-    clock.sleep(Duration.millis(MAX_TIMER_MILLIS)),
-    Effect.suspend(() => sleepLong(clock, millis - MAX_TIMER_MILLIS)),
-  )
 
 /** The latest grid point `last + k·period` at or before `at` (also when `at` precedes `last`). */
 const floorToGrid = (at: number, last: number, period: number): number => {

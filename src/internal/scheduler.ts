@@ -16,7 +16,7 @@ import type { CapabilityReport } from "../Capabilities.ts"
 import type * as Scheduler from "../Scheduler.ts"
 import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
-import { SteadyClock } from "./steadyClock.ts"
+import { MAX_TIMER_MILLIS, SteadyClock } from "./steadyClock.ts"
 import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
@@ -150,12 +150,6 @@ const DEFAULT_CHANGES_CAPACITY = 1024
 
 /** Without a `forgetAfter`, a host is forgotten this many `serviceDownTime`s after its report. */
 const DEFAULT_FORGET_AFTER_DOWN_TIMES = 10
-
-/**
- * The longest timer the platforms keep (2^31 − 1 ms, about 24.8 days); a longer sleep never
- * ends. The sweeper sleeps at most this long, then plans again.
- */
-const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 /** Bounds the walk of decoded capabilities for non-finite numbers (and any cycle in them). */
 const MAX_CAPABILITIES_DEPTH = 64

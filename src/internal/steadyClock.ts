@@ -1,5 +1,7 @@
 // The time base of the periodic engine: the wall clock, made steady by the monotonic one.
 import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 
 /**
  * How far the wall clock may move apart from the monotonic clock between two readings before it
@@ -49,3 +51,16 @@ export class SteadyClock {
     return -this.skew
   }
 }
+
+/**
+ * @internal The longest timer the platforms keep (2^31 − 1 ms, about 24.8 days): a longer sleep of
+ * Effect's default clock never ends.
+ */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** @internal Sleeps any finite length on `clock`, in steps a platform timer can hold. */
+export const sleepLong = (clock: Clock.Clock, millis: number): Effect.Effect<void> =>
+  millis <= MAX_TIMER_MILLIS ? clock.sleep(Duration.millis(millis)) : Effect.zipRight(
+    clock.sleep(Duration.millis(MAX_TIMER_MILLIS)),
+    Effect.suspend(() => sleepLong(clock, millis - MAX_TIMER_MILLIS)),
+  )
