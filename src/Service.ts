@@ -8,9 +8,12 @@
  * stop (scope close, interruption, SIGTERM through a `platform/*` `runMain`): periodic tasks
  * (running ones get what is left of the deadline, then are interrupted) → capability
  * publishing → `cleanup` (every manager, in reverse order) → service record marked down, all
- * under one deadline. Every time limit holds even against work that ignores interruption: at
- * the limit the caller gets its typed error, the work is left running detached and a warning
- * names it.
+ * under one deadline, measured on a steady clock (a step of the wall clock neither stretches
+ * nor cuts it). Every time limit holds even against work that ignores interruption: at the
+ * limit the work is interrupted and given one second of grace to end (its finalizers run
+ * meanwhile), then the caller gets its typed error; work still going is left running detached
+ * and a warning names it. A capabilities stream that ignores its interruption holds the stop
+ * for that grace at most.
  *
  * `reset` (SIGHUP) runs every manager's `reset`, one call at a time; once the stop has begun it
  * fails with {@link ServiceNotRunning}.
@@ -87,7 +90,13 @@ export interface Options {
   readonly host: string
   /** The service's topic, nova's binary without "nova-" (e.g. "compute"). */
   readonly topic: string
-  /** One deadline for the whole stop. Default 60 s (oslo's `graceful_shutdown_timeout`). */
+  /**
+   * One deadline for the whole stop. Default 60 s (oslo's `graceful_shutdown_timeout`).
+   * Marking the record down always gets at least `min(1 s, reportTimeout)`, past the deadline
+   * if the steps before it used it up, so that a stop whose periodic tasks or cleanups overran
+   * still leaves the record reading as down: a stop may take up to that much longer (plus the
+   * one-second grace of work that ignores its interruption).
+   */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
   /** Optional time limits per hook; a start hook over its limit fails the start. */
   readonly hookTimeouts?: Partial<Record<Hook, Duration.DurationInput>> | undefined
@@ -95,7 +104,9 @@ export interface Options {
   readonly reportInterval?: Duration.DurationInput | undefined
   /**
    * How long one heartbeat may take: a report still going then counts as failed (the status
-   * shows the registry disconnected) and is left to finish on its own. Default: `reportInterval`.
+   * shows the registry disconnected). It is interrupted; one that ignores that is left to finish
+   * on its own, and the heartbeats due meanwhile are skipped (with one warning), so that detached
+   * reports never pile up. Default: `reportInterval`.
    */
   readonly reportTimeout?: Duration.DurationInput | undefined
   /** Wait before the first heartbeat. Default 5 s, as nova's service group. */
@@ -372,7 +383,8 @@ export {
   InvalidServiceOption,
   /**
    * The stop could not mark the service record down: the registry failed, or did not answer
-   * within what was left of the shutdown deadline (a {@link RegistryTimedOut} in `cause`).
+   * within what was left of the shutdown deadline, or `min(1 s, reportTimeout)` if more (a
+   * {@link RegistryTimedOut} in `cause`).
    * The record reads as up until its last heartbeat ages out.
    *
    * @example
@@ -392,7 +404,8 @@ export {
   MarkDownFailed,
   /**
    * A registry call of the service did not finish within its limit: a heartbeat within
-   * `reportTimeout`, the stop's mark-down within what was left of the shutdown deadline.
+   * `reportTimeout`, the stop's mark-down within what was left of the shutdown deadline (at
+   * least `min(1 s, reportTimeout)`).
    *
    * @example
    * ```ts

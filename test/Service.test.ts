@@ -11,9 +11,13 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Manager, PeriodicTask, Service, ServiceRegistry } from "../mod.ts"
+import * as CapabilityBus from "../src/CapabilityBus.ts"
+import { steppedWallClock } from "./support/clocks.ts"
 
 class Compute extends Context.Tag("Compute")<Compute, { readonly ping: Effect.Effect<string> }>() {}
 class Network extends Context.Tag("Network")<Network, { readonly ping: Effect.Effect<string> }>() {}
@@ -648,6 +652,137 @@ describe("Service: time limits", () => {
     }))
 })
 
+describe("Service: the stop's bounds", () => {
+  it.effect("a capabilities stream that ignores interruption holds the stop only for the grace", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const log: Array<string> = []
+      const release = yield* Deferred.make<void>()
+      const stuck = Stream.fromEffect(
+        Effect.as(Effect.uninterruptible(Deferred.await(release)), { freeRamMb: 1 }),
+      )
+      const { stop } = yield* started(
+        Service.layer(
+          options,
+          manager(Compute, log, {}, {
+            capabilities: Manager.capabilities(Schema.Struct({ freeRamMb: Schema.Number }), stuck),
+          }),
+        ).pipe(
+          Layer.provideMerge(loggingRegistry(log)),
+          Layer.provide(CapabilityBus.layer()),
+        ),
+      )
+      log.length = 0
+      const report = yield* stop("1 second")
+      expect([log, report.durationMillis, report.errors]).toEqual([
+        ["Compute.cleanup(Success)", "record.down"],
+        1_000,
+        [],
+      ])
+      expect(capture.warnings()).toEqual([
+        `Manager "Compute" of service compute on host host-1: its capabilities stream ignored its interruption; it is left running, detached`,
+      ])
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(Effect.provide(capture.layer))
+  })
+
+  it.effect("a periodic task that uses up the deadline still leaves markDown its reserve", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const task = PeriodicTask.spaced("long", "1 second", hang, { runImmediately: true })
+      const { context, service, stop } = yield* started(
+        Service.layer(
+          { ...options, shutdownTimeout: "10 seconds" },
+          manager(Compute, log, {}, { tasks: [task] }),
+        ).pipe(Layer.provideMerge(slowMarkDown("300 millis"))),
+      )
+      yield* TestClock.adjust("1 second")
+      const report = yield* stop("10300 millis")
+      expect([report.durationMillis, report.errors]).toEqual([10_300, []])
+      const registry = Context.get(context, ServiceRegistry.ServiceRegistry)
+      const record = yield* registry.get("host-1", "compute")
+      expect(Option.map(record, (r) => r.forcedDown)).toEqual(Option.some(true))
+      expect((yield* service.status).state).toBe("stopped")
+    }))
+
+  it.effect("markDown's reserve is reportTimeout when that is shorter than 1 s", () =>
+    Effect.gen(function* () {
+      const task = PeriodicTask.spaced("long", "1 second", hang, { runImmediately: true })
+      const { stop } = yield* started(
+        Service.layer(
+          { ...options, shutdownTimeout: "10 seconds", reportTimeout: "200 millis" },
+          manager(Compute, [], {}, { tasks: [task] }),
+        ).pipe(Layer.provideMerge(slowMarkDown("300 millis"))),
+      )
+      yield* TestClock.adjust("1 second")
+      const report = yield* stop("10200 millis")
+      expect([report.durationMillis, report.errors.map((e) => e.message)]).toEqual([10_200, [
+        "Service compute on host-1: its record could not be marked down (it reads as up until its last heartbeat ages out): Service registry: markDown of compute on host-1 did not finish within 200ms",
+      ]])
+    }))
+
+  it.effect("a wall clock set back an hour during the stop does not stretch the deadline", () =>
+    Effect.gen(function* () {
+      const { clock, shift } = yield* steppedWallClock
+      const stepBack = Effect.sync(() => {
+        shift.millis = 3_600_000
+      })
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Service.layer(
+          { ...options, shutdownTimeout: "10 seconds" },
+          manager(Compute, [], { cleanup: hang }),
+          manager(Network, [], { cleanup: Effect.zipRight(Effect.sleep("2 seconds"), stepBack) }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+        scope,
+      ).pipe(Effect.withClock(clock))
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("10 seconds")
+      expect(Option.isSome(yield* Fiber.poll(closing))).toBe(true)
+      const report = yield* Context.get(context, Service.Service).stopped
+      expect([report.durationMillis, report.errors]).toEqual([10_000, [
+        new Service.ShutdownOverrun({ manager: "Compute", hook: "cleanup", limitMillis: 8_000 }),
+      ]])
+    }))
+
+  it.effect("while a report goes on detached, heartbeats are skipped (logged once) until it ends", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const calls: Array<number> = []
+      const release = yield* Deferred.make<void>()
+      const report = () =>
+        Effect.suspend(() => {
+          calls.push(calls.length)
+          return Effect.zipRight(
+            Effect.uninterruptible(Deferred.await(release)),
+            Effect.dieMessage("the registry went away"),
+          )
+        })
+      const scope = yield* Scope.make()
+      yield* Layer.buildWithScope(
+        Service.layer({ ...options, reportTimeout: "3 seconds" }, manager(Compute, [])).pipe(
+          Layer.provideMerge(registryWith({ report })),
+        ),
+        scope,
+      )
+      // Reports are due at 5, 15, 25 and 35 s; the first one hangs until 26 s.
+      const seen: Array<[number, number]> = []
+      for (const at of [5, 15, 26, 35]) {
+        yield* TestClock.adjust(`${at * 1_000 - (seen.at(-1)?.[0] ?? 0) * 1_000} millis`)
+        if (at === 26) yield* Deferred.succeed(release, undefined)
+        seen.push([at, calls.length])
+      }
+      expect(seen).toEqual([[5, 1], [15, 1], [26, 1], [35, 2]])
+      expect(capture.warnings()).toEqual([
+        "Service registry: report of compute on host-1 ignored its interruption at its 3s limit; it is left running, detached",
+        "Unable to report the service's status: Service registry: report of compute on host-1 did not finish within 3s",
+        "The previous report of compute on host-1 is still running, detached: heartbeats are skipped until it ends",
+      ])
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.provide(capture.layer))
+  })
+})
+
 describe("Service: bad control input", () => {
   it.effect("the same manager given twice fails the layer before any hook runs", () =>
     Effect.gen(function* () {
@@ -761,7 +896,7 @@ const started = <ROut, E>(layer: Layer.Layer<ROut | Service.Service, E>) =>
         yield* Fiber.join(closing)
         return yield* service.stopped
       })
-    return { service, stop }
+    return { context, service, stop }
   })
 
 /** Never ends, yet holds no timer (Effect.never's would trip Deno's sanitizers once detached). */
@@ -776,6 +911,17 @@ const registryWith = (
   Layer.effect(
     ServiceRegistry.ServiceRegistry,
     Effect.map(ServiceRegistry.ServiceRegistry, (registry) => ({ ...registry, ...overrides })),
+  ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory))
+
+/** The memory registry, with a `markDown` that takes `takes` before it marks the record down. */
+const slowMarkDown = (takes: Duration.DurationInput) =>
+  Layer.effect(
+    ServiceRegistry.ServiceRegistry,
+    Effect.map(ServiceRegistry.ServiceRegistry, (registry) => ({
+      ...registry,
+      markDown: (host: string, topic: string) =>
+        Effect.zipRight(Effect.sleep(takes), registry.markDown(host, topic)),
+    })),
   ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory))
 
 /** Replaces the default logger; `warnings` gives each warning's message and cause, joined. */

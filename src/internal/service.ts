@@ -10,6 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
@@ -23,6 +24,7 @@ import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTag, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./periodicRunner.ts"
 import * as PeriodicTask from "./periodicTask.ts"
+import { SteadyClock } from "./steadyClock.ts"
 import { decodeMillis, show } from "./validate.ts"
 
 // --- errors ------------------------------------------------------------------------------------
@@ -133,10 +135,9 @@ export class RegistryTimedOut extends Schema.TaggedError<RegistryTimedOut>(
   limitMillis: Schema.Number,
 }) {
   override get message(): string {
-    const call = `${this.operation} of ${this.topic} on ${this.host}`
-    return this.limitMillis === 0
-      ? `Service registry: ${call} began after the shutdown deadline had passed and did not finish at once`
-      : `Service registry: ${call} did not finish within ${Duration.format(this.limitMillis)}`
+    return `Service registry: ${this.operation} of ${this.topic} on ${this.host} did not finish within ${
+      Duration.format(this.limitMillis)
+    }`
   }
 }
 
@@ -293,7 +294,13 @@ interface Run {
   readonly registry: ServiceRegistryApi.ServiceRegistry
   readonly lifecycles: ReadonlyArray<Lifecycle>
   readonly phases: Map<string, Service.ManagerPhase>
+  /**
+   * The steady time (`SteadyClock`) that deadlines and durations are measured in: a step of the
+   * wall clock neither stretches nor cuts a stop.
+   */
   readonly now: () => number
+  /** The wall clock, for the instants a person reads (last report, last reset). */
+  readonly wallNow: () => number
   /** The managers whose init was attempted: the ones a stop cleans up. */
   readonly attempted: Array<Lifecycle>
   /** Set once the record is registered: a start that fails after that marks it down. */
@@ -437,12 +444,22 @@ const cleanupAll = (run: Run, start: Exit.Exit<void, unknown>, deadline: number)
     return errors
   })
 
-/** Marks the record down within what is left of the deadline; a failure is logged. */
+/**
+ * The least time `markDown` gets, past the deadline if need be: periodic tasks or cleanups that
+ * use up the deadline must not leave the record reading as up.
+ */
+const MARK_DOWN_RESERVE_MILLIS = 1_000
+
+/**
+ * Marks the record down within what is left of the deadline, but at least
+ * `min(MARK_DOWN_RESERVE_MILLIS, reportTimeout)`; a failure is logged.
+ */
 const markDown = (run: Run, deadline: number): Effect.Effect<Option.Option<MarkDownFailed>> =>
   Effect.gen(function* () {
-    const { host, topic } = run.config
+    const { host, reportTimeout, topic } = run.config
     yield* Effect.logInfo(`Stopping: marking the service record of ${topic} on ${host} down`)
-    const limit = Math.max(0, deadline - run.now())
+    const reserve = Math.min(MARK_DOWN_RESERVE_MILLIS, reportTimeout)
+    const limit = Math.max(reserve, deadline - run.now())
     const timedOut = () =>
       new RegistryTimedOut({ host, topic, operation: "markDown", limitMillis: limit })
     const exit = yield* Effect.exit(withLimit(
@@ -462,7 +479,7 @@ const addStop = (
   run: Run,
   runner: PeriodicRunnerApi.PeriodicRunner<unknown>,
   heartbeat: PeriodicRunnerApi.PeriodicRunner<unknown>,
-  publishers: ReadonlyArray<Fiber.Fiber<void>>,
+  stopPublishers: Effect.Effect<void>,
 ) =>
   Effect.gen(function* () {
     const stopped = yield* Deferred.make<Service.StopReport>()
@@ -475,7 +492,7 @@ const addStop = (
         for (const lifecycle of run.lifecycles) yield* setPhase(run, lifecycle, "stopping")
         yield* Effect.logInfo(`Stopping service ${topic} on ${host}: periodic tasks`)
         yield* Effect.orDie(runner.shutdown(Math.max(0, deadline - run.now())))
-        yield* Fiber.interruptAll(publishers)
+        yield* stopPublishers
         yield* Effect.orDie(heartbeat.shutdown(0))
         const errors = yield* cleanupAll(run, Exit.void, deadline)
         const down = yield* markDown(run, deadline)
@@ -500,12 +517,14 @@ interface HeartbeatView {
 /**
  * nova's `report_state`: a report every `reportInterval`, each given `reportTimeout`. A failed
  * or timed-out report shows the registry as disconnected until one succeeds; a record deleted
- * while the service runs is registered again.
+ * while the service runs is registered again. A report that ignored its interruption and goes
+ * on detached holds the next heartbeats back until it ends: detached reports never pile up.
  */
 const heartbeat = (run: Run) =>
   Effect.gen(function* () {
     const { host, topic, reportTimeout } = run.config
     const view: HeartbeatView = { reportCount: 0, lastReportAt: undefined, connected: true }
+    const alive = { report: false, skipLogged: false }
     const reportOnce = run.registry.report(host, topic).pipe(
       Effect.catchTag("ServiceNotFound", () =>
         Effect.logWarning(`The service record of ${topic} on ${host} is gone: registering it again`)
@@ -514,8 +533,15 @@ const heartbeat = (run: Run) =>
             Effect.zipRight(run.registry.report(host, topic)),
           )),
     )
+    const tracked = Effect.suspend(() => {
+      alive.report = true
+      return reportOnce
+    }).pipe(Effect.ensuring(Effect.sync(() => {
+      alive.report = false
+      alive.skipLogged = false
+    })))
     const report = withLimit(
-      reportOnce,
+      tracked,
       reportTimeout,
       () =>
         new RegistryTimedOut({ host, topic, operation: "report", limitMillis: reportTimeout }),
@@ -524,7 +550,7 @@ const heartbeat = (run: Run) =>
       Effect.tap((record) =>
         Effect.suspend(() => {
           view.reportCount = record.reportCount
-          view.lastReportAt = run.now()
+          view.lastReportAt = run.wallNow()
           if (view.connected) {
             return Effect.void
           }
@@ -545,8 +571,20 @@ const heartbeat = (run: Run) =>
         })
       ),
     )
+    const skipWhileAlive = Effect.suspend(() => {
+      if (!alive.report) {
+        return report
+      }
+      if (alive.skipLogged) {
+        return Effect.void
+      }
+      alive.skipLogged = true
+      return Effect.logWarning(
+        `The previous report of ${topic} on ${host} is still running, detached: heartbeats are skipped until it ends`,
+      )
+    })
     const runner = yield* PeriodicRunner.make([
-      PeriodicTask.fixed("report_state", run.config.reportInterval, report, {
+      PeriodicTask.fixed("report_state", run.config.reportInterval, skipWhileAlive, {
         runImmediately: true,
         offset: run.config.reportInitialDelay,
       }),
@@ -554,13 +592,16 @@ const heartbeat = (run: Run) =>
     return { runner, view }
   })
 
-/** Each manager's capabilities, published on the bus when the context has one. */
-const publishCapabilities = (run: Run) =>
+/**
+ * Each manager's capabilities, published on the bus when the context has one. Returns the stop
+ * of the publishers (run once, by the stop or else when the scope closes).
+ */
+const publishCapabilities = (run: Run): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { host, topic } = run.config
     const bus = yield* Effect.serviceOption(CapabilityBus.tag)
-    if (Option.isNone(bus)) return []
-    return yield* Effect.forEach(
+    if (Option.isNone(bus)) return Effect.void
+    const publishers = yield* Effect.forEach(
       run.lifecycles.flatMap((lifecycle) =>
         lifecycle.capabilities === undefined
           ? []
@@ -580,10 +621,38 @@ const publishCapabilities = (run: Run) =>
               cause,
             )
           ),
-          Effect.forkScoped,
+          // Not forkScoped: closing the scope would wait forever for a stream that ignores
+          // its interruption.
+          Effect.forkDaemon,
+          Effect.map((fiber) => ({ manager, fiber })),
         ),
     )
+    const stop = yield* Effect.once(stopPublishers(run, publishers))
+    yield* Effect.addFinalizer(() => stop)
+    return stop
   })
+
+/**
+ * Interrupts the publishers and waits at most the grace for them: a capabilities stream that
+ * ignores its interruption is left running, detached, with a warning, not holding the stop.
+ */
+const stopPublishers = (
+  run: Run,
+  publishers: ReadonlyArray<{ readonly manager: string; readonly fiber: Fiber.RuntimeFiber<void> }>,
+): Effect.Effect<void> =>
+  Effect.zipRight(
+    bounded.interruptWithinGrace(publishers.map(({ fiber }) => fiber)),
+    Effect.forEach(
+      publishers.filter(({ fiber }) => fiber.unsafePoll() === null),
+      ({ manager }) =>
+        Effect.logWarning(
+          `Manager ${
+            JSON.stringify(manager)
+          } of service ${run.config.topic} on host ${run.config.host}: its capabilities stream ignored its interruption; it is left running, detached`,
+        ),
+      { discard: true },
+    ),
+  )
 
 // -- reset (SIGHUP): serialized, a failure leaves the service running, refused once stopping
 
@@ -598,7 +667,7 @@ const makeReset = (run: Run) =>
         yield* Effect.logWarning(refused.message)
         return yield* Effect.fail(refused)
       }
-      const at = run.now()
+      const at = run.wallNow()
       let failure: ResetFailed<unknown> | undefined
       for (const lifecycle of run.lifecycles) {
         const exit = yield* Effect.exit(
@@ -651,13 +720,15 @@ export const layer = (
     const config = yield* resolveOptions(options)
     const registry = yield* ServiceRegistry
     const clock = yield* Effect.clock
+    const steady = new SteadyClock(clock)
     const { context, lifecycles } = yield* buildManagers(managers)
     const run: Run = {
       config,
       registry,
       lifecycles,
       phases: new Map(lifecycles.map((lifecycle) => [lifecycle.name, "created"])),
-      now: () => clock.unsafeCurrentTimeMillis(),
+      now: () => steady.now(),
+      wallNow: () => clock.unsafeCurrentTimeMillis(),
       attempted: [],
       registered: false,
       state: "running",
@@ -676,10 +747,10 @@ export const layer = (
       tasks,
       { mode: config.mode, initialDelay: fuzzy, shutdownTimeout: config.shutdownTimeout },
     )
-    const publishers = yield* publishCapabilities(run)
+    const stopPublishers = yield* publishCapabilities(run)
     for (const lifecycle of lifecycles) yield* setPhase(run, lifecycle, "running")
     const { last, reset } = yield* makeReset(run)
-    const stopped = yield* addStop(run, runner, beat.runner, publishers)
+    const stopped = yield* addStop(run, runner, beat.runner, stopPublishers)
 
     const service: Service.Service = {
       host: config.host,
