@@ -270,8 +270,11 @@ export const layerKeyValueStore: Layer.Layer<
  *
  * Made for several processes over one directory and for crashes: there is no shared list,
  * `list` reads the directory; a record is written to a temporary file (`.tmp-…`, ignored by
- * `list`, left behind only by a crash) that is then renamed over the old one, so a reader
- * sees the old record or the new one, never a part. Two processes that change the same
+ * `list`) that is then renamed over the old one, so a reader sees the old record or the new
+ * one, never a part. A temporary file is created exclusively (a name another process holds,
+ * say one given the same seeded `Random`, is never shared: the next name is tried), and the
+ * ones a crash left, older than a minute by the `Clock`, are removed when the layer starts.
+ * Two processes that change the same
  * record at the same moment: the last write wins. A file that does not decode is logged as
  * an error naming it and its text, then treated as absent, as in {@link layerKeyValueStore}.
  *

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
 
@@ -561,6 +562,52 @@ describe("ServiceRegistry.layerFileSystem", () => {
         expect(listed).toEqual([record({ reportCount: 1, updatedAt: 10_000 })])
         expect((yield* fs.readDirectory(directory)).sort()).toEqual([
           ".tmp-crashed",
+          fileOf("service/compute/node-1"),
+        ])
+      }),
+  )
+
+  onFileSystem(
+    "registries given the same seeded Random never share a temporary file",
+    () =>
+      Effect.gen(function* () {
+        const { directory, platform } = yield* tempDirectory
+        const layer = ServiceRegistry.layerFileSystem(directory).pipe(Layer.provide(platform))
+        const seeded = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.withRandom(effect, Random.make(7))
+        const [first, second] = yield* Effect.all([
+          seeded(Effect.provide(ServiceRegistry.ServiceRegistry, layer)),
+          seeded(Effect.provide(ServiceRegistry.ServiceRegistry, layer)),
+        ])
+        const hosts = (from: number) => Array.from({ length: 10 }, (_, i) => `node-${from + i}`)
+        const registerAll = (registry: ServiceRegistry.ServiceRegistry, from: number) =>
+          seeded(Effect.forEach(hosts(from), (host) => registry.register(host, "compute")))
+        yield* Effect.all([registerAll(first, 10), registerAll(second, 20)], {
+          concurrency: "unbounded",
+        })
+        expect(yield* first.list).toEqual(
+          [...hosts(10), ...hosts(20)].map((host) => record({ host })),
+        )
+      }),
+  )
+
+  onFileSystem(
+    "temporary files a crash left over a minute ago are removed when the layer starts",
+    () =>
+      Effect.gen(function* () {
+        const { directory, platform } = yield* tempDirectory
+        const fs = yield* Effect.provide(FileSystem.FileSystem, platform)
+        yield* TestClock.adjust("10 minutes")
+        for (const [name, secondsAgo] of [["old", 61], ["recent", 59]] as const) {
+          const file = `${directory}/.tmp-${name}`
+          yield* fs.writeFileString(file, "{")
+          const mtime = new Date(10 * 60_000 - secondsAgo * 1000)
+          yield* fs.utimes(file, mtime, mtime)
+        }
+        const registry = ServiceRegistry.layerFileSystem(directory).pipe(Layer.provide(platform))
+        yield* registerAndBeat(0).pipe(Effect.provide(registry))
+        expect((yield* fs.readDirectory(directory)).sort()).toEqual([
+          ".tmp-recent",
           fileOf("service/compute/node-1"),
         ])
       }),

@@ -383,6 +383,46 @@ const isRecordFile = (name: string): boolean => {
 /** Written first, then renamed over the record: never listed, and left only by a crash. */
 const TEMP_PREFIX = ".tmp-"
 
+/** A temporary file older than this was left by a crash: a write takes far less. */
+const STALE_TEMP_MILLIS = 60_000
+
+/** Names tried for one temporary file before the write fails. */
+const TEMP_NAME_ATTEMPTS = 16
+
+const isReason = (reason: string) => (error: PlatformError): boolean =>
+  error._tag === "SystemError" && error.reason === reason
+
+/**
+ * Removes the temporary files that crashes left in `directory` (older than
+ * `STALE_TEMP_MILLIS` by the `Clock`), so that they do not pile up. A file that another process
+ * removes first, or that cannot be read, is left to it.
+ */
+const removeStaleTemps = (fs: FileSystem.FileSystem, path: Path.Path, directory: string) =>
+  Effect.gen(function* () {
+    const names = yield* fs.readDirectory(directory)
+    const now = yield* Clock.currentTimeMillis
+    const removed = yield* Effect.forEach(
+      names.filter((name) => name.startsWith(TEMP_PREFIX)),
+      (name) => {
+        const file = path.join(directory, name)
+        return fs.stat(file).pipe(
+          Effect.flatMap((info) =>
+            Option.exists(info.mtime, (mtime) => now - mtime.getTime() > STALE_TEMP_MILLIS)
+              ? Effect.as(fs.remove(file), 1)
+              : Effect.succeed(0)
+          ),
+          Effect.orElseSucceed(() => 0),
+        )
+      },
+    )
+    const count = removed.reduce((sum, one) => sum + one, 0)
+    if (count > 0) {
+      yield* Effect.logInfo(
+        `Service registry: removed ${count} temporary file(s) that a crash left in ${directory}`,
+      )
+    }
+  }).pipe(Effect.orElseSucceed(() => undefined))
+
 /** @internal */
 export const layerFileSystem = (
   directory: string,
@@ -402,16 +442,35 @@ export const layerFileSystem = (
       yield* fs.makeDirectory(directory, { recursive: true }).pipe(
         Effect.mapError(failed("write", directory)),
       )
+      yield* removeStaleTemps(fs, path, directory)
+      // Temporary names: a draw made once per layer, then a counter. Processes given the same
+      // seeded Random draw alike; the exclusive create ("wx") then sends one to the next name.
+      const layerId = (yield* Random.nextInt).toString(36)
+      let tempCount = 0
+      const createTemp = (text: string, attempt = 1): Effect.Effect<string, PlatformError> =>
+        Effect.suspend(() => {
+          const temp = path.join(
+            directory,
+            `${TEMP_PREFIX}${layerId}-${(tempCount++).toString(36)}`,
+          )
+          return fs.writeFileString(temp, text, { flag: "wx" }).pipe(
+            Effect.as(temp),
+            Effect.catchAll((error) =>
+              !isReason("AlreadyExists")(error)
+                ? Effect.zipRight(Effect.ignore(fs.remove(temp)), Effect.fail(error))
+                : attempt < TEMP_NAME_ATTEMPTS
+                ? createTemp(text, attempt + 1)
+                : Effect.fail(error)
+            ),
+          )
+        })
 
       const readFile = (name: string) => {
         const file = path.join(directory, name)
         return fs.readFileString(file).pipe(
           Effect.map(Option.some),
           // A file gone between listing and reading is no record.
-          Effect.catchIf(
-            (error) => error._tag === "SystemError" && error.reason === "NotFound",
-            () => Effect.succeed(Option.none<string>()),
-          ),
+          Effect.catchIf(isReason("NotFound"), () => Effect.succeed(Option.none<string>())),
           Effect.mapError(failed("read", file)),
           Effect.flatMap((stored) => decodeStored(file, stored, RecordJson)),
         )
@@ -422,13 +481,11 @@ export const layerFileSystem = (
       const write = (record: ServiceRecord) =>
         Effect.gen(function* () {
           const file = path.join(directory, recordFile(record.host, record.topic))
-          const unique = `${(yield* Random.nextInt).toString(36)}${
-            (yield* Random.nextInt).toString(36)
-          }`
-          const temp = path.join(directory, `${TEMP_PREFIX}${unique}`)
-          yield* fs.writeFileString(temp, yield* encodeRecord(record)).pipe(
-            Effect.zipRight(fs.rename(temp, file)),
-            Effect.tapError(() => Effect.ignore(fs.remove(temp))),
+          const text = yield* encodeRecord(record)
+          yield* createTemp(text).pipe(
+            Effect.flatMap((temp) =>
+              fs.rename(temp, file).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp))))
+            ),
             Effect.mapError(failed("write", file)),
           )
         })
