@@ -340,6 +340,29 @@ describe("Notifier", () => {
     )
   })
 
+  it.effect("a sink called from the finalizer of an interrupted fiber gets its sinkTimeout", () => {
+    const delivered: Array<string> = []
+    const slow: Notifier.NotificationSink = (notification) =>
+      Effect.zipRight(
+        Effect.sleep("100 millis"),
+        Effect.sync(() => delivered.push(notification.eventType)),
+      )
+    return Effect.gen(function* () {
+      const notifier = yield* Notifier.Notifier
+      const fiber = yield* Effect.fork(
+        Effect.onExit(Effect.never, () => notifier.info("compute.stopped", {})),
+      )
+      yield* Effect.yieldNow()
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(interrupting)
+      expect(delivered).toEqual(["compute.stopped"])
+    }).pipe(
+      Effect.provide(Notifier.layer({ ...compute, sinks: [slow] })),
+      Effect.provide(captureLogs().layer),
+    )
+  })
+
   it.effect("a sink that throws before returning an effect is logged like a failing sink", () => {
     const logs = captureLogs()
     const recording = recordingSink()

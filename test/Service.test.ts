@@ -549,17 +549,18 @@ describe("Service: time limits", () => {
       const fiber = yield* Layer.build(
         Service.layer(
           { ...options, hookTimeouts: { init: "1 minute" } },
-          manager(Compute, log, { init }),
+          manager(Compute, log, { init, cleanup: slowCleanup(log) }),
         ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
       ).pipe(Effect.scoped, Effect.fork)
       yield* TestClock.adjust("1 second")
       const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
       yield* TestClock.adjust("499 millis")
       expect(log).toEqual(["Compute.init"])
-      yield* TestClock.adjust("1 millis")
+      // The cleanup, which takes 100 ms, is not cut short by the start's interruption.
+      yield* TestClock.adjust("101 millis")
       const exit = yield* Fiber.join(interrupting)
       expect([log, Exit.isInterrupted(exit)]).toEqual([
-        ["Compute.init", "init.ended", "Compute.cleanup(Failure)"],
+        ["Compute.init", "init.ended", "Compute.cleanup(Failure)", "cleanup.done"],
         true,
       ])
     }))
@@ -685,6 +686,33 @@ describe("Service: the stop's bounds", () => {
       yield* Deferred.succeed(release, undefined)
     }).pipe(Effect.provide(capture.layer))
   })
+
+  it.effect("a scope closed by an interrupted fiber still gives each cleanup its time", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const running = yield* Deferred.make<Service.Service>()
+      const fiber = yield* Effect.flatMap(
+        Service.Service,
+        (service) => Effect.zipRight(Deferred.succeed(running, service), Effect.never),
+      ).pipe(
+        Effect.provide(
+          Service.layer(options, manager(Compute, log, { cleanup: slowCleanup(log) })).pipe(
+            Layer.provideMerge(ServiceRegistry.layerMemory),
+          ),
+        ),
+        Effect.fork,
+      )
+      const service = yield* Deferred.await(running)
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(interrupting)
+      const report = yield* service.stopped
+      expect([log.slice(-2), report.durationMillis, report.errors]).toEqual([
+        ["Compute.cleanup(Success)", "cleanup.done"],
+        100,
+        [],
+      ])
+    }))
 
   it.effect("a periodic task that uses up the deadline still leaves markDown its reserve", () =>
     Effect.gen(function* () {
@@ -912,6 +940,10 @@ const registryWith = (
     ServiceRegistry.ServiceRegistry,
     Effect.map(ServiceRegistry.ServiceRegistry, (registry) => ({ ...registry, ...overrides })),
   ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory))
+
+/** A cleanup that takes 100 ms, then logs "cleanup.done". */
+const slowCleanup = (log: Array<string>) =>
+  Effect.zipRight(Effect.sleep("100 millis"), Effect.sync(() => log.push("cleanup.done")))
 
 /** The memory registry, with a `markDown` that takes `takes` before it marks the record down. */
 const slowMarkDown = (takes: Duration.DurationInput) =>

@@ -385,14 +385,23 @@ const start = (run: Run) =>
     Effect.onExit((exit) => {
       if (Exit.isSuccess(exit)) return Effect.void
       const deadline = run.now() + run.config.shutdownTimeout
-      return Effect.zipRight(
+      return inFiberOfItsOwn(Effect.zipRight(
         cleanupAll(run, exit, deadline),
         run.registered ? markDown(run, deadline) : Effect.void,
-      )
+      ))
     }),
   )
 
 // -- stop
+
+/**
+ * Runs a stop's steps (from a finalizer) in a fiber of its own. A finalizer often runs in a fiber
+ * that is being interrupted (a start interrupted by SIGTERM, a scope closed by an interrupted
+ * fiber), and there the interruptible wait of each timed step would end at once: every cleanup
+ * would be interrupted instead of given its limit.
+ */
+const inFiberOfItsOwn = <A>(steps: Effect.Effect<A>): Effect.Effect<A> =>
+  Effect.flatMap(Effect.forkDaemon(steps), Fiber.join)
 
 const isTimeout = (error: unknown): error is ShutdownOverrun | CleanupPastDeadline =>
   error instanceof ShutdownOverrun || error instanceof CleanupPastDeadline
@@ -485,7 +494,7 @@ const addStop = (
     const stopped = yield* Deferred.make<Service.StopReport>()
     const { host, topic } = run.config
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
+      inFiberOfItsOwn(Effect.gen(function* () {
         const started = run.now()
         const deadline = started + run.config.shutdownTimeout
         run.state = "stopping"
@@ -501,7 +510,7 @@ const addStop = (
           errors: [...errors, ...Option.toArray(down)],
           durationMillis: run.now() - started,
         })
-      })
+      }))
     )
     return Deferred.await(stopped)
   })
