@@ -3,6 +3,7 @@
 // ignores interruption, and such work is left running, detached, with a warning that names it.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
@@ -31,51 +32,73 @@ export interface Limit<E2> {
  * fiber of its own, interruptible. At the limit it is interrupted and the caller waits at most
  * `INTERRUPT_GRACE_MILLIS` for it to end, then gets `onTimeout()`: work that ends within the grace
  * (cooperative work, at once) never overlaps what the caller does next; work that ignores its
- * interruption is left running, detached, with a warning. A caller interrupted meanwhile stops the
- * work the same way. The limit holds even in an uninterruptible caller (a finalizer).
+ * interruption is left running, detached, with a warning. The timed wait runs in a fiber of its
+ * own too, so the limit is the same in an uninterruptible caller and in the finalizer of an
+ * interrupted one. An interruptible caller interrupted meanwhile stops the work the same way.
  */
 export const withLimit = <A, E, R, E2>(
   work: Effect.Effect<A, E, R>,
   limit: Limit<E2>,
 ): Effect.Effect<A, E | E2, R> =>
-  Effect.uninterruptible(
-    Effect.flatMap(Effect.forkDaemon(Effect.interruptible(work)), (fiber) =>
-      Effect.interruptible(
-        Effect.timeoutOption(Fiber.join(fiber), Duration.millis(limit.millis)),
-      ).pipe(
-        Effect.onInterrupt(() => stopWithinGrace(fiber, limit)),
-        Effect.flatMap(Option.match({
-          onSome: Effect.succeed,
-          onNone: () =>
-            Effect.zipRight(stopWithinGrace(fiber, limit), Effect.fail(limit.onTimeout())),
-        })),
-      )),
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(
+      // The work's own failure is its exit here, not an unhandled error of a fiber.
+      Effect.forkDaemon(Effect.interruptible(Effect.exit(work))),
+      (fiber) =>
+        Effect.flatMap(Effect.forkDaemon(Effect.interruptible(watch(fiber, limit))), (watcher) =>
+          restore(Fiber.join(watcher)).pipe(
+            Effect.onInterrupt(() =>
+              Effect.zipRight(
+                Fiber.interruptFork(watcher),
+                stopWithinGrace(fiber, limit),
+              )
+            ),
+            Effect.flatMap((ended): Effect.Effect<A, E | E2> =>
+              Option.isSome(ended) ? ended.value : Effect.fail(limit.onTimeout())
+            ),
+          )),
+    )
   )
 
+/** Waits for the work up to the limit; at the limit, stops it within the grace (`None`). */
+const watch = <A, E, E2>(
+  fiber: Fiber.RuntimeFiber<Exit.Exit<A, E>>,
+  limit: Limit<E2>,
+): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
+  Effect.flatMap(
+    Effect.timeoutOption(Fiber.join(fiber), Duration.millis(limit.millis)),
+    (exit): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
+      Option.isSome(exit) ? Effect.succeed(exit) : Effect.as(stop(fiber, limit), exit),
+  )
+
+/** Interrupts the work and waits at most the grace for it to end, then warns of a runaway. */
+const stop = <E2>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  limit: Limit<E2>,
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    fiber.unsafeInterruptAsFork(FiberId.none)
+    return Effect.flatMap(
+      Effect.timeoutOption(Fiber.await(fiber), Duration.millis(INTERRUPT_GRACE_MILLIS)),
+      (ended) =>
+        Option.isSome(ended) ? Effect.void : Effect.logWarning(limit.runaway).pipe(
+          Effect.annotateLogs(limit.annotations ?? {}),
+        ),
+    )
+  })
+
 /**
- * Interrupts the work and waits at most the grace for it to end. The wait runs in a fiber of its
- * own, so that it holds also where the caller is being interrupted (an interruptible wait there
- * would end at once).
+ * `stop` in a fiber of its own, interruptible: it holds also where the caller is being
+ * interrupted (an interruptible wait there would end at once) or is uninterruptible (a timeout
+ * over an uninterruptible wait waits for it).
  */
 const stopWithinGrace = <E2>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   limit: Limit<E2>,
 ): Effect.Effect<void> =>
-  fiber.unsafePoll() !== null ? Effect.void : Effect.flatMap(
-    // The waiting fiber would otherwise take the caller's uninterruptibility, and a timeout over
-    // an uninterruptible wait waits for it.
-    Effect.forkDaemon(Effect.interruptible(Effect.suspend(() => {
-      fiber.unsafeInterruptAsFork(FiberId.none)
-      return Effect.flatMap(
-        Effect.timeoutOption(Fiber.await(fiber), Duration.millis(INTERRUPT_GRACE_MILLIS)),
-        (ended) =>
-          Option.isSome(ended) ? Effect.void : Effect.logWarning(limit.runaway).pipe(
-            Effect.annotateLogs(limit.annotations ?? {}),
-          ),
-      )
-    }))),
-    Fiber.join,
-  )
+  fiber.unsafePoll() !== null
+    ? Effect.void
+    : Effect.flatMap(Effect.forkDaemon(Effect.interruptible(stop(fiber, limit))), Fiber.join)
 
 /**
  * @internal
@@ -85,6 +108,13 @@ const stopWithinGrace = <E2>(
 export const interruptWithinGrace = (
   fibers: ReadonlyArray<Fiber.Fiber<unknown, unknown>>,
 ): Effect.Effect<void> =>
-  fibers.length === 0 ? Effect.void : Effect.interruptible(
-    Effect.disconnect(Fiber.interruptAll(fibers)),
-  ).pipe(Effect.timeout(Duration.millis(INTERRUPT_GRACE_MILLIS)), Effect.ignore)
+  fibers.length === 0 ? Effect.void : Effect.flatMap(
+    // In a fiber of its own, interruptible, for the same reasons as `stopWithinGrace`.
+    Effect.forkDaemon(
+      Effect.interruptible(Effect.disconnect(Fiber.interruptAll(fibers))).pipe(
+        Effect.timeout(Duration.millis(INTERRUPT_GRACE_MILLIS)),
+        Effect.ignore,
+      ),
+    ),
+    Fiber.join,
+  )

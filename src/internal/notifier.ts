@@ -4,7 +4,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as LogLevel from "effect/LogLevel"
@@ -196,19 +195,9 @@ export const make = <R = never>(
       PubSub.shutdown,
     )
 
-    // In a fiber of its own: `notify` called from the finalizer of an interrupted fiber
-    // (`Effect.onExit` after an interruption) would otherwise end each sink's interruptible wait,
-    // and so the sink, at once. A caller interrupted while it waits stops the delivery, which
-    // ends within the grace of each sink's limit.
     const deliver = (notification: Notifier.Notification) =>
-      Effect.forkDaemon(
-        Effect.forEach(sinks, (sink) => sink(notification), { discard: true }).pipe(
-          Effect.provide(context),
-        ),
-      ).pipe(
-        Effect.flatMap((fiber) =>
-          Effect.onInterrupt(Fiber.join(fiber), () => Fiber.interrupt(fiber))
-        ),
+      Effect.forEach(sinks, (sink) => sink(notification), { discard: true }).pipe(
+        Effect.provide(context),
       )
 
     const notify = <A>(eventType: string, priority: Notifier.Priority, payload: A) =>
