@@ -395,10 +395,10 @@ const start = (run: Run) =>
 // -- stop
 
 /**
- * Runs a stop's steps (from a finalizer) in a fiber of its own. A finalizer often runs in a fiber
- * that is being interrupted (a start interrupted by SIGTERM, a scope closed by an interrupted
- * fiber), and there the interruptible wait of each timed step would end at once: every cleanup
- * would be interrupted instead of given its limit.
+ * Runs a stop's steps (from a finalizer) in a fiber of its own, so that they run to their end
+ * under their own limits whatever the fiber that closes the scope is doing: a finalizer often runs
+ * in a fiber that is being interrupted (a start interrupted by SIGTERM), where any interruptible
+ * wait would end at once.
  */
 const inFiberOfItsOwn = <A>(steps: Effect.Effect<A>): Effect.Effect<A> =>
   Effect.flatMap(Effect.forkDaemon(steps), Fiber.join)
