@@ -11,8 +11,8 @@ import * as TestClock from "effect/TestClock"
 import { interruptWithinGrace, withLimit } from "../src/internal/bounded.ts"
 import { captureLogs } from "./support/periodic.ts"
 
-class Late extends Data.TaggedError("Late")<{}> {}
-class Broken extends Data.TaggedError("Broken")<{}> {}
+class Late extends Data.TaggedError("Late") {}
+class Broken extends Data.TaggedError("Broken") {}
 
 const limit = { millis: 2000, onTimeout: () => new Late(), runaway: "work went on" }
 
