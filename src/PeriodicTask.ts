@@ -61,7 +61,8 @@ export type ErrorPolicy = "log" | "fail"
 
 /**
  * A periodic task. Build one with {@link spaced}, {@link fixed}, {@link make}, {@link cron},
- * {@link fromSpacing} or {@link fromConfig}; run it with a `PeriodicRunner`.
+ * {@link fromSpacing} or {@link fromConfig}, adjust it with the combinators ({@link withTimeout},
+ * {@link withRunImmediately}, …); run it with a `PeriodicRunner`.
  *
  * @example
  * ```ts
@@ -288,6 +289,170 @@ export const fromConfig: <E, R>(
   run: Effect.Effect<unknown, E, R>,
   options?: Options,
 ) => Effect.Effect<PeriodicTask<E, R>, ConfigError.ConfigError> = internal.fromConfig
+
+/**
+ * A copy of the task with a per-run time limit, as the `timeout` option sets it.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const heal = PeriodicTask.spaced("heal", "60 seconds", Effect.log("healing")).pipe(
+ *   PeriodicTask.withTimeout("30 seconds")
+ * )
+ * console.log(heal.timeout) // "30 seconds"
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withTimeout: {
+  (timeout: Duration.DurationInput): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, timeout: Duration.DurationInput): PeriodicTask<E, R>
+} = internal.withTimeout
+
+/**
+ * A copy of the task whose first run, and for a spaced or fixed task the whole grid, is shifted
+ * by `offset`, as the `offset` option sets it.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * // Runs at 13 s, 23 s, 33 s, … after the runner starts.
+ * const poll = PeriodicTask.fixed("poll", "10 seconds", Effect.log("polling")).pipe(
+ *   PeriodicTask.withOffset("3 seconds")
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withOffset: {
+  (offset: Duration.DurationInput): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, offset: Duration.DurationInput): PeriodicTask<E, R>
+} = internal.withOffset
+
+/**
+ * A copy of the task that runs at the runner's first pass (`true`, the default) or one period
+ * after the runner starts (`false`), as the `runImmediately` option sets it.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const audit = PeriodicTask.fixed("audit", "1 minute", Effect.log("audit")).pipe(
+ *   PeriodicTask.withRunImmediately()
+ * )
+ * console.log(audit.runImmediately) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withRunImmediately: {
+  (runImmediately?: boolean): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, runImmediately?: boolean): PeriodicTask<E, R>
+} = internal.withRunImmediately
+
+/**
+ * A copy of the task with oslo's jitter on (`true`, the default) or off, as the `jitter` option
+ * sets it; see {@link PeriodicTask.jitter}. A task timed by a `Schedule` or a cron expression
+ * ignores it (use `Schedule.jittered`).
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const sync = PeriodicTask.spaced("sync", "10 minutes", Effect.log("sync")).pipe(
+ *   PeriodicTask.withJitter()
+ * )
+ * console.log(sync.jitter) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withJitter: {
+  (jitter?: boolean): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, jitter?: boolean): PeriodicTask<E, R>
+} = internal.withJitter
+
+/**
+ * A copy of the task with the given {@link ErrorPolicy}, as the `onError` option sets it.
+ * (Not named `onError`: in Effect, `onError` runs an effect when another fails.)
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const strict = PeriodicTask.fixed("reconcile", "1 minute", Effect.fail("drift")).pipe(
+ *   PeriodicTask.withErrorPolicy("fail")
+ * )
+ * console.log(strict.onError) // "fail"
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withErrorPolicy: {
+  (onError: ErrorPolicy): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, onError: ErrorPolicy): PeriodicTask<E, R>
+} = internal.withErrorPolicy
+
+/**
+ * A copy of the task switched on or off, as the `enabled` option sets it; handy with a flag
+ * read from configuration. A task that {@link fromSpacing} disabled for its negative spacing
+ * stays disabled, as with the option.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const auditEnabled = false
+ * const audit = PeriodicTask.spaced("audit", "10 seconds", Effect.log("audit")).pipe(
+ *   PeriodicTask.withEnabled(auditEnabled)
+ * )
+ * console.log(audit.enabled, audit.disabledReason) // false "it is disabled"
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withEnabled: {
+  (enabled: boolean): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, enabled: boolean): PeriodicTask<E, R>
+} = internal.withEnabled
+
+/**
+ * A disabled copy of the task. The reason (default "it is disabled") ends the line the runner
+ * logs once: "Skipping periodic task <name> because <reason>". A task that {@link fromSpacing}
+ * disabled for its negative spacing keeps that reason.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const archive = PeriodicTask.fixed("archive", "1 hour", Effect.log("archiving")).pipe(
+ *   PeriodicTask.disabled("the archive is being migrated")
+ * )
+ * console.log(archive.enabled) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const disabled: {
+  (reason?: string): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, reason?: string): PeriodicTask<E, R>
+} = internal.disabled
 
 /**
  * The `Schedule` a task runs on (jitter included). With it a task can run alone:

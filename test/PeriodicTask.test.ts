@@ -589,3 +589,241 @@ describe("PeriodicTask", () => {
     })
   })
 })
+
+describe("PeriodicTask combinators", () => {
+  /** Every field a combinator or an option sets, with the task's identity. */
+  const fieldsOf = (task: PeriodicTask.PeriodicTask<unknown, unknown>) => ({
+    isPeriodicTask: PeriodicTask.isPeriodicTask(task),
+    name: task.name,
+    run: task.run,
+    timing: task.timing,
+    runImmediately: task.runImmediately,
+    enabled: task.enabled,
+    disabledReason: task.disabledReason,
+    timeout: task.timeout,
+    offset: task.offset,
+    jitter: task.jitter,
+    onError: task.onError,
+  })
+
+  const run = Effect.log("audit")
+  const base = PeriodicTask.fixed("audit", "10 seconds", run)
+  const off = PeriodicTask.fixed("audit", "10 seconds", run, { enabled: false })
+
+  const cases: ReadonlyArray<
+    readonly [
+      string,
+      PeriodicTask.PeriodicTask<unknown, unknown>,
+      PeriodicTask.PeriodicTask<unknown, unknown>,
+      Partial<ReturnType<typeof fieldsOf>>,
+    ]
+  > = [
+    [
+      `withTimeout("2 seconds")`,
+      PeriodicTask.withTimeout(base, "2 seconds"),
+      base.pipe(PeriodicTask.withTimeout("2 seconds")),
+      { timeout: "2 seconds" },
+    ],
+    [
+      "withOffset(3000)",
+      PeriodicTask.withOffset(base, 3000),
+      base.pipe(PeriodicTask.withOffset(3000)),
+      { offset: 3000 },
+    ],
+    [
+      "withRunImmediately()",
+      PeriodicTask.withRunImmediately(base),
+      base.pipe(PeriodicTask.withRunImmediately()),
+      { runImmediately: true },
+    ],
+    [
+      "withRunImmediately(false)",
+      PeriodicTask.withRunImmediately(
+        PeriodicTask.fixed("audit", "10 seconds", run, { runImmediately: true }),
+        false,
+      ),
+      PeriodicTask.fixed("audit", "10 seconds", run, { runImmediately: true }).pipe(
+        PeriodicTask.withRunImmediately(false),
+      ),
+      { runImmediately: false },
+    ],
+    [
+      "withJitter()",
+      PeriodicTask.withJitter(base),
+      base.pipe(PeriodicTask.withJitter()),
+      { jitter: true },
+    ],
+    [
+      "withJitter(false)",
+      PeriodicTask.withJitter(PeriodicTask.withJitter(base), false),
+      base.pipe(PeriodicTask.withJitter(), PeriodicTask.withJitter(false)),
+      {},
+    ],
+    [
+      `withErrorPolicy("fail")`,
+      PeriodicTask.withErrorPolicy(base, "fail"),
+      base.pipe(PeriodicTask.withErrorPolicy("fail")),
+      { onError: "fail" },
+    ],
+    [
+      "withEnabled(false)",
+      PeriodicTask.withEnabled(base, false),
+      base.pipe(PeriodicTask.withEnabled(false)),
+      { enabled: false, disabledReason: "it is disabled" },
+    ],
+    [
+      "withEnabled(true) on a disabled task",
+      PeriodicTask.withEnabled(off, true),
+      off.pipe(PeriodicTask.withEnabled(true)),
+      {},
+    ],
+    [
+      "disabled()",
+      PeriodicTask.disabled(base),
+      base.pipe(PeriodicTask.disabled()),
+      { enabled: false, disabledReason: "it is disabled" },
+    ],
+    [
+      `disabled("the archive is being migrated")`,
+      PeriodicTask.disabled(base, "the archive is being migrated"),
+      base.pipe(PeriodicTask.disabled("the archive is being migrated")),
+      { enabled: false, disabledReason: "the archive is being migrated" },
+    ],
+  ]
+  for (const [what, dataFirst, piped, changed] of cases) {
+    it(`${what} sets only its field, data-first and piped alike`, () => {
+      const expected = { ...fieldsOf(base), ...changed }
+      expect(fieldsOf(dataFirst)).toEqual(expected)
+      expect(fieldsOf(piped)).toEqual(expected)
+      expect(dataFirst.run).toBe(run)
+    })
+  }
+
+  it("a combinator returns a new task and leaves the original as it was", () => {
+    const before = fieldsOf(base)
+    const changed = [
+      PeriodicTask.withTimeout(base, "1 second"),
+      PeriodicTask.withOffset(base, "1 second"),
+      PeriodicTask.withRunImmediately(base),
+      PeriodicTask.withJitter(base),
+      PeriodicTask.withErrorPolicy(base, "fail"),
+      PeriodicTask.withEnabled(base, false),
+      PeriodicTask.disabled(base, "paused"),
+    ]
+    for (const task of changed) expect(task).not.toBe(base)
+    expect(fieldsOf(base)).toEqual(before)
+    expect(fieldsOf(off)).toEqual({ ...before, enabled: false, disabledReason: "it is disabled" })
+    PeriodicTask.withEnabled(off, true)
+    expect(off.enabled).toBe(false)
+  })
+
+  it("a piped chain builds the same task as the options, field by field", () => {
+    const viaOptions = PeriodicTask.spaced("heal", "60 seconds", run, {
+      runImmediately: true,
+      enabled: false,
+      timeout: "30 seconds",
+      offset: "5 seconds",
+      jitter: true,
+      onError: "fail",
+    })
+    const viaCombinators = PeriodicTask.spaced("heal", "60 seconds", run).pipe(
+      PeriodicTask.withRunImmediately(),
+      PeriodicTask.withEnabled(false),
+      PeriodicTask.withTimeout("30 seconds"),
+      PeriodicTask.withOffset("5 seconds"),
+      PeriodicTask.withJitter(),
+      PeriodicTask.withErrorPolicy("fail"),
+    )
+    expect(fieldsOf(viaCombinators)).toEqual(fieldsOf(viaOptions))
+  })
+
+  it("a task fromSpacing disabled for its negative spacing stays so, as with the option", () => {
+    const negative = PeriodicTask.fromSpacing("reclaim", -1, run)
+    const viaOptions = PeriodicTask.fromSpacing("reclaim", -1, run, { enabled: true })
+    expect(fieldsOf(negative.pipe(PeriodicTask.withEnabled(true)))).toEqual(fieldsOf(viaOptions))
+    expect(fieldsOf(PeriodicTask.disabled(negative, "paused"))).toEqual(fieldsOf(negative))
+    expect([viaOptions.enabled, viaOptions.disabledReason]).toEqual([
+      false,
+      "its interval is negative",
+    ])
+  })
+
+  it.scoped("a runner runs a task built with combinators as it runs the options form", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      yield* PeriodicRunner.make([
+        PeriodicTask.fixed("a", "10 seconds", rec.run()).pipe(
+          PeriodicTask.withOffset("3 seconds"),
+          PeriodicTask.withRunImmediately(),
+        ),
+      ])
+      yield* TestClock.adjust("25 seconds")
+      // The first run at the runner's start plus the offset, then on the shifted grid.
+      expect(yield* rec.times).toEqual([3, 13, 23])
+    }))
+
+  const bad: ReadonlyArray<
+    readonly [
+      string,
+      PeriodicTask.Options,
+      (task: PeriodicTask.PeriodicTask) => PeriodicTask.PeriodicTask,
+      string,
+    ]
+  > = [
+    [
+      "a zero timeout",
+      { timeout: 0 },
+      PeriodicTask.withTimeout(0),
+      `Periodic task "audit": timeout must be a finite duration > 0, got 0`,
+    ],
+    [
+      "a NaN timeout",
+      { timeout: Number.NaN },
+      PeriodicTask.withTimeout(Number.NaN),
+      `Periodic task "audit": timeout must be a finite duration > 0, got NaN`,
+    ],
+    [
+      "a negative offset",
+      { offset: -1 },
+      PeriodicTask.withOffset(-1),
+      `Periodic task "audit": offset must be a finite duration ≥ 0, got -1`,
+    ],
+    [
+      "a runImmediately that is no boolean",
+      { runImmediately: "yes" as never },
+      PeriodicTask.withRunImmediately("yes" as never),
+      `Periodic task "audit": runImmediately must be true or false, got "yes"`,
+    ],
+    [
+      "a jitter that is no boolean",
+      { jitter: 1 as never },
+      PeriodicTask.withJitter(1 as never),
+      `Periodic task "audit": jitter must be true or false, got 1`,
+    ],
+    [
+      "an unknown error policy",
+      { onError: "raise" as never },
+      PeriodicTask.withErrorPolicy("raise" as never),
+      `Periodic task "audit": onError must be "log" or "fail", got "raise"`,
+    ],
+    [
+      "an enabled that is no boolean",
+      { enabled: "no" as never },
+      PeriodicTask.withEnabled("no" as never),
+      `Periodic task "audit": enabled must be true or false, got "no"`,
+    ],
+  ]
+  for (const [what, options, combinator, message] of bad) {
+    it.scoped(`${what} is rejected with the same message through a combinator as through options`, () =>
+      Effect.gen(function* () {
+        const viaOptions = PeriodicTask.spaced("audit", "1 second", Effect.void, options)
+        const viaCombinator = PeriodicTask.spaced("audit", "1 second", Effect.void).pipe(combinator)
+        for (const task of [viaOptions, viaCombinator]) {
+          const result = PeriodicTask.validate(task)
+          expect(Either.isLeft(result) && result.left.message).toBe(message)
+          const error = yield* Effect.flip(PeriodicRunner.make([task]))
+          expect([error._tag, error.message]).toEqual(["InvalidPeriodicTask", message])
+        }
+      }))
+  }
+})

@@ -3,8 +3,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { PeriodicTask } from "../mod.ts"
+import * as EdgeTick from "../src/internal/edgeTick.ts"
 import * as Workers from "../src/platform/workers.ts"
 import { captureLogs } from "./support/periodic.ts"
 
@@ -151,6 +153,22 @@ describe("platform/workers", () => {
       expect(yield* store.get("effect-manager/periodic")).toEqual(
         Option.some(JSON.stringify({ purge: 60_000, report: 30_000, broken: 10_000 })),
       )
+    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+
+  it.effect("the saved state decodes with the schema it is read with, __proto__ included", () =>
+    Effect.gen(function* () {
+      const named = [
+        PeriodicTask.fixed("__proto__", "60 seconds", Effect.void),
+        PeriodicTask.spaced("report", "30 seconds", Effect.void, { runImmediately: true }),
+      ]
+      const store = yield* KeyValueStore.KeyValueStore
+      yield* TestClock.setTime(5_000)
+      yield* Workers.tick(named)
+      const saved = yield* store.get("effect-manager/periodic")
+      expect(saved).toEqual(Option.some(`{"__proto__":65000,"report":35000}`))
+      const decoded = yield* Schema.decode(EdgeTick.State)(Option.getOrThrow(saved))
+      expect([...decoded]).toEqual([["__proto__", 65_000], ["report", 35_000]])
+      expect(yield* Schema.encode(EdgeTick.State)(decoded)).toBe(Option.getOrThrow(saved))
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
   it.live("the scheduled handler keeps state in a KV namespace between events", () =>

@@ -4,6 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import * as PeriodicRunner from "./periodicRunner.ts"
@@ -22,26 +24,61 @@ const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
- * What is kept between invocations: each task's next due instant, by task name, as a JSON
- * object. Task names are data (`"__proto__"` is a name like any other), so they go into a
- * `Map`. A state that is not such an object is replaced; an entry that is not a finite instant
- * is dropped, the others are kept: a bad value must not fail every later invocation.
+ * A JSON object's text and its entries, in order. Task names are data (`"__proto__"` is a name
+ * like any other), so the entries go into a `Map` and back through `Object.fromEntries`, which
+ * defines own properties: `Schema.Record` assigns keys and would drop `"__proto__"`.
+ */
+const JsonObject = Schema.transformOrFail(
+  Schema.String,
+  Schema.ReadonlyMapFromSelf({ key: Schema.String, value: Schema.Unknown }),
+  {
+    strict: true,
+    decode: (text, _, ast) => {
+      const parsed = Either.try(() => JSON.parse(text) as unknown)
+      return Either.isLeft(parsed)
+        ? ParseResult.fail(new ParseResult.Type(ast, text, "is not JSON"))
+        : isRecord(parsed.right)
+        ? ParseResult.succeed(new Map(Object.entries(parsed.right)))
+        : ParseResult.fail(new ParseResult.Type(ast, text, "is not a JSON object"))
+    },
+    encode: (entries) => ParseResult.succeed(JSON.stringify(Object.fromEntries(entries))),
+  },
+)
+
+/** A next due instant in epoch milliseconds (`1e999` is JSON, and parses to Infinity). */
+const Instant = Schema.Finite
+
+const isInstant = Schema.is(Instant)
+
+/**
+ * @internal What is kept between invocations: each task's next due instant, by task name, as a
+ * JSON object. It is written through this schema and read through its two parts.
+ */
+export const State = Schema.compose(
+  JsonObject,
+  Schema.ReadonlyMapFromSelf({ key: Schema.String, value: Instant }),
+)
+
+/**
+ * Reads the state leniently: a state that is not a JSON object is replaced; an entry that is
+ * not an instant is dropped, the others are kept: a bad value must not fail every later
+ * invocation.
  */
 const decodeState = (key: string, text: string): Effect.Effect<Map<string, number>> =>
   Effect.gen(function* () {
     const resume = new Map<string, number>()
-    const parsed = Either.try(() => JSON.parse(text) as unknown)
-    if (Either.isLeft(parsed) || !isRecord(parsed.right)) {
-      const reason = Either.isLeft(parsed) ? "is not JSON" : "is not a JSON object"
+    const entries = Schema.decodeEither(JsonObject)(text)
+    if (Either.isLeft(entries)) {
+      const [issue] = ParseResult.ArrayFormatter.formatErrorSync(entries.left)
       yield* Effect.logError(
-        `Stored periodic task state under ${JSON.stringify(key)} ${reason} (${
+        `Stored periodic task state under ${JSON.stringify(key)} ${issue?.message} (${
           JSON.stringify(text.slice(0, 200))
         }); starting afresh`,
       )
       return resume
     }
-    for (const [task, at] of Object.entries(parsed.right)) {
-      if (typeof at === "number" && Number.isFinite(at)) {
+    for (const [task, at] of entries.right) {
+      if (isInstant(at)) {
         resume.set(task, at)
       } else {
         yield* Effect.logWarning(
@@ -74,12 +111,12 @@ export const tick = <E, R>(
     })
     const save = Effect.gen(function* () {
       const status = yield* runner.status
-      const next: Array<[string, number]> = []
+      const next = new Map<string, number>()
       for (const task of status.tasks) {
-        if (Option.isSome(task.nextRunAt)) next.push([task.name, task.nextRunAt.value])
+        if (Option.isSome(task.nextRunAt)) next.set(task.name, task.nextRunAt.value)
       }
-      // `fromEntries` defines own properties: a task named "__proto__" is saved like the others.
-      yield* store.set(key, JSON.stringify(Object.fromEntries(next)))
+      // The runner holds finite instants only: a state that does not encode is a defect.
+      yield* store.set(key, yield* Effect.orDie(Schema.encode(State)(next)))
     })
     // Saved also when a "fail"-policy task failed the tick: the tasks that ran keep their turn.
     const ticked = yield* Effect.exit(runner.tick)

@@ -4,6 +4,7 @@ import * as Cron from "effect/Cron"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
@@ -18,6 +19,16 @@ export const TypeId: PeriodicTask.TypeId = Symbol.for(
 
 /** oslo's `DEFAULT_INTERVAL`: a spacing of 0 means this. */
 const DEFAULT_SPACING_SECONDS = 60
+
+/**
+ * oslo's reason for a negative spacing. It comes from the timing, not from the switch, so it
+ * wins over `enabled` in the options and in the combinators alike.
+ */
+const NEGATIVE_INTERVAL = "its interval is negative"
+
+/** Only `false` disables; a value that is no boolean is kept for `resolve` to reject. */
+const disabledReasonOf = (enabled: unknown, reason: string | undefined): string | undefined =>
+  enabled !== false ? undefined : reason ?? "it is disabled"
 
 const Proto = {
   [TypeId]: TypeId,
@@ -37,7 +48,6 @@ const makeTask = <E, R>(
   options: PeriodicTask.Options | undefined,
   disabledReason?: string,
 ): PeriodicTask.PeriodicTask<E, R> => {
-  // Kept as given (`resolve` rejects a non-boolean): only `false` disables.
   const enabled = disabledReason === undefined ? options?.enabled ?? true : false
   const task = Object.create(Proto)
   task.name = name
@@ -45,7 +55,7 @@ const makeTask = <E, R>(
   task.timing = timing
   task.runImmediately = options?.runImmediately ?? false
   task.enabled = enabled
-  task.disabledReason = enabled !== false ? undefined : disabledReason ?? "it is disabled"
+  task.disabledReason = disabledReasonOf(enabled, disabledReason)
   task.timeout = options?.timeout
   task.offset = options?.offset
   task.jitter = options?.jitter ?? false
@@ -102,7 +112,7 @@ export const fromSpacing = <E, R>(
     run,
     { _tag: "Fixed", every: seconds * 1000 },
     options,
-    negative ? "its interval is negative" : undefined,
+    negative ? NEGATIVE_INTERVAL : undefined,
   )
 }
 
@@ -114,6 +124,69 @@ export const fromConfig = <E, R>(
   options?: PeriodicTask.Options,
 ): Effect.Effect<PeriodicTask.PeriodicTask<E, R>, ConfigError.ConfigError> =>
   Effect.map(spacingSeconds, (seconds) => fromSpacing(name, seconds, run, options))
+
+// --- combinators --------------------------------------------------------------------------
+
+type Task<E, R> = PeriodicTask.PeriodicTask<E, R>
+
+/**
+ * A new task with some fields replaced; the given one is left as it was. Values are kept as
+ * given, as the constructors keep their options, so that `resolve` rejects the same bad values.
+ */
+const copy = <E, R>(
+  task: PeriodicTask.PeriodicTask<unknown, unknown>,
+  fields: Partial<Task<E, R>>,
+): Task<E, R> => Object.assign(Object.create(Proto), task, fields)
+
+/** For the combinators whose argument may be left out: the task comes first or not at all. */
+const isDataFirst = (args: IArguments) => isPeriodicTask(args[0])
+
+/** @internal */
+export const withTimeout = dual<
+  (timeout: Duration.DurationInput) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, timeout: Duration.DurationInput) => Task<E, R>
+>(2, (self, timeout) => copy(self, { timeout }))
+
+/** @internal */
+export const withOffset = dual<
+  (offset: Duration.DurationInput) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, offset: Duration.DurationInput) => Task<E, R>
+>(2, (self, offset) => copy(self, { offset }))
+
+/** @internal */
+export const withRunImmediately = dual<
+  (runImmediately?: boolean) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, runImmediately?: boolean) => Task<E, R>
+>(isDataFirst, (self, runImmediately = true) => copy(self, { runImmediately }))
+
+/** @internal */
+export const withJitter = dual<
+  (jitter?: boolean) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, jitter?: boolean) => Task<E, R>
+>(isDataFirst, (self, jitter = true) => copy(self, { jitter }))
+
+/** @internal */
+export const withErrorPolicy = dual<
+  (onError: PeriodicTask.ErrorPolicy) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, onError: PeriodicTask.ErrorPolicy) => Task<E, R>
+>(2, (self, onError) => copy(self, { onError }))
+
+const switched = <E, R>(self: Task<E, R>, enabled: boolean, reason: string | undefined) =>
+  self.disabledReason === NEGATIVE_INTERVAL
+    ? copy<E, R>(self, {})
+    : copy<E, R>(self, { enabled, disabledReason: disabledReasonOf(enabled, reason) })
+
+/** @internal */
+export const withEnabled = dual<
+  (enabled: boolean) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, enabled: boolean) => Task<E, R>
+>(2, (self, enabled) => switched(self, enabled, undefined))
+
+/** @internal */
+export const disabled = dual<
+  (reason?: string) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, reason?: string) => Task<E, R>
+>(isDataFirst, (self, reason) => switched(self, false, reason))
 
 // --- validation --------------------------------------------------------------------------
 
@@ -304,4 +377,4 @@ export const schedule = <E, R>(task: PeriodicTask.PeriodicTask<E, R>): Schedule.
 export const withRun = <E, R>(
   task: PeriodicTask.PeriodicTask<unknown, unknown>,
   run: Effect.Effect<unknown, E, R>,
-): PeriodicTask.PeriodicTask<E, R> => Object.assign(Object.create(Proto), task, { run })
+): PeriodicTask.PeriodicTask<E, R> => copy(task, { run })
