@@ -6,6 +6,9 @@
  *   npm run bench:periodic -- [--tasks 10000] [--spacing 100] [--seconds 5] [--aligned]
  *                             [--only concurrent,sequential,rawTimers,naiveFibers]
  *
+ * The engine of a git revision against the working tree's, paired in one invocation:
+ * `npm run bench:compare -- REF [--pairs 2] …` (scripts/bench-compare.mjs runs this file).
+ *
  * Every task is a fixed task whose run is a trivial `Effect.sync` (or plain call) that counts
  * itself and records its lateness. Phases are spread evenly over one spacing unless
  * `--aligned`, which puts every task on the same instants. Progress goes out as readable
@@ -41,6 +44,9 @@ const aligned = booleanFlag("--aligned")
 /** Variants to run (comma-separated names); all four by default. */
 const only = stringFlag("--only")?.split(",")
 const windowMillis = seconds * 1000
+if (stringFlag("--compare") !== undefined) {
+  throw new Error("--compare: run npm run bench:compare -- REF [--pairs N] [flags of this bench]")
+}
 
 /** Task i's phase: where in the spacing its grid lies. */
 const phases = Array.from({ length: tasks }, (_, i) => aligned ? 0 : (i * spacing) / tasks)
