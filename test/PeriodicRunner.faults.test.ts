@@ -10,6 +10,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Interval from "effect/ScheduleInterval"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -365,7 +369,96 @@ describe("PeriodicRunner faults: cron across a wall-clock step", () => {
     }))
 })
 
+describe("PeriodicRunner faults: schedules across a wall-clock step", () => {
+  it.scoped("a cron task whose run spans a step is moved once, not twice", () =>
+    Effect.gen(function* () {
+      const { base, clock, shift } = yield* steppedWallClock
+      const times: Array<number> = []
+      const run = Effect.zipRight(
+        Effect.sync(() => times.push(base.unsafeCurrentTimeMillis() / 1000)),
+        Effect.sleep("90 seconds"),
+      )
+      yield* PeriodicRunner.make([
+        PeriodicTask.cron("hourly", "0 * * * *", run, { timeZone: "UTC" }),
+      ], { shutdownTimeout: 0 }).pipe(Effect.withClock(clock))
+      // The driver wakes at 01:01:00; the step comes at 01:01:10, and the end of the run at
+      // 01:01:30 is the first to see it.
+      yield* TestClock.adjust("61 minutes")
+      yield* TestClock.adjust("10 seconds")
+      expect(times).toEqual([3600])
+      shift.millis = 3_600_000
+      // The run ends at 00:01:30 of the wall clock: its next hour, 01:00 again, is 02:00 here.
+      yield* TestClock.adjust("3530 seconds")
+      expect(times).toEqual([3600, 7200])
+      yield* TestClock.adjust("60 minutes")
+      expect(times).toEqual([3600, 7200, 10_800])
+    }))
+
+  it.scoped("a task on a Schedule of delays keeps its rhythm across a step", () =>
+    Effect.gen(function* () {
+      const { base, clock, shift } = yield* steppedWallClock
+      const times: Array<number> = []
+      const run = Effect.sync(() => times.push(base.unsafeCurrentTimeMillis() / 1000))
+      yield* PeriodicRunner.make([
+        PeriodicTask.make("every10", run, { schedule: Schedule.spaced("10 seconds") }),
+      ]).pipe(Effect.withClock(clock))
+      yield* TestClock.adjust("15 seconds")
+      shift.millis = 3_600_000
+      yield* TestClock.adjust("20 seconds")
+      expect(times).toEqual([10, 20, 30])
+    }))
+})
+
 describe("PeriodicRunner faults: bad control input", () => {
+  it.effect("a stop completes even when a detached run's schedule throws", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const scope = yield* Scope.make()
+      let steps = 0
+      const throwing = Schedule.makeWithState(0, (now) => {
+        if (steps++ > 0) throw new Error("no next instant")
+        return Effect.succeed(
+          [0, 0, ScheduleDecision.continueWith(Interval.after(now + 1000))] as const,
+        )
+      })
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.make("stuck", Effect.uninterruptible(Deferred.await(release)), {
+          schedule: throwing,
+          runImmediately: true,
+        }),
+      ], { shutdownTimeout: 0 }).pipe(
+        Scope.extend(scope),
+        Logger.withMinimumLogLevel(LogLevel.None),
+      )
+      yield* Effect.yieldNow()
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("1 second")
+      expect(Option.map(yield* Fiber.poll(closing), Exit.isSuccess)).toEqual(Option.some(true))
+      expect((yield* taskStatus(runner, "stuck")).interrupted).toBe(1)
+      yield* Deferred.succeed(release, undefined)
+    }))
+
+  it.effect("a run with a timeout that ignores interruption at shutdown is warned of once", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const scope = yield* Scope.make()
+      const logs = yield* captureLogs.pipe(Scope.extend(scope))
+      yield* PeriodicRunner.make([
+        PeriodicTask.spaced("stuck", "1 minute", Effect.uninterruptible(Deferred.await(release)), {
+          runImmediately: true,
+          timeout: "1 hour",
+        }),
+      ], { shutdownTimeout: 0 }).pipe(Scope.extend(scope))
+      yield* Effect.yieldNow()
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("3 seconds")
+      expect(Option.map(yield* Fiber.poll(closing), Exit.isSuccess)).toEqual(Option.some(true))
+      expect(logs.filter((line) => line.level === "WARN").map((line) => line.message)).toEqual([
+        `Periodic task "stuck" ignored its interruption at shutdown; it goes on, detached`,
+      ])
+      yield* Deferred.succeed(release, undefined)
+    }))
+
   it.effect("a stop during a tick's sequential pass waits for it, and a tick once stopped runs nothing", () =>
     Effect.gen(function* () {
       const logs = yield* captureLogs

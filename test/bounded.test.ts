@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { interruptWithinGrace, withLimit } from "../src/internal/bounded.ts"
+import { platformTimers } from "./support/clocks.ts"
 import { captureLogs } from "./support/periodic.ts"
 
 class Late extends Data.TaggedError("Late") {}
@@ -91,6 +92,20 @@ describe("withLimit", () => {
       yield* TestClock.adjust("500 millis")
       yield* Fiber.interrupt(fiber)
       expect(finalized).toEqual([500])
+    }))
+})
+
+describe("withLimit over very long limits", () => {
+  it.effect("a limit past 2^31 ms still fires, on a clock with the platforms' timers", () =>
+    Effect.gen(function* () {
+      const clock = yield* platformTimers
+      const fiber = yield* Effect.fork(
+        withLimit(Effect.never, { ...limit, millis: 30 * 86_400_000 }).pipe(
+          Effect.withClock(clock),
+        ),
+      )
+      yield* TestClock.adjust("30 days")
+      expect(yield* Fiber.await(fiber)).toEqual(Exit.fail(new Late()))
     }))
 })
 

@@ -7,6 +7,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import { MAX_TIMER_MILLIS, sleepLong } from "./steadyClock.ts"
 
 /**
  * @internal How long interrupted work may take to end (its finalizers run meanwhile) before it is
@@ -20,8 +21,13 @@ export interface Limit<E2> {
   readonly millis: number
   /** The caller's error at the limit. */
   readonly onTimeout: () => E2
-  /** What the warning says of work still going `INTERRUPT_GRACE_MILLIS` after its interruption. */
+  /** What the warning says of work still going `INTERRUPT_GRACE_MILLIS` after the limit. */
   readonly runaway: string
+  /**
+   * What it says of such work when the caller was interrupted before the limit; `null`: nothing
+   * (the caller reports it itself). Default: `runaway`.
+   */
+  readonly runawayWhenInterrupted?: string | null | undefined
   /** Annotations of that warning. */
   readonly annotations?: Record<string, unknown> | undefined
 }
@@ -50,7 +56,13 @@ export const withLimit = <A, E, R, E2>(
             Effect.onInterrupt(() =>
               Effect.zipRight(
                 Fiber.interruptFork(watcher),
-                stopWithinGrace(fiber, limit),
+                stopWithinGrace(
+                  fiber,
+                  limit.runawayWhenInterrupted === undefined
+                    ? limit.runaway
+                    : limit.runawayWhenInterrupted,
+                  limit.annotations,
+                ),
               )
             ),
             Effect.flatMap((ended): Effect.Effect<A, E | E2> =>
@@ -66,24 +78,36 @@ const watch = <A, E, E2>(
   limit: Limit<E2>,
 ): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
   Effect.flatMap(
-    Effect.timeoutOption(Fiber.join(fiber), Duration.millis(limit.millis)),
+    timeoutOption(Fiber.join(fiber), limit.millis),
     (exit): Effect.Effect<Option.Option<Exit.Exit<A, E>>> =>
-      Option.isSome(exit) ? Effect.succeed(exit) : Effect.as(stop(fiber, limit), exit),
+      Option.isSome(exit)
+        ? Effect.succeed(exit)
+        : Effect.as(stop(fiber, limit.runaway, limit.annotations), exit),
   )
 
+/** `Effect.timeoutOption` for any finite limit (a platform timer holds at most 2^31 − 1 ms). */
+const timeoutOption = <A>(effect: Effect.Effect<A>, millis: number) =>
+  millis <= MAX_TIMER_MILLIS
+    ? Effect.timeoutOption(effect, Duration.millis(millis))
+    : Effect.raceFirst(
+      Effect.asSome(effect),
+      Effect.as(Effect.clockWith((clock) => sleepLong(clock, millis)), Option.none<A>()),
+    )
+
 /** Interrupts the work and waits at most the grace for it to end, then warns of a runaway. */
-const stop = <E2>(
+const stop = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  limit: Limit<E2>,
+  runaway: string | null,
+  annotations: Record<string, unknown> | undefined,
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     fiber.unsafeInterruptAsFork(FiberId.none)
     return Effect.flatMap(
       Effect.timeoutOption(Fiber.await(fiber), Duration.millis(INTERRUPT_GRACE_MILLIS)),
       (ended) =>
-        Option.isSome(ended) ? Effect.void : Effect.logWarning(limit.runaway).pipe(
-          Effect.annotateLogs(limit.annotations ?? {}),
-        ),
+        Option.isSome(ended) || runaway === null
+          ? Effect.void
+          : Effect.logWarning(runaway).pipe(Effect.annotateLogs(annotations ?? {})),
     )
   })
 
@@ -92,13 +116,15 @@ const stop = <E2>(
  * interrupted (an interruptible wait there would end at once) or is uninterruptible (a timeout
  * over an uninterruptible wait waits for it).
  */
-const stopWithinGrace = <E2>(
+const stopWithinGrace = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  limit: Limit<E2>,
+  runaway: string | null,
+  annotations: Record<string, unknown> | undefined,
 ): Effect.Effect<void> =>
-  fiber.unsafePoll() !== null
-    ? Effect.void
-    : Effect.flatMap(Effect.forkDaemon(Effect.interruptible(stop(fiber, limit))), Fiber.join)
+  fiber.unsafePoll() !== null ? Effect.void : Effect.flatMap(
+    Effect.forkDaemon(Effect.interruptible(stop(fiber, runaway, annotations))),
+    Fiber.join,
+  )
 
 /**
  * @internal

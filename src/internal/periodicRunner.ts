@@ -130,6 +130,10 @@ interface Slot extends HeapEntry {
   readonly onError: PeriodicTask.ErrorPolicy
   readonly enabled: boolean
   readonly schedule: Schedule.Schedule<unknown, unknown> | undefined
+  /** A cron task: its next instant moves with a step of the wall clock (`followWallSteps`). */
+  readonly followsWall: boolean
+  /** A run has a time limit (`bounded.withLimit`), which warns of its own runaway work. */
+  readonly limited: boolean
   paused: boolean
   done: boolean
   running: boolean
@@ -397,9 +401,12 @@ export const make = <E, R>(
 
     /** A schedule steps on the wall clock (a cron rule is a wall-clock rule). */
     const stepSchedule = (slot: Slot, at: number, input: unknown): Effect.Effect<void> => {
-      const offset = wallOffset()
+      // Every steady instant of a cron task is on the offset followed so far.
+      followWallSteps()
+      const offset = followedWallOffset
       return Effect.map(
-        slot.schedule!.step(at + offset, input, slot.scheduleState),
+        // A step that throws is a defect of this effect, not of whoever built it.
+        Effect.suspend(() => slot.schedule!.step(at + offset, input, slot.scheduleState)),
         ([state, _, decision]) => {
           slot.scheduleState = state
           if (ScheduleDecision.isDone(decision)) {
@@ -413,9 +420,11 @@ export const make = <E, R>(
     }
 
     /**
-     * A `Schedule`'s instants follow a wall-clock rule (cron): when a step of the wall clock was
-     * taken out of the steady time base, their steady instants move by the same amount. Checked
-     * at every wake-up, so such a task is at most a driver sleep (`maxSleep`) late after a step.
+     * A cron task's instants follow a wall-clock rule: when a step of the wall clock was taken out
+     * of the steady time base, their steady instants move by the same amount. Checked at every
+     * wake-up, and before any such instant is computed or shown, so such a task is at most a
+     * driver sleep (`maxSleep`) late after a step. Other schedules (`PeriodicTask.make`) measure
+     * delays, and keep theirs.
      */
     let followedWallOffset = wallOffset()
     const followWallSteps = (): void => {
@@ -425,7 +434,7 @@ export const make = <E, R>(
       const moved = followedWallOffset - offset
       followedWallOffset = offset
       for (const slot of slots) {
-        if (slot.kind !== "Schedule" || slot.done || !Number.isFinite(slot.nextDue)) continue
+        if (!slot.followsWall || slot.done || !Number.isFinite(slot.nextDue)) continue
         slot.nextDue += moved
         reschedule(slot)
       }
@@ -810,8 +819,7 @@ export const make = <E, R>(
                 ),
                 detachRunaways,
               ),
-              Deferred.failCause(done, exit.cause),
-            ], { discard: true })
+            ], { discard: true }).pipe(Effect.ensuring(Deferred.failCause(done, exit.cause)))
           })
         ),
       )
@@ -834,6 +842,8 @@ export const make = <E, R>(
         onError: task.onError,
         enabled: task.enabled,
         schedule: timing._tag === "Schedule" ? timing.schedule : undefined,
+        followsWall: timing._tag === "Schedule" && timing.wallClock,
+        limited: timeout !== undefined,
         paused: false,
         done: false,
         running: false,
@@ -873,6 +883,10 @@ export const make = <E, R>(
           runaway: `Periodic task ${
             JSON.stringify(task.name)
           } ignored its interruption after it timed out; it goes on, detached`,
+          // Interrupted by a stop: this warning is the one `detachRunaways` leaves to it.
+          runawayWhenInterrupted: `Periodic task ${
+            JSON.stringify(task.name)
+          } ignored its interruption at shutdown; it goes on, detached`,
           annotations: { periodicTask: task.name },
         })
       // The context R is supplied by the runtime the run is forked with, or by `tick`. The
@@ -960,6 +974,7 @@ export const make = <E, R>(
           if (refused !== undefined) {
             return Effect.fail(new CannotTrigger({ task: slot.name, reason: refused }))
           }
+          followWallSteps()
           const at = now()
           if (slot.running && slot.kind !== "Fixed") return recordSkip(slot, at, at)
           slot.nextDue = at
@@ -1007,7 +1022,7 @@ export const make = <E, R>(
 
     const status = Effect.sync((): PeriodicRunner.RunnerStatus => {
       // A fresh reading, so that a step of the wall clock since the last one shows.
-      now()
+      followWallSteps()
       return { mode, state, wakeups, passes, tasks: slots.map(taskStatus) }
     })
 
@@ -1030,6 +1045,8 @@ export const make = <E, R>(
       const recorded = runaways.map((slot) => {
         const outcome = settled(record(slot, Exit.interrupt(FiberId.none)))
         slot.detached = true
+        // A run with a time limit warns of its own runaway work, once its grace is over.
+        if (slot.limited) return outcome
         return Effect.zipRight(
           outcome,
           Effect.logWarning(
@@ -1082,9 +1099,16 @@ export const make = <E, R>(
           yield* waitAtMostRemaining(Fiber.awaitAll(running()))
           yield* interruptWithinGrace(running())
           yield* detachRunaways
-          if (state !== "failed") state = "stopped"
-          yield* Deferred.done(done, Exit.void)
-        })
+        }).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logError("Periodic runner: the stop failed", cause)
+          ),
+          // Whatever happened, the stop is over: `shutdown`, `join` and the scope go on.
+          Effect.ensuring(Effect.suspend(() => {
+            if (state !== "failed") state = "stopped"
+            return Deferred.done(done, Exit.void)
+          })),
+        )
         runFork(stop)
         return Deferred.await(done).pipe(Effect.ignore)
       })

@@ -210,7 +210,12 @@ export class InvalidPeriodicTask extends Schema.TaggedError<InvalidPeriodicTask>
 export type ResolvedTiming =
   | { readonly _tag: "Spaced"; readonly every: number }
   | { readonly _tag: "Fixed"; readonly every: number }
-  | { readonly _tag: "Schedule"; readonly schedule: Schedule.Schedule<unknown, unknown> }
+  | {
+    readonly _tag: "Schedule"
+    readonly schedule: Schedule.Schedule<unknown, unknown>
+    /** A cron rule: its instants are wall-clock ones, and move with a step of the wall clock. */
+    readonly wallClock: boolean
+  }
 
 /** A task whose inputs were checked, with durations in milliseconds. */
 export interface ResolvedTask<E, R> {
@@ -301,7 +306,7 @@ const resolveTiming = (
       )
     case "Schedule":
       return Schedule.isSchedule(timing.schedule)
-        ? Either.right({ _tag: "Schedule", schedule: timing.schedule })
+        ? Either.right({ _tag: "Schedule", schedule: timing.schedule, wallClock: false })
         : Either.left(
           new InvalidPeriodicTask({
             task: name,
@@ -312,7 +317,11 @@ const resolveTiming = (
         )
     case "Cron":
       return Cron.parse(timing.expression, timing.timeZone).pipe(
-        Either.map((parsed) => ({ _tag: "Schedule" as const, schedule: Schedule.cron(parsed) })),
+        Either.map((parsed) => ({
+          _tag: "Schedule" as const,
+          schedule: Schedule.cron(parsed),
+          wallClock: true,
+        })),
         Either.mapLeft((error) =>
           new InvalidPeriodicTask({
             task: name,

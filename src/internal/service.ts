@@ -610,35 +610,39 @@ const publishCapabilities = (run: Run): Effect.Effect<Effect.Effect<void>, never
     const { host, topic } = run.config
     const bus = yield* Effect.serviceOption(CapabilityBus.tag)
     if (Option.isNone(bus)) return Effect.void
-    const publishers = yield* Effect.forEach(
-      run.lifecycles.flatMap((lifecycle) =>
-        lifecycle.capabilities === undefined
-          ? []
-          : [{ manager: lifecycle.name, capabilities: lifecycle.capabilities }]
-      ),
-      ({ capabilities, manager }) =>
-        Capabilities.reports({ host, service: topic, manager }, capabilities, {
-          publishInterval: run.config.publishInterval,
-        }).pipe(
-          Stream.runForEach(bus.value.publish),
-          // A bus shut down before the service interrupts the publisher: nothing to report.
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(
-              `Manager ${
-                JSON.stringify(manager)
-              } of service ${topic} on host ${host}: its capabilities stream failed, they are no longer published`,
-              cause,
-            )
-          ),
-          // Not forkScoped: closing the scope would wait forever for a stream that ignores
-          // its interruption.
-          Effect.forkDaemon,
-          Effect.map((fiber) => ({ manager, fiber })),
+    // Forked and registered with no gap in between: an interruption of the start cannot leave a
+    // publisher running with nobody to stop it.
+    return yield* Effect.uninterruptible(Effect.gen(function* () {
+      const publishers = yield* Effect.forEach(
+        run.lifecycles.flatMap((lifecycle) =>
+          lifecycle.capabilities === undefined
+            ? []
+            : [{ manager: lifecycle.name, capabilities: lifecycle.capabilities }]
         ),
-    )
-    const stop = yield* Effect.once(stopPublishers(run, publishers))
-    yield* Effect.addFinalizer(() => stop)
-    return stop
+        ({ capabilities, manager }) =>
+          Capabilities.reports({ host, service: topic, manager }, capabilities, {
+            publishInterval: run.config.publishInterval,
+          }).pipe(
+            Stream.runForEach(bus.value.publish),
+            // A bus shut down before the service interrupts the publisher: nothing to report.
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(
+                `Manager ${
+                  JSON.stringify(manager)
+                } of service ${topic} on host ${host}: its capabilities stream failed, they are no longer published`,
+                cause,
+              )
+            ),
+            // Not forkScoped: closing the scope would wait forever for a stream that ignores
+            // its interruption.
+            Effect.forkDaemon,
+            Effect.map((fiber) => ({ manager, fiber })),
+          ),
+      )
+      const stop = yield* Effect.once(stopPublishers(run, publishers))
+      yield* Effect.addFinalizer(() => stop)
+      return stop
+    }))
   })
 
 /**
