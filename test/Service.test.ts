@@ -453,6 +453,36 @@ describe("Service: time limits", () => {
     }).pipe(Effect.provide(capture.layer))
   })
 
+  it.effect("a register that hangs fails the start at reportTimeout, before preStart", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const scope = yield* Scope.make()
+      const building = yield* Effect.fork(
+        Layer.buildWithScope(
+          Service.layer(
+            { ...options, reportTimeout: "3 seconds" },
+            Manager.layer(
+              Compute,
+              Effect.succeed({
+                service: { ping: Effect.succeed("pong") },
+                preStart: Effect.sync(() => log.push("preStart")),
+                cleanup: () => Effect.sync(() => log.push("cleanup")),
+              }),
+            ),
+          ).pipe(Layer.provideMerge(registryWith({ register: () => hang }))),
+          scope,
+        ),
+      )
+      yield* TestClock.adjust("3 seconds")
+      const exit = yield* Fiber.await(building)
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      expect(Option.map(error, (e) => [e._tag, (e as { phase: string }).phase])).toEqual(
+        Option.some(["ServiceStartFailed", "register"]),
+      )
+      expect(log).toEqual(["cleanup"])
+      yield* Scope.close(scope, Exit.void)
+    }))
+
   it.effect("a heartbeat that hangs shows the registry disconnected at reportTimeout", () => {
     const capture = captureLogs()
     return Effect.gen(function* () {

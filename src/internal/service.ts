@@ -131,7 +131,7 @@ export class RegistryTimedOut extends Schema.TaggedError<RegistryTimedOut>(
 )("RegistryTimedOut", {
   host: Schema.String,
   topic: Schema.String,
-  operation: Schema.Literal("report", "markDown"),
+  operation: Schema.Literal("register", "report", "markDown"),
   limitMillis: Schema.Number,
 }) {
   override get message(): string {
@@ -374,9 +374,15 @@ const start = (run: Run) =>
       run.attempted.push(lifecycle)
       yield* startHook(run, lifecycle, "init")
     }
-    yield* run.registry.register(run.config.host, run.config.topic).pipe(
-      failedIn(run, "(service)", "register"),
-    )
+    const { host, topic, reportTimeout } = run.config
+    // A registry that hangs fails the start at the heartbeat's limit, like a report would.
+    yield* withLimit(
+      run.registry.register(host, topic),
+      reportTimeout,
+      () =>
+        new RegistryTimedOut({ host, topic, operation: "register", limitMillis: reportTimeout }),
+      `Service registry: register of ${topic} on ${host}`,
+    ).pipe(failedIn(run, "(service)", "register"))
     run.registered = true
     for (const lifecycle of run.lifecycles) yield* startHook(run, lifecycle, "preStart")
     // RPC consumers start here once the RPC step exists.
