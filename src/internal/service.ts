@@ -640,7 +640,8 @@ const publishCapabilities = (run: Run): Effect.Effect<Effect.Effect<void>, never
               )
             ),
             // Not forkScoped: closing the scope would wait forever for a stream that ignores
-            // its interruption.
+            // its interruption. Interruptible, although forked in an uninterruptible region.
+            Effect.interruptible,
             Effect.forkDaemon,
             Effect.map((fiber) => ({ manager, fiber })),
           ),
