@@ -27,24 +27,31 @@ class Boom extends Data.TaggedError("Boom")<{ readonly run: number }> {}
 
 const epoch = (iso: string) => DateTime.toEpochMillis(DateTime.unsafeMake(iso))
 
+/** Every field a constructor, a combinator or an option sets, with the task's identity. */
+const fieldsOf = (task: PeriodicTask.PeriodicTask<unknown, unknown>) => ({
+  isPeriodicTask: PeriodicTask.isPeriodicTask(task),
+  name: task.name,
+  run: task.run,
+  timing: task.timing,
+  runImmediately: task.runImmediately,
+  enabled: task.enabled,
+  disabledReason: task.disabledReason,
+  timeout: task.timeout,
+  offset: task.offset,
+  jitter: task.jitter,
+  onError: task.onError,
+})
+
 describe("PeriodicTask", () => {
   describe("constructors", () => {
     it("spaced builds a task with oslo's defaults: not immediate, enabled, errors logged", () => {
       const task = PeriodicTask.spaced("audit", "10 seconds", Effect.void)
       expect(PeriodicTask.isPeriodicTask(task)).toBe(true)
       expect(PeriodicTask.isPeriodicTask({ name: "audit" })).toBe(false)
-      expect({
-        name: task.name,
-        timing: task.timing,
-        runImmediately: task.runImmediately,
-        enabled: task.enabled,
-        disabledReason: task.disabledReason,
-        timeout: task.timeout,
-        offset: task.offset,
-        jitter: task.jitter,
-        onError: task.onError,
-      }).toEqual({
+      expect(fieldsOf(task)).toEqual({
+        isPeriodicTask: true,
         name: "audit",
+        run: Effect.void,
         timing: { _tag: "Spaced", every: "10 seconds" },
         runImmediately: false,
         enabled: true,
@@ -591,21 +598,6 @@ describe("PeriodicTask", () => {
 })
 
 describe("PeriodicTask combinators", () => {
-  /** Every field a combinator or an option sets, with the task's identity. */
-  const fieldsOf = (task: PeriodicTask.PeriodicTask<unknown, unknown>) => ({
-    isPeriodicTask: PeriodicTask.isPeriodicTask(task),
-    name: task.name,
-    run: task.run,
-    timing: task.timing,
-    runImmediately: task.runImmediately,
-    enabled: task.enabled,
-    disabledReason: task.disabledReason,
-    timeout: task.timeout,
-    offset: task.offset,
-    jitter: task.jitter,
-    onError: task.onError,
-  })
-
   const run = Effect.log("audit")
   const base = PeriodicTask.fixed("audit", "10 seconds", run)
   const off = PeriodicTask.fixed("audit", "10 seconds", run, { enabled: false })

@@ -391,23 +391,14 @@ const start = (run: Run) =>
     Effect.onExit((exit) => {
       if (Exit.isSuccess(exit)) return Effect.void
       const deadline = run.now() + run.config.shutdownTimeout
-      return inFiberOfItsOwn(Effect.zipRight(
+      return Effect.zipRight(
         cleanupAll(run, exit, deadline),
         run.registered ? markDown(run, deadline) : Effect.void,
-      ))
+      )
     }),
   )
 
 // -- stop
-
-/**
- * Runs a stop's steps (from a finalizer) in a fiber of its own, so that they run to their end
- * under their own limits whatever the fiber that closes the scope is doing: a finalizer often runs
- * in a fiber that is being interrupted (a start interrupted by SIGTERM), where any interruptible
- * wait would end at once.
- */
-const inFiberOfItsOwn = <A>(steps: Effect.Effect<A>): Effect.Effect<A> =>
-  Effect.flatMap(Effect.forkDaemon(steps), Fiber.join)
 
 const isTimeout = (error: unknown): error is ShutdownOverrun | CleanupPastDeadline =>
   error instanceof ShutdownOverrun || error instanceof CleanupPastDeadline
@@ -500,7 +491,7 @@ const addStop = (
     const stopped = yield* Deferred.make<Service.StopReport>()
     const { host, topic } = run.config
     yield* Effect.addFinalizer(() =>
-      inFiberOfItsOwn(Effect.gen(function* () {
+      Effect.gen(function* () {
         const started = run.now()
         const deadline = started + run.config.shutdownTimeout
         run.state = "stopping"
@@ -516,7 +507,7 @@ const addStop = (
           errors: [...errors, ...Option.toArray(down)],
           durationMillis: run.now() - started,
         })
-      }))
+      })
     )
     return Deferred.await(stopped)
   })
