@@ -113,6 +113,7 @@ export const runMain =
     Effect.runFork(main(host, layer, options))
   }
 
+/** Builds the layer; a stop during the start interrupts it, else the service runs until one. */
 const run = <E>(
   layer: Layer.Layer<Service.Service, E>,
   signals: Signals,
@@ -126,51 +127,71 @@ const run = <E>(
       Effect.map(Fiber.await(build), (exit) => ({ _tag: "Started" as const, exit })),
       Effect.map(Deferred.await(signals.stop), (signal) => ({ _tag: "Stop" as const, signal })),
     )
-
     if (first._tag === "Stop") {
       yield* Effect.logInfo(`Caught ${first.signal} during the start: stopping`)
-      const before = errorLogs()
-      return yield* bounded(
-        signals,
-        DEFAULT_SHUTDOWN_MILLIS + graceMillis,
-        Effect.succeed("the interrupted start (its cleanup or the layer's finalizers)"),
-        Effect.gen(function* () {
-          const exit = yield* Fiber.interrupt(build)
-          // The start may have finished just before the interruption reached it.
-          if (Exit.isSuccess(exit)) return yield* stop(Context.get(exit.value, ServiceTag), scope)
-          const closed = yield* Effect.exit(Scope.close(scope, exit))
-          if (!Cause.isInterruptedOnly(exit.cause)) {
-            yield* Effect.logError("The service failed to start", exit.cause)
-            return 1
-          }
-          if (Exit.isFailure(closed)) {
-            yield* Effect.logError("The stop failed", closed.cause)
-            return 1
-          }
-          if (errorLogs() > before) {
-            yield* Effect.logError("Stopped during the start, with errors (logged above)")
-            return 1
-          }
-          yield* Effect.logInfo("Stopped during the start")
-          return 0
-        }),
-      )
+      return yield* stopDuringStart(build, scope, signals, graceMillis, errorLogs)
     }
-
     if (Exit.isFailure(first.exit)) {
       yield* Effect.logError("The service failed to start", first.exit.cause)
-      const exit = first.exit
       return yield* bounded(
         signals,
         DEFAULT_SHUTDOWN_MILLIS + graceMillis,
         Effect.succeed("the finalizers of the layer that failed to start"),
-        Effect.as(Effect.exit(Scope.close(scope, exit)), 1),
+        Effect.as(Effect.exit(Scope.close(scope, first.exit)), 1),
       )
     }
-
     // Loggers and other fiber refs the layer set apply to what follows.
     yield* Fiber.inheritAll(build)
-    const service = Context.get(first.exit.value, ServiceTag)
+    return yield* serve(Context.get(first.exit.value, ServiceTag), scope, signals, graceMillis)
+  })
+
+/**
+ * A SIGTERM or SIGINT during the start: interrupts the build and closes its scope, under the
+ * default deadline. Errors the service logged during its cleanup make the exit code 1.
+ */
+const stopDuringStart = <E>(
+  build: Fiber.RuntimeFiber<Context.Context<Service.Service>, E>,
+  scope: Scope.CloseableScope,
+  signals: Signals,
+  graceMillis: number,
+  errorLogs: () => number,
+): Effect.Effect<number> => {
+  const before = errorLogs()
+  return bounded(
+    signals,
+    DEFAULT_SHUTDOWN_MILLIS + graceMillis,
+    Effect.succeed("the interrupted start (its cleanup or the layer's finalizers)"),
+    Effect.gen(function* () {
+      const exit = yield* Fiber.interrupt(build)
+      // The start may have finished just before the interruption reached it.
+      if (Exit.isSuccess(exit)) return yield* stop(Context.get(exit.value, ServiceTag), scope)
+      const closed = yield* Effect.exit(Scope.close(scope, exit))
+      if (!Cause.isInterruptedOnly(exit.cause)) {
+        yield* Effect.logError("The service failed to start", exit.cause)
+        return 1
+      }
+      if (Exit.isFailure(closed)) {
+        yield* Effect.logError("The stop failed", closed.cause)
+        return 1
+      }
+      if (errorLogs() > before) {
+        yield* Effect.logError("Stopped during the start, with errors (logged above)")
+        return 1
+      }
+      yield* Effect.logInfo("Stopped during the start")
+      return 0
+    }),
+  )
+}
+
+/** A started service: resets it on each SIGHUP until SIGTERM or SIGINT, then stops it. */
+const serve = (
+  service: Service.Service,
+  scope: Scope.CloseableScope,
+  signals: Signals,
+  graceMillis: number,
+): Effect.Effect<number> =>
+  Effect.gen(function* () {
     yield* Effect.logInfo(
       `Service ${service.topic} on ${service.host} started: SIGHUP resets it, SIGTERM or SIGINT stops it`,
     )
