@@ -39,3 +39,14 @@ export const decodeMillis = (
 
 /** @internal A count option's rule: an integer of at least 1 (false for NaN, fractions, ±∞). */
 export const isPositiveInteger = (n: unknown): n is number => Number.isInteger(n) && Number(n) > 0
+
+/**
+ * @internal Whether a value can be read as a `ReadonlyMap`: a `Map`, or anything with `get`,
+ * `entries` and an iterator (a map of another realm, a user's own map).
+ */
+export const isReadonlyMap = (u: unknown): u is ReadonlyMap<unknown, unknown> =>
+  u instanceof Map ||
+  (typeof u === "object" && u !== null &&
+    typeof (u as Partial<ReadonlyMap<unknown, unknown>>).get === "function" &&
+    typeof (u as Partial<ReadonlyMap<unknown, unknown>>).entries === "function" &&
+    Symbol.iterator in u)
