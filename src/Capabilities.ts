@@ -12,7 +12,52 @@ import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/capabilities.ts"
 import type { InvalidCapabilitiesOption } from "./internal/capabilities.ts"
-import type { Capabilities } from "./Manager.ts"
+
+/**
+ * A manager's capabilities: a `Stream` of values described by a `Schema` (the scheduler that
+ * consumes them decodes with it). A manager returns them from its `build` as `capabilities`.
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ * import type { Capabilities } from "effect-manager"
+ *
+ * const Resources = Schema.Struct({ freeRamMb: Schema.Number })
+ * const capabilities: Capabilities.Capabilities<typeof Resources.Type, typeof Resources.Encoded> = {
+ *   schema: Resources,
+ *   stream: Stream.make({ freeRamMb: 4096 }),
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities<A, I, E = never, R = never> {
+  readonly schema: Schema.Schema<A, I>
+  readonly stream: Stream.Stream<A, E, R>
+}
+
+/**
+ * Describes a manager's capabilities: a `Stream` of values and the `Schema` that describes them.
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ * import { Capabilities } from "effect-manager"
+ *
+ * const Resources = Schema.Struct({ freeRamMb: Schema.Number, freeVcpus: Schema.Number })
+ * const capabilities = Capabilities.make(Resources, Stream.make({ freeRamMb: 4096, freeVcpus: 8 }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <A, I, E = never, R = never>(
+  schema: Schema.Schema<A, I>,
+  stream: Stream.Stream<A, E, R>,
+) => Capabilities<A, I, E, R> = internal.make
 
 /**
  * One published state of a manager's capabilities. `capabilities` is the encoded value (what a
@@ -119,12 +164,12 @@ export interface Options {
  * ```ts
  * import * as Schema from "effect/Schema"
  * import * as Stream from "effect/Stream"
- * import { Capabilities, Manager } from "effect-manager"
+ * import { Capabilities } from "effect-manager"
  *
  * const Resources = Schema.Struct({ freeRamMb: Schema.Number })
  * const reports = Capabilities.reports(
  *   { host: "compute-1", service: "compute", manager: "Compute" },
- *   Manager.capabilities(Resources, Stream.make({ freeRamMb: 4096 }, { freeRamMb: 2048 })),
+ *   Capabilities.make(Resources, Stream.make({ freeRamMb: 4096 }, { freeRamMb: 2048 })),
  *   { publishInterval: "30 seconds" },
  * )
  * const firstTwo = Stream.runCollect(Stream.take(reports, 2)) // sequences 1 and 2
@@ -150,11 +195,11 @@ export {
    * import * as Effect from "effect/Effect"
    * import * as Schema from "effect/Schema"
    * import * as Stream from "effect/Stream"
-   * import { Capabilities, Manager } from "effect-manager"
+   * import { Capabilities } from "effect-manager"
    *
    * const program = Capabilities.reports(
    *   { host: "compute-1", service: "compute", manager: "Compute" },
-   *   Manager.capabilities(Schema.Struct({}), Stream.make({})),
+   *   Capabilities.make(Schema.Struct({}), Stream.make({})),
    *   { publishInterval: 0 },
    * ).pipe(
    *   Stream.runDrain,

@@ -15,6 +15,8 @@ import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { Capabilities } from "./Capabilities.ts"
+import * as internalCapabilities from "./internal/capabilities.ts"
 import type { InvalidApiVersion } from "./internal/manager.ts"
 import * as internal from "./internal/manager.ts"
 import type { PeriodicTask } from "./PeriodicTask.ts"
@@ -30,18 +32,6 @@ export type TypeId = typeof TypeId
  * @category symbols
  */
 export const TypeId: unique symbol = internal.TypeId as never
-
-/**
- * A manager's capabilities: a `Stream` of values described by a `Schema` (the scheduler that
- * consumes them decodes with it).
- *
- * @since 0.1.0
- * @category models
- */
-export interface Capabilities<A, I, E = never, R = never> {
-  readonly schema: Schema.Schema<A, I>
-  readonly stream: Stream.Stream<A, E, R>
-}
 
 /**
  * What `build` returns: the manager's service and its lifecycle. Every hook is optional (nova's
@@ -123,7 +113,30 @@ export interface LifecycleOf<I> {
  */
 export interface ManagerLayer<in out I, out E = never, out EB = never, out R = never>
   extends Layer.Layer<I | LifecycleOf<I>, EB, R> {
-  readonly [TypeId]: { readonly tag: Context.Tag<I, any>; readonly _E?: E }
+  readonly [TypeId]: { readonly tag: Context.ReadonlyTag<I, unknown>; readonly _E?: E }
+}
+
+/**
+ * Any manager layer, whatever its service, errors and requirements: what `Service.layer` takes.
+ * Every {@link ManagerLayer} is one.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import { Manager } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+ * const managers: ReadonlyArray<Manager.AnyManagerLayer> = [
+ *   Manager.layer(Volumes, Effect.succeed({ service: {} })),
+ * ]
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AnyManagerLayer extends Layer.Layer<never, unknown, unknown> {
+  readonly [TypeId]: { readonly tag: { readonly key: string } }
 }
 
 /**
@@ -165,6 +178,7 @@ export const layer: <I, S, E = never, EB = never, R = never>(
 
 /**
  * Describes a manager's capabilities: a `Stream` of values and the `Schema` that describes them.
+ * The same function as `Capabilities.make`.
  *
  * @example
  * ```ts
@@ -182,7 +196,7 @@ export const layer: <I, S, E = never, EB = never, R = never>(
 export const capabilities: <A, I, E = never, R = never>(
   schema: Schema.Schema<A, I>,
   stream: Stream.Stream<A, E, R>,
-) => Capabilities<A, I, E, R> = internal.capabilities
+) => Capabilities<A, I, E, R> = internalCapabilities.make
 
 /**
  * The tag under which a manager layer provides its lifecycle.
@@ -200,7 +214,7 @@ export const capabilities: <A, I, E = never, R = never>(
  * @category tags
  */
 export const lifecycleTag: <I>(
-  tag: Context.Tag<I, any>,
+  tag: Context.ReadonlyTag<I, unknown>,
 ) => Context.Tag<LifecycleOf<I>, Lifecycle<unknown>> = internal.lifecycleTag
 
 /**
@@ -229,3 +243,27 @@ export {
    */
   InvalidApiVersion,
 } from "./internal/manager.ts"
+
+export type {
+  /**
+   * A manager's capabilities (the same type as `Capabilities.Capabilities`): a `Stream` of
+   * values described by a `Schema`, which the scheduler that consumes them decodes with.
+   *
+   * @example
+   * ```ts
+   * import * as Schema from "effect/Schema"
+   * import * as Stream from "effect/Stream"
+   * import type { Manager } from "effect-manager"
+   *
+   * const Resources = Schema.Struct({ freeRamMb: Schema.Number })
+   * const capabilities: Manager.Capabilities<typeof Resources.Type, typeof Resources.Encoded> = {
+   *   schema: Resources,
+   *   stream: Stream.make({ freeRamMb: 4096 }),
+   * }
+   * ```
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Capabilities,
+} from "./Capabilities.ts"

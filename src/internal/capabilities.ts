@@ -9,7 +9,6 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Capabilities from "../Capabilities.ts"
-import type * as Manager from "../Manager.ts"
 import { decodeMillis, show } from "./validate.ts"
 
 /** @internal */
@@ -96,6 +95,12 @@ export const readReport = (input: unknown): Capabilities.CapabilityReport | Malf
 }
 
 /** @internal */
+export const make = <A, I, E, R>(
+  schema: Schema.Schema<A, I>,
+  stream: Stream.Stream<A, E, R>,
+): Capabilities.Capabilities<A, I, E, R> => ({ schema, stream })
+
+/** @internal */
 export const defaultPublishInterval: Duration.Duration = Duration.seconds(10)
 
 /** An encoded value and its JSON text, which decides whether it changed. */
@@ -110,7 +115,7 @@ const reasonOf = (cause: Cause.Cause<string>): string =>
 /** @internal */
 export const reports = <A, I, E, R>(
   source: Capabilities.Source,
-  capabilities: Manager.Capabilities<A, I, E, R>,
+  capabilities: Capabilities.Capabilities<A, I, E, R>,
   options?: Capabilities.Options,
 ): Stream.Stream<Capabilities.CapabilityReport, E | InvalidCapabilitiesOption, R> => {
   const input = options?.publishInterval ?? defaultPublishInterval

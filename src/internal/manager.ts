@@ -39,19 +39,24 @@ export const parseApiVersion = (
     : Effect.succeed({ major: Number(match[1]), minor: Number(match[2]) })
 }
 
-/** @internal */
-export const lifecycleTag = <I>(
-  tag: Context.Tag<I, any>,
-): Context.Tag<Manager.LifecycleOf<I>, Manager.Lifecycle<unknown>> =>
-  Context.GenericTag<Manager.LifecycleOf<I>, Manager.Lifecycle<unknown>>(
-    `effect-manager/Manager/lifecycle/${tag.key}`,
-  )
+const lifecycleKey = (manager: string): string => `effect-manager/Manager/lifecycle/${manager}`
 
 /** @internal */
-export const capabilities = <A, I, E, R>(
-  schema: Schema.Schema<A, I>,
-  stream: Stream.Stream<A, E, R>,
-): Manager.Capabilities<A, I, E, R> => ({ schema, stream })
+export const lifecycleTag = <I>(
+  tag: Context.ReadonlyTag<I, unknown>,
+): Context.Tag<Manager.LifecycleOf<I>, Manager.Lifecycle<unknown>> =>
+  Context.GenericTag<Manager.LifecycleOf<I>, Manager.Lifecycle<unknown>>(lifecycleKey(tag.key))
+
+/**
+ * @internal The tag of a manager's lifecycle, for code that holds any manager (its service's
+ * type unknown): a context its layer built always has the lifecycle under this tag.
+ */
+export const lifecycleTagOf = (
+  manager: Manager.AnyManagerLayer,
+): Context.Tag<Manager.LifecycleOf<unknown>, Manager.Lifecycle<unknown>> =>
+  Context.GenericTag<Manager.LifecycleOf<unknown>, Manager.Lifecycle<unknown>>(
+    lifecycleKey(manager[TypeId].tag.key),
+  )
 
 /** @internal */
 export const layer = <I, S, E, EB, R>(
@@ -86,11 +91,13 @@ export const layer = <I, S, E, EB, R>(
         },
       }
       return Context.make(tag, definition.service).pipe(
-        Context.add(lifecycleTag(tag), lifecycle as Manager.Lifecycle<unknown>),
+        Context.add(lifecycleTag(tag), lifecycle),
       )
     }),
   )
-  return Object.assign(built, { [TypeId]: { tag } }) as any
+  const manager: Manager.ManagerLayer<I, E, EB | InvalidApiVersion, Exclude<R, Scope.Scope>> =
+    Object.assign(built, { [TypeId]: { tag } })
+  return manager
 }
 
 /** @internal */

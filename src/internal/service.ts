@@ -21,7 +21,7 @@ import { ServiceRegistry } from "../ServiceRegistry.ts"
 import * as bounded from "./bounded.ts"
 import * as Capabilities from "./capabilities.ts"
 import * as CapabilityBus from "./capabilityBus.ts"
-import { lifecycleTag, TypeId as ManagerTypeId } from "./manager.ts"
+import { lifecycleTagOf, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./periodicRunner.ts"
 import * as PeriodicTask from "./periodicTask.ts"
 import { SteadyClock } from "./steadyClock.ts"
@@ -336,12 +336,13 @@ const buildManagers = (managers: ReadonlyArray<AnyManager>) =>
       if (names.has(name)) return yield* new DuplicateManager({ manager: name })
       names.add(name)
     }
-    let context = Context.empty() as Context.Context<unknown>
+    let context = Context.empty()
     for (const manager of managers) context = Context.merge(context, yield* Layer.build(manager))
-    const lifecycles = managers.map((manager) =>
-      Context.get(context, lifecycleTag(manager[ManagerTypeId].tag))
-    )
-    return { context, lifecycles }
+    // Each layer provides its manager's lifecycle next to its service: the lifecycles are for
+    // this service to run, the managers' services for everyone.
+    const lifecycleTags = managers.map(lifecycleTagOf)
+    const lifecycles = lifecycleTags.map((tag) => Context.unsafeGet(context, tag))
+    return { services: Context.omit(...lifecycleTags)(context), lifecycles }
   })
 
 // -- start: init (all) → record → preStart (all) → [RPC consumers] → postStart (all)
@@ -732,7 +733,7 @@ export const layer = (
     const registry = yield* ServiceRegistry
     const clock = yield* Effect.clock
     const steady = new SteadyClock(clock)
-    const { context, lifecycles } = yield* buildManagers(managers)
+    const { lifecycles, services } = yield* buildManagers(managers)
     const run: Run = {
       config,
       registry,
@@ -773,10 +774,5 @@ export const layer = (
       stopped,
       shutdownTimeoutMillis: config.shutdownTimeout,
     }
-    let out = Context.make(ServiceTag, service) as Context.Context<unknown>
-    for (const manager of managers) {
-      const tag = manager[ManagerTypeId].tag
-      out = Context.add(out, tag, Context.get(context, tag))
-    }
-    return out
+    return Context.merge(Context.make(ServiceTag, service), services)
   }))
