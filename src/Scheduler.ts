@@ -18,9 +18,9 @@ import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { InvalidOption } from "./internal/options.ts"
 import type {
   InvalidCapabilities,
-  InvalidSchedulerOption,
   InvalidWeigher,
   NoValidHost,
   TooManyHosts,
@@ -418,7 +418,7 @@ export const Scheduler: Context.Tag<Scheduler, Scheduler> = internal.tag
  */
 export const make: <A, I>(
   options: Options<A, I>,
-) => Effect.Effect<Scheduler<A>, InvalidSchedulerOption, Scope.Scope> = internal.make
+) => Effect.Effect<Scheduler<A>, InvalidOption, Scope.Scope> = internal.make
 
 /**
  * A layer with a scheduler, under the {@link Scheduler} tag or, to keep the capabilities'
@@ -444,11 +444,11 @@ export const make: <A, I>(
  * @category layers
  */
 export const layer: {
-  <A, I>(options: Options<A, I>): Layer.Layer<Scheduler, InvalidSchedulerOption>
+  <A, I>(options: Options<A, I>): Layer.Layer<Scheduler, InvalidOption>
   <Id, A, I>(
     tag: Context.Tag<Id, Scheduler<A>>,
     options: Options<A, I>,
-  ): Layer.Layer<Id, InvalidSchedulerOption>
+  ): Layer.Layer<Id, InvalidOption>
 } = internal.layer
 
 /**
@@ -516,30 +516,6 @@ export {
    */
   InvalidCapabilities,
   /**
-   * A scheduler option that makes no sense — a negative or infinite `serviceDownTime` or
-   * `forgetAfter`, a `forgetAfter` shorter than `serviceDownTime`, a `maxHosts` or
-   * `changesCapacity` that is not a positive integer, a `schema` that is not a Schema — names
-   * the option, the value and the rule; {@link make} and {@link layer} fail with it before
-   * anything starts.
-   *
-   * @example
-   * ```ts
-   * import * as Effect from "effect/Effect"
-   * import * as Schema from "effect/Schema"
-   * import * as Scheduler from "effect-manager/Scheduler"
-   *
-   * const program = Scheduler.make({ schema: Schema.Struct({}), serviceDownTime: -1 }).pipe(
-   *   Effect.catchTag("InvalidSchedulerOption", (error) => Effect.die(error.message)),
-   *   Effect.scoped
-   * )
-   * // dies with: Scheduler option serviceDownTime must be a finite duration ≥ 0, got -1
-   * ```
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  InvalidSchedulerOption,
-  /**
    * A weigher that {@link Scheduler.select} cannot use fairly: its `multiplier`, or the score
    * it gave a host (the first such host by name), is NaN, ±Infinity or not a number. Names
    * the weigher, the field, the host and the value.
@@ -602,3 +578,31 @@ export {
    */
   TooManyHosts,
 } from "./internal/scheduler.ts"
+
+export {
+  /**
+   * A scheduler option that makes no sense — a negative or infinite `serviceDownTime` or
+   * `forgetAfter`, a `forgetAfter` shorter than `serviceDownTime`, a `maxHosts` that is neither
+   * a positive integer nor `Infinity`, a `changesCapacity` that is not a positive integer, a
+   * `schema` that is not a Schema — names the module, the option, the value and the rule;
+   * {@link make} and {@link layer} fail with it before anything starts. The same error as every
+   * other module's options.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Schema from "effect/Schema"
+   * import * as Scheduler from "effect-manager/Scheduler"
+   *
+   * const program = Scheduler.make({ schema: Schema.Struct({}), serviceDownTime: -1 }).pipe(
+   *   Effect.catchTag("InvalidOption", (error) => Effect.die(error.message)),
+   *   Effect.scoped
+   * )
+   * // dies with: Invalid option serviceDownTime of Scheduler: -1 must be a finite duration ≥ 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidOption,
+} from "./internal/options.ts"

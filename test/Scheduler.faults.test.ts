@@ -477,21 +477,21 @@ describe("Scheduler faults: a wall clock that is stepped", () => {
 
 describe("Scheduler options: forgetAfter", () => {
   const bad: ReadonlyArray<readonly [unknown, string]> = [
-    [-1, "must be a finite duration ≥ 0, got -1"],
-    [NaN, "must be a finite duration ≥ 0, got NaN"],
-    [Infinity, "must be a finite duration ≥ 0, got Infinity"],
-    ["abc", `is not a duration, got "abc"`],
-    ["5 seconds", `must not be shorter than serviceDownTime (10s), got "5 seconds"`],
+    [-1, "-1 must be a finite duration ≥ 0"],
+    [NaN, "NaN must be a finite duration ≥ 0"],
+    [Infinity, "Infinity must be a finite duration ≥ 0"],
+    ["abc", `"abc" is not a duration`],
+    ["5 seconds", `"5 seconds" must not be shorter than serviceDownTime (10s)`],
   ]
   for (const [forgetAfter, reason] of bad) {
-    it.scoped(`forgetAfter ${String(forgetAfter)} fails make with InvalidSchedulerOption`, () =>
+    it.scoped(`forgetAfter ${String(forgetAfter)} fails make with InvalidOption`, () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(Scheduler.make({
           schema: Compute,
           serviceDownTime: "10 seconds",
           forgetAfter: forgetAfter as Duration.DurationInput,
         }))
-        expect(error.message).toBe(`Scheduler option forgetAfter ${reason}`)
+        expect(error.message).toBe(`Invalid option forgetAfter of Scheduler: ${reason}`)
       }))
   }
 })

@@ -330,43 +330,64 @@ describe("Scheduler options", () => {
     [
       "a negative serviceDownTime",
       { serviceDownTime: -1 },
-      "Scheduler option serviceDownTime must be a finite duration ≥ 0, got -1",
+      "Invalid option serviceDownTime of Scheduler: -1 must be a finite duration ≥ 0",
     ],
     [
       "an infinite serviceDownTime",
       { serviceDownTime: Duration.infinity },
-      "Scheduler option serviceDownTime must be a finite duration ≥ 0, got Infinity",
+      "Invalid option serviceDownTime of Scheduler: Infinity must be a finite duration ≥ 0",
     ],
     [
       "a serviceDownTime that is no duration",
       { serviceDownTime: "a while" as never },
-      `Scheduler option serviceDownTime is not a duration, got "a while"`,
+      `Invalid option serviceDownTime of Scheduler: "a while" is not a duration`,
     ],
     [
       "a fractional maxHosts",
       { maxHosts: 2.5 },
-      "Scheduler option maxHosts must be a positive integer, got 2.5",
+      "Invalid option maxHosts of Scheduler: 2.5 must be a positive integer or Infinity",
     ],
     [
       "a zero changesCapacity",
       { changesCapacity: 0 },
-      "Scheduler option changesCapacity must be a positive integer, got 0",
+      "Invalid option changesCapacity of Scheduler: 0 must be a positive integer",
     ],
     [
       "a schema that is not a Schema",
       { schema: { ramMb: "number" } as never },
-      `Scheduler option schema must be a Schema, got {"ramMb":"number"}`,
+      `Invalid option schema of Scheduler: {"ramMb":"number"} must be a Schema`,
     ],
   ]
   for (const [what, options, message] of bad) {
-    it.scoped(`${what} fails make, and the layer, with InvalidSchedulerOption`, () =>
+    it.scoped(`${what} fails make, and the layer, with InvalidOption`, () =>
       Effect.gen(function* () {
         const all = { schema: Compute, ...options } as Scheduler.Options<Compute, unknown>
         const made = yield* Effect.flip(Scheduler.make(all))
-        expect(made._tag).toBe("InvalidSchedulerOption")
+        expect(made._tag).toBe("InvalidOption")
+        expect(made.module).toBe("Scheduler")
         expect(made.message).toBe(message)
         const built = yield* Effect.flip(Layer.build(Scheduler.layer(all)))
         expect(built.message).toBe(message)
       }))
   }
+
+  it.scoped("the error names the module, the option, the value as given and the rule", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Scheduler.make({ schema: Compute, maxHosts: null as never }))
+      expect(error).toEqual(
+        new Scheduler.InvalidOption({
+          module: "Scheduler",
+          option: "maxHosts",
+          value: "null",
+          reason: "must be a positive integer or Infinity",
+        }),
+      )
+    }))
+
+  it.scoped("a maxHosts of Infinity is no limit, and the durations default to 60 s and 10 min", () =>
+    Effect.gen(function* () {
+      const scheduler = yield* Scheduler.make({ schema: Compute, maxHosts: Infinity })
+      expect(Duration.toMillis(scheduler.serviceDownTime)).toBe(60_000)
+      expect(Duration.toMillis(scheduler.forgetAfter)).toBe(600_000)
+    }))
 })

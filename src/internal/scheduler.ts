@@ -17,7 +17,8 @@ import type * as Scheduler from "../Scheduler.ts"
 import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
 import { MAX_TIMER_MILLIS, SteadyClock } from "./steadyClock.ts"
-import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
+import { decodeOptions, InvalidOption, Millis, PositiveInteger } from "./options.ts"
+import { isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
 export const TypeId: Scheduler.TypeId = Symbol.for("effect-manager/Scheduler") as Scheduler.TypeId
@@ -64,19 +65,6 @@ export class TooManyHosts extends Schema.TaggedError<TooManyHosts>(
     return `Scheduler refused ${
       describeReporter(this)
     }: it already keeps ${this.maxHosts} host states (maxHosts)`
-  }
-}
-
-/** @internal */
-export class InvalidSchedulerOption extends Schema.TaggedError<InvalidSchedulerOption>(
-  "effect-manager/InvalidSchedulerOption",
-)("InvalidSchedulerOption", {
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-}) {
-  override get message(): string {
-    return `Scheduler option ${this.option} ${this.reason}, got ${this.value}`
   }
 }
 
@@ -376,46 +364,40 @@ interface Settings {
   readonly changesCapacity: number
 }
 
-const decodeOptions = <A, I>(
+/** A host limit: a positive integer, or no limit at all. */
+const HostLimit = Schema.declare(
+  (u): u is number => u === Infinity || isPositiveInteger(u),
+  { identifier: "HostLimit", message: () => "must be a positive integer or Infinity" },
+)
+
+const SchedulerOptions = Schema.Struct({
+  serviceDownTime: Schema.optionalWith(Millis("≥ 0"), {
+    default: () => DEFAULT_SERVICE_DOWN_TIME_MILLIS,
+  }),
+  forgetAfter: Schema.optional(Millis("≥ 0")),
+  maxHosts: Schema.optionalWith(HostLimit, { default: () => Infinity }),
+  changesCapacity: Schema.optionalWith(PositiveInteger, {
+    default: () => DEFAULT_CHANGES_CAPACITY,
+  }),
+  schema: Schema.declare(Schema.isSchema, { message: () => "must be a Schema" }),
+}).pipe(
+  Schema.filter(({ forgetAfter, serviceDownTime }) =>
+    forgetAfter === undefined || forgetAfter >= serviceDownTime || {
+      path: ["forgetAfter"],
+      message: `must not be shorter than serviceDownTime (${Duration.format(serviceDownTime)})`,
+    }
+  ),
+)
+
+const decodeSettings = <A, I>(
   options: Scheduler.Options<A, I>,
-): Effect.Effect<Settings, InvalidSchedulerOption> =>
-  Effect.gen(function* () {
-    const invalid = (option: string, value: unknown) => (reason: string) =>
-      new InvalidSchedulerOption({ option, value: show(value), reason })
-    const downTime = options.serviceDownTime === undefined
-      ? DEFAULT_SERVICE_DOWN_TIME_MILLIS
-      : yield* Either.mapLeft(
-        decodeMillis(options.serviceDownTime, "≥ 0"),
-        invalid("serviceDownTime", options.serviceDownTime),
-      )
-    const forgetAfter = options.forgetAfter === undefined
-      ? DEFAULT_FORGET_AFTER_DOWN_TIMES * downTime
-      : yield* Either.mapLeft(
-        decodeMillis(options.forgetAfter, "≥ 0"),
-        invalid("forgetAfter", options.forgetAfter),
-      )
-    if (forgetAfter < downTime) {
-      return yield* Effect.fail(
-        invalid("forgetAfter", options.forgetAfter)(
-          `must not be shorter than serviceDownTime (${Duration.format(downTime)})`,
-        ),
-      )
-    }
-    const maxHosts = options.maxHosts ?? Infinity
-    if (!(maxHosts === Infinity || isPositiveInteger(maxHosts))) {
-      return yield* Effect.fail(invalid("maxHosts", maxHosts)("must be a positive integer"))
-    }
-    const changesCapacity = options.changesCapacity ?? DEFAULT_CHANGES_CAPACITY
-    if (!isPositiveInteger(changesCapacity)) {
-      return yield* Effect.fail(
-        invalid("changesCapacity", changesCapacity)("must be a positive integer"),
-      )
-    }
-    if (!Schema.isSchema(options.schema)) {
-      return yield* Effect.fail(invalid("schema", options.schema)("must be a Schema"))
-    }
-    return { downTime, forgetAfter, maxHosts, changesCapacity }
-  })
+): Either.Either<Settings, InvalidOption> =>
+  Either.map(decodeOptions("Scheduler", SchedulerOptions, options), (decoded) => ({
+    downTime: decoded.serviceDownTime,
+    forgetAfter: decoded.forgetAfter ?? DEFAULT_FORGET_AFTER_DOWN_TIMES * decoded.serviceDownTime,
+    maxHosts: decoded.maxHosts,
+    changesCapacity: decoded.changesCapacity,
+  }))
 
 const logRejection = (error: Rejection) =>
   Effect.logWarning(error.message).pipe(
@@ -658,9 +640,9 @@ class HostTable<A> {
 /** @internal */
 export const make = <A, I>(
   options: Scheduler.Options<A, I>,
-): Effect.Effect<Scheduler.Scheduler<A>, InvalidSchedulerOption, Scope.Scope> =>
+): Effect.Effect<Scheduler.Scheduler<A>, InvalidOption, Scope.Scope> =>
   Effect.gen(function* () {
-    const settings = yield* decodeOptions(options)
+    const settings = yield* decodeSettings(options)
     const table = new HostTable<A>(settings, capabilitiesDecoder(options.schema))
     const scope = yield* Effect.scope
     const pubsub = yield* Effect.acquireRelease(
@@ -905,11 +887,11 @@ class Weighing<A> {
 
 /** @internal */
 export const layer: {
-  <A, I>(options: Scheduler.Options<A, I>): Layer.Layer<Scheduler.Scheduler, InvalidSchedulerOption>
+  <A, I>(options: Scheduler.Options<A, I>): Layer.Layer<Scheduler.Scheduler, InvalidOption>
   <Id, A, I>(
     tag: Context.Tag<Id, Scheduler.Scheduler<A>>,
     options: Scheduler.Options<A, I>,
-  ): Layer.Layer<Id, InvalidSchedulerOption>
+  ): Layer.Layer<Id, InvalidOption>
 } = (<Id, A, I>(
   tagOrOptions: Context.Tag<Id, Scheduler.Scheduler<A>> | Scheduler.Options<A, I>,
   options?: Scheduler.Options<A, I>,
