@@ -16,8 +16,8 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { CapabilityReport, MalformedReport } from "./Capabilities.ts"
-import type { InvalidCapabilityBusOption } from "./internal/capabilityBus.ts"
 import * as internal from "./internal/capabilityBus.ts"
+import type { InvalidOption } from "./internal/options.ts"
 
 /**
  * @since 0.1.0
@@ -129,7 +129,7 @@ export const CapabilityBus: Context.Tag<CapabilityBus, CapabilityBus> = internal
  */
 export const make: (
   options?: Options,
-) => Effect.Effect<CapabilityBus, InvalidCapabilityBusOption, Scope.Scope> = internal.make
+) => Effect.Effect<CapabilityBus, InvalidOption, Scope.Scope> = internal.make
 
 /**
  * A layer with a bus; provide it to the services that publish and to the scheduler that reads.
@@ -150,11 +150,14 @@ export const make: (
  */
 export const layer: (
   options?: Options,
-) => Layer.Layer<CapabilityBus, InvalidCapabilityBusOption> = internal.layer
+) => Layer.Layer<CapabilityBus, InvalidOption> = internal.layer
 
 export {
   /**
-   * A bus option is invalid; names the option and the value.
+   * A bus option that makes no sense — a `capacity` that is not a positive integer (or is past
+   * 2^53 − 1) — names the module, the option, the value and the rule; {@link make} and
+   * {@link layer} fail with it before anything starts. The same error as every other module's
+   * options.
    *
    * @example
    * ```ts
@@ -162,12 +165,13 @@ export {
    * import * as CapabilityBus from "effect-manager/CapabilityBus"
    *
    * const program = Effect.scoped(CapabilityBus.make({ capacity: 0 })).pipe(
-   *   Effect.catchTag("InvalidCapabilityBusOption", (error) => Effect.logError(error.message)),
+   *   Effect.catchTag("InvalidOption", (error) => Effect.logError(error.message)),
    * )
+   * // logs: Invalid option capacity of CapabilityBus: 0 must be a positive integer
    * ```
    *
    * @since 0.1.0
    * @category errors
    */
-  InvalidCapabilityBusOption,
-} from "./internal/capabilityBus.ts"
+  InvalidOption,
+} from "./internal/options.ts"

@@ -109,22 +109,34 @@ describe("CapabilityBus", () => {
       expect(received).toEqual({ ...report(1), host: "__proto__", manager: "constructor" })
     }))
 
-  it.effect("a capacity below 1 is rejected, naming the option and the value", () =>
-    Effect.gen(function* () {
-      const exit = yield* Effect.exit(Effect.scoped(CapabilityBus.make({ capacity: 0 })))
-      expect(exit).toEqual(
-        Exit.fail(
-          new CapabilityBus.InvalidCapabilityBusOption({
-            option: "capacity",
-            value: "0",
-            reason: "must be a whole number ≥ 1",
-          }),
-        ),
-      )
-      if (Exit.isFailure(exit)) {
-        expect(exit.cause._tag === "Fail" ? exit.cause.error.message : "").toBe(
-          "CapabilityBus option capacity must be a whole number ≥ 1, got 0",
+  const badCapacities: ReadonlyArray<readonly [unknown, string, string]> = [
+    [0, "0", "must be a positive integer"],
+    [1.5, "1.5", "must be a positive integer"],
+    [NaN, "NaN", "must be a positive integer"],
+    [null, "null", "must be a positive integer"],
+    [2 ** 53, "9007199254740992", "must be at most 2^53 − 1"],
+  ]
+  for (const [capacity, value, reason] of badCapacities) {
+    it.effect(`a capacity of ${value} is rejected, naming the option, the value and the rule`, () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(
+          Effect.scoped(CapabilityBus.make({ capacity: capacity as number })),
         )
-      }
-    }))
+        expect(exit).toEqual(
+          Exit.fail(
+            new CapabilityBus.InvalidOption({
+              module: "CapabilityBus",
+              option: "capacity",
+              value,
+              reason,
+            }),
+          ),
+        )
+        if (Exit.isFailure(exit)) {
+          expect(exit.cause._tag === "Fail" ? exit.cause.error.message : "").toBe(
+            `Invalid option capacity of CapabilityBus: ${value} ${reason}`,
+          )
+        }
+      }))
+  }
 })

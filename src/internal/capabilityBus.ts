@@ -8,6 +8,7 @@ import * as Stream from "effect/Stream"
 import type { CapabilityReport } from "../Capabilities.ts"
 import type * as CapabilityBus from "../CapabilityBus.ts"
 import { MalformedReport, readReport } from "./capabilities.ts"
+import { decodeOptions, InvalidOption, PositiveInteger } from "./options.ts"
 
 /** @internal */
 export const TypeId: CapabilityBus.TypeId = Symbol.for(
@@ -19,34 +20,23 @@ export const tag: Context.Tag<CapabilityBus.CapabilityBus, CapabilityBus.Capabil
   .GenericTag<CapabilityBus.CapabilityBus>("effect-manager/CapabilityBus")
 
 /** @internal */
-export class InvalidCapabilityBusOption extends Schema.TaggedError<InvalidCapabilityBusOption>(
-  "effect-manager/InvalidCapabilityBusOption",
-)("InvalidCapabilityBusOption", {
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-}) {
-  override get message(): string {
-    return `CapabilityBus option ${this.option} ${this.reason}, got ${this.value}`
-  }
-}
-
-/** @internal */
 export const defaultCapacity = 4096
+
+const BusOptions = Schema.Struct({
+  capacity: Schema.optionalWith(
+    PositiveInteger.pipe(
+      Schema.filter(Number.isSafeInteger, { message: () => "must be at most 2^53 − 1" }),
+    ),
+    { default: () => defaultCapacity },
+  ),
+})
 
 /** @internal */
 export const make = (
   options?: CapabilityBus.Options,
-): Effect.Effect<CapabilityBus.CapabilityBus, InvalidCapabilityBusOption, Scope.Scope> =>
+): Effect.Effect<CapabilityBus.CapabilityBus, InvalidOption, Scope.Scope> =>
   Effect.gen(function* () {
-    const capacity = options?.capacity ?? defaultCapacity
-    if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      return yield* new InvalidCapabilityBusOption({
-        option: "capacity",
-        value: String(capacity),
-        reason: "must be a whole number ≥ 1",
-      })
-    }
+    const { capacity } = yield* decodeOptions("CapabilityBus", BusOptions, options ?? {})
     const pubsub = yield* Effect.acquireRelease(
       PubSub.sliding<CapabilityReport>(capacity),
       PubSub.shutdown,
@@ -68,5 +58,4 @@ export const make = (
 /** @internal */
 export const layer = (
   options?: CapabilityBus.Options,
-): Layer.Layer<CapabilityBus.CapabilityBus, InvalidCapabilityBusOption> =>
-  Layer.scoped(tag, make(options))
+): Layer.Layer<CapabilityBus.CapabilityBus, InvalidOption> => Layer.scoped(tag, make(options))
