@@ -19,7 +19,8 @@ import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { InvalidNotification, InvalidNotifierOption } from "./internal/notifier.ts"
+import type { InvalidNotification } from "./internal/notifier.ts"
+import type { InvalidOption } from "./internal/options.ts"
 import * as internal from "./internal/notifier.ts"
 
 /**
@@ -256,7 +257,7 @@ export const logSink: NotificationSink = internal.logSink
 
 /**
  * A notifier in the current scope; its stream ends when the scope closes. An invalid
- * `sinkTimeout` or `capacity` fails with {@link InvalidNotifierOption}.
+ * `sinkTimeout` or `capacity` fails with {@link InvalidOption}.
  *
  * @example
  * ```ts
@@ -274,7 +275,7 @@ export const logSink: NotificationSink = internal.logSink
  */
 export const make: <R = never>(
   options: Options<R>,
-) => Effect.Effect<Notifier, InvalidNotifierOption, R | Scope.Scope> = internal.make
+) => Effect.Effect<Notifier, InvalidOption, R | Scope.Scope> = internal.make
 
 /**
  * A layer with a notifier; it needs what its sinks need and fails like {@link make}.
@@ -291,7 +292,7 @@ export const make: <R = never>(
  */
 export const layer: <R = never>(
   options: Options<R>,
-) => Layer.Layer<Notifier, InvalidNotifierOption, R> = internal.layer
+) => Layer.Layer<Notifier, InvalidOption, R> = internal.layer
 
 export {
   /**
@@ -313,9 +314,14 @@ export {
    * @category errors
    */
   InvalidNotification,
+} from "./internal/notifier.ts"
+
+export {
   /**
-   * A notifier option is invalid: names the option, the value and the rule (`sinkTimeout`: a
-   * finite duration > 0; `capacity`: a positive integer).
+   * A notifier option that makes no sense — a `sinkTimeout` that is not a finite duration > 0,
+   * a `capacity` that is not a positive integer — names the module, the option, the value and
+   * the rule; {@link make} and {@link layer} fail with it before anything starts. The same error
+   * as every other module's options.
    *
    * @example
    * ```ts
@@ -323,13 +329,13 @@ export {
    * import * as Notifier from "effect-manager/Notifier"
    *
    * const program = Effect.scoped(Notifier.make({ publisherId: "api.node-1", capacity: 0 })).pipe(
-   *   Effect.catchTag("InvalidNotifierOption", (error) => Effect.logError(error.message)),
+   *   Effect.catchTag("InvalidOption", (error) => Effect.logError(error.message)),
    * )
-   * // Notifier option capacity must be a positive integer, got 0
+   * // Invalid option capacity of Notifier: 0 must be a positive integer
    * ```
    *
    * @since 0.1.0
    * @category errors
    */
-  InvalidNotifierOption,
-} from "./internal/notifier.ts"
+  InvalidOption,
+} from "./internal/options.ts"

@@ -422,7 +422,7 @@ describe("Notifier", () => {
       expect([Chunk.size(seen), Chunk.unsafeHead(seen)]).toEqual([4096, 5_000 - 4096])
     }).pipe(Effect.scoped))
 
-  it.effect("an invalid sinkTimeout or capacity fails with InvalidNotifierOption", () =>
+  it.effect("an invalid sinkTimeout or capacity fails with InvalidOption", () =>
     Effect.gen(function* () {
       const invalid = (options: Partial<Notifier.Options>) =>
         Effect.flip(Effect.scoped(Notifier.make({ ...compute, ...options })))
@@ -434,18 +434,21 @@ describe("Notifier", () => {
         invalid({ capacity: 0 }),
         invalid({ capacity: 1.5 }),
         invalid({ capacity: NaN }),
+        invalid({ capacity: null as never }),
       ])
       expect(errors.map((error) => error.message)).toEqual([
-        "Notifier option sinkTimeout must be a finite duration > 0, got -1",
-        `Notifier option sinkTimeout must be a finite duration > 0, got "0 millis"`,
-        "Notifier option sinkTimeout must be a finite duration > 0, got Infinity",
-        `Notifier option sinkTimeout is not a duration, got "soon"`,
-        "Notifier option capacity must be a positive integer, got 0",
-        "Notifier option capacity must be a positive integer, got 1.5",
-        "Notifier option capacity must be a positive integer, got NaN",
+        "Invalid option sinkTimeout of Notifier: -1 must be a finite duration > 0",
+        `Invalid option sinkTimeout of Notifier: "0 millis" must be a finite duration > 0`,
+        "Invalid option sinkTimeout of Notifier: Infinity must be a finite duration > 0",
+        `Invalid option sinkTimeout of Notifier: "soon" is not a duration`,
+        "Invalid option capacity of Notifier: 0 must be a positive integer",
+        "Invalid option capacity of Notifier: 1.5 must be a positive integer",
+        "Invalid option capacity of Notifier: NaN must be a positive integer",
+        "Invalid option capacity of Notifier: null must be a positive integer",
       ])
       expect(errors[4]).toEqual(
-        new Notifier.InvalidNotifierOption({
+        new Notifier.InvalidOption({
+          module: "Notifier",
           option: "capacity",
           value: "0",
           reason: "must be a positive integer",

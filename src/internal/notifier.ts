@@ -3,7 +3,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as LogLevel from "effect/LogLevel"
@@ -14,7 +13,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Notifier from "../Notifier.ts"
 import { withLimit } from "./bounded.ts"
-import { decodeMillis, isPositiveInteger, show } from "./validate.ts"
+import { decodeOptions, InvalidOption, Millis, PositiveInteger } from "./options.ts"
 
 /** @internal */
 export const TypeId: Notifier.TypeId = Symbol.for("effect-manager/Notifier") as Notifier.TypeId
@@ -35,19 +34,6 @@ export class InvalidNotification extends Schema.TaggedError<InvalidNotification>
     return `Notification ${
       JSON.stringify(this.eventType)
     } was not sent: its payload does not encode with its schema: ${this.reason}`
-  }
-}
-
-/** @internal */
-export class InvalidNotifierOption extends Schema.TaggedError<InvalidNotifierOption>(
-  "effect-manager/InvalidNotifierOption",
-)("InvalidNotifierOption", {
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-}) {
-  override get message(): string {
-    return `Notifier option ${this.option} ${this.reason}, got ${this.value}`
   }
 }
 
@@ -106,32 +92,12 @@ export const logSink: Notifier.NotificationSink = (notification) =>
     }),
   )
 
-const validate = <R>(
-  options: Notifier.Options<R>,
-): Effect.Effect<
-  { readonly sinkTimeout: number; readonly capacity: number },
-  InvalidNotifierOption
-> =>
-  Effect.gen(function* () {
-    const timeout = options.sinkTimeout ?? defaultSinkTimeout
-    const sinkTimeout = decodeMillis(timeout, "> 0")
-    if (Either.isLeft(sinkTimeout)) {
-      return yield* new InvalidNotifierOption({
-        option: "sinkTimeout",
-        value: show(timeout),
-        reason: sinkTimeout.left,
-      })
-    }
-    const capacity = options.capacity ?? defaultCapacity
-    if (!isPositiveInteger(capacity)) {
-      return yield* new InvalidNotifierOption({
-        option: "capacity",
-        value: show(capacity),
-        reason: "must be a positive integer",
-      })
-    }
-    return { sinkTimeout: sinkTimeout.right, capacity }
-  })
+const NotifierOptions = Schema.Struct({
+  sinkTimeout: Schema.optionalWith(Millis("> 0"), {
+    default: () => Duration.toMillis(defaultSinkTimeout),
+  }),
+  capacity: Schema.optionalWith(PositiveInteger, { default: () => defaultCapacity }),
+})
 
 /** How a log line names a sink: its place in `sinks` and, when it has one, its function name. */
 const sinkLabel = (sink: Notifier.NotificationSink<any>, index: number): string =>
@@ -179,9 +145,9 @@ const deliverTo = <R>(
 /** @internal */
 export const make = <R = never>(
   options: Notifier.Options<R>,
-): Effect.Effect<Notifier.Notifier, InvalidNotifierOption, R | Scope.Scope> =>
+): Effect.Effect<Notifier.Notifier, InvalidOption, R | Scope.Scope> =>
   Effect.gen(function* () {
-    const { capacity, sinkTimeout } = yield* validate(options)
+    const { capacity, sinkTimeout } = yield* decodeOptions("Notifier", NotifierOptions, options)
     const publisher = "publisherId" in options
       ? options.publisherId
       : publisherId(options.topic, options.host)
@@ -246,4 +212,4 @@ export const make = <R = never>(
 /** @internal */
 export const layer = <R = never>(
   options: Notifier.Options<R>,
-): Layer.Layer<Notifier.Notifier, InvalidNotifierOption, R> => Layer.scoped(tag, make(options))
+): Layer.Layer<Notifier.Notifier, InvalidOption, R> => Layer.scoped(tag, make(options))
