@@ -241,6 +241,11 @@ export const cron: <E, R>(
  * means the 60 s default and a negative spacing disables the task (the runner logs
  * "Skipping periodic task … because its interval is negative" once).
  *
+ * The spacing is counted in whole milliseconds, `Math.round(seconds * 1000)`: 4.03 is 4,030 ms
+ * (the product in floating point is 4030.0000000000005) and 1.0005 is 1,001 ms, where oslo adds
+ * float seconds. A spacing above 0 that rounds to 0 ms is 1 ms, the runner's shortest step: only
+ * an exact 0 means 60 s.
+ *
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"

@@ -107,10 +107,15 @@ export const fromSpacing = <E, R>(
   // A disabled task keeps a valid placeholder spacing so that it never fails validation.
   const negative = spacingSeconds < 0
   const seconds = spacingSeconds === 0 || negative ? DEFAULT_SPACING_SECONDS : spacingSeconds
+  // Whole milliseconds, as the clocks the runner reads count: `seconds * 1000` in floating point
+  // is off by a little (4.03 gives 4030.0000000000005). A positive spacing that rounds to 0 is
+  // 1 ms, the runner's shortest step, not oslo's "0 means 60 s". NaN and ±∞ stay as they are,
+  // for `resolve` to reject.
+  const every = Math.max(1, Math.round(seconds * 1000))
   return makeTask(
     name,
     run,
-    { _tag: "Fixed", every: seconds * 1000 },
+    { _tag: "Fixed", every },
     options,
     negative ? NEGATIVE_INTERVAL : undefined,
   )
