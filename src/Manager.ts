@@ -36,6 +36,7 @@ export const TypeId: unique symbol = internal.TypeId as never
 /**
  * What `build` returns: the manager's service and its lifecycle. Every hook is optional (nova's
  * hooks default to no-ops) and may fail with `E`, which reaches the service layer's error type.
+ * `Manager.layer` takes each hook's own error and requirements (see {@link DefinitionError}).
  *
  * @since 0.1.0
  * @category models
@@ -60,6 +61,69 @@ export interface Definition<S, E = never, R = never> {
   /** nova's `RPC_API_VERSION`, "major.minor". Default "1.0". */
   readonly apiVersion?: string | undefined
 }
+
+/** The effects of a definition's hooks, tasks and capabilities, as a union. */
+type HookEffect<D> = EffectOf<
+  D[keyof D & ("init" | "preStart" | "postStart" | "cleanup" | "reset" | "tasks" | "capabilities")]
+>
+
+type EffectOf<F> = F extends Effect.Effect<infer _A, infer _E, infer _R> ? F
+  : F extends (start: never) => infer H ? H
+  : F extends ReadonlyArray<PeriodicTask<infer E, infer R>> ? Effect.Effect<void, E, R>
+  : F extends Capabilities<infer _A, infer _I, infer E, infer R> ? Effect.Effect<void, E, R>
+  : never
+
+/**
+ * What a definition's hooks, tasks and capabilities may fail with: the union of each one's own
+ * error (a hook that is absent adds nothing).
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import type { Manager } from "effect-manager"
+ *
+ * const definition = {
+ *   service: {},
+ *   init: Effect.fail("no volume group" as const),
+ *   reset: Effect.fail("unreadable configuration" as const),
+ * }
+ * type E = Manager.DefinitionError<typeof definition> // "no volume group" | "unreadable configuration"
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type DefinitionError<D> = HookEffect<D> extends infer H
+  ? H extends Effect.Effect<infer _A, infer E, infer _R> ? E : never
+  : never
+
+/**
+ * What a definition's hooks, tasks and capabilities need from the context: the union of each
+ * one's own requirements (a hook that is absent adds nothing).
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import type { Manager } from "effect-manager"
+ *
+ * class Lvm extends Context.Tag("Lvm")<Lvm, { readonly scan: Effect.Effect<void> }>() {}
+ * class Database extends Context.Tag("Database")<Database, { readonly ping: Effect.Effect<void> }>() {}
+ *
+ * const definition = {
+ *   service: {},
+ *   init: Effect.flatMap(Lvm, (lvm) => lvm.scan),
+ *   postStart: Effect.flatMap(Database, (database) => database.ping),
+ * }
+ * type R = Manager.DefinitionRequirements<typeof definition> // Lvm | Database
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type DefinitionRequirements<D> = HookEffect<D> extends infer H
+  ? H extends Effect.Effect<infer _A, infer _E, infer R> ? R : never
+  : never
 
 /**
  * A parsed "major.minor" API version.
@@ -142,7 +206,9 @@ export interface AnyManagerLayer extends Layer.Layer<never, unknown, unknown> {
 /**
  * Defines a manager. `build` runs when the layer is built (nova constructs its manager when the
  * service is created, before it starts); it may create refs, read a driver from the context and
- * register finalizers.
+ * register finalizers. The layer's hook error is the union of the hooks' own errors, and its
+ * requirements are those of `build` and of every hook, task and capabilities stream (which
+ * run later, in the context the layer was built in).
  *
  * @example
  * ```ts
@@ -171,10 +237,15 @@ export interface AnyManagerLayer extends Layer.Layer<never, unknown, unknown> {
  * @since 0.1.0
  * @category constructors
  */
-export const layer: <I, S, E = never, EB = never, R = never>(
+export const layer: <I, S, D extends Definition<S, unknown, unknown>, EB = never, R = never>(
   tag: Context.Tag<I, S>,
-  build: Effect.Effect<Definition<S, E, R>, EB, R>,
-) => ManagerLayer<I, E, EB | InvalidApiVersion, Exclude<R, Scope.Scope>> = internal.layer
+  build: Effect.Effect<D, EB, R>,
+) => ManagerLayer<
+  I,
+  DefinitionError<D>,
+  EB | InvalidApiVersion,
+  Exclude<R | DefinitionRequirements<D>, Scope.Scope>
+> = internal.layer
 
 /**
  * Describes a manager's capabilities: a `Stream` of values and the `Schema` that describes them.

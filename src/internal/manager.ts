@@ -59,7 +59,36 @@ export const lifecycleTagOf = (
   )
 
 /** @internal */
-export const layer = <I, S, E, EB, R>(
+export const layer = <I, S, D extends Manager.Definition<S, unknown, unknown>, EB, R>(
+  tag: Context.Tag<I, S>,
+  build: Effect.Effect<D, EB, R>,
+): Manager.ManagerLayer<
+  I,
+  Manager.DefinitionError<D>,
+  EB | InvalidApiVersion,
+  Exclude<R | Manager.DefinitionRequirements<D>, Scope.Scope>
+> =>
+  make<I, S, Manager.DefinitionError<D>, EB, R | Manager.DefinitionRequirements<D>>(
+    tag,
+    Effect.map(build, typed<S, D>),
+  )
+
+/**
+ * A definition typed by the error and requirements computed from it. Sound: they are the
+ * unions of what its own hooks, tasks and capabilities declare; TypeScript only cannot resolve
+ * those conditional types for a `D` not known yet.
+ */
+const typed = <S, D extends Manager.Definition<S, unknown, unknown>>(
+  definition: D,
+): Manager.Definition<S, Manager.DefinitionError<D>, Manager.DefinitionRequirements<D>> =>
+  definition as Manager.Definition<
+    S,
+    Manager.DefinitionError<D>,
+    Manager.DefinitionRequirements<D>
+  >
+
+/** A manager layer whose hooks share one error type and one context with `build`. */
+const make = <I, S, E, EB, R>(
   tag: Context.Tag<I, S>,
   build: Effect.Effect<Manager.Definition<S, E, R>, EB, R>,
 ): Manager.ManagerLayer<I, E, EB | InvalidApiVersion, Exclude<R, Scope.Scope>> => {
