@@ -1,0 +1,135 @@
+// The periodic runner's options on the one rule for options (see `options.ts`): a schema with
+// the runner's defaults, and the decoded form the runner works with (durations in milliseconds,
+// `resume` as a map).
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as PeriodicRunner from "../PeriodicRunner.ts"
+import {
+  decodeOption,
+  decodeOptions,
+  Flag,
+  type InvalidOption,
+  Millis,
+  OneOf,
+  PositiveInteger,
+} from "./options.ts"
+import { isReadonlyMap } from "./validate.ts"
+
+/**
+ * @internal A runner's options as it uses them: every default applied, durations in
+ * milliseconds, `resume` as a map of task names to epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * const config: RunnerConfig = {
+ *   mode: "concurrent",
+ *   initialDelay: 0,
+ *   maxSleep: 60_000,
+ *   shutdownTimeout: 60_000,
+ *   maxBatch: 1024,
+ *   outcomeBuffer: 16_384,
+ *   resume: new Map(),
+ *   start: true,
+ *   fiberMetrics: false,
+ * }
+ * ```
+ */
+export interface RunnerConfig {
+  readonly mode: PeriodicRunner.Mode
+  readonly initialDelay: number
+  readonly maxSleep: number
+  readonly shutdownTimeout: number
+  readonly maxBatch: number
+  readonly outcomeBuffer: number
+  readonly resume: ReadonlyMap<string, number>
+  readonly start: boolean
+  readonly fiberMetrics: boolean
+}
+
+const ShutdownTimeout = Millis("≥ 0")
+
+const ResumeMap: Schema.Schema<ReadonlyMap<string, number>> = Schema.declare(
+  (u): u is ReadonlyMap<string, number> => u instanceof Map,
+)
+
+/**
+ * `resume` as a map, whichever form it came in. Only a record's own entries count: a task named
+ * `constructor` or `__proto__` is a name like any other, not a key of `Object.prototype`. A map's
+ * entry under a key that is not a string names no task: its instant is checked, then dropped.
+ */
+const Resume = Schema.transformOrFail(Schema.Unknown, ResumeMap, {
+  strict: true,
+  decode: (input, _, ast) => {
+    if (typeof input !== "object" || input === null) {
+      return ParseResult.fail(
+        new ParseResult.Type(ast, input, "must be a Map or a record of task names to instants"),
+      )
+    }
+    const entries = isReadonlyMap(input) ? input.entries() : Object.entries(input)
+    const resume = new Map<string, number>()
+    for (const [task, at] of entries) {
+      if (typeof at !== "number" || !Number.isFinite(at)) {
+        return ParseResult.fail(
+          new ParseResult.Pointer(
+            typeof task === "number" || typeof task === "symbol" ? task : String(task),
+            input,
+            new ParseResult.Type(ast, at, "must be a finite instant (epoch milliseconds)"),
+          ),
+        )
+      }
+      if (typeof task === "string") resume.set(task, at)
+    }
+    return ParseResult.succeed(resume)
+  },
+  encode: ParseResult.succeed,
+})
+
+const RunnerOptions = Schema.Struct({
+  mode: Schema.optionalWith(OneOf("concurrent", "sequential"), {
+    default: () => "concurrent" as const,
+  }),
+  initialDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 0 }),
+  maxSleep: Schema.optionalWith(Millis("≥ 0"), { default: () => 60_000 }),
+  shutdownTimeout: Schema.optionalWith(ShutdownTimeout, { default: () => 60_000 }),
+  maxBatch: Schema.optionalWith(PositiveInteger, { default: () => 1024 }),
+  outcomeBuffer: Schema.optionalWith(PositiveInteger, { default: () => 16_384 }),
+  resume: Schema.optionalWith(Resume, { default: () => new Map<string, number>() }),
+  start: Schema.optionalWith(Flag, { default: () => true }),
+  fiberMetrics: Schema.optionalWith(Flag, { default: () => false }),
+})
+
+/**
+ * @internal A runner's options with their defaults, or `InvalidOption` (module
+ * `PeriodicRunner`) naming the first option that breaks its rule.
+ *
+ * @example
+ * ```ts
+ * const config = yield* decodeRunnerOptions({ mode: "sequential", maxSleep: "10 seconds" })
+ * // config.maxSleep === 10_000, config.maxBatch === 1024
+ * yield* decodeRunnerOptions({ maxSleep: NaN })
+ * // fails: Invalid option maxSleep of PeriodicRunner: NaN must be a finite duration ≥ 0
+ * ```
+ */
+export const decodeRunnerOptions = (
+  options: PeriodicRunner.Options,
+): Effect.Effect<RunnerConfig, InvalidOption> =>
+  decodeOptions("PeriodicRunner", RunnerOptions, options)
+
+/**
+ * @internal The timeout given to a runner's `shutdown`, in milliseconds, on the rule of the
+ * `shutdownTimeout` option: a finite duration ≥ 0. An `Either`, so an `Effect` too.
+ *
+ * @example
+ * ```ts
+ * decodeShutdownTimeout("5 seconds") // Right(5000)
+ * decodeShutdownTimeout(-1)
+ * // Left: Invalid option shutdown(timeout) of PeriodicRunner: -1 must be a finite duration ≥ 0
+ * ```
+ */
+export const decodeShutdownTimeout = (
+  timeout: Duration.DurationInput,
+): Either.Either<number, InvalidOption> =>
+  decodeOption("PeriodicRunner", "shutdown(timeout)", ShutdownTimeout, timeout)
