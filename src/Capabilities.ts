@@ -11,7 +11,7 @@ import type * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/capabilities.ts"
-import type { InvalidCapabilitiesOption } from "./internal/capabilities.ts"
+import type { InvalidOption } from "./internal/options.ts"
 
 /**
  * A manager's capabilities: a `Stream` of values described by a `Schema` (the scheduler that
@@ -134,7 +134,7 @@ export interface Options {
    * How long after the last report an unchanged value is reported again, so a consumer can
    * tell a quiet host from a dead one. A finite duration > 0; default 10 s. Anything else (0,
    * -1, NaN, `Infinity`, "abc") makes the stream fail at once with
-   * {@link InvalidCapabilitiesOption}.
+   * {@link InvalidOption}.
    */
   readonly publishInterval?: Duration.DurationInput | undefined
 }
@@ -158,7 +158,7 @@ export interface Options {
  * A value that does not encode, or whose encoded form is not JSON, is logged as an
  * {@link UnencodableCapabilities} error naming the manager and the host, and skipped; the
  * stream goes on. The stream fails only when the manager's stream fails, or at once with
- * {@link InvalidCapabilitiesOption} when `publishInterval` is not a finite duration > 0.
+ * {@link InvalidOption} when `publishInterval` is not a finite duration > 0.
  *
  * @example
  * ```ts
@@ -182,36 +182,9 @@ export const reports: <A, I, E = never, R = never>(
   source: Source,
   capabilities: Capabilities<A, I, E, R>,
   options?: Options,
-) => Stream.Stream<CapabilityReport, E | InvalidCapabilitiesOption, R> = internal.reports
+) => Stream.Stream<CapabilityReport, E | InvalidOption, R> = internal.reports
 
 export {
-  /**
-   * An option of {@link reports} that makes no sense — a `publishInterval` that is not a
-   * finite duration > 0 — names the option, the value and the rule; the stream fails with it
-   * before it reports anything.
-   *
-   * @example
-   * ```ts
-   * import * as Effect from "effect/Effect"
-   * import * as Schema from "effect/Schema"
-   * import * as Stream from "effect/Stream"
-   * import { Capabilities } from "effect-manager"
-   *
-   * const program = Capabilities.reports(
-   *   { host: "compute-1", service: "compute", manager: "Compute" },
-   *   Capabilities.make(Schema.Struct({}), Stream.make({})),
-   *   { publishInterval: 0 },
-   * ).pipe(
-   *   Stream.runDrain,
-   *   Effect.catchTag("InvalidCapabilitiesOption", (error) => Effect.logError(error.message)),
-   * )
-   * // logs: Capabilities option publishInterval must be a finite duration > 0, got 0
-   * ```
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  InvalidCapabilitiesOption,
   /**
    * A report whose envelope breaks the rules of {@link CapabilityReport} (a report that is not
    * an object, a `host`, `service` or `manager` that is not a string, a `timestamp` that is
@@ -257,3 +230,33 @@ export {
    */
   UnencodableCapabilities,
 } from "./internal/capabilities.ts"
+
+export {
+  /**
+   * An option of {@link reports} that makes no sense — a `publishInterval` that is not a
+   * finite duration > 0 — names the module, the option, the value and the rule; the stream
+   * fails with it before it reports anything. The same error as every other module's options.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Schema from "effect/Schema"
+   * import * as Stream from "effect/Stream"
+   * import { Capabilities, Manager } from "effect-manager"
+   *
+   * const program = Capabilities.reports(
+   *   { host: "compute-1", service: "compute", manager: "Compute" },
+   *   Manager.capabilities(Schema.Struct({}), Stream.make({})),
+   *   { publishInterval: 0 },
+   * ).pipe(
+   *   Stream.runDrain,
+   *   Effect.catchTag("InvalidOption", (error) => Effect.logError(error.message)),
+   * )
+   * // logs: Invalid option publishInterval of Capabilities: 0 must be a finite duration > 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidOption,
+} from "./internal/options.ts"

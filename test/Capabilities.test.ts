@@ -200,14 +200,15 @@ describe("Capabilities.reports", () => {
 })
 
 describe("Capabilities bad input", () => {
-  const bad: ReadonlyArray<readonly [unknown, string]> = [
-    [0, "must be a finite duration > 0, got 0"],
-    [-1, "must be a finite duration > 0, got -1"],
-    [NaN, "must be a finite duration > 0, got NaN"],
-    [Infinity, "must be a finite duration > 0, got Infinity"],
-    ["abc", `is not a duration, got "abc"`],
+  const bad: ReadonlyArray<readonly [unknown, string, string]> = [
+    [0, "0", "must be a finite duration > 0"],
+    [-1, "-1", "must be a finite duration > 0"],
+    [NaN, "NaN", "must be a finite duration > 0"],
+    [Infinity, "Infinity", "must be a finite duration > 0"],
+    ["abc", `"abc"`, "is not a duration"],
+    [null, "null", "is not a duration"],
   ]
-  for (const [publishInterval, reason] of bad) {
+  for (const [publishInterval, value, reason] of bad) {
     it.effect(`a publishInterval of ${String(publishInterval)} fails the stream at once`, () =>
       Effect.gen(function* () {
         const error = yield* Capabilities.reports(
@@ -216,13 +217,16 @@ describe("Capabilities bad input", () => {
           { publishInterval: publishInterval as never },
         ).pipe(Stream.runCollect, Effect.flip)
         expect(error).toEqual(
-          new Capabilities.InvalidCapabilitiesOption({
+          new Capabilities.InvalidOption({
+            module: "Capabilities",
             option: "publishInterval",
-            value: reason.slice(reason.indexOf("got ") + 4),
-            reason: reason.slice(0, reason.indexOf(", got ")),
+            value,
+            reason,
           }),
         )
-        expect(error.message).toBe(`Capabilities option publishInterval ${reason}`)
+        expect(error.message).toBe(
+          `Invalid option publishInterval of Capabilities: ${value} ${reason}`,
+        )
       }))
   }
 

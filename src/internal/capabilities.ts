@@ -9,7 +9,8 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Capabilities from "../Capabilities.ts"
-import { decodeMillis, show } from "./validate.ts"
+import { decodeOptions, type InvalidOption, Millis } from "./options.ts"
+import { show } from "./validate.ts"
 
 /** @internal */
 export class UnencodableCapabilities extends Schema.TaggedError<UnencodableCapabilities>(
@@ -39,19 +40,6 @@ export class MalformedReport extends Schema.TaggedError<MalformedReport>(
   override get message(): string {
     const from = this.host === undefined ? "" : ` from host ${JSON.stringify(this.host)}`
     return `Capability report${from} refused: ${this.field} ${this.reason}, got ${this.value}`
-  }
-}
-
-/** @internal */
-export class InvalidCapabilitiesOption extends Schema.TaggedError<InvalidCapabilitiesOption>(
-  "effect-manager/InvalidCapabilitiesOption",
-)("InvalidCapabilitiesOption", {
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-}) {
-  override get message(): string {
-    return `Capabilities option ${this.option} ${this.reason}, got ${this.value}`
   }
 }
 
@@ -103,6 +91,12 @@ export const make = <A, I, E, R>(
 /** @internal */
 export const defaultPublishInterval: Duration.Duration = Duration.seconds(10)
 
+const ReportsOptions = Schema.Struct({
+  publishInterval: Schema.optionalWith(Millis("> 0"), {
+    default: () => Duration.toMillis(defaultPublishInterval),
+  }),
+})
+
 /** An encoded value and its JSON text, which decides whether it changed. */
 interface Encoded {
   readonly value: unknown
@@ -117,18 +111,10 @@ export const reports = <A, I, E, R>(
   source: Capabilities.Source,
   capabilities: Capabilities.Capabilities<A, I, E, R>,
   options?: Capabilities.Options,
-): Stream.Stream<Capabilities.CapabilityReport, E | InvalidCapabilitiesOption, R> => {
-  const input = options?.publishInterval ?? defaultPublishInterval
-  const interval = decodeMillis(input, "> 0")
-  if (Either.isLeft(interval)) {
-    return Stream.fail(
-      new InvalidCapabilitiesOption({
-        option: "publishInterval",
-        value: show(input),
-        reason: interval.left,
-      }),
-    )
-  }
+): Stream.Stream<Capabilities.CapabilityReport, E | InvalidOption, R> => {
+  const decoded = decodeOptions("Capabilities", ReportsOptions, options ?? {})
+  if (Either.isLeft(decoded)) return Stream.fail(decoded.left)
+  const interval = decoded.right.publishInterval
   const encode = Schema.encode(capabilities.schema)
   // A value that does not encode is logged and dropped; a defect in a schema's transformation
   // is treated the same, so one bad value never ends the stream.
@@ -170,7 +156,7 @@ export const reports = <A, I, E, R>(
       (latest) =>
         Stream.repeatEffectWithSchedule(
           Effect.succeed(latest.value),
-          Schedule.spaced(interval.right),
+          Schedule.spaced(interval),
         ),
       { switch: true },
     ),
