@@ -29,13 +29,13 @@ import type {
   CleanupFailed,
   CleanupPastDeadline,
   DuplicateManager,
-  InvalidServiceOption,
   MarkDownFailed,
   ResetFailed,
   ServiceNotRunning,
   ServiceStartFailed,
   ShutdownOverrun,
 } from "./internal/service.ts"
+import type { InvalidOption } from "./internal/options.ts"
 import * as internal from "./internal/service.ts"
 import type { InvalidApiVersion, ManagerLayer } from "./Manager.ts"
 import type { Mode, PeriodicRunner, TaskStatus } from "./PeriodicRunner.ts"
@@ -308,7 +308,7 @@ export const layer: <const Managers extends ReadonlyArray<ManagerLayer<any, any,
   | ServiceStartFailed<HookError<Managers[number]>>
   | DuplicateManager
   | BuildError<Managers[number]>
-  | InvalidServiceOption
+  | InvalidOption
   | InvalidPeriodicTask
   | InvalidApiVersion,
   Requirements<Managers[number]> | ServiceRegistry
@@ -374,13 +374,6 @@ export {
    * @category errors
    */
   HookTimedOut,
-  /**
-   * A service option is invalid; names the option and the value.
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  InvalidServiceOption,
   /**
    * The stop could not mark the service record down: the registry failed, or did not answer
    * within what was left of the shutdown deadline, or `min(1 s, reportTimeout)` if more (a
@@ -458,3 +451,32 @@ export {
    */
   ShutdownOverrun,
 } from "./internal/service.ts"
+
+export {
+  /**
+   * A service option that makes no sense — an empty `host` or `topic`, a duration that is not
+   * finite or is negative (`reportInterval`, `reportTimeout`, `publishInterval` and every
+   * `hookTimeouts` limit must be > 0), a `mode` other than `"concurrent"` or `"sequential"`, a
+   * `periodicEnable` other than `true` or `false` — names the module, the option (a key path
+   * such as `hookTimeouts.cleanup`), the value and the rule; the layer fails with it before any
+   * manager is built. The same error as every other module's options.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Service, ServiceRegistry } from "effect-manager"
+   *
+   * const program = Layer.launch(
+   *   Service.layer({ host: "compute-1", topic: "compute", reportInterval: 0 }).pipe(
+   *     Layer.provide(ServiceRegistry.layerMemory),
+   *   ),
+   * ).pipe(Effect.catchTag("InvalidOption", (error) => Effect.logError(error.message)))
+   * // logs: Invalid option reportInterval of Service: 0 must be a finite duration > 0
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidOption,
+} from "./internal/options.ts"

@@ -362,7 +362,8 @@ describe("Service capabilities", () => {
         ).pipe(Layer.provide(ServiceRegistry.layerMemory)),
       ).pipe(Effect.scoped, Effect.exit)
       expect(exit).toEqual(Exit.fail(
-        new Service.InvalidServiceOption({
+        new Service.InvalidOption({
+          module: "Service",
           option: "publishInterval",
           value: "0",
           reason: "must be a finite duration > 0",

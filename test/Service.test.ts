@@ -356,7 +356,7 @@ describe("Service", () => {
       expect(runs).toEqual([30_000, 40_000, 50_000, 60_000])
     }))
 
-  it.effect("invalid options are typed errors naming the option and the value", () =>
+  it.effect("invalid options are InvalidOption errors naming the option, the value and the rule", () =>
     Effect.gen(function* () {
       const messages: Array<string> = []
       for (
@@ -366,6 +366,10 @@ describe("Service", () => {
           { ...options, reportInterval: 0 },
           { ...options, reportTimeout: -1 },
           { ...options, hookTimeouts: { cleanup: Number.NaN } },
+          { ...options, hookTimeouts: null as never },
+          { ...options, mode: "parallel" as never },
+          { ...options, periodicEnable: "no" as never },
+          { host: "compute-1" } as Service.Options,
         ]
       ) {
         const exit = yield* Layer.build(
@@ -378,11 +382,15 @@ describe("Service", () => {
         }
       }
       expect(messages).toEqual([
-        `Service option host must be a non-empty string, got ""`,
-        "Service option shutdownTimeout must be a finite duration ≥ 0, got -1",
-        "Service option reportInterval must be a finite duration > 0, got 0",
-        "Service option reportTimeout must be a finite duration > 0, got -1",
-        "Service option hookTimeouts.cleanup must be a finite duration > 0, got NaN",
+        `Invalid option host of Service: "" must be a non-empty string`,
+        "Invalid option shutdownTimeout of Service: -1 must be a finite duration ≥ 0",
+        "Invalid option reportInterval of Service: 0 must be a finite duration > 0",
+        "Invalid option reportTimeout of Service: -1 must be a finite duration > 0",
+        "Invalid option hookTimeouts.cleanup of Service: NaN must be a finite duration > 0",
+        "Invalid option hookTimeouts of Service: null must be a record of hook names to durations",
+        `Invalid option mode of Service: "parallel" must be "concurrent" or "sequential"`,
+        `Invalid option periodicEnable of Service: "no" must be true or false`,
+        "Invalid option topic of Service: undefined must be a non-empty string",
       ])
     }))
 

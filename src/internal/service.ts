@@ -24,23 +24,10 @@ import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTagOf, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./periodicRunner.ts"
 import * as PeriodicTask from "./periodicTask.ts"
+import { decodeOptions, Flag, InvalidOption, Millis, NonEmptyString, OneOf } from "./options.ts"
 import { SteadyClock } from "./steadyClock.ts"
-import { decodeMillis, show } from "./validate.ts"
 
 // --- errors ------------------------------------------------------------------------------------
-
-/** @internal */
-export class InvalidServiceOption extends Schema.TaggedError<InvalidServiceOption>(
-  "effect-manager/InvalidServiceOption",
-)("InvalidServiceOption", {
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-}) {
-  override get message(): string {
-    return `Service option ${this.option} ${this.reason}, got ${this.value}`
-  }
-}
 
 /** @internal */
 export class HookTimedOut extends Schema.TaggedError<HookTimedOut>(
@@ -181,13 +168,11 @@ export class CleanupFailed extends Data.TaggedError("CleanupFailed")<{
 
 // --- options -----------------------------------------------------------------------------------
 
-const HOOKS = ["init", "preStart", "postStart", "cleanup", "reset"] as const
-
 interface Resolved {
   readonly host: string
   readonly topic: string
   readonly shutdownTimeout: number
-  readonly hookTimeouts: Partial<Record<Service.Hook, number>>
+  readonly hookTimeouts: { readonly [H in Service.Hook]?: number | undefined }
   readonly reportInterval: number
   readonly reportTimeout: number
   readonly reportInitialDelay: number
@@ -197,64 +182,41 @@ interface Resolved {
   readonly publishInterval: number
 }
 
-const duration = (
-  option: string,
-  input: unknown,
-  fallback: number,
-  positive = false,
-): Effect.Effect<number, InvalidServiceOption> =>
-  input === undefined ? Effect.succeed(fallback) : Either.mapLeft(
-    decodeMillis(input, positive ? "> 0" : "≥ 0"),
-    (reason) => new InvalidServiceOption({ option, value: show(input), reason }),
-  )
+const HookTimeout = Schema.optional(Millis("> 0"))
 
-const name = (option: string, input: unknown): Effect.Effect<string, InvalidServiceOption> =>
-  typeof input === "string" && input.trim() !== "" ? Effect.succeed(input) : Effect.fail(
-    new InvalidServiceOption({ option, value: show(input), reason: "must be a non-empty string" }),
-  )
+const ServiceOptions = Schema.Struct({
+  host: NonEmptyString,
+  topic: NonEmptyString,
+  hookTimeouts: Schema.optionalWith(
+    Schema.Struct({
+      init: HookTimeout,
+      preStart: HookTimeout,
+      postStart: HookTimeout,
+      cleanup: HookTimeout,
+      reset: HookTimeout,
+    }).annotations({ message: () => "must be a record of hook names to durations" }),
+    { default: () => ({}) },
+  ),
+  mode: Schema.optionalWith(OneOf("concurrent", "sequential"), {
+    default: () => "concurrent" as const,
+  }),
+  reportInterval: Schema.optionalWith(Millis("> 0"), { default: () => 10_000 }),
+  shutdownTimeout: Schema.optionalWith(Millis("≥ 0"), { default: () => 60_000 }),
+  reportTimeout: Schema.optional(Millis("> 0")),
+  reportInitialDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 5_000 }),
+  periodicEnable: Schema.optionalWith(Flag, { default: () => true }),
+  periodicFuzzyDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 0 }),
+  publishInterval: Schema.optionalWith(Millis("> 0"), { default: () => 10_000 }),
+})
 
-/** @internal */
+/** @internal The options with their defaults; `reportTimeout` defaults to `reportInterval`. */
 export const resolveOptions = (
   options: Service.Options,
-): Effect.Effect<Resolved, InvalidServiceOption> =>
-  Effect.gen(function* () {
-    const host = yield* name("host", options.host)
-    const topic = yield* name("topic", options.topic)
-    const hookTimeouts: Partial<Record<Service.Hook, number>> = {}
-    for (const hook of HOOKS) {
-      const input = options.hookTimeouts?.[hook]
-      if (input !== undefined) {
-        hookTimeouts[hook] = yield* duration(`hookTimeouts.${hook}`, input, 0, true)
-      }
-    }
-    const mode = options.mode ?? "concurrent"
-    if (mode !== "concurrent" && mode !== "sequential") {
-      return yield* new InvalidServiceOption({
-        option: "mode",
-        value: show(mode),
-        reason: 'must be "concurrent" or "sequential"',
-      })
-    }
-    const reportInterval = yield* duration("reportInterval", options.reportInterval, 10_000, true)
-    return {
-      host,
-      topic,
-      shutdownTimeout: yield* duration("shutdownTimeout", options.shutdownTimeout, 60_000),
-      hookTimeouts,
-      reportInterval,
-      reportTimeout: yield* duration(
-        "reportTimeout",
-        options.reportTimeout,
-        reportInterval,
-        true,
-      ),
-      reportInitialDelay: yield* duration("reportInitialDelay", options.reportInitialDelay, 5_000),
-      periodicEnable: options.periodicEnable ?? true,
-      periodicFuzzyDelay: yield* duration("periodicFuzzyDelay", options.periodicFuzzyDelay, 0),
-      mode,
-      publishInterval: yield* duration("publishInterval", options.publishInterval, 10_000, true),
-    }
-  })
+): Effect.Effect<Resolved, InvalidOption> =>
+  Either.map(decodeOptions("Service", ServiceOptions, options), (decoded) => ({
+    ...decoded,
+    reportTimeout: decoded.reportTimeout ?? decoded.reportInterval,
+  }))
 
 // --- time limits -------------------------------------------------------------------------------
 
