@@ -18,8 +18,10 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { CannotTrigger, NoSuchTask, PeriodicTaskFailed } from "./internal/periodicRunner.ts"
-import * as internal from "./internal/periodicRunner.ts"
+import type { InvalidOption } from "./internal/options.ts"
+import * as errors from "./internal/runner/errors.ts"
+import type { CannotTrigger, NoSuchTask, PeriodicTaskFailed } from "./internal/runner/errors.ts"
+import * as internal from "./internal/runner/runner.ts"
 import type { InvalidPeriodicTask, PeriodicTask } from "./PeriodicTask.ts"
 
 /**
@@ -123,7 +125,7 @@ export type TaskOutcome = Data.TaggedEnum<{
  * @since 0.1.0
  * @category models
  */
-export const TaskOutcome: Data.TaggedEnum.Constructor<TaskOutcome> = internal.TaskOutcome
+export const TaskOutcome: Data.TaggedEnum.Constructor<TaskOutcome> = errors.TaskOutcome
 
 /**
  * A snapshot of one task.
@@ -208,11 +210,11 @@ export interface PeriodicRunner<out E = never> {
    * `shutdownTimeout`), then interrupts them. Closing the runner's scope does the same. A run
    * that ignores its interruption for a second is recorded as `Interrupted` (its one outcome),
    * logged and left detached: the stop does not wait for it. A timeout that is not a finite
-   * duration ≥ 0 fails with `InvalidPeriodicTask` and leaves the runner as it was.
+   * duration ≥ 0 fails with {@link InvalidOption} and leaves the runner as it was.
    */
   readonly shutdown: {
     (): Effect.Effect<void>
-    (timeout: Duration.DurationInput): Effect.Effect<void, InvalidPeriodicTask>
+    (timeout: Duration.DurationInput): Effect.Effect<void, InvalidOption>
   }
 }
 
@@ -234,7 +236,8 @@ export type TaskContext<T> = T extends PeriodicTask<infer _E, infer R> ? R : nev
 
 /**
  * Checks the tasks (a bad duration, an empty or duplicate name, a cron expression that does not
- * parse fail here with {@link InvalidPeriodicTask}) and starts a runner in the current scope.
+ * parse fail here with {@link InvalidPeriodicTask}; an option out of its range with
+ * {@link InvalidOption}) and starts a runner in the current scope.
  * Closing the scope stops it gracefully.
  *
  * @example
@@ -263,9 +266,9 @@ export const make: <const Tasks extends ReadonlyArray<PeriodicTask<any, any>>>(
   options?: Options,
 ) => Effect.Effect<
   PeriodicRunner<TaskError<Tasks[number]>>,
-  InvalidPeriodicTask,
+  InvalidPeriodicTask | InvalidOption,
   TaskContext<Tasks[number]> | Scope.Scope
-> = internal.make as any
+> = internal.make
 
 /**
  * Runs the tasks until interrupted (then stops gracefully); fails if a task with error policy
@@ -290,9 +293,9 @@ export const run = <const Tasks extends ReadonlyArray<PeriodicTask<any, any>>>(
   options?: Options,
 ): Effect.Effect<
   void,
-  InvalidPeriodicTask | PeriodicTaskFailed<TaskError<Tasks[number]>>,
+  InvalidPeriodicTask | InvalidOption | PeriodicTaskFailed<TaskError<Tasks[number]>>,
   TaskContext<Tasks[number]>
-> => internal.run(tasks, options) as any
+> => internal.run(tasks, options)
 
 export {
   /**
@@ -323,4 +326,29 @@ export {
    * @category errors
    */
   TaskTimedOut,
-} from "./internal/periodicRunner.ts"
+} from "./internal/runner/errors.ts"
+
+export {
+  /**
+   * A runner option that makes no sense — a `maxSleep` that is not a finite duration ≥ 0, a
+   * `maxBatch` that is not a positive integer, an unknown `mode`, a `resume` instant that is not
+   * finite, a bad `shutdown` timeout — names the module, the option, the value and the rule;
+   * {@link make} fails with it before any task runs. The same error as every other module's
+   * options.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+   *
+   * const program = Effect.scoped(PeriodicRunner.make([], { maxBatch: 0 })).pipe(
+   *   Effect.catchTag("InvalidOption", (error) => Effect.logError(error.message)),
+   * )
+   * // Invalid option maxBatch of PeriodicRunner: 0 must be a positive integer
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidOption,
+} from "./internal/options.ts"

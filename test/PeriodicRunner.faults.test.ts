@@ -161,12 +161,17 @@ describe("PeriodicRunner faults: task names are data", () => {
 
   it.scoped("a resume value that is not a finite instant fails runner creation", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(PeriodicRunner.make([], {
-        resume: new Map([["__proto__", Number.NaN]]),
-      }))
-      expect(error.message).toBe(
-        `Periodic task "__proto__": resume must be a finite instant (epoch milliseconds), got NaN`,
+      const error = yield* Effect.flip(
+        PeriodicRunner.make([], { resume: new Map([["__proto__", Number.NaN]]) }).pipe(
+          Effect.catchTag("InvalidPeriodicTask", Effect.die),
+        ),
       )
+      expect([error._tag, error.option, error.value, error.reason]).toEqual([
+        "InvalidOption",
+        "resume.__proto__",
+        "NaN",
+        "must be a finite instant (epoch milliseconds)",
+      ])
     }))
 })
 
@@ -308,9 +313,10 @@ describe("PeriodicRunner faults: slow subscribers", () => {
     it.scoped(`an outcomeBuffer of ${outcomeBuffer} fails runner creation`, () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(PeriodicRunner.make([], { outcomeBuffer }))
-        expect(error.message).toBe(
-          `Periodic task "(runner)": outcomeBuffer must be a positive integer, got ${outcomeBuffer}`,
-        )
+        expect([error._tag, error.message]).toEqual([
+          "InvalidOption",
+          `Invalid option outcomeBuffer of PeriodicRunner: ${outcomeBuffer} must be a positive integer`,
+        ])
       }))
   }
 })
@@ -505,7 +511,11 @@ describe("PeriodicRunner faults: bad control input", () => {
         const rec = yield* recorder
         const runner = yield* PeriodicRunner.make([PeriodicTask.spaced("a", "1 second", rec.run())])
         const error = yield* Effect.flip(runner.shutdown(timeout as never))
-        expect([error._tag, error.field]).toEqual(["InvalidPeriodicTask", "shutdown timeout"])
+        expect([error._tag, error.module, error.option]).toEqual([
+          "InvalidOption",
+          "PeriodicRunner",
+          "shutdown(timeout)",
+        ])
         expect((yield* runner.status).state).toBe("running")
         yield* TestClock.adjust("2 seconds")
         expect(yield* rec.times).toEqual([1, 2])

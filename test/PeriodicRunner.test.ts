@@ -764,7 +764,9 @@ describe("PeriodicRunner shutdown", () => {
         ]),
       )
       yield* TestClock.adjust("10 seconds")
-      const error = yield* Effect.flip(Fiber.join(fiber))
+      const error = yield* Effect.flip(Fiber.join(fiber)).pipe(
+        Effect.filterOrDie((e) => e._tag === "PeriodicTaskFailed", () => "not PeriodicTaskFailed"),
+      )
       expect([error._tag, error.task]).toEqual(["PeriodicTaskFailed", "strict"])
     }))
 })
@@ -786,7 +788,7 @@ describe("PeriodicRunner invalid input", () => {
       const error = yield* Effect.flip(PeriodicRunner.make([
         PeriodicTask.spaced("good", "1 second", rec.run(), { runImmediately: true }),
         PeriodicTask.spaced("bad", Number.NaN, rec.run(), { runImmediately: true }),
-      ]))
+      ]).pipe(Effect.catchTag("InvalidOption", Effect.die)))
       expect([error.task, error.field, error.value, error.reason]).toEqual([
         "bad",
         "every",
@@ -820,45 +822,57 @@ describe("PeriodicRunner invalid input", () => {
         PeriodicTask.make("broken", Effect.void, {
           schedule: Schedule.makeWithState(undefined, () => Effect.dieMessage("no state")),
         }),
-      ]))
+      ]).pipe(Effect.catchTag("InvalidOption", Effect.die)))
       expect([error.task, error.field, error.value]).toEqual(["broken", "schedule", "(schedule)"])
       expect(error.reason.startsWith("fails on its first step (RuntimeException: no state")).toBe(
         true,
       )
     }))
 
-  const badOptions: ReadonlyArray<readonly [string, PeriodicRunner.Options, string]> = [
-    ["a maxBatch of 0", { maxBatch: 0 }, "maxBatch must be a positive integer, got 0"],
-    ["a fractional maxBatch", { maxBatch: 1.5 }, "maxBatch must be a positive integer, got 1.5"],
+  const badOptions: ReadonlyArray<readonly [string, PeriodicRunner.Options, string, string]> = [
+    ["a maxBatch of 0", { maxBatch: 0 }, "maxBatch", "0 must be a positive integer"],
+    ["a fractional maxBatch", { maxBatch: 1.5 }, "maxBatch", "1.5 must be a positive integer"],
     [
       "a negative shutdownTimeout",
       { shutdownTimeout: -1 },
-      "shutdownTimeout must be a finite duration ≥ 0, got -1",
+      "shutdownTimeout",
+      "-1 must be a finite duration ≥ 0",
     ],
     [
       "a NaN initialDelay",
       { initialDelay: Number.NaN },
-      "initialDelay must be a finite duration ≥ 0, got NaN",
+      "initialDelay",
+      "NaN must be a finite duration ≥ 0",
     ],
     [
       "an initialDelay that is no duration",
       { initialDelay: "soon" as never },
-      `initialDelay is not a duration, got "soon"`,
+      "initialDelay",
+      `"soon" is not a duration`,
     ],
     [
       "an infinite maxSleep",
       { maxSleep: Number.POSITIVE_INFINITY },
-      "maxSleep must be a finite duration ≥ 0, got Infinity",
+      "maxSleep",
+      "Infinity must be a finite duration ≥ 0",
     ],
     [
       "an unknown mode",
       { mode: "parallel" as never },
-      `mode must be "concurrent" or "sequential", got "parallel"`,
+      "mode",
+      `"parallel" must be "concurrent" or "sequential"`,
     ],
   ]
-  for (const [what, options, message] of badOptions) {
-    it.scoped(`${what} fails runner creation`, () =>
-      rejects([], options, `Periodic task "(runner)": ${message}`))
+  for (const [what, options, option, message] of badOptions) {
+    it.scoped(`${what} fails runner creation with InvalidOption`, () =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(PeriodicRunner.make([], options))
+        expect(error).toBeInstanceOf(PeriodicRunner.InvalidOption)
+        expect([error._tag, error.message]).toEqual([
+          "InvalidOption",
+          `Invalid option ${option} of PeriodicRunner: ${message}`,
+        ])
+      }))
   }
 })
 

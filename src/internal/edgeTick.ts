@@ -8,7 +8,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
-import * as PeriodicRunner from "./periodicRunner.ts"
+import * as PeriodicRunner from "./runner/runner.ts"
 import { show } from "./validate.ts"
 
 /** @internal */

@@ -8,8 +8,11 @@ import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Interval from "effect/ScheduleInterval"
 import * as Schema from "effect/Schema"
 import type * as PeriodicTask from "../PeriodicTask.ts"
+import * as Timing from "./runner/timing.ts"
 import { decodeMillis, show } from "./validate.ts"
 
 /** @internal */
@@ -345,46 +348,57 @@ export const validate = <E, R>(
 ): Either.Either<PeriodicTask.PeriodicTask<E, R>, InvalidPeriodicTask> =>
   Either.map(resolve(task), () => task)
 
-// --- jitter ------------------------------------------------------------------------------
+// --- the timing as a plain Schedule ----------------------------------------------------------
 
 /**
- * oslo's jitter (P19/P20): whole seconds, `trunc(spacing_seconds * r / 20)`, so 0–5 % of the
- * spacing and always 0 for a spacing of 20 s or less.
+ * A spaced or fixed task's timing as a `Schedule`, from the same functions the runner steps the
+ * task with (`runner/timing.ts`). Stepped when a run ends (as `Effect.repeat` and
+ * `Effect.schedule` step it); step 0 of a task that does not run immediately is the wait before
+ * its first run. Outputs the number of steps so far, as `Schedule.spaced` and `fixed` do.
  */
-export const jitterMillis = (everyMillis: number, r: number): number =>
-  Math.trunc((everyMillis / 1000) * (r / 20)) * 1000
-
-const jitterDelay = (every: number) =>
-  Effect.map(Random.next, (r) => Duration.millis(jitterMillis(every, r)))
+const timingSchedule = (
+  kind: "Spaced" | "Fixed",
+  spacing: number,
+  jitter: boolean,
+  runImmediately: boolean,
+): Schedule.Schedule<number> =>
+  Schedule.makeWithState(
+    { steps: 0, lastRun: Number.NaN },
+    (now, _: unknown, { steps, lastRun }) => {
+      const next = (jitterMillis: number) => {
+        if (kind === "Spaced") {
+          return { lastRun, due: Timing.spacedNextDue(now, now, spacing, jitterMillis) }
+        }
+        const last = Timing.fixedLastRun(now, lastRun, spacing, jitterMillis)
+        return { lastRun: last, due: last + spacing }
+      }
+      const decide = ({ lastRun, due }: { lastRun: number; due: number }) =>
+        [
+          { steps: steps + 1, lastRun },
+          steps,
+          ScheduleDecision.continueWith(Interval.after(due)),
+        ] as const
+      if (steps === 0 && !runImmediately) {
+        const first = Timing.fixedStart(now, spacing, false)
+        return Effect.succeed(decide({ lastRun: first.lastRun, due: first.nextDue }))
+      }
+      // oslo draws no jitter for a fixed task's first run, which is its own grid point.
+      const draws = jitter && (kind === "Spaced" || !Number.isNaN(lastRun))
+      return draws
+        ? Effect.map(Random.next, (r) => decide(next(Timing.jitterMillis(spacing, r))))
+        : Effect.succeed(decide(next(0)))
+    },
+  )
 
 /** @internal */
 export const schedule = <E, R>(task: PeriodicTask.PeriodicTask<E, R>): Schedule.Schedule<unknown> =>
   Either.match(resolve(task), {
     // Like Effect's own schedules with bad arguments: the schedule dies on its first step.
     onLeft: (error) => Schedule.makeWithState(undefined, () => Effect.die(error)),
-    onRight: ({ timing }) => {
-      switch (timing._tag) {
-        case "Spaced":
-        case "Fixed": {
-          const base = timing._tag === "Spaced"
-            ? Schedule.spaced(timing.every)
-            : Schedule.fixed(timing.every)
-          // As in the runner, jitter never delays the first run: step 0 of a task that does not
-          // run immediately is the wait before it (both schedules output their step number).
-          return task.jitter
-            ? Schedule.addDelayEffect(
-              base,
-              (step) =>
-                step === 0 && !task.runImmediately
-                  ? Effect.succeed(Duration.zero)
-                  : jitterDelay(timing.every),
-            )
-            : base
-        }
-        case "Schedule":
-          return timing.schedule
-      }
-    },
+    onRight: ({ timing }) =>
+      timing._tag === "Schedule"
+        ? timing.schedule
+        : timingSchedule(timing._tag, timing.every, task.jitter, task.runImmediately),
   })
 
 /** @internal A copy of the task running another effect, with the same name, timing and options. */

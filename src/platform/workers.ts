@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as internal from "../internal/edgeTick.ts"
 import type { Mode, PeriodicTaskFailed, TaskContext, TaskError } from "../PeriodicRunner.ts"
+import type { InvalidOption } from "../internal/options.ts"
 import type { InvalidPeriodicTask, PeriodicTask } from "../PeriodicTask.ts"
 
 /**
@@ -63,10 +64,11 @@ export const tick: <const Tasks extends ReadonlyArray<PeriodicTask<any, any>>>(
 ) => Effect.Effect<
   Duration.Duration,
   | InvalidPeriodicTask
+  | InvalidOption
   | PeriodicTaskFailed<TaskError<Tasks[number]>>
   | PlatformError.PlatformError,
   TaskContext<Tasks[number]> | KeyValueStore.KeyValueStore
-> = internal.tick as any
+> = internal.tick
 
 /**
  * A `KeyValueStore` over a Workers KV namespace binding.

@@ -1,0 +1,264 @@
+/**
+ * Concurrent mode: every due task starts in a fiber of its own, as soon as it is due. A task
+ * never overlaps itself: a fixed task's slot that finds the previous run still going is skipped.
+ *
+ * The driver keeps the tasks in a heap by due instant, starts the due ones in one batch fiber per
+ * wake-up (see `StartNowScheduler` and the design note `docs/design/periodic-engine.md`) and
+ * sleeps until the earliest next instant.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import { DueHeap } from "../dueHeap.ts"
+import { StartNowScheduler } from "../startNowScheduler.ts"
+import { type DueIndex, type Engine, ignoreCause, type RunnerCore } from "./core.ts"
+import type { PeriodicTaskFailed } from "./errors.ts"
+import { recordExit, recordSkip, recordSuccess } from "./record.ts"
+import { mayRun, type RunnerTask } from "./task.ts"
+import { IDLE_CAP_MILLIS, MIN_STEP_MILLIS } from "./timing.ts"
+
+/** @internal */
+export interface ConcurrentSettings {
+  /** Runs started in one batch before the driver yields to the event loop. */
+  readonly maxBatch: number
+  /** Caps every sleep of the driver. */
+  readonly maxSleep: number
+  /** Whether run fibers count in Effect's built-in fiber metrics. */
+  readonly fiberMetrics: boolean
+}
+
+type RunFiber = Fiber.RuntimeFiber<void, never>
+
+/**
+ * The heap of the tasks the driver may start: those that may run, except a spaced or
+ * schedule-timed task while it runs (a running fixed task keeps its next slot in the heap).
+ */
+const heapIndex = <E, R>(core: RunnerCore<E, R>, heap: DueHeap<RunnerTask<R>>): DueIndex<R> => {
+  const place = (task: RunnerTask<R>): void => {
+    if (!mayRun(task) || (task.running && task.kind !== "Fixed")) heap.remove(task)
+    else heap.update(task)
+  }
+  return {
+    place,
+    reschedule: (task) => {
+      if (task.running) return
+      place(task)
+      if (mayRun(task) && task.nextDue < core.alarm.plannedWakeAt) core.alarm.wake()
+    },
+    runEnded: () => {},
+  }
+}
+
+/** How a batch's loop ended (with how many due tasks it took), once it has; also signalled. */
+interface BatchResult {
+  exit: Exit.Exit<number> | undefined
+  readonly signal: Deferred.Deferred<number>
+}
+
+/** @internal */
+export const makeConcurrentEngine = <E, R>(
+  core: RunnerCore<E, R>,
+  settings: ConcurrentSettings,
+): Engine<E, R> => {
+  const heap = new DueHeap<RunnerTask<R>>(core.tasks.length)
+  core.index = heapIndex(core, heap)
+  const runtime = core.runtime
+  // Runs are children of a batch fiber per wake-up, which they take their flags from. A run's
+  // fiber starts uninterruptible and only the run itself is made interruptible (when the
+  // runtime's fibers are): one change of flags per run where a mask makes two. Unless asked to,
+  // run fibers stay out of Effect's built-in fiber metrics (`effect_fiber_*`): five metric
+  // updates and a clock read per run, for counts that `status` keeps per task.
+  const forkBatch = Runtime.runFork(
+    Runtime.disableRuntimeFlag(
+      settings.fiberMetrics
+        ? runtime
+        : Runtime.disableRuntimeFlag(runtime, RuntimeFlags.RuntimeMetrics),
+      RuntimeFlags.Interruption,
+    ),
+  )
+  const starter = new StartNowScheduler(
+    FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
+  )
+  const runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
+
+  /**
+   * The driver's wake-ups (and ticks) so far. A task comes up at most once per wake-up, however
+   * many batches it takes: one due again at once (a zero-delay schedule, a run that triggers
+   * itself) waits for the next, which is at least `MIN_STEP_MILLIS` later.
+   */
+  let wave = 0
+
+  const isDue = (at: number): boolean => {
+    if (!core.accepting()) return false
+    const top = heap.peek()
+    return top !== undefined && top.nextDue <= at
+  }
+
+  const untilNextDue = (): number => {
+    const top = heap.peek()
+    return top === undefined
+      ? IDLE_CAP_MILLIS
+      : Math.max(0, Math.min(IDLE_CAP_MILLIS, top.nextDue - core.now()))
+  }
+
+  const startBatch = makeBatchStart(core, heap, starter, isDue)
+
+  /**
+   * Starts the due tasks, at most `limit` of them, and succeeds with how many it took once it
+   * has. The runs are children of one batch fiber that ends when they all have; it is pushed to
+   * `collect` when given (for `tick`).
+   */
+  const dispatch = (
+    limit: number,
+    collect: Array<RunFiber> | undefined,
+  ): Effect.Effect<number> =>
+    Effect.suspend(() => {
+      if (!isDue(core.now())) return Effect.succeed(0)
+      const result: BatchResult = {
+        exit: undefined,
+        signal: Deferred.unsafeMake<number>(FiberId.none),
+      }
+      const batch = forkBatch(startBatch(limit, wave, result), { scheduler: starter })
+      if (collect !== undefined) collect.push(batch)
+      // The batch has almost always taken its tasks by now: then the driver goes on at once.
+      return result.exit ?? Deferred.await(result.signal)
+    })
+
+  const drive: Effect.Effect<void, PeriodicTaskFailed<E>> = Effect.suspend(() => {
+    const loop = (woken: boolean): Effect.Effect<void, PeriodicTaskFailed<E>> => {
+      if (core.lifecycle._tag !== "Open") return Effect.void
+      core.wakeups++
+      core.passes++
+      if (woken) {
+        wave++
+        core.followWallSteps()
+      }
+      return Effect.flatMap(dispatch(settings.maxBatch, undefined), (started) => {
+        const raised = core.takeFailure()
+        if (raised !== undefined) return Effect.fail(raised)
+        // A full batch: let the event loop breathe, then go on with what is still due.
+        if (started >= settings.maxBatch) {
+          return Effect.flatMap(Effect.yieldNow(), () => loop(false))
+        }
+        if (core.lifecycle._tag !== "Open") return Effect.void
+        const sleep = Math.max(Math.min(untilNextDue(), settings.maxSleep), MIN_STEP_MILLIS)
+        return Effect.flatMap(core.alarm.sleep(sleep), () => loop(true))
+      })
+    }
+    return loop(true)
+  })
+
+  const tick: Effect.Effect<number, PeriodicTaskFailed<E>> = Effect.gen(function* () {
+    core.passes++
+    wave++
+    core.followWallSteps()
+    const started: Array<RunFiber> = []
+    yield* dispatch(Number.POSITIVE_INFINITY, started)
+    // A batch whose runs all ended while they were started (the common case) needs no waiting for.
+    for (const fiber of started) if (fiber.unsafePoll() === null) yield* Fiber.await(fiber)
+    const raised = core.takeFailure()
+    if (raised !== undefined) return yield* Effect.fail(raised)
+    return untilNextDue()
+  })
+
+  return {
+    prepare: (task, run) => {
+      // The bookkeeping cannot be interrupted (the run's fiber starts uninterruptible); the run
+      // can be when the runtime's fibers can.
+      task.body = Effect.matchCauseEffect(runsInterruptible ? Effect.interruptible(run) : run, {
+        onFailure: (cause) => ignoreCause(recordExit(core, task, Exit.failCause(cause))),
+        onSuccess: (value) => ignoreCause(recordSuccess(core, task, value)),
+      })
+      task.start = Effect.fork(task.body)
+    },
+    drive,
+    tick,
+    passFinished: Effect.void,
+    passInProgress: () => undefined,
+  }
+}
+
+/**
+ * The loop of a batch fiber: for each due task in turn it begins the occurrence (or records a
+ * skipped slot) and forks the run, which starts at once, so a synchronous run has ended and been
+ * recorded before the next task is looked at, and a `"fail"`-policy failure or a stop ends the
+ * loop there. It is uninterruptible (its runs start so too) and does not yield until the loop is
+ * over, so no task is left begun without a run; only the fibers of runs still going are kept.
+ */
+const makeBatchStart = <E, R>(
+  core: RunnerCore<E, R>,
+  heap: DueHeap<RunnerTask<R>>,
+  starter: StartNowScheduler,
+  isDue: (at: number) => boolean,
+) =>
+(limit: number, wave: number, result: BatchResult): Effect.Effect<void, never, R> =>
+  Effect.withFiberRuntime<void, never, R>((batchFiber) => {
+    const held = starter.hold(batchFiber)
+    let started = 0
+    let task: RunnerTask<R> = undefined!
+    let at = 0
+    /** The task begun whose run has not been forked yet. */
+    let unstarted: RunnerTask<R> | undefined
+    let stillRunning: Array<RunFiber> | undefined
+    /** After a jitter draw: a stop may have come meanwhile; else arm just before the fork. */
+    const startAfterDraw = Effect.suspend(() => {
+      if (!core.accepting()) {
+        core.abandon(task)
+        unstarted = undefined
+        return Effect.void
+      }
+      starter.arm()
+      return task.start
+    })
+    const loop = Effect.whileLoop({
+      while: () => {
+        at = core.now()
+        let top: RunnerTask<R>
+        for (;;) {
+          if (started >= limit || !isDue(at)) return false
+          top = heap.peek()!
+          if (top.wave !== wave) break
+          core.postpone(top, at)
+        }
+        top.wave = wave
+        started++
+        task = top
+        return true
+      },
+      body: (): Effect.Effect<RunFiber | void, never, R> => {
+        if (task.running) {
+          const scheduledAt = task.nextDue
+          core.skipSlot(task, at)
+          return recordSkip(core, task, scheduledAt, at)
+        }
+        const jitterDraw = core.begin(task, at)
+        unstarted = task
+        if (jitterDraw !== undefined) return Effect.zipRight(jitterDraw, startAfterDraw)
+        starter.arm()
+        return task.start
+      },
+      step: (fiber) => {
+        starter.disarm()
+        unstarted = undefined
+        if (fiber === undefined || fiber.unsafePoll() !== null) return
+        task.fiber = fiber
+        ;(stillRunning ??= []).push(fiber)
+      },
+    })
+    return Effect.flatMap(Effect.exit(loop), (exit) => {
+      starter.release(batchFiber, held)
+      if (unstarted !== undefined) core.abandon(unstarted)
+      // The driver learns how it ended, and fails with a defect of the loop's.
+      result.exit = Exit.as(exit, started)
+      Deferred.unsafeDone(result.signal, result.exit)
+      return stillRunning === undefined ? Effect.void : Fiber.awaitAll(stillRunning)
+    })
+  })

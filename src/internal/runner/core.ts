@@ -1,0 +1,247 @@
+/**
+ * What both engines share: the runner's tasks, clocks and lifecycle, and the timing rules applied
+ * to a task when one of its occurrences begins and when its run ends.
+ *
+ * Invariants:
+ * - a task is `running` from `begin` until its outcome is recorded (or its run is abandoned);
+ * - `nextDue` is +∞ while a spaced or schedule-timed task runs (it learns its next instant when the
+ *   run ends), and the next grid point while a fixed task runs;
+ * - every change of `nextDue`, `running` or of what makes a task eligible goes through
+ *   `index.place`, which keeps the engine's index of due tasks in step.
+ *
+ * @internal
+ */
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as PubSub from "effect/PubSub"
+import type * as Random from "effect/Random"
+import type * as Runtime from "effect/Runtime"
+import type * as PeriodicRunner from "../../PeriodicRunner.ts"
+import type { SteadyClock } from "../steadyClock.ts"
+import type { Alarm } from "./alarm.ts"
+import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
+import { type Lifecycle, open } from "./lifecycle.ts"
+import type { RunnerTask } from "./task.ts"
+import {
+  fixedLastRun,
+  floorToGrid,
+  jitterMillis,
+  MIN_STEP_MILLIS,
+  notTooSoon,
+  spacedNextDue,
+  stepSchedule,
+} from "./timing.ts"
+
+/** An engine's index of the tasks it may start, kept in step with their records. */
+export interface DueIndex<R> {
+  /** The task's next instant, its running state or its eligibility changed. */
+  place(task: RunnerTask<R>): void
+  /**
+   * The task has a new next instant after a run, an abandoned start or a step of the wall clock:
+   * `place`, and in concurrent mode wake the driver if the instant is sooner than its wake-up.
+   */
+  reschedule(task: RunnerTask<R>): void
+  /** The task's run ended: it is free again (its next instant may come later, by `place`). */
+  runEnded(task: RunnerTask<R>): void
+}
+
+/** @internal */
+export class RunnerCore<E, R> {
+  lifecycle: Lifecycle<E>
+  /** How often the driver woke up. */
+  wakeups = 0
+  /** Passes run, by the driver or by `tick`. */
+  passes = 0
+  /** Subscribers of `outcomes`: without any, outcomes are not published. */
+  subscribers = 0
+  /** The wall clock's offset from the steady one that cron tasks' instants are on. */
+  private followedWallOffset: number
+  /** Set by the engine once it is made. */
+  index: DueIndex<R> = { place: () => {}, reschedule: () => {}, runEnded: () => {} }
+
+  constructor(
+    readonly mode: PeriodicRunner.Mode,
+    readonly tasks: ReadonlyArray<RunnerTask<R>>,
+    readonly runtime: Runtime.Runtime<R>,
+    readonly clock: Clock.Clock,
+    readonly random: Random.Random,
+    /**
+     * Due instants are steady ones, so that a step of the wall clock neither stops the tasks nor
+     * makes them all due at once. The instants users see or give (outcomes, status, `resume`) and
+     * a cron rule are on the wall clock: `wallOffset` converts.
+     */
+    readonly steady: SteadyClock,
+    readonly outcomes: PubSub.PubSub<PeriodicRunner.TaskOutcome>,
+    readonly alarm: Alarm,
+    driven: boolean,
+  ) {
+    this.lifecycle = open(driven)
+    this.followedWallOffset = steady.wallOffset()
+  }
+
+  now(): number {
+    return this.steady.now()
+  }
+
+  wallOffset(): number {
+    return this.steady.wallOffset()
+  }
+
+  /** Whether a task may start now: the runner is open and no `"fail"`-policy failure is waiting. */
+  accepting(): boolean {
+    const lifecycle = this.lifecycle
+    return lifecycle._tag === "Open" && lifecycle.failure === undefined
+  }
+
+  /** A `"fail"`-policy failure: no later task starts, and the driver (or a tick) raises it. */
+  fail(failure: PeriodicTaskFailed<E>): void {
+    const lifecycle = this.lifecycle
+    if (lifecycle._tag !== "Open" || lifecycle.failure !== undefined) return
+    this.lifecycle = { ...lifecycle, failure }
+    this.alarm.wake()
+  }
+
+  /** The waiting `"fail"`-policy failure, once: whoever takes it raises it. */
+  takeFailure(): PeriodicTaskFailed<E> | undefined {
+    const lifecycle = this.lifecycle
+    if (lifecycle._tag !== "Open" || lifecycle.failure === undefined) return undefined
+    this.lifecycle = { ...lifecycle, failure: undefined }
+    return lifecycle.failure
+  }
+
+  /**
+   * Marks an occurrence as begun at `at`. A fixed task's `lastRun` snaps to its grid here, before
+   * the run (oslo P19): missed slots are skipped and the phase is kept. Returns an effect only
+   * when a jitter draw is needed.
+   */
+  begin(task: RunnerTask<R>, at: number): Effect.Effect<void> | undefined {
+    task.scheduledAt = task.nextDue
+    task.startedAt = at
+    task.running = true
+    if (task.kind !== "Fixed") {
+      task.nextDue = Number.POSITIVE_INFINITY
+      this.index.place(task)
+      return undefined
+    }
+    const last = task.lastRun
+    // oslo draws no jitter for the first run, which is its own grid point.
+    if (Number.isNaN(last) || !task.jitter) {
+      this.setLastRun(task, fixedLastRun(at, last, task.spacing, 0))
+      return undefined
+    }
+    this.index.place(task)
+    return Effect.map(this.random.next, (r) => {
+      this.setLastRun(task, fixedLastRun(at, last, task.spacing, jitterMillis(task.spacing, r)))
+    })
+  }
+
+  private setLastRun(task: RunnerTask<R>, lastRun: number): void {
+    task.lastRun = lastRun
+    task.nextDue = lastRun + task.spacing
+    this.index.place(task)
+  }
+
+  /** A fixed task found still running at its next slot: that slot is skipped, the grid kept. */
+  skipSlot(task: RunnerTask<R>, at: number): void {
+    this.setLastRun(task, floorToGrid(at, task.lastRun, task.spacing))
+  }
+
+  /**
+   * A spaced or schedule-timed task learns its next due instant when a run ends. Returns
+   * `undefined` when that was done at once (the common case, kept allocation-free).
+   */
+  afterRun(task: RunnerTask<R>, end: number, output: unknown): Effect.Effect<void> | undefined {
+    switch (task.kind) {
+      case "Fixed":
+        return undefined
+      case "Spaced":
+        if (!task.jitter) {
+          task.nextDue = spacedNextDue(end, task.startedAt, task.spacing, 0)
+          this.index.reschedule(task)
+          return undefined
+        }
+        return Effect.map(this.random.next, (r) => {
+          const jitter = jitterMillis(task.spacing, r)
+          task.nextDue = spacedNextDue(end, task.startedAt, task.spacing, jitter)
+          this.index.reschedule(task)
+        })
+      case "Schedule":
+        return Effect.map(this.stepSchedule(task, end, output), () => {
+          task.nextDue = notTooSoon(task.nextDue, task.startedAt)
+          this.index.reschedule(task)
+        })
+    }
+  }
+
+  /** Steps a schedule-timed task's schedule at `at`, on the wall clock (a cron rule is a wall-clock rule). */
+  stepSchedule(task: RunnerTask<R>, at: number, input: unknown): Effect.Effect<void> {
+    // Every steady instant of a cron task is on the offset followed so far.
+    this.followWallSteps()
+    const offset = this.followedWallOffset
+    return Effect.map(
+      stepSchedule(task.schedule!, task.scheduleState, at + offset, input),
+      ({ next, state }) => {
+        task.scheduleState = state
+        if (next === undefined) {
+          task.done = true
+          task.nextDue = Number.POSITIVE_INFINITY
+        } else {
+          task.nextDue = next - offset
+        }
+      },
+    )
+  }
+
+  /**
+   * A cron task's instants follow a wall-clock rule: when a step of the wall clock was taken out
+   * of the steady time base, their steady instants move by the same amount. Checked at every
+   * wake-up, and before any such instant is computed or shown, so such a task is at most a driver
+   * sleep (`maxSleep`) late after a step. Other schedules measure delays, and keep theirs.
+   */
+  followWallSteps(): void {
+    this.now()
+    const offset = this.wallOffset()
+    if (offset === this.followedWallOffset) return
+    const moved = this.followedWallOffset - offset
+    this.followedWallOffset = offset
+    for (const task of this.tasks) {
+      if (!task.followsWall || task.done || !Number.isFinite(task.nextDue)) continue
+      task.nextDue += moved
+      this.index.reschedule(task)
+    }
+  }
+
+  /** An occurrence begun but never started (its batch died, or stopped first) is undone. */
+  abandon(task: RunnerTask<R>): void {
+    task.running = false
+    if (!Number.isFinite(task.nextDue)) task.nextDue = task.scheduledAt
+    this.index.reschedule(task)
+  }
+
+  /** A task is due again at once in the same wake-up: it waits the minimum step. */
+  postpone(task: RunnerTask<R>, at: number): void {
+    task.nextDue = at + MIN_STEP_MILLIS
+    this.index.place(task)
+  }
+}
+
+/** A mode's way of running tasks: the driver's loop, a tick, and each task's run. */
+export interface Engine<E, R> {
+  /** Builds the task's `body` (its run and bookkeeping), and `start` where the engine forks it. */
+  prepare(task: RunnerTask<R>, run: Effect.Effect<unknown, E | TaskTimedOut, R>): void
+  /** The driver fiber's work: passes and sleeps until the runner stops or a task fails it. */
+  readonly drive: Effect.Effect<void, PeriodicTaskFailed<E>, R>
+  /** One pass now, in the caller's fiber; then how long until the next task is due (ms). */
+  readonly tick: Effect.Effect<number, PeriodicTaskFailed<E>, R>
+  /**
+   * A stop lets the pass in progress finish (sequential mode: a pass checks the lifecycle before
+   * each task); waits for it.
+   */
+  readonly passFinished: Effect.Effect<void>
+  /** Whether a pass is in progress, and whether a tick runs it (its runs belong to the caller). */
+  passInProgress(): "driver" | "tick" | undefined
+}
+
+/** Whatever the bookkeeping after a run ends in, the run's fiber succeeds. */
+export const ignoreCause = (effect: Effect.Effect<void>): Effect.Effect<void> =>
+  effect === Effect.void ? effect : Effect.catchAllCause(effect, () => Effect.void)

@@ -1,0 +1,249 @@
+/**
+ * A runner put together: its tasks checked once, its core, the engine of its mode, the driver
+ * fiber, and a stop in its scope's finalizer.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as PubSub from "effect/PubSub"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as PeriodicRunner from "../../PeriodicRunner.ts"
+import type * as PeriodicTask from "../../PeriodicTask.ts"
+import { withLimit } from "../bounded.ts"
+import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask.ts"
+import { sleepLong, SteadyClock } from "../steadyClock.ts"
+import { Alarm } from "./alarm.ts"
+import { makeConcurrentEngine } from "./concurrent.ts"
+import { makeControl } from "./control.ts"
+import { type Engine, RunnerCore } from "./core.ts"
+import { type PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
+import { makeSequentialEngine } from "./sequential.ts"
+import { onDriverExit, stop, type Stopper } from "./stop.ts"
+import { makeRunnerTask } from "./task.ts"
+import { IDLE_CAP_MILLIS } from "./timing.ts"
+import { decodeRunnerOptions, decodeShutdownTimeout, type RunnerConfig } from "../runnerOptions.ts"
+import type { InvalidOption } from "../options.ts"
+
+/** @internal Checks every task and that names are unique. */
+export const resolveAll = <E, R>(
+  tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
+): Effect.Effect<Array<ResolvedTask<E, R>>, InvalidPeriodicTask> =>
+  Effect.suspend(() => {
+    const resolved: Array<ResolvedTask<E, R>> = []
+    const seen = new Set<string>()
+    for (const task of tasks) {
+      const result = resolve(task)
+      if (Either.isLeft(result)) return Effect.fail(result.left)
+      if (seen.has(task.name)) {
+        return Effect.fail(
+          new InvalidPeriodicTask({
+            task: task.name,
+            field: "name",
+            value: JSON.stringify(task.name),
+            reason: "is used by another task of the same runner",
+          }),
+        )
+      }
+      seen.add(task.name)
+      resolved.push(result.right)
+    }
+    return Effect.succeed(resolved)
+  })
+
+/** @internal */
+export const make = <E, R>(
+  tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
+  options: PeriodicRunner.Options = {},
+): Effect.Effect<
+  PeriodicRunner.PeriodicRunner<E>,
+  InvalidPeriodicTask | InvalidOption,
+  R | Scope.Scope
+> =>
+  Effect.flatMap(
+    Effect.zip(resolveAll(tasks), decodeRunnerOptions(options)),
+    ([resolved, config]) => makeResolved(resolved, config),
+  )
+
+/** @internal Runs the tasks until interrupted; fails if a `"fail"`-policy task fails. */
+export const run = <E, R>(
+  tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
+  options?: PeriodicRunner.Options,
+): Effect.Effect<void, InvalidPeriodicTask | InvalidOption | PeriodicTaskFailed<E>, R> =>
+  Effect.scoped(Effect.flatMap(make(tasks, options), (runner) => runner.join))
+
+/** @internal A runner of tasks already checked (by `resolveAll`) with decoded options. */
+export const makeResolved = <E, R>(
+  resolved: ReadonlyArray<ResolvedTask<E, R>>,
+  config: RunnerConfig,
+): Effect.Effect<PeriodicRunner.PeriodicRunner<E>, InvalidPeriodicTask, R | Scope.Scope> =>
+  Effect.gen(function* () {
+    const core = yield* makeCore(resolved, config)
+    const engine: Engine<E, R> = config.mode === "sequential"
+      ? makeSequentialEngine(core, config)
+      : makeConcurrentEngine(core, config)
+    for (const task of core.tasks) engine.prepare(task, limitedRun(resolved[task.index]!))
+    yield* firstScheduleSteps(core, resolved, config)
+    for (const task of core.tasks) {
+      // oslo P6/P7: a disabled task is logged once, when the task set is registered.
+      if (!task.enabled) {
+        const reason = resolved[task.index]!.task.disabledReason
+        yield* Effect.logInfo(`Skipping periodic task ${task.name} because ${reason}`)
+      }
+      core.index.place(task)
+    }
+    const stopper: Stopper<E> = {
+      done: yield* Deferred.make<void, PeriodicTaskFailed<E>>(),
+      driver: undefined,
+    }
+    if (config.start) startDriver(core, engine, stopper, config.initialDelay)
+    function shutdown(): Effect.Effect<void>
+    function shutdown(timeout: Duration.DurationInput): Effect.Effect<void, InvalidOption>
+    function shutdown(timeout?: Duration.DurationInput): Effect.Effect<void, InvalidOption> {
+      return timeout === undefined
+        ? stop(core, engine, stopper, config.shutdownTimeout)
+        : Effect.flatMap(decodeShutdownTimeout(timeout), (limit) =>
+          stop(core, engine, stopper, limit))
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(
+        stop(core, engine, stopper, config.shutdownTimeout),
+        PubSub.shutdown(core.outcomes),
+      )
+    )
+    return assemble(core, engine, stopper, shutdown)
+  })
+
+const makeCore = <E, R>(resolved: ReadonlyArray<ResolvedTask<E, R>>, config: RunnerConfig) =>
+  Effect.gen(function* () {
+    const runtime = yield* Effect.runtime<R>()
+    const clock = yield* Effect.clock
+    const steady = new SteadyClock(clock)
+    const start = steady.now()
+    const wallOffset = steady.wallOffset()
+    const tasks = resolved.map((task, index) => {
+      const resumed = config.resume.get(task.task.name)
+      return makeRunnerTask(
+        task,
+        index,
+        start,
+        resumed === undefined ? undefined : resumed - wallOffset,
+      )
+    })
+    const fork = Runtime.runFork(runtime)
+    const alarm = new Alarm(
+      clock,
+      () => steady.now(),
+      (effect) => fork(effect, { immediate: false }),
+    )
+    return new RunnerCore<E, R>(
+      config.mode,
+      tasks,
+      runtime,
+      clock,
+      yield* Effect.random,
+      steady,
+      yield* PubSub.sliding<PeriodicRunner.TaskOutcome>(config.outcomeBuffer),
+      alarm,
+      config.start,
+    )
+  })
+
+/** The task's run, with its time limit if it has one. */
+const limitedRun = <E, R>(
+  { task, timeout }: ResolvedTask<E, R>,
+): Effect.Effect<unknown, E | TaskTimedOut, R> =>
+  timeout === undefined ? task.run : withLimit(task.run, {
+    millis: timeout,
+    onTimeout: () => new TaskTimedOut({ task: task.name, timeoutMillis: timeout }),
+    runaway: `Periodic task ${
+      JSON.stringify(task.name)
+    } ignored its interruption after it timed out; it goes on, detached`,
+    // Interrupted by a stop: this warning is the one a stop's detaching leaves to it.
+    runawayWhenInterrupted: `Periodic task ${
+      JSON.stringify(task.name)
+    } ignored its interruption at shutdown; it goes on, detached`,
+    annotations: { periodicTask: task.name },
+  })
+
+/**
+ * Schedule-timed tasks that do not run immediately take their first due instant from their
+ * schedule, stepped at the start instant. A schedule that dies here is a bad schedule.
+ */
+const firstScheduleSteps = <E, R>(
+  core: RunnerCore<E, R>,
+  resolved: ReadonlyArray<ResolvedTask<E, R>>,
+  config: RunnerConfig,
+): Effect.Effect<void, InvalidPeriodicTask> =>
+  Effect.forEach(core.tasks, (task) => {
+    if (task.kind !== "Schedule" || resolved[task.index]!.task.runImmediately) return Effect.void
+    if (config.resume.has(task.name)) return Effect.void
+    return Effect.catchAllCause(core.stepSchedule(task, task.nextDue, undefined), (cause) =>
+      new InvalidPeriodicTask({
+        task: task.name,
+        field: "schedule",
+        value: "(schedule)",
+        reason: `fails on its first step (${Cause.pretty(cause)})`,
+      }))
+  }, { discard: true })
+
+const startDriver = <E, R>(
+  core: RunnerCore<E, R>,
+  engine: Engine<E, R>,
+  stopper: Stopper<E>,
+  initialDelay: number,
+): void => {
+  const drive = initialDelay > 0
+    ? Effect.zipRight(sleepLong(core.clock, initialDelay), engine.drive)
+    : engine.drive
+  stopper.driver = Runtime.runFork(core.runtime)(
+    Effect.onExit(drive, onDriverExit(core, engine, stopper)),
+  )
+}
+
+const assemble = <E, R>(
+  core: RunnerCore<E, R>,
+  engine: Engine<E, R>,
+  stopper: Stopper<E>,
+  shutdown: PeriodicRunner.PeriodicRunner<E>["shutdown"],
+): PeriodicRunner.PeriodicRunner<E> => {
+  // A tick runs in the caller's fiber; sequential runs happen there and need the tasks' context.
+  // Once the runner stops, a tick runs nothing (and never waits for a pass a stop left behind).
+  const tick = Effect.suspend(() =>
+    core.lifecycle._tag !== "Open"
+      ? Effect.succeed(Duration.millis(IDLE_CAP_MILLIS))
+      : Effect.provide(Effect.map(engine.tick, Duration.millis), core.runtime.context)
+  )
+  const control = makeControl(core)
+  return {
+    mode: core.mode,
+    tasks: core.tasks.map((task) => task.name),
+    tick,
+    join: Deferred.await(stopper.done),
+    outcomes: subscribe(core),
+    status: control.status,
+    pause: control.pause,
+    resume: control.resume,
+    trigger: control.trigger,
+    shutdown,
+  }
+}
+
+const subscribe = <E, R>(core: RunnerCore<E, R>) =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const subscription = yield* PubSub.subscribe(core.outcomes)
+      core.subscribers++
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          core.subscribers--
+        })
+      )
+      return Stream.fromQueue(subscription)
+    }),
+  )
