@@ -30,6 +30,7 @@ import type {
   CleanupPastDeadline,
   DuplicateManager,
   MarkDownFailed,
+  RegistryTimedOut,
   ResetFailed,
   ServiceNotRunning,
   ServiceStartFailed,
@@ -37,10 +38,32 @@ import type {
 } from "./internal/service.ts"
 import type { InvalidOption } from "./internal/options.ts"
 import * as internal from "./internal/service.ts"
-import type { InvalidApiVersion, ManagerLayer } from "./Manager.ts"
+import type { AnyManagerLayer, InvalidApiVersion, ManagerLayer } from "./Manager.ts"
 import type { Mode, PeriodicRunner, TaskStatus } from "./PeriodicRunner.ts"
 import type { InvalidPeriodicTask } from "./PeriodicTask.ts"
-import type { ServiceRegistry } from "./ServiceRegistry.ts"
+import type { ServiceRegistry, ServiceRegistryError } from "./ServiceRegistry.ts"
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Marks a running {@link Service}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Service } from "effect-manager"
+ *
+ * const isService = Effect.map(Service.Service, (service) => Service.TypeId in service) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = internal.TypeId as never
 
 /**
  * A lifecycle hook of a manager.
@@ -187,6 +210,7 @@ export interface ServiceStatus {
  * @category models
  */
 export interface Service {
+  readonly [TypeId]: TypeId
   readonly host: string
   readonly topic: string
   /** Manager names, in start order. */
@@ -300,19 +324,19 @@ export type Requirements<M> = M extends ManagerLayer<infer _I, infer _E, infer _
  * @since 0.1.0
  * @category layers
  */
-export const layer: <const Managers extends ReadonlyArray<ManagerLayer<any, any, any, any>>>(
+export const layer: <const Managers extends ReadonlyArray<AnyManagerLayer>>(
   options: Options,
   ...managers: Managers
 ) => Layer.Layer<
   Service | ManagerId<Managers[number]>,
-  | ServiceStartFailed<HookError<Managers[number]>>
+  | ServiceStartFailed<HookError<Managers[number]> | ServiceRegistryError | RegistryTimedOut>
   | DuplicateManager
   | BuildError<Managers[number]>
   | InvalidOption
   | InvalidPeriodicTask
   | InvalidApiVersion,
   Requirements<Managers[number]> | ServiceRegistry
-> = internal.layer as any
+> = internal.layer
 
 export {
   /**
@@ -451,6 +475,65 @@ export {
    */
   ShutdownOverrun,
 } from "./internal/service.ts"
+
+export {
+  /**
+   * A manager's `apiVersion` is not "major.minor": the layer fails with it when it builds that
+   * manager, before any hook runs. The same error as `Manager.InvalidApiVersion`.
+   *
+   * @example
+   * ```ts
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Manager, Service, ServiceRegistry } from "effect-manager"
+   *
+   * class Compute extends Context.Tag("Compute")<Compute, {}>() {}
+   * const ComputeManager = Manager.layer(Compute, Effect.succeed({ service: {}, apiVersion: "v1" }))
+   *
+   * const program = Layer.launch(
+   *   Service.layer({ host: "compute-1", topic: "compute" }, ComputeManager).pipe(
+   *     Layer.provide(ServiceRegistry.layerMemory),
+   *   ),
+   * ).pipe(Effect.catchTag("InvalidApiVersion", (error) => Effect.logError(error.message)))
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidApiVersion,
+} from "./internal/manager.ts"
+
+export {
+  /**
+   * A manager's periodic task is invalid, or two managers' tasks share a name: the layer fails
+   * with it before any hook runs. The same error as `PeriodicTask.InvalidPeriodicTask`.
+   *
+   * @example
+   * ```ts
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Manager, PeriodicTask, Service, ServiceRegistry } from "effect-manager"
+   *
+   * class Compute extends Context.Tag("Compute")<Compute, {}>() {}
+   * class Network extends Context.Tag("Network")<Network, {}>() {}
+   * const audit = PeriodicTask.spaced("audit", "1 minute", Effect.void)
+   * const ComputeManager = Manager.layer(Compute, Effect.succeed({ service: {}, tasks: [audit] }))
+   * const NetworkManager = Manager.layer(Network, Effect.succeed({ service: {}, tasks: [audit] }))
+   *
+   * const program = Layer.launch(
+   *   Service.layer({ host: "node-1", topic: "compute" }, ComputeManager, NetworkManager).pipe(
+   *     Layer.provide(ServiceRegistry.layerMemory),
+   *   ),
+   * ).pipe(Effect.catchTag("InvalidPeriodicTask", (error) => Effect.logError(error.message)))
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidPeriodicTask,
+} from "./internal/periodicTask.ts"
 
 export {
   /**

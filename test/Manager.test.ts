@@ -66,7 +66,9 @@ describe("Manager", () => {
       )
       expect(Context.get(context, Volumes)).toEqual({ size: 1 })
       expect(Context.get(context, Images)).toEqual({ count: 2 })
-      expect(Context.get(context, Service.Service).managers).toEqual(["Volumes", "Images"])
+      const service = Context.get(context, Service.Service)
+      expect(service[Service.TypeId]).toBe(Service.TypeId)
+      expect(service.managers).toEqual(["Volumes", "Images"])
       expect(Context.getOption(context, Manager.lifecycleTag(Volumes))._tag).toBe("None")
       expect(Context.getOption(context, Manager.lifecycleTag(Images))._tag).toBe("None")
     }).pipe(Effect.scoped, Effect.provide(Dependencies)))
@@ -103,7 +105,12 @@ describe("Manager", () => {
     const requirements: Equals<Requirement, Database | Lvm | ServiceRegistry.ServiceRegistry> = true
     const hookErrors: Equals<
       Extract<Failure, Service.ServiceStartFailed<unknown>>,
-      Service.ServiceStartFailed<VolumeHookError | ImageHookError>
+      Service.ServiceStartFailed<
+        | VolumeHookError
+        | ImageHookError
+        | ServiceRegistry.ServiceRegistryError
+        | Service.RegistryTimedOut
+      >
     > = true
     const buildError: Equals<Extract<Failure, VolumeBuildError>, VolumeBuildError> = true
     const apiVersion: Equals<

@@ -14,9 +14,11 @@ import type * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
+import type { InvalidApiVersion } from "../Manager.ts"
 import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as Service from "../Service.ts"
 import type * as ServiceRegistryApi from "../ServiceRegistry.ts"
+import type { ServiceRegistryError } from "../ServiceRegistry.ts"
 import { ServiceRegistry } from "../ServiceRegistry.ts"
 import * as bounded from "./bounded.ts"
 import * as Capabilities from "./capabilities.ts"
@@ -24,6 +26,7 @@ import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTagOf, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./runner/runner.ts"
 import * as PeriodicTask from "./periodicTask.ts"
+import type { InvalidPeriodicTask } from "./periodicTask.ts"
 import { decodeOptions, Flag, InvalidOption, Millis, NonEmptyString, OneOf } from "./options.ts"
 import { SteadyClock } from "./steadyClock.ts"
 
@@ -243,11 +246,13 @@ const withLimit = <A, E, E2>(
 // --- the service -------------------------------------------------------------------------------
 
 /** @internal */
+export const TypeId: Service.TypeId = Symbol.for("effect-manager/Service") as Service.TypeId
+
+/** @internal */
 export const ServiceTag = Context.GenericTag<Service.Service, Service.Service>(
   "effect-manager/Service",
 )
 
-type AnyManager = Manager.ManagerLayer<any, any, any, any>
 type Lifecycle = Manager.Lifecycle<unknown>
 
 /** What the steps of one service share. */
@@ -288,7 +293,7 @@ const timed = (
   )
 
 /** Builds the managers in the order given (nova constructs its manager with the service). */
-const buildManagers = (managers: ReadonlyArray<AnyManager>) =>
+const buildManagers = (managers: ReadonlyArray<Manager.AnyManagerLayer>) =>
   Effect.gen(function* () {
     // Two layers of one manager would share its service and lifecycle: its hooks would run
     // twice, the other one's never.
@@ -685,12 +690,38 @@ const status = (
     lastReset: Option.fromNullable(last.value),
   }))
 
+/** What `layer` provides, fails with and needs, computed from its managers' types. */
+type ServiceLayer<Managers extends ReadonlyArray<Manager.AnyManagerLayer>> = Layer.Layer<
+  Service.Service | Service.ManagerId<Managers[number]>,
+  | ServiceStartFailed<
+    Service.HookError<Managers[number]> | ServiceRegistryError | RegistryTimedOut
+  >
+  | DuplicateManager
+  | Service.BuildError<Managers[number]>
+  | InvalidOption
+  | InvalidPeriodicTask
+  | InvalidApiVersion,
+  Service.Requirements<Managers[number]> | ServiceRegistry
+>
+
+/**
+ * The service layer with the type its managers give it. Sound: the context it builds holds the
+ * `Service` and every manager's service under its tag (`buildManagers`); it fails with a
+ * manager's build error, a `ServiceStartFailed` carrying a hook's error (or the registry's, in
+ * phase register) or an error of its own; it needs what the managers need and the registry.
+ * TypeScript cannot follow a loop over managers of different types: the body sees each as an
+ * `AnyManagerLayer`, whose build error and requirements are `unknown`.
+ */
+const ofManagers = <Managers extends ReadonlyArray<Manager.AnyManagerLayer>>(
+  layer: Layer.Layer<Service.Service, unknown, unknown>,
+): ServiceLayer<Managers> => layer as ServiceLayer<Managers>
+
 /** @internal */
-export const layer = (
+export const layer = <const Managers extends ReadonlyArray<Manager.AnyManagerLayer>>(
   options: Service.Options,
-  ...managers: ReadonlyArray<AnyManager>
-): Layer.Layer<any, any, any> =>
-  Layer.scopedContext(Effect.gen(function* () {
+  ...managers: Managers
+): ServiceLayer<Managers> =>
+  ofManagers<Managers>(Layer.scopedContext(Effect.gen(function* () {
     const config = yield* resolveOptions(options)
     const registry = yield* ServiceRegistry
     const clock = yield* Effect.clock
@@ -727,6 +758,7 @@ export const layer = (
     const stopped = yield* addStop(run, runner, beat.runner, stopPublishers)
 
     const service: Service.Service = {
+      [TypeId]: TypeId,
       host: config.host,
       topic: config.topic,
       managers: lifecycles.map((lifecycle) => lifecycle.name),
@@ -737,4 +769,4 @@ export const layer = (
       shutdownTimeoutMillis: config.shutdownTimeout,
     }
     return Context.merge(Context.make(ServiceTag, service), services)
-  }))
+  })))
