@@ -20,7 +20,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import { DueHeap } from "../dueHeap.ts"
 import { StartNowScheduler } from "../startNowScheduler.ts"
 import { type DueIndex, type Engine, ignoreCause, type RunnerCore } from "./core.ts"
-import type { PeriodicTaskFailed } from "./errors.ts"
+import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
 import { recordExit, recordSkip, recordSuccess } from "./record.ts"
 import { mayRun, type RunnerTask } from "./task.ts"
 import { IDLE_CAP_MILLIS, MIN_STEP_MILLIS } from "./timing.ts"
@@ -63,126 +63,142 @@ interface BatchResult {
   readonly signal: Deferred.Deferred<number>
 }
 
+/**
+ * The batch fibers' runtime. Runs are children of a batch fiber per wake-up, which they take
+ * their flags from: a run's fiber starts uninterruptible and only the run itself is made
+ * interruptible (when the runtime's fibers are), one change of flags per run where a mask makes
+ * two. Unless asked to, run fibers stay out of Effect's built-in fiber metrics (`effect_fiber_*`):
+ * five metric updates and a clock read per run, for counts that `status` keeps per task.
+ */
+const batchRuntime = <R>(runtime: Runtime.Runtime<R>, fiberMetrics: boolean) =>
+  Runtime.disableRuntimeFlag(
+    fiberMetrics ? runtime : Runtime.disableRuntimeFlag(runtime, RuntimeFlags.RuntimeMetrics),
+    RuntimeFlags.Interruption,
+  )
+
 /** @internal */
 export const makeConcurrentEngine = <E, R>(
   core: RunnerCore<E, R>,
   settings: ConcurrentSettings,
-): Engine<E, R> => {
-  const heap = new DueHeap<RunnerTask<R>>(core.tasks.length)
-  core.index = heapIndex(core, heap)
-  const runtime = core.runtime
-  // Runs are children of a batch fiber per wake-up, which they take their flags from. A run's
-  // fiber starts uninterruptible and only the run itself is made interruptible (when the
-  // runtime's fibers are): one change of flags per run where a mask makes two. Unless asked to,
-  // run fibers stay out of Effect's built-in fiber metrics (`effect_fiber_*`): five metric
-  // updates and a clock read per run, for counts that `status` keeps per task.
-  const forkBatch = Runtime.runFork(
-    Runtime.disableRuntimeFlag(
-      settings.fiberMetrics
-        ? runtime
-        : Runtime.disableRuntimeFlag(runtime, RuntimeFlags.RuntimeMetrics),
-      RuntimeFlags.Interruption,
-    ),
-  )
-  const starter = new StartNowScheduler(
-    FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
-  )
-  const runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
+): Engine<E, R> => new ConcurrentEngine(core, settings)
 
+class ConcurrentEngine<E, R> implements Engine<E, R> {
+  private readonly heap: DueHeap<RunnerTask<R>>
+  private readonly starter: StartNowScheduler
+  private readonly forkBatch: ReturnType<typeof Runtime.runFork<R>>
+  private readonly runsInterruptible: boolean
+  private readonly startBatch: ReturnType<typeof makeBatchStart<E, R>>
   /**
    * The driver's wake-ups (and ticks) so far. A task comes up at most once per wake-up, however
    * many batches it takes: one due again at once (a zero-delay schedule, a run that triggers
    * itself) waits for the next, which is at least `MIN_STEP_MILLIS` later.
    */
-  let wave = 0
+  private wave = 0
+  readonly drive: Effect.Effect<void, PeriodicTaskFailed<E>>
+  readonly tick: Effect.Effect<number, PeriodicTaskFailed<E>>
+  readonly passFinished = Effect.void
 
-  const isDue = (at: number): boolean => {
-    if (!core.accepting()) return false
-    const top = heap.peek()
+  constructor(
+    private readonly core: RunnerCore<E, R>,
+    private readonly settings: ConcurrentSettings,
+  ) {
+    this.heap = new DueHeap<RunnerTask<R>>(core.tasks.length)
+    core.index = heapIndex(core, this.heap)
+    const runtime = core.runtime
+    this.forkBatch = Runtime.runFork(batchRuntime(runtime, settings.fiberMetrics))
+    this.starter = new StartNowScheduler(
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
+    )
+    this.runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
+    this.startBatch = makeBatchStart(core, this.heap, this.starter, (at) => this.isDue(at))
+    this.drive = Effect.suspend(() => this.driveFrom(true))
+    this.tick = Effect.suspend(() => this.tickNow())
+  }
+
+  prepare(task: RunnerTask<R>, run: Effect.Effect<unknown, E | TaskTimedOut, R>): void {
+    const core = this.core
+    // The bookkeeping cannot be interrupted (the run's fiber starts uninterruptible); the run
+    // can be when the runtime's fibers can.
+    task.body = Effect.matchCauseEffect(this.runsInterruptible ? Effect.interruptible(run) : run, {
+      onFailure: (cause) => ignoreCause(recordExit(core, task, Exit.failCause(cause))),
+      onSuccess: (value) => ignoreCause(recordSuccess(core, task, value)),
+    })
+    task.start = Effect.fork(task.body)
+  }
+
+  passInProgress(): undefined {
+    return undefined
+  }
+
+  private isDue(at: number): boolean {
+    if (!this.core.accepting()) return false
+    const top = this.heap.peek()
     return top !== undefined && top.nextDue <= at
   }
 
-  const untilNextDue = (): number => {
-    const top = heap.peek()
+  private untilNextDue(): number {
+    const top = this.heap.peek()
     return top === undefined
       ? IDLE_CAP_MILLIS
-      : Math.max(0, Math.min(IDLE_CAP_MILLIS, top.nextDue - core.now()))
+      : Math.max(0, Math.min(IDLE_CAP_MILLIS, top.nextDue - this.core.now()))
   }
-
-  const startBatch = makeBatchStart(core, heap, starter, isDue)
 
   /**
    * Starts the due tasks, at most `limit` of them, and succeeds with how many it took once it
    * has. The runs are children of one batch fiber that ends when they all have; it is pushed to
    * `collect` when given (for `tick`).
    */
-  const dispatch = (
-    limit: number,
-    collect: Array<RunFiber> | undefined,
-  ): Effect.Effect<number> =>
-    Effect.suspend(() => {
-      if (!isDue(core.now())) return Effect.succeed(0)
-      const result: BatchResult = {
-        exit: undefined,
-        signal: Deferred.unsafeMake<number>(FiberId.none),
-      }
-      const batch = forkBatch(startBatch(limit, wave, result), { scheduler: starter })
-      if (collect !== undefined) collect.push(batch)
-      // The batch has almost always taken its tasks by now: then the driver goes on at once.
-      return result.exit ?? Deferred.await(result.signal)
-    })
-
-  const drive: Effect.Effect<void, PeriodicTaskFailed<E>> = Effect.suspend(() => {
-    const loop = (woken: boolean): Effect.Effect<void, PeriodicTaskFailed<E>> => {
-      if (core.lifecycle._tag !== "Open") return Effect.void
-      core.wakeups++
-      core.passes++
-      if (woken) {
-        wave++
-        core.followWallSteps()
-      }
-      return Effect.flatMap(dispatch(settings.maxBatch, undefined), (started) => {
-        const raised = core.takeFailure()
-        if (raised !== undefined) return Effect.fail(raised)
-        // A full batch: let the event loop breathe, then go on with what is still due.
-        if (started >= settings.maxBatch) {
-          return Effect.flatMap(Effect.yieldNow(), () => loop(false))
-        }
-        if (core.lifecycle._tag !== "Open") return Effect.void
-        const sleep = Math.max(Math.min(untilNextDue(), settings.maxSleep), MIN_STEP_MILLIS)
-        return Effect.flatMap(core.alarm.sleep(sleep), () => loop(true))
-      })
+  private dispatch(limit: number, collect: Array<RunFiber> | undefined): Effect.Effect<number> {
+    if (!this.isDue(this.core.now())) return Effect.succeed(0)
+    const result: BatchResult = {
+      exit: undefined,
+      signal: Deferred.unsafeMake<number>(FiberId.none),
     }
-    return loop(true)
-  })
+    const batch = this.forkBatch(this.startBatch(limit, this.wave, result), {
+      scheduler: this.starter,
+    })
+    if (collect !== undefined) collect.push(batch)
+    // The batch has almost always taken its tasks by now: then the driver goes on at once.
+    return result.exit ?? Deferred.await(result.signal)
+  }
 
-  const tick: Effect.Effect<number, PeriodicTaskFailed<E>> = Effect.gen(function* () {
+  /** The driver's loop from a wake-up (`woken`), or from a full batch's yield. */
+  private driveFrom(woken: boolean): Effect.Effect<void, PeriodicTaskFailed<E>> {
+    const core = this.core
+    if (core.lifecycle._tag !== "Open") return Effect.void
+    core.wakeups++
     core.passes++
-    wave++
-    core.followWallSteps()
-    const started: Array<RunFiber> = []
-    yield* dispatch(Number.POSITIVE_INFINITY, started)
-    // A batch whose runs all ended while they were started (the common case) needs no waiting for.
-    for (const fiber of started) if (fiber.unsafePoll() === null) yield* Fiber.await(fiber)
-    const raised = core.takeFailure()
-    if (raised !== undefined) return yield* Effect.fail(raised)
-    return untilNextDue()
-  })
+    if (woken) {
+      this.wave++
+      core.followWallSteps()
+    }
+    return Effect.flatMap(this.dispatch(this.settings.maxBatch, undefined), (started) => {
+      const raised = core.takeFailure()
+      if (raised !== undefined) return Effect.fail(raised)
+      // A full batch: let the event loop breathe, then go on with what is still due.
+      if (started >= this.settings.maxBatch) {
+        return Effect.flatMap(Effect.yieldNow(), () => this.driveFrom(false))
+      }
+      if (core.lifecycle._tag !== "Open") return Effect.void
+      const sleep = Math.max(Math.min(this.untilNextDue(), this.settings.maxSleep), MIN_STEP_MILLIS)
+      return Effect.flatMap(core.alarm.sleep(sleep), () => this.driveFrom(true))
+    })
+  }
 
-  return {
-    prepare: (task, run) => {
-      // The bookkeeping cannot be interrupted (the run's fiber starts uninterruptible); the run
-      // can be when the runtime's fibers can.
-      task.body = Effect.matchCauseEffect(runsInterruptible ? Effect.interruptible(run) : run, {
-        onFailure: (cause) => ignoreCause(recordExit(core, task, Exit.failCause(cause))),
-        onSuccess: (value) => ignoreCause(recordSuccess(core, task, value)),
-      })
-      task.start = Effect.fork(task.body)
-    },
-    drive,
-    tick,
-    passFinished: Effect.void,
-    passInProgress: () => undefined,
+  private tickNow(): Effect.Effect<number, PeriodicTaskFailed<E>> {
+    const core = this.core
+    return Effect.gen(this, function* () {
+      core.passes++
+      this.wave++
+      core.followWallSteps()
+      const started: Array<RunFiber> = []
+      yield* this.dispatch(Number.POSITIVE_INFINITY, started)
+      // A batch whose runs all ended while they were started (the common case) needs no waiting.
+      for (const fiber of started) if (fiber.unsafePoll() === null) yield* Fiber.await(fiber)
+      const raised = core.takeFailure()
+      if (raised !== undefined) return yield* Effect.fail(raised)
+      return this.untilNextDue()
+    })
   }
 }
 

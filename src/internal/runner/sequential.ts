@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { PassTable } from "../passTable.ts"
 import { type DueIndex, type Engine, ignoreCause, type RunnerCore } from "./core.ts"
-import type { PeriodicTaskFailed } from "./errors.ts"
+import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
 import { recordExit, recordSuccess } from "./record.ts"
 import { mayRun, type RunnerTask } from "./task.ts"
 import { IDLE_CAP_MILLIS, MIN_STEP_MILLIS } from "./timing.ts"
@@ -52,10 +52,10 @@ const tableIndex = <R>(table: PassTable): DueIndex<R> => {
 export const makeSequentialEngine = <E, R>(
   core: RunnerCore<E, R>,
   settings: SequentialSettings,
-): Engine<E, R> => {
-  const table = new PassTable(core.tasks.length)
-  core.index = tableIndex(table)
-  const pass: Pass<R> = {
+): Engine<E, R> => new SequentialEngine(core, settings)
+
+class SequentialEngine<E, R> implements Engine<E, R> {
+  private readonly pass: Pass<R> = {
     by: undefined,
     index: 0,
     idle: IDLE_CAP_MILLIS,
@@ -64,83 +64,101 @@ export const makeSequentialEngine = <E, R>(
     unrecorded: undefined,
     leftToRecord: undefined,
   }
-  const passLock = Effect.unsafeMakeSemaphore(1)
+  private readonly passLock = Effect.unsafeMakeSemaphore(1)
+  /** Does what the latest run left to record, which an interruption cannot cut short. */
+  private readonly recordLeft: Effect.Effect<void>
+  private readonly driverPass: Effect.Effect<number, PeriodicTaskFailed<E>, R>
+  readonly drive: Effect.Effect<void, PeriodicTaskFailed<E>, R>
+  readonly tick: Effect.Effect<number, PeriodicTaskFailed<E>, R>
+  readonly passFinished: Effect.Effect<void>
+
+  constructor(
+    private readonly core: RunnerCore<E, R>,
+    private readonly settings: SequentialSettings,
+  ) {
+    const table = new PassTable(core.tasks.length)
+    core.index = tableIndex(table)
+    const pass = this.pass
+    this.recordLeft = Effect.uninterruptible(Effect.suspend(() => {
+      const left = pass.leftToRecord ?? Effect.void
+      pass.leftToRecord = undefined
+      return left
+    }))
+    const passTasks = makePassLoop(core, table, pass)
+    this.driverPass = this.passBy("driver", passTasks)
+    this.tick = this.passBy("tick", passTasks)
+    this.drive = Effect.suspend(() => this.driveOn())
+    this.passFinished = this.passLock.withPermits(1)(Effect.void)
+  }
 
   // A pass runs each task inline without a mask around it (its two changes of flags were most of
   // what a run cost): the run keeps the interruptibility of the pass's fiber, and what an
   // interruption leaves undone, the pass's exit, which cannot be interrupted, does.
-  const recordLeft = Effect.uninterruptible(Effect.suspend(() => {
-    const left = pass.leftToRecord ?? Effect.void
-    pass.leftToRecord = undefined
-    return left
-  }))
+  prepare(task: RunnerTask<R>, run: Effect.Effect<unknown, E | TaskTimedOut, R>): void {
+    task.body = Effect.matchCauseEffect(run, {
+      onFailure: (cause) => this.finishRun(recordExit(this.core, task, Exit.failCause(cause))),
+      onSuccess: (value) => this.finishRun(recordSuccess(this.core, task, value)),
+    })
+  }
+
+  passInProgress(): "driver" | "tick" | undefined {
+    return this.pass.by
+  }
 
   /** Ends an inline run (`RunnerTask.body`) with what `recordExit` or `recordSuccess` left to do. */
-  const finishRun = (bookkeeping: Effect.Effect<void>): Effect.Effect<void> => {
-    pass.unrecorded = undefined
+  private finishRun(bookkeeping: Effect.Effect<void>): Effect.Effect<void> {
+    this.pass.unrecorded = undefined
     if (bookkeeping === Effect.void) return bookkeeping
-    pass.leftToRecord = ignoreCause(bookkeeping)
-    return recordLeft
+    this.pass.leftToRecord = ignoreCause(bookkeeping)
+    return this.recordLeft
   }
 
   /** Records the run an interruption cut short (with the pass's exit), or what it left to do. */
-  const finishPass = (exit: Exit.Exit<number, PeriodicTaskFailed<E>>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const task = pass.unrecorded
-      pass.unrecorded = undefined
-      if (task === undefined) return recordLeft
-      // The run did not end by itself: its pass was interrupted or died. (A "fail"-policy failure
-      // is raised after the last run is recorded, so no failure of the pass is the run's.)
-      const cut = Exit.isFailure(exit) ? Cause.stripFailures(exit.cause) : Cause.empty
-      return ignoreCause(recordExit(core, task, Exit.failCause(cut)))
-    })
+  private finishPass(exit: Exit.Exit<number, PeriodicTaskFailed<E>>): Effect.Effect<void> {
+    const task = this.pass.unrecorded
+    this.pass.unrecorded = undefined
+    if (task === undefined) return this.recordLeft
+    // The run did not end by itself: its pass was interrupted or died. (A "fail"-policy failure
+    // is raised after the last run is recorded, so no failure of the pass is the run's.)
+    const cut = Exit.isFailure(exit) ? Cause.stripFailures(exit.cause) : Cause.empty
+    return ignoreCause(recordExit(this.core, task, Exit.failCause(cut)))
+  }
 
-  const passTasks = makePassLoop(core, table, pass)
-
-  const passBy = (by: "driver" | "tick"): Effect.Effect<number, PeriodicTaskFailed<E>, R> =>
-    passLock.withPermits(1)(
+  /** One pass, by the driver or a tick: passes are one at a time. */
+  private passBy(
+    by: "driver" | "tick",
+    passTasks: Effect.Effect<number, PeriodicTaskFailed<E>, R>,
+  ): Effect.Effect<number, PeriodicTaskFailed<E>, R> {
+    const pass = this.pass
+    return this.passLock.withPermits(1)(
       Effect.suspend(() => {
-        core.passes++
-        core.followWallSteps()
+        this.core.passes++
+        this.core.followWallSteps()
         pass.by = by
         pass.index = 0
         pass.idle = IDLE_CAP_MILLIS
         return passTasks
       }).pipe(
-        Effect.onExit(finishPass),
+        Effect.onExit((exit) => Effect.suspend(() => this.finishPass(exit))),
         Effect.ensuring(Effect.sync(() => {
           pass.by = undefined
           pass.task = undefined
         })),
       ),
     )
+  }
 
-  const drivenPass = passBy("driver")
-  const drive: Effect.Effect<void, PeriodicTaskFailed<E>, R> = Effect.suspend(() => {
-    const loop = (): Effect.Effect<void, PeriodicTaskFailed<E>, R> => {
+  /** The driver's loop: a pass, then its idle time asleep. */
+  private driveOn(): Effect.Effect<void, PeriodicTaskFailed<E>, R> {
+    const core = this.core
+    if (core.lifecycle._tag !== "Open") return Effect.void
+    core.wakeups++
+    return Effect.flatMap(this.driverPass, (idle) => {
+      // After a pass that a stop let finish: stop now, not after the idle time.
       if (core.lifecycle._tag !== "Open") return Effect.void
-      core.wakeups++
-      return Effect.flatMap(drivenPass, (idle) => {
-        // After a pass that a stop let finish: stop now, not after the idle time.
-        if (core.lifecycle._tag !== "Open") return Effect.void
-        const sleep = Math.max(Math.min(idle, settings.maxSleep), MIN_STEP_MILLIS)
-        return Effect.flatMap(core.alarm.sleep(sleep), loop)
-      })
-    }
-    return loop()
-  })
-
-  return {
-    prepare: (task, run) => {
-      task.body = Effect.matchCauseEffect(run, {
-        onFailure: (cause) => finishRun(recordExit(core, task, Exit.failCause(cause))),
-        onSuccess: (value) => finishRun(recordSuccess(core, task, value)),
-      })
-    },
-    drive,
-    tick: passBy("tick"),
-    passFinished: passLock.withPermits(1)(Effect.void),
-    passInProgress: () => pass.by,
+      const sleep = Math.max(Math.min(idle, this.settings.maxSleep), MIN_STEP_MILLIS)
+      return Effect.flatMap(core.alarm.sleep(sleep), () => this.driveOn())
+    })
   }
 }
 
