@@ -22,12 +22,32 @@ import * as internal from "./internal/manager.ts"
 import type { PeriodicTask } from "./PeriodicTask.ts"
 
 /**
+ * @example
+ * ```ts
+ * import type { Manager } from "effect-manager"
+ *
+ * type Marker = Manager.ManagerLayer<unknown>[Manager.TypeId] // { tag, _E? }
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */
 export type TypeId = typeof TypeId
 
 /**
+ * Marks a layer made by {@link layer}; it holds the manager's tag.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import { Manager } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+ * const VolumesManager = Manager.layer(Volumes, Effect.succeed({ service: {} }))
+ * console.log(VolumesManager[Manager.TypeId].tag.key) // "Volumes"
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -37,6 +57,19 @@ export const TypeId: unique symbol = internal.TypeId as never
  * What `build` returns: the manager's service and its lifecycle. Every hook is optional (nova's
  * hooks default to no-ops) and may fail with `E`, which reaches the service layer's error type.
  * `Manager.layer` takes each hook's own error and requirements (see {@link DefinitionError}).
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import type { Manager } from "effect-manager"
+ *
+ * const definition: Manager.Definition<{ readonly ping: Effect.Effect<string> }> = {
+ *   service: { ping: Effect.succeed("pong") },
+ *   init: Effect.log("init_host"),
+ *   cleanup: () => Effect.log("cleanup_host"),
+ *   apiVersion: "1.1",
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -128,6 +161,18 @@ export type DefinitionRequirements<D> = HookEffect<D> extends infer H
 /**
  * A parsed "major.minor" API version.
  *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Service } from "effect-manager"
+ *
+ * // A service's status shows each manager's version as "major.minor".
+ * const versions = Effect.map(
+ *   Effect.flatMap(Service.Service, (service) => service.status),
+ *   (status) => status.managers.map((manager) => `${manager.name} ${manager.apiVersion}`),
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -139,6 +184,22 @@ export interface ApiVersion {
 /**
  * A manager's lifecycle as the service sees it: every hook already has the context the manager
  * was built in.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ * import { Manager } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+ * const VolumesManager = Manager.layer(Volumes, Effect.succeed({ service: {}, apiVersion: "1.2" }))
+ *
+ * const version = Effect.scoped(Effect.map(
+ *   Layer.build(VolumesManager),
+ *   (context) => Context.get(context, Manager.lifecycleTag(Volumes)).apiVersion,
+ * )) // { major: 1, minor: 2 }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -159,6 +220,16 @@ export interface Lifecycle<E> {
 /**
  * The identifier under which a manager layer provides its {@link Lifecycle}, next to its service.
  *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import { Manager } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+ * const lifecycle: Context.Tag<Manager.LifecycleOf<Volumes>, Manager.Lifecycle<unknown>> =
+ *   Manager.lifecycleTag(Volumes)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -171,6 +242,21 @@ export interface LifecycleOf<I> {
  * A manager: a layer that provides the manager's service `I` (and its lifecycle, for the
  * `Service` that runs it). Built on its own it provides the service without running any hook,
  * which is handy in tests; wrap it in `Service.layer` to run it the way nova does.
+ * `E` is what its hooks fail with, `EB` what its build fails with, `R` what it needs.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import { Manager } from "effect-manager"
+ *
+ * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+ * class NoVolumeGroup {
+ *   readonly _tag = "NoVolumeGroup"
+ * }
+ * const VolumesManager: Manager.ManagerLayer<Volumes, NoVolumeGroup, Manager.InvalidApiVersion> =
+ *   Manager.layer(Volumes, Effect.succeed({ service: {}, init: Effect.fail(new NoVolumeGroup()) }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -307,7 +393,23 @@ export const isManagerLayer: (u: unknown) => u is ManagerLayer<unknown, unknown,
 
 export {
   /**
-   * A manager's `apiVersion` is not "major.minor".
+   * A manager's `apiVersion` is not "major.minor"; names the manager and the value. Its layer
+   * fails with it when built.
+   *
+   * @example
+   * ```ts
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Manager } from "effect-manager"
+   *
+   * class Volumes extends Context.Tag("Volumes")<Volumes, {}>() {}
+   * const VolumesManager = Manager.layer(Volumes, Effect.succeed({ service: {}, apiVersion: "v1" }))
+   * const program = Effect.scoped(Layer.build(VolumesManager)).pipe(
+   *   Effect.catchTag("InvalidApiVersion", (error) => Effect.logError(error.message)),
+   * )
+   * // logs: Manager "Volumes": apiVersion must be "major.minor" (e.g. "1.0"), got "v1"
+   * ```
    *
    * @since 0.1.0
    * @category errors
