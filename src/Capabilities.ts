@@ -242,11 +242,11 @@ export {
    * import * as Effect from "effect/Effect"
    * import * as Schema from "effect/Schema"
    * import * as Stream from "effect/Stream"
-   * import { Capabilities, Manager } from "effect-manager"
+   * import { Capabilities } from "effect-manager"
    *
    * const program = Capabilities.reports(
    *   { host: "compute-1", service: "compute", manager: "Compute" },
-   *   Manager.capabilities(Schema.Struct({}), Stream.make({})),
+   *   Capabilities.make(Schema.Struct({}), Stream.make({})),
    *   { publishInterval: 0 },
    * ).pipe(
    *   Stream.runDrain,
