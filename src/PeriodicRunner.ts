@@ -26,6 +26,46 @@ import type { InvalidPeriodicTask, PeriodicTask } from "./PeriodicTask.ts"
 
 /**
  * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Marks a {@link PeriodicRunner}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { PeriodicRunner } from "effect-manager"
+ *
+ * const marked = Effect.scoped(
+ *   Effect.map(PeriodicRunner.make([]), (runner) => PeriodicRunner.TypeId in runner), // true
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = internal.TypeId as never
+
+/**
+ * Whether a value is a {@link PeriodicRunner}.
+ *
+ * @example
+ * ```ts
+ * import { PeriodicRunner } from "effect-manager"
+ *
+ * PeriodicRunner.isPeriodicRunner({ tasks: [] }) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPeriodicRunner: (u: unknown) => u is PeriodicRunner<unknown> =
+  internal.isPeriodicRunner
+
+/**
+ * @since 0.1.0
  * @category models
  */
 export type Mode = "concurrent" | "sequential"
@@ -176,6 +216,7 @@ export interface RunnerStatus {
  * @category models
  */
 export interface PeriodicRunner<out E = never> {
+  readonly [TypeId]: TypeId
   readonly mode: Mode
   /** Task names, in definition order. */
   readonly tasks: ReadonlyArray<string>

@@ -25,6 +25,7 @@ import * as Capabilities from "./capabilities.ts"
 import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTagOf, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./runner/runner.ts"
+import { decodeRunnerOptions } from "./runnerOptions.ts"
 import * as PeriodicTask from "./periodicTask.ts"
 import type { InvalidPeriodicTask } from "./periodicTask.ts"
 import { decodeOptions, Flag, InvalidOption, Millis, NonEmptyString, OneOf } from "./options.ts"
@@ -741,17 +742,21 @@ export const layer = <const Managers extends ReadonlyArray<Manager.AnyManagerLay
 
     // Bad tasks (an invalid duration, a name two managers share) fail before any hook runs.
     const tasks = config.periodicEnable ? lifecycles.flatMap((lifecycle) => lifecycle.tasks) : []
-    yield* PeriodicRunner.resolveAll(tasks)
+    const resolved = yield* PeriodicRunner.resolveAll(tasks)
     yield* start(run)
 
     const beat = yield* heartbeat(run)
     const fuzzy = config.periodicFuzzyDelay > 0
       ? (yield* Random.nextIntBetween(0, Math.floor(config.periodicFuzzyDelay / 1000) + 1)) * 1000
       : 0
-    const runner = yield* PeriodicRunner.make(
-      tasks,
-      { mode: config.mode, initialDelay: fuzzy, shutdownTimeout: config.shutdownTimeout },
-    )
+    // The service's options were checked by its own schema: a runner option out of range here
+    // is a defect. The tasks were checked above, once.
+    const runnerConfig = yield* Effect.orDie(decodeRunnerOptions({
+      mode: config.mode,
+      initialDelay: fuzzy,
+      shutdownTimeout: config.shutdownTimeout,
+    }))
+    const runner = yield* PeriodicRunner.makeResolved(resolved, runnerConfig)
     const stopPublishers = yield* publishCapabilities(run)
     for (const lifecycle of lifecycles) yield* setPhase(run, lifecycle, "running")
     const { last, reset } = yield* makeReset(run)

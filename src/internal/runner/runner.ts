@@ -30,6 +30,15 @@ import { IDLE_CAP_MILLIS } from "./timing.ts"
 import { decodeRunnerOptions, decodeShutdownTimeout, type RunnerConfig } from "../runnerOptions.ts"
 import type { InvalidOption } from "../options.ts"
 
+/** @internal */
+export const TypeId: PeriodicRunner.TypeId = Symbol.for(
+  "effect-manager/PeriodicRunner",
+) as PeriodicRunner.TypeId
+
+/** @internal */
+export const isPeriodicRunner = (u: unknown): u is PeriodicRunner.PeriodicRunner<unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
+
 /** @internal Checks every task and that names are unique. */
 export const resolveAll = <E, R>(
   tasks: Iterable<PeriodicTask.PeriodicTask<E, R>>,
@@ -221,6 +230,7 @@ const assemble = <E, R>(
   )
   const control = makeControl(core)
   return {
+    [TypeId]: TypeId,
     mode: core.mode,
     tasks: core.tasks.map((task) => task.name),
     tick,
