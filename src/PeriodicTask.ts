@@ -465,10 +465,10 @@ export const disabled: {
  * runs immediately. An invalid task's schedule dies with {@link InvalidPeriodicTask} on its
  * first step; check with {@link validate} first.
  *
- * Run alone, a task has no runner around it, so two things differ from a `PeriodicRunner`: after
- * a fixed task overruns, `Schedule.fixed` starts the next run at once where the runner records
- * the missed slot as skipped and waits for the next one; and `Effect.repeat` anchors a fixed
- * grid at the end of the first run.
+ * A spaced or fixed task's schedule steps with the runner's own timing (a fixed task that overruns
+ * waits for its next grid point; jitter is carried by the grid). Run alone, a task has no runner
+ * around it, so the slots an overrun misses are not recorded as `Skipped`, and `Effect.repeat`
+ * anchors a fixed grid at the end of the first run, where the runner anchors it at its start.
  *
  * @example
  * ```ts

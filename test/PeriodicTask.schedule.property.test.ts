@@ -1,41 +1,63 @@
 // `PeriodicTask.schedule(task)` (the task's timing as a plain `Schedule`) against the runner's own
-// stepping, over random spaced and fixed tasks whose runs never overrun their spacing: the runs of
+// stepping, over random spaced and fixed tasks, with jitter or with runs that overrun their slots:
+// both come from the same timing functions (src/internal/runner/timing.ts), and the runs of
 // `Effect.repeat`/`Effect.schedule` with the schedule start at the instants the runner starts
 // them, with one known difference pinned here. A fixed task that runs immediately: `Effect.repeat`
-// steps the schedule only when the first run has ended, so `Schedule.fixed`'s grid is anchored
-// at that end, while the runner's is anchored at the first run's start (oslo P19). (A fixed run
-// that overruns its slot is another: the schedule starts the next run at once, the runner skips
-// to the next grid point; the runs here never overrun.)
+// steps the schedule only when the first run has ended, so its grid is anchored at that end,
+// while the runner's is anchored at the first run's start (oslo P19); every later start is the
+// runner's moved by the first run's duration (when that run ends within its slot). (With jitter
+// and an overrun together they differ too: the runner draws when a run starts, the schedule when
+// a run ends; not generated here.)
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import { PeriodicRunner, PeriodicTask } from "../mod.ts"
 
-/** How long each side is watched, in ms. */
-const HORIZON = 60_000
+/** How long each side is watched, in spacings: at most 20 runs a sample, quick to simulate. */
+const HORIZON_SPACINGS = 20
 
 interface Spec {
   readonly kind: "spaced" | "fixed"
   readonly spacing: number
   readonly runImmediately: boolean
-  /** How long the runs take, in ms, cycled; below the spacing (no fixed run overruns). */
+  readonly jitter: boolean
+  /** The seed of the `Random` both sides draw from. */
+  readonly seed: number
+  /** How long the runs take, in ms, cycled. */
   readonly durations: ReadonlyArray<number>
 }
 
-const spec: FastCheck.Arbitrary<Spec> = FastCheck.record({
-  kind: FastCheck.constantFrom("spaced" as const, "fixed" as const),
-  // At least 2 s, so that a sample (at most 30 runs in the horizon) stays quick to simulate.
-  spacing: FastCheck.integer({ min: 2_000, max: 30_000 }),
-  runImmediately: FastCheck.boolean(),
-  // Each run takes this many hundredths of the spacing.
-  durations: FastCheck.array(FastCheck.integer({ min: 0, max: 99 }), {
-    minLength: 1,
-    maxLength: 4,
-  }),
-}).map((s) => ({ ...s, durations: s.durations.map((h) => Math.floor((h * s.spacing) / 100)) }))
+/**
+ * Each run takes this many hundredths of the spacing: below it with jitter, up to 2.5 spacings
+ * (overruns) without; never an exact number of spacings, where the runner's skip of the slot the
+ * run ends on and the run's end come at the same instant.
+ */
+const hundredths = (jitter: boolean) =>
+  FastCheck.array(
+    FastCheck.integer({ min: 0, max: jitter ? 99 : 250 }).filter((h) => h !== 100 && h !== 200),
+    { minLength: 1, maxLength: 4 },
+  )
+
+const spec: FastCheck.Arbitrary<Spec> = FastCheck.boolean().chain((jitter) =>
+  FastCheck.record({
+    kind: FastCheck.constantFrom("spaced" as const, "fixed" as const),
+    // oslo's jitter is whole seconds, none for spacings of 20 s or less.
+    spacing: jitter
+      ? FastCheck.integer({ min: 21_000, max: 120_000 })
+      : FastCheck.integer({ min: 2_000, max: 30_000 }),
+    runImmediately: FastCheck.boolean(),
+    jitter: FastCheck.constant(jitter),
+    seed: FastCheck.integer(),
+    durations: hundredths(jitter),
+  })
+).map((s) => ({ ...s, durations: s.durations.map((h) => Math.floor((h * s.spacing) / 100)) }))
+  // The anchoring difference holds as a shift when the first run ends within its slot: one that
+  // overran makes the runner skip a slot the schedule, anchored at its end, never had.
+  .filter((s) => !(s.kind === "fixed" && s.runImmediately) || s.durations[0]! < s.spacing)
 
 /** A task of the spec whose run records its start and takes its turn's duration. */
 const taskOf = (s: Spec, starts: Array<number>) => {
@@ -45,7 +67,7 @@ const taskOf = (s: Spec, starts: Array<number>) => {
     if (took > 0) yield* Effect.sleep(took)
   })
   const make = s.kind === "spaced" ? PeriodicTask.spaced : PeriodicTask.fixed
-  return make("task", s.spacing, run, { runImmediately: s.runImmediately })
+  return make("task", s.spacing, run, { runImmediately: s.runImmediately, jitter: s.jitter })
 }
 
 /** The start instants of the task's runs within the horizon: alone with its schedule, or in a runner. */
@@ -63,9 +85,14 @@ const startsOf = (s: Spec, inRunner: boolean) =>
           : Effect.schedule(task.run, schedule),
       )
     }
-    yield* TestClock.adjust(HORIZON)
+    yield* TestClock.adjust(HORIZON_SPACINGS * s.spacing)
     return starts
-  }).pipe(Effect.scoped, Effect.provide(TestContext.TestContext))
+  }).pipe(
+    Effect.scoped,
+    // Both sides draw their jitter from the same sequence.
+    Effect.withRandom(Random.make(s.seed)),
+    Effect.provide(TestContext.TestContext),
+  )
 
 describe("PeriodicTask.schedule and the runner", () => {
   it.effect(
@@ -89,7 +116,7 @@ describe("PeriodicTask.schedule and the runner", () => {
             )
             expect(common).toBeGreaterThan(0)
           }),
-          { numRuns: 30 },
+          { numRuns: 40 },
         )
       ),
     60_000,
