@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import { DueHeap } from "../src/internal/dueHeap.ts"
+import { DueHeap } from "../src/internal/runner/dueHeap.ts"
 
 interface Entry {
   readonly index: number

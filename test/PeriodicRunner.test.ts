@@ -45,6 +45,16 @@ describe("PeriodicRunner", () => {
       expect(seen).toEqual([["Skipped", 10], ["Succeeded", 0], ["Skipped", 30], ["Succeeded", 20]])
     }))
 
+  it.scoped("a runner carries its TypeId, and isPeriodicRunner tells it from look-alikes", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([])
+      expect(PeriodicRunner.TypeId in runner).toBe(true)
+      expect(PeriodicRunner.isPeriodicRunner(runner)).toBe(true)
+      const { [PeriodicRunner.TypeId]: _, ...lookAlike } = runner
+      expect(PeriodicRunner.isPeriodicRunner(lookAlike)).toBe(false)
+      expect(PeriodicRunner.isPeriodicRunner(null)).toBe(false)
+    }))
+
   it.scoped("sequential mode runs due tasks in definition order", () =>
     Effect.gen(function* () {
       const order: Array<string> = []
@@ -785,10 +795,12 @@ describe("PeriodicRunner invalid input", () => {
   it.scoped("a bad task fails runner creation, before any task runs", () =>
     Effect.gen(function* () {
       const rec = yield* recorder
-      const error = yield* Effect.flip(PeriodicRunner.make([
-        PeriodicTask.spaced("good", "1 second", rec.run(), { runImmediately: true }),
-        PeriodicTask.spaced("bad", Number.NaN, rec.run(), { runImmediately: true }),
-      ]).pipe(Effect.catchTag("InvalidOption", Effect.die)))
+      const error = yield* Effect.flip(
+        PeriodicRunner.make([
+          PeriodicTask.spaced("good", "1 second", rec.run(), { runImmediately: true }),
+          PeriodicTask.spaced("bad", Number.NaN, rec.run(), { runImmediately: true }),
+        ]).pipe(Effect.catchTag("InvalidOption", Effect.die)),
+      )
       expect([error.task, error.field, error.value, error.reason]).toEqual([
         "bad",
         "every",
@@ -818,11 +830,13 @@ describe("PeriodicRunner invalid input", () => {
 
   it.scoped("a schedule that dies on its first step fails runner creation", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(PeriodicRunner.make([
-        PeriodicTask.make("broken", Effect.void, {
-          schedule: Schedule.makeWithState(undefined, () => Effect.dieMessage("no state")),
-        }),
-      ]).pipe(Effect.catchTag("InvalidOption", Effect.die)))
+      const error = yield* Effect.flip(
+        PeriodicRunner.make([
+          PeriodicTask.make("broken", Effect.void, {
+            schedule: Schedule.makeWithState(undefined, () => Effect.dieMessage("no state")),
+          }),
+        ]).pipe(Effect.catchTag("InvalidOption", Effect.die)),
+      )
       expect([error.task, error.field, error.value]).toEqual(["broken", "schedule", "(schedule)"])
       expect(error.reason.startsWith("fails on its first step (RuntimeException: no state")).toBe(
         true,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Scheduler from "effect/Scheduler"
-import { StartNowScheduler } from "../src/internal/startNowScheduler.ts"
+import { StartNowScheduler } from "../src/internal/runner/startNowScheduler.ts"
 
 /** A scheduler that only queues tasks, and answers `shouldYield` with a fixed value. */
 const queueing = () => {

@@ -9,7 +9,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { PassTable } from "../passTable.ts"
+import { PassTable } from "./passTable.ts"
 import { type DueIndex, type Engine, ignoreCause, type RunnerCore } from "./core.ts"
 import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
 import { recordExit, recordSuccess } from "./record.ts"
