@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Capabilities from "../Capabilities.ts"
 import { decodeOptions, type InvalidOption, Millis } from "./options.ts"
+import { copyPayload, samePayload } from "./payload.ts"
 import { show } from "./validate.ts"
 
 /** @internal */
@@ -97,10 +98,15 @@ const ReportsOptions = Schema.Struct({
   }),
 })
 
-/** An encoded value and its JSON text, which decides whether it changed. */
+/**
+ * An encoded value as published, and our own copy of it (`copyPayload`), which the next value is
+ * compared with: an encoding may hand back parts of the manager's value (a `Schema.Unknown`
+ * field, say), and a subscriber gets the published one, so a change either makes in place must
+ * not hide the next change.
+ */
 interface Encoded {
   readonly value: unknown
-  readonly json: string | undefined
+  readonly kept: unknown
 }
 
 const reasonOf = (cause: Cause.Cause<string>): string =>
@@ -116,14 +122,18 @@ export const reports = <A, I, E, R>(
   if (Either.isLeft(decoded)) return Stream.fail(decoded.left)
   const interval = decoded.right.publishInterval
   const encode = Schema.encode(capabilities.schema)
-  // A value that does not encode is logged and dropped; a defect in a schema's transformation
-  // is treated the same, so one bad value never ends the stream.
+  // A value that does not encode, or whose encoded form is not JSON (a report is for any
+  // transport), is logged and dropped; a defect in a schema's transformation is treated the
+  // same, so one bad value never ends the stream.
   const encodeOrSkip = (value: A): Effect.Effect<Option.Option<Encoded>> =>
     encode(value).pipe(
       Effect.mapError((error) => `it does not encode with the manager's schema: ${error.message}`),
       Effect.flatMap((encoded) =>
         Effect.try({
-          try: (): Encoded => ({ value: encoded, json: JSON.stringify(encoded) }),
+          try: (): Encoded => {
+            JSON.stringify(encoded)
+            return { value: encoded, kept: copyPayload(encoded) }
+          },
           catch: (error) => `its encoded form is not JSON: ${String(error)}`,
         })
       ),
@@ -149,7 +159,7 @@ export const reports = <A, I, E, R>(
   return capabilities.stream.pipe(
     Stream.mapEffect(encodeOrSkip),
     Stream.filterMap(identity),
-    Stream.changesWith((previous, next) => previous.json === next.json),
+    Stream.changesWith((previous, next) => samePayload(previous.kept, next.value)),
     // Each new value replaces the previous one's re-publishing, so the interval is measured
     // from the last report.
     Stream.flatMap(

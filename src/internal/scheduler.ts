@@ -16,6 +16,7 @@ import type { CapabilityReport } from "../Capabilities.ts"
 import type * as Scheduler from "../Scheduler.ts"
 import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
+import { copyPayload, samePayload } from "./payload.ts"
 import { MAX_TIMER_MILLIS, SteadyClock } from "./steadyClock.ts"
 import { decodeOptions, InvalidOption, Millis, PositiveInteger } from "./options.ts"
 import { isPositiveInteger, show } from "./validate.ts"
@@ -198,69 +199,6 @@ class EntryList<A> {
   }
 }
 
-const isPlainObject = (u: object): boolean => {
-  const prototype = Object.getPrototypeOf(u)
-  return prototype === Object.prototype || prototype === null
-}
-
-/**
- * Equality of encoded payloads (JSON-like data): a manager re-sends unchanged capabilities
- * every period (nova's C3), and an unchanged payload needs neither decoding nor a
- * `HostUpdated`. Anything that is not a plain array or object compares by identity.
- */
-const sameEncoded = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (!sameEncoded(a[i], b[i])) return false
-    return true
-  }
-  if (Array.isArray(b)) return false
-  if (!isPlainObject(a) || Object.getPrototypeOf(b) !== Object.getPrototypeOf(a)) return false
-  const keysA = Object.keys(a)
-  if (keysA.length !== Object.keys(b).length) return false
-  for (const key of keysA) {
-    if (
-      !Object.prototype.hasOwnProperty.call(b, key) ||
-      !sameEncoded((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
-    ) return false
-  }
-  return true
-}
-
-/**
- * Our own copy of an encoded payload, deep for plain arrays and objects (anything else is kept
- * as is, as `sameEncoded` compares it by identity): a caller that changes its object after a
- * report changes neither the state nor what the next report is compared with. An own
- * `__proto__` key stays a key.
- */
-const copyEncoded = (u: unknown): unknown => {
-  if (typeof u !== "object" || u === null) return u
-  if (Array.isArray(u)) return u.map(copyEncoded)
-  const prototype = Object.getPrototypeOf(u)
-  if (prototype !== Object.prototype && prototype !== null) return u
-  // Spread and `Object.assign` onto a null prototype define an own `__proto__` key as a key,
-  // and copy a flat payload several times faster than a loop of assignments.
-  const copy: Record<string, unknown> = prototype === null
-    ? Object.assign(Object.create(null), u)
-    : { ...u }
-  for (const key in copy) {
-    const item = copy[key]
-    if (typeof item !== "object" || item === null) continue
-    const value = copyEncoded(item)
-    if (key === "__proto__") {
-      Object.defineProperty(copy, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      })
-    } else copy[key] = value
-  }
-  return copy
-}
-
 /**
  * The path to the first NaN or ±Infinity in decoded capabilities, ending with the number
  * itself; undefined when there is none. Only built on the way back from a find, so a clean
@@ -317,8 +255,9 @@ const capabilitiesDecoder = <A, I>(schema: Schema.Schema<A, I>): DecodeCapabilit
   const decode = Schema.decodeUnknownEither(schema)
   return (report, entry) => {
     try {
-      if (entry !== undefined && sameEncoded(entry.encoded, report.capabilities)) return undefined
-      const encoded = copyEncoded(report.capabilities)
+      // A manager re-sends unchanged capabilities every period (nova's C3).
+      if (entry !== undefined && samePayload(entry.encoded, report.capabilities)) return undefined
+      const encoded = copyPayload(report.capabilities)
       const decoded = decode(encoded)
       if (Either.isLeft(decoded)) {
         return refuseCapabilities(report, `they do not match the schema: ${decoded.left.message}`)
