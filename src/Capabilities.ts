@@ -151,9 +151,9 @@ export interface Options {
  * `timestamp` is the `Clock`'s time of the report and `sequence` counts reports from 1.
  *
  * Each value is encoded with the manager's `Schema`, and two values are the same when their
- * encoded forms have the same JSON text: that is what a transport carries and what the
- * scheduler decodes, so a report is sent exactly when a remote scheduler could see a
- * difference. `Equal.equals` would not do here, as it compares the plain objects an encoding
+ * encoded forms are the same payload, by the rule the scheduler uses too: plain arrays and
+ * objects by content, in any key order, NaN equal to NaN and -0 to 0, anything else by
+ * identity. `Equal.equals` would not do here, as it compares the plain objects an encoding
  * returns by reference, and a manager that polls its driver makes a new object every time.
  * A value that does not encode, or whose encoded form is not JSON, is logged as an
  * {@link UnencodableCapabilities} error naming the manager and the host, and skipped; the
