@@ -467,8 +467,9 @@ export const disabled: {
  *
  * A spaced or fixed task's schedule steps with the runner's own timing (a fixed task that overruns
  * waits for its next grid point; jitter is carried by the grid). Run alone, a task has no runner
- * around it, so the slots an overrun misses are not recorded as `Skipped`, and `Effect.repeat`
- * anchors a fixed grid at the end of the first run, where the runner anchors it at its start.
+ * around it, so the slots an overrun misses are not recorded as `Skipped`; and `Effect.repeat`
+ * runs a task that runs immediately at once (its `offset` is the runner's alone) and anchors a
+ * fixed grid at the end of the first run, where the runner anchors it at its start.
  *
  * @example
  * ```ts

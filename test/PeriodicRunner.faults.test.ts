@@ -556,3 +556,55 @@ describe("PeriodicRunner faults: bad control input", () => {
       }))
   }
 })
+
+describe('PeriodicRunner faults: a "fail"-policy failure during a stop', () => {
+  class Broken {
+    readonly _tag = "Broken"
+  }
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: a run that fails while the stop waits for it fails the runner, logged once`, () =>
+      Effect.gen(function* () {
+        const logs = yield* captureLogs
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.fixed(
+            "strict",
+            "10 seconds",
+            Effect.zipRight(Effect.sleep("5 seconds"), Effect.fail(new Broken())),
+            { onError: "fail", runImmediately: true },
+          ),
+        ], { mode })
+        yield* TestClock.adjust("1 second")
+        const stopping = yield* Effect.fork(runner.shutdown("30 seconds"))
+        yield* Effect.yieldNow()
+        expect((yield* runner.status).state).toBe("stopping")
+        yield* TestClock.adjust("4 seconds")
+        yield* Fiber.join(stopping)
+        const joined = yield* Effect.exit(runner.join)
+        expect(Exit.isFailure(joined)).toBe(true)
+        const error = yield* Effect.flip(runner.join)
+        expect([error._tag, error.task]).toEqual(["PeriodicTaskFailed", "strict"])
+        expect((yield* runner.status).state).toBe("failed")
+        expect(logs.filter((line) => line.message === "Periodic runner stopped")).toHaveLength(1)
+        expect((yield* taskStatus(runner, "strict")).failed).toBe(1)
+      }))
+  }
+
+  it.scoped("an idle runner (start: false) is stopping while it stops, then stopped", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("slow", "10 seconds", Effect.sleep("3 seconds"), {
+          runImmediately: true,
+        }),
+      ], { start: false })
+      expect((yield* runner.status).state).toBe("idle")
+      const ticking = yield* Effect.fork(runner.tick)
+      yield* Effect.yieldNow()
+      const stopping = yield* Effect.fork(runner.shutdown("10 seconds"))
+      yield* Effect.yieldNow()
+      expect((yield* runner.status).state).toBe("stopping")
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(ticking)
+      yield* Fiber.join(stopping)
+      expect((yield* runner.status).state).toBe("stopped")
+    }))
+})

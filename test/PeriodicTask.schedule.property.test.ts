@@ -5,9 +5,10 @@
 // them, with one known difference pinned here. A fixed task that runs immediately: `Effect.repeat`
 // steps the schedule only when the first run has ended, so its grid is anchored at that end,
 // while the runner's is anchored at the first run's start (oslo P19); every later start is the
-// runner's moved by the first run's duration (when that run ends within its slot). (With jitter
-// and an overrun together they differ too: the runner draws when a run starts, the schedule when
-// a run ends; not generated here.)
+// runner's moved by the first run's duration (when that run ends within its slot). (Not generated
+// here, as they differ: jitter and an overrun together, the runner drawing when a run starts and
+// the schedule when it ends; and the offset of a task that runs immediately, which
+// `Effect.repeat` runs at once.)
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -25,6 +26,8 @@ interface Spec {
   readonly spacing: number
   readonly runImmediately: boolean
   readonly jitter: boolean
+  /** The task's offset, in ms (only for a task that does not run immediately). */
+  readonly offset: number
   /** The seed of the `Random` both sides draw from. */
   readonly seed: number
   /** How long the runs take, in ms, cycled. */
@@ -51,6 +54,7 @@ const spec: FastCheck.Arbitrary<Spec> = FastCheck.boolean().chain((jitter) =>
       : FastCheck.integer({ min: 2_000, max: 30_000 }),
     runImmediately: FastCheck.boolean(),
     jitter: FastCheck.constant(jitter),
+    offset: FastCheck.integer({ min: 0, max: 5_000 }),
     seed: FastCheck.integer(),
     durations: hundredths(jitter),
   })
@@ -58,6 +62,8 @@ const spec: FastCheck.Arbitrary<Spec> = FastCheck.boolean().chain((jitter) =>
   // The anchoring difference holds as a shift when the first run ends within its slot: one that
   // overran makes the runner skip a slot the schedule, anchored at its end, never had.
   .filter((s) => !(s.kind === "fixed" && s.runImmediately) || s.durations[0]! < s.spacing)
+  // `Effect.repeat` runs a task that runs immediately at once: its offset is the runner's alone.
+  .map((s) => (s.runImmediately ? { ...s, offset: 0 } : s))
 
 /** A task of the spec whose run records its start and takes its turn's duration. */
 const taskOf = (s: Spec, starts: Array<number>) => {
@@ -67,7 +73,11 @@ const taskOf = (s: Spec, starts: Array<number>) => {
     if (took > 0) yield* Effect.sleep(took)
   })
   const make = s.kind === "spaced" ? PeriodicTask.spaced : PeriodicTask.fixed
-  return make("task", s.spacing, run, { runImmediately: s.runImmediately, jitter: s.jitter })
+  return make("task", s.spacing, run, {
+    runImmediately: s.runImmediately,
+    jitter: s.jitter,
+    offset: s.offset,
+  })
 }
 
 /** The start instants of the task's runs within the horizon: alone with its schedule, or in a runner. */

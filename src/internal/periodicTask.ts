@@ -354,11 +354,12 @@ export const validate = <E, R>(
  * A spaced or fixed task's timing as a `Schedule`, from the same functions the runner steps the
  * task with (`runner/timing.ts`). Stepped when a run ends (as `Effect.repeat` and
  * `Effect.schedule` step it); step 0 of a task that does not run immediately is the wait before
- * its first run. Outputs the number of steps so far, as `Schedule.spaced` and `fixed` do.
+ * its first run, its offset included. Outputs the number of steps so far, as `Schedule.spaced` and `fixed` do.
  */
 const timingSchedule = (
   kind: "Spaced" | "Fixed",
   spacing: number,
+  offset: number,
   jitter: boolean,
   runImmediately: boolean,
 ): Schedule.Schedule<number> =>
@@ -379,7 +380,7 @@ const timingSchedule = (
           ScheduleDecision.continueWith(Interval.after(due)),
         ] as const
       if (steps === 0 && !runImmediately) {
-        const first = Timing.fixedStart(now, spacing, false)
+        const first = Timing.fixedStart(now + offset, spacing, false)
         return Effect.succeed(decide({ lastRun: first.lastRun, due: first.nextDue }))
       }
       // oslo draws no jitter for a fixed task's first run, which is its own grid point.
@@ -395,10 +396,10 @@ export const schedule = <E, R>(task: PeriodicTask.PeriodicTask<E, R>): Schedule.
   Either.match(resolve(task), {
     // Like Effect's own schedules with bad arguments: the schedule dies on its first step.
     onLeft: (error) => Schedule.makeWithState(undefined, () => Effect.die(error)),
-    onRight: ({ timing }) =>
+    onRight: ({ timing, offset }) =>
       timing._tag === "Schedule"
         ? timing.schedule
-        : timingSchedule(timing._tag, timing.every, task.jitter, task.runImmediately),
+        : timingSchedule(timing._tag, timing.every, offset, task.jitter, task.runImmediately),
   })
 
 /** @internal A copy of the task running another effect, with the same name, timing and options. */

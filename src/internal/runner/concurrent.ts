@@ -50,11 +50,19 @@ const heapIndex = <E, R>(core: RunnerCore<E, R>, heap: DueHeap<RunnerTask<R>>): 
     place,
     reschedule: (task) => {
       if (task.running) return
-      place(task)
-      if (mayRun(task) && task.nextDue < core.alarm.plannedWakeAt) core.alarm.wake()
+      if (!mayRun(task)) return heap.remove(task)
+      heap.update(task)
+      if (task.nextDue < core.alarm.plannedWakeAt) core.alarm.wake()
     },
     runEnded: () => {},
   }
+}
+
+/** Whether a task is due at `at` and may start: the runner accepts starts, and the heap's top is due. */
+const isDue = <E, R>(core: RunnerCore<E, R>, heap: DueHeap<RunnerTask<R>>, at: number): boolean => {
+  if (!core.accepting()) return false
+  const top = heap.peek()
+  return top !== undefined && top.nextDue <= at
 }
 
 /** How a batch's loop ended (with how many due tasks it took), once it has; also signalled. */
@@ -97,6 +105,9 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
   readonly drive: Effect.Effect<void, PeriodicTaskFailed<E>>
   readonly tick: Effect.Effect<number, PeriodicTaskFailed<E>>
   readonly passFinished = Effect.void
+  // The driver's continuations, made once: the driver loops hundreds of times a second.
+  private readonly afterSleep = () => this.driveFrom(true)
+  private readonly afterYield = () => this.driveFrom(false)
 
   constructor(
     private readonly core: RunnerCore<E, R>,
@@ -110,8 +121,8 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
       FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentScheduler),
     )
     this.runsInterruptible = RuntimeFlags.interruption(runtime.runtimeFlags)
-    this.startBatch = makeBatchStart(core, this.heap, this.starter, (at) => this.isDue(at))
-    this.drive = Effect.suspend(() => this.driveFrom(true))
+    this.startBatch = makeBatchStart(core, this.heap, this.starter)
+    this.drive = Effect.suspend(this.afterSleep)
     this.tick = Effect.suspend(() => this.tickNow())
   }
 
@@ -130,12 +141,6 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
     return undefined
   }
 
-  private isDue(at: number): boolean {
-    if (!this.core.accepting()) return false
-    const top = this.heap.peek()
-    return top !== undefined && top.nextDue <= at
-  }
-
   private untilNextDue(): number {
     const top = this.heap.peek()
     return top === undefined
@@ -149,7 +154,7 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
    * `collect` when given (for `tick`).
    */
   private dispatch(limit: number, collect: Array<RunFiber> | undefined): Effect.Effect<number> {
-    if (!this.isDue(this.core.now())) return Effect.succeed(0)
+    if (!isDue(this.core, this.heap, this.core.now())) return Effect.succeed(0)
     const result: BatchResult = {
       exit: undefined,
       signal: Deferred.unsafeMake<number>(FiberId.none),
@@ -177,11 +182,11 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
       if (raised !== undefined) return Effect.fail(raised)
       // A full batch: let the event loop breathe, then go on with what is still due.
       if (started >= this.settings.maxBatch) {
-        return Effect.flatMap(Effect.yieldNow(), () => this.driveFrom(false))
+        return Effect.flatMap(Effect.yieldNow(), this.afterYield)
       }
       if (core.lifecycle._tag !== "Open") return Effect.void
       const sleep = Math.max(Math.min(this.untilNextDue(), this.settings.maxSleep), MIN_STEP_MILLIS)
-      return Effect.flatMap(core.alarm.sleep(sleep), () => this.driveFrom(true))
+      return Effect.flatMap(core.alarm.sleep(sleep), this.afterSleep)
     })
   }
 
@@ -213,7 +218,6 @@ const makeBatchStart = <E, R>(
   core: RunnerCore<E, R>,
   heap: DueHeap<RunnerTask<R>>,
   starter: StartNowScheduler,
-  isDue: (at: number) => boolean,
 ) =>
 (limit: number, wave: number, result: BatchResult): Effect.Effect<void, never, R> =>
   Effect.withFiberRuntime<void, never, R>((batchFiber) => {
@@ -239,7 +243,7 @@ const makeBatchStart = <E, R>(
         at = core.now()
         let top: RunnerTask<R>
         for (;;) {
-          if (started >= limit || !isDue(at)) return false
+          if (started >= limit || !isDue(core, heap, at)) return false
           top = heap.peek()!
           if (top.wave !== wave) break
           core.postpone(top, at)
@@ -253,7 +257,8 @@ const makeBatchStart = <E, R>(
         if (task.running) {
           const scheduledAt = task.nextDue
           core.skipSlot(task, at)
-          return recordSkip(core, task, scheduledAt, at)
+          // Whatever publishing it returns, `step` must not take it for a run's fiber.
+          return Effect.asVoid(recordSkip(core, task, scheduledAt, at))
         }
         const jitterDraw = core.begin(task, at)
         unstarted = task

@@ -93,10 +93,10 @@ export class RunnerCore<E, R> {
     return lifecycle._tag === "Open" && lifecycle.failure === undefined
   }
 
-  /** A `"fail"`-policy failure: no later task starts, and the driver (or a tick) raises it. */
+  /** A `"fail"`-policy failure: no later task starts, and the driver (or a tick, or the stop) raises it. */
   fail(failure: PeriodicTaskFailed<E>): void {
     const lifecycle = this.lifecycle
-    if (lifecycle._tag !== "Open" || lifecycle.failure !== undefined) return
+    if (lifecycle._tag === "Stopped" || lifecycle.failure !== undefined) return
     this.lifecycle = { ...lifecycle, failure }
     this.alarm.wake()
   }
@@ -104,7 +104,7 @@ export class RunnerCore<E, R> {
   /** The waiting `"fail"`-policy failure, once: whoever takes it raises it. */
   takeFailure(): PeriodicTaskFailed<E> | undefined {
     const lifecycle = this.lifecycle
-    if (lifecycle._tag !== "Open" || lifecycle.failure === undefined) return undefined
+    if (lifecycle._tag === "Stopped" || lifecycle.failure === undefined) return undefined
     this.lifecycle = { ...lifecycle, failure: undefined }
     return lifecycle.failure
   }

@@ -19,8 +19,17 @@ export type Lifecycle<E> =
     readonly driven: boolean
     readonly failure: PeriodicTaskFailed<E> | undefined
   }
-  /** Starts nothing more; running tasks get the rest of the deadline. `cause`: why the driver failed. */
-  | { readonly _tag: "Stopping"; readonly cause: Cause.Cause<PeriodicTaskFailed<E>> | undefined }
+  /**
+   * Starts nothing more; running tasks get the rest of the deadline. `cause`: why the driver
+   * failed, when it did. `failure`: a `"fail"`-policy failure not raised yet (a run that failed
+   * during the stop): a pass the stop lets finish raises it, or else the stop does.
+   */
+  | {
+    readonly _tag: "Stopping"
+    readonly cause: Cause.Cause<PeriodicTaskFailed<E>> | undefined
+    readonly failure: PeriodicTaskFailed<E> | undefined
+  }
+  /** Stopped; `cause`: why the runner failed, when it did (then `join` fails with it). */
   | { readonly _tag: "Stopped"; readonly cause: Cause.Cause<PeriodicTaskFailed<E>> | undefined }
 
 /** @internal */

@@ -30,7 +30,7 @@ const publish = <E, R>(
 ): Effect.Effect<void> => {
   task.lastOutcome = outcome
   task.successUnbuilt = false
-  return core.subscribers > 0 ? Effect.asVoid(PubSub.publish(core.outcomes, outcome)) : Effect.void
+  return core.subscribers > 0 ? PubSub.publish(core.outcomes, outcome) : Effect.void
 }
 
 /** An occurrence that found its task still running: recorded as skipped, at `at`. */

@@ -65,6 +65,8 @@ class SequentialEngine<E, R> implements Engine<E, R> {
     leftToRecord: undefined,
   }
   private readonly passLock = Effect.unsafeMakeSemaphore(1)
+  /** The driver's continuation, made once: the driver loops hundreds of times a second. */
+  private readonly afterSleep = () => this.driveOn()
   /** Does what the latest run left to record, which an interruption cannot cut short. */
   private readonly recordLeft: Effect.Effect<void>
   private readonly driverPass: Effect.Effect<number, PeriodicTaskFailed<E>, R>
@@ -87,7 +89,7 @@ class SequentialEngine<E, R> implements Engine<E, R> {
     const passTasks = makePassLoop(core, table, pass)
     this.driverPass = this.passBy("driver", passTasks)
     this.tick = this.passBy("tick", passTasks)
-    this.drive = Effect.suspend(() => this.driveOn())
+    this.drive = Effect.suspend(this.afterSleep)
     this.passFinished = this.passLock.withPermits(1)(Effect.void)
   }
 
@@ -157,7 +159,7 @@ class SequentialEngine<E, R> implements Engine<E, R> {
       // After a pass that a stop let finish: stop now, not after the idle time.
       if (core.lifecycle._tag !== "Open") return Effect.void
       const sleep = Math.max(Math.min(idle, this.settings.maxSleep), MIN_STEP_MILLIS)
-      return Effect.flatMap(core.alarm.sleep(sleep), () => this.driveOn())
+      return Effect.flatMap(core.alarm.sleep(sleep), this.afterSleep)
     })
   }
 }

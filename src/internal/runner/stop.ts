@@ -65,7 +65,7 @@ export const onDriverExit = <E, R>(
   Effect.suspend(() => {
     if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
     const cause = exit.cause
-    core.lifecycle = { _tag: "Stopping", cause }
+    core.lifecycle = { _tag: "Stopping", cause, failure: undefined }
     return Effect.all([
       Effect.logError("Periodic runner stopped", cause),
       Effect.zipRight(interruptWithinGrace(runningFibers(core)), detachRunaways(core, engine)),
@@ -88,8 +88,9 @@ export const stop = <E, R>(
 ): Effect.Effect<void> =>
   Effect.suspend(() => {
     const awaitDone = Deferred.await(stopper.done).pipe(Effect.ignore)
-    if (core.lifecycle._tag !== "Open") return awaitDone
-    core.lifecycle = { _tag: "Stopping", cause: undefined }
+    const lifecycle = core.lifecycle
+    if (lifecycle._tag !== "Open") return awaitDone
+    core.lifecycle = { _tag: "Stopping", cause: undefined, failure: lifecycle.failure }
     const deadline = core.now() + limit
     // Scope finalizers run uninterruptibly; the wait itself must stay interruptible, or the
     // deadline could not cut it short.
@@ -108,17 +109,33 @@ export const stop = <E, R>(
     }).pipe(
       Effect.catchAllCause((cause) => Effect.logError("Periodic runner: the stop failed", cause)),
       // Whatever happened, the stop is over: `shutdown`, `join` and the scope go on.
-      Effect.ensuring(Effect.suspend(() => {
-        const lifecycle = core.lifecycle
-        core.lifecycle = {
-          _tag: "Stopped",
-          cause: lifecycle._tag === "Open" ? undefined : lifecycle.cause,
-        }
-        return Deferred.done(stopper.done, Exit.void)
-      })),
+      Effect.ensuring(Effect.suspend(() => stopped(core, stopper))),
     )
     // Once begun, the stop goes to its end in a fiber of its own (each wait bounds itself): a
     // caller that gives up on it must not leave the runner stopping, `done` never completed.
     Runtime.runFork(core.runtime)(steps)
     return awaitDone
   })
+
+/**
+ * The end of a stop. A `"fail"`-policy failure that no pass raised (a run failed while the stop
+ * waited for it) fails the runner now: the stop does not lose it.
+ */
+const stopped = <E, R>(core: RunnerCore<E, R>, stopper: Stopper<E>): Effect.Effect<void> => {
+  const lifecycle = core.lifecycle
+  if (
+    lifecycle._tag === "Stopping" && lifecycle.cause === undefined &&
+    lifecycle.failure !== undefined
+  ) {
+    const cause = Cause.fail(lifecycle.failure)
+    core.lifecycle = { _tag: "Stopped", cause }
+    return Effect.logError("Periodic runner stopped", cause).pipe(
+      Effect.ensuring(Deferred.failCause(stopper.done, cause)),
+    )
+  }
+  core.lifecycle = {
+    _tag: "Stopped",
+    cause: lifecycle._tag === "Open" ? undefined : lifecycle.cause,
+  }
+  return Deferred.done(stopper.done, Exit.void)
+}
