@@ -26,6 +26,18 @@ import type { InvalidOption } from "./internal/options.ts"
 export type TypeId = typeof TypeId
 
 /**
+ * Marks a {@link CapabilityBus}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as CapabilityBus from "effect-manager/CapabilityBus"
+ *
+ * const marked = Effect.scoped(
+ *   Effect.map(CapabilityBus.make(), (bus) => CapabilityBus.TypeId in bus), // true
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */

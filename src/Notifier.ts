@@ -30,6 +30,16 @@ import * as internal from "./internal/notifier.ts"
 export type TypeId = typeof TypeId
 
 /**
+ * Marks a {@link Notifier}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Notifier from "effect-manager/Notifier"
+ *
+ * const marked = Effect.map(Notifier.Notifier, (notifier) => Notifier.TypeId in notifier) // true
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */

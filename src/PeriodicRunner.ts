@@ -162,6 +162,28 @@ export type TaskOutcome = Data.TaggedEnum<{
 /**
  * Constructors, guards (`$is`) and `$match` for {@link TaskOutcome}.
  *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+ *
+ * const skipped = PeriodicRunner.TaskOutcome.Skipped({
+ *   task: "audit",
+ *   scheduledAt: 0,
+ *   startedAt: 5,
+ *   durationMillis: 0,
+ *   latenessMillis: 5,
+ * })
+ * const isSkipped = PeriodicRunner.TaskOutcome.$is("Skipped")(skipped) // true
+ *
+ * const logFailures = (runner: PeriodicRunner.PeriodicRunner) =>
+ *   runner.outcomes.pipe(
+ *     Stream.filter(PeriodicRunner.TaskOutcome.$is("Failed")),
+ *     Stream.runForEach((outcome) => Effect.logError(`${outcome.task} failed`, outcome.cause)),
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -342,12 +364,37 @@ export {
   /**
    * `trigger` named a task that cannot run: disabled, its schedule over, or its runner stopped.
    *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+   *
+   * const auditNow = (runner: PeriodicRunner.PeriodicRunner) =>
+   *   runner.trigger("audit").pipe(
+   *     Effect.catchTag("CannotTrigger", (error) =>
+   *       Effect.logWarning(`audit not run: ${error.reason}`)),
+   *   )
+   * // audit not run: it is disabled
+   * ```
+   *
    * @since 0.1.0
    * @category errors
    */
   CannotTrigger,
   /**
    * A trigger, pause or resume named a task the runner does not have; lists the known ones.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+   *
+   * const pauseAudit = (runner: PeriodicRunner.PeriodicRunner) =>
+   *   runner.pause("audit").pipe(
+   *     Effect.catchTag("NoSuchTask", (error) => Effect.logError(error.message)),
+   *   )
+   * // No periodic task named "audit"; known tasks: "report"
+   * ```
    *
    * @since 0.1.0
    * @category errors
@@ -356,12 +403,46 @@ export {
   /**
    * A task with error policy `"fail"` failed (or timed out): the runner stopped.
    *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+   * import * as PeriodicTask from "effect-manager/PeriodicTask"
+   *
+   * const reconcile = PeriodicTask.fixed("reconcile", "1 minute", Effect.fail("drift"), {
+   *   onError: "fail",
+   * })
+   *
+   * const program = PeriodicRunner.run([reconcile]).pipe(
+   *   Effect.catchTag("PeriodicTaskFailed", (error) =>
+   *     Effect.logError(`${error.task} stopped the runner`, error.cause)),
+   * )
+   * ```
+   *
    * @since 0.1.0
    * @category errors
    */
   PeriodicTaskFailed,
   /**
    * The failure a run gets when it exceeds its task's `timeout`.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import * as PeriodicRunner from "effect-manager/PeriodicRunner"
+   * import * as PeriodicTask from "effect-manager/PeriodicTask"
+   *
+   * const sync = PeriodicTask.spaced("sync", "1 minute", Effect.never, {
+   *   timeout: "10 seconds",
+   *   onError: "fail",
+   * })
+   *
+   * const program = PeriodicRunner.run([sync]).pipe(
+   *   Effect.catchTag("PeriodicTaskFailed", (error) => Effect.failCause(error.cause)),
+   *   Effect.catchTag("TaskTimedOut", (error) => Effect.logError(error.message)),
+   * )
+   * // Periodic task "sync" timed out after 10s
+   * ```
    *
    * @since 0.1.0
    * @category errors

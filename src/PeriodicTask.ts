@@ -23,6 +23,17 @@ import * as internal from "./internal/periodicTask.ts"
 export type TypeId = typeof TypeId
 
 /**
+ * Marks a {@link PeriodicTask}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const audit = PeriodicTask.spaced("audit", "10 seconds", Effect.log("audit"))
+ * const marked = PeriodicTask.TypeId in audit // true
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */

@@ -34,6 +34,19 @@ import * as internal from "./internal/scheduler.ts"
 export type TypeId = typeof TypeId
 
 /**
+ * Marks a {@link Scheduler}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const marked = Effect.map(
+ *   Scheduler.Scheduler,
+ *   (scheduler) => Scheduler.TypeId in scheduler, // true
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */

@@ -342,6 +342,20 @@ export {
   /**
    * A manager's cleanup failed during the stop (logged; the stop went on).
    *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { Service } from "effect-manager"
+   *
+   * const failedCleanups = Effect.gen(function* () {
+   *   const service = yield* Service.Service
+   *   const report = yield* service.stopped
+   *   return report.errors.flatMap((error) =>
+   *     error._tag === "CleanupFailed" ? [error.manager] : []
+   *   )
+   * })
+   * ```
+   *
    * @since 0.1.0
    * @category errors
    */
@@ -394,6 +408,31 @@ export {
   /**
    * A hook did not finish within its `hookTimeouts` limit.
    *
+   * @example
+   * ```ts
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Manager, Service, ServiceRegistry } from "effect-manager"
+   *
+   * class Compute extends Context.Tag("Compute")<Compute, {}>() {}
+   * const ComputeManager = Manager.layer(
+   *   Compute,
+   *   Effect.succeed({ service: {}, init: Effect.never }),
+   * )
+   *
+   * const program = Layer.launch(
+   *   Service.layer(
+   *     { host: "compute-1", topic: "compute", hookTimeouts: { init: "30 seconds" } },
+   *     ComputeManager,
+   *   ).pipe(Layer.provide(ServiceRegistry.layerMemory)),
+   * ).pipe(
+   *   Effect.catchTag("ServiceStartFailed", (error) => Effect.failCause(error.cause)),
+   *   Effect.catchTag("HookTimedOut", (error) => Effect.logError(error.message)),
+   * )
+   * // logs: Manager "Compute": init did not finish within 30s
+   * ```
+   *
    * @since 0.1.0
    * @category errors
    */
@@ -439,6 +478,19 @@ export {
   /**
    * A manager's reset failed; the service keeps running on its previous state.
    *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { Service } from "effect-manager"
+   *
+   * // The service has logged the failure already; tell the operator what it means.
+   * const reload = Effect.flatMap(Service.Service, (service) => service.reset).pipe(
+   *   Effect.as("reloaded"),
+   *   Effect.catchTag("ResetFailed", (error) =>
+   *     Effect.succeed(`${error.manager} kept its previous state`)),
+   * )
+   * ```
+   *
    * @since 0.1.0
    * @category errors
    */
@@ -463,12 +515,52 @@ export {
   /**
    * A start phase failed; names the manager and the phase.
    *
+   * @example
+   * ```ts
+   * import * as Context from "effect/Context"
+   * import * as Effect from "effect/Effect"
+   * import * as Layer from "effect/Layer"
+   * import { Manager, Service, ServiceRegistry } from "effect-manager"
+   *
+   * class Compute extends Context.Tag("Compute")<Compute, {}>() {}
+   * const ComputeManager = Manager.layer(Compute, Effect.succeed({
+   *   service: {},
+   *   preStart: Effect.fail("hypervisor unreachable"),
+   * }))
+   *
+   * const program = Layer.launch(
+   *   Service.layer({ host: "compute-1", topic: "compute" }, ComputeManager).pipe(
+   *     Layer.provide(ServiceRegistry.layerMemory),
+   *   ),
+   * ).pipe(
+   *   Effect.catchTag("ServiceStartFailed", (error) =>
+   *     Effect.logError(`${error.manager} failed in ${error.phase}`, error.cause)),
+   * )
+   * // logs: Compute failed in preStart
+   * ```
+   *
    * @since 0.1.0
    * @category errors
    */
   ServiceStartFailed,
   /**
    * A hook used up its part of the shutdown deadline; the stop went on without it.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { Service } from "effect-manager"
+   *
+   * const overruns = Effect.gen(function* () {
+   *   const service = yield* Service.Service
+   *   const report = yield* service.stopped
+   *   return report.errors.flatMap((error) =>
+   *     error._tag === "ShutdownOverrun"
+   *       ? [`${error.manager}: ${error.hook} over ${error.limitMillis} ms`]
+   *       : []
+   *   )
+   * })
+   * ```
    *
    * @since 0.1.0
    * @category errors

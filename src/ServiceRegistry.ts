@@ -26,6 +26,19 @@ import * as internal from "./internal/serviceRegistry.ts"
 export type TypeId = typeof TypeId
 
 /**
+ * Marks a {@link ServiceRegistry}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as ServiceRegistry from "effect-manager/ServiceRegistry"
+ *
+ * const marked = Effect.map(
+ *   ServiceRegistry.ServiceRegistry,
+ *   (registry) => ServiceRegistry.TypeId in registry, // true
+ * ).pipe(Effect.provide(ServiceRegistry.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  * @category symbols
  */
