@@ -535,10 +535,16 @@ export {
    *
    * @example
    * ```ts
+   * import * as Context from "effect/Context"
    * import * as Effect from "effect/Effect"
    * import * as Scheduler from "effect-manager/Scheduler"
    *
-   * const place = Effect.flatMap(Scheduler.Scheduler, (scheduler) =>
+   * class ComputeScheduler extends Context.Tag("ComputeScheduler")<
+   *   ComputeScheduler,
+   *   Scheduler.Scheduler<{ readonly freeRamMb: number }>
+   * >() {}
+   *
+   * const place = Effect.flatMap(ComputeScheduler, (scheduler) =>
    *   scheduler.select({}, { weighers: [Scheduler.numericWeigher("ram", "freeRamMb", NaN)] })
    * ).pipe(
    *   Effect.catchTag("InvalidWeigher", (error) => Effect.die(error.message))
