@@ -14,7 +14,9 @@ import type * as Either from "effect/Either"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Schedule from "effect/Schedule"
 import type { InvalidPeriodicTask } from "./internal/periodicTask.ts"
+import type { InvalidOption } from "./internal/options.ts"
 import * as internal from "./internal/periodicTask.ts"
+import * as preview from "./internal/preview.ts"
 
 /**
  * @since 0.1.0
@@ -226,8 +228,11 @@ export const make: <E, R>(
 ) => PeriodicTask<E, R> = internal.make
 
 /**
- * A task timed by a cron expression (`Schedule.cron`) in the given time zone. An expression
- * that does not parse is reported when the runner is created, naming the task.
+ * A task timed by a cron expression (`Schedule.cron`) in the given time zone. Vixie cron's
+ * nicknames are expressions too: `@yearly` (or `@annually`), `@monthly`, `@weekly`, `@daily` (or
+ * `@midnight`) and `@hourly`. An expression that does not parse, or a time zone the runtime does
+ * not know (reported as the zone, not as the expression), fails when the runner is created,
+ * naming the task.
  *
  * @example
  * ```ts
@@ -496,6 +501,55 @@ export const disabled: {
  */
 export const schedule: <E, R>(task: PeriodicTask<E, R>) => Schedule.Schedule<unknown> =
   internal.schedule
+
+/**
+ * What {@link nextRuns} previews: how many instants, and from which instant (epoch ms of the
+ * `Clock`; default: now).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NextRunsOptions {
+  /** How many instants, from 1 to 10,000. */
+  readonly count: number
+  /** The instant the runner would be created at (epoch ms). Default: the `Clock`'s now. */
+  readonly from?: number | undefined
+}
+
+/**
+ * The next `count` instants at which a runner created at `from` would start the task, if every
+ * run took no time, stepped by the runner's own timing functions: the task's offset, oslo's
+ * initial `last_run`, a fixed task's grid, a spaced task's spacing after each run, a cron
+ * expression or `Schedule`, and jitter drawn from Effect's `Random` (seed it for a repeatable
+ * preview). A disabled task has none; a schedule that ends gives fewer. A spaced or
+ * schedule-timed task waits for its runs to end, so a run that takes time moves its later
+ * instants. A bad task fails with {@link InvalidPeriodicTask}; a `count` that is not an integer
+ * from 1 to 10,000, or a `from` that is not finite, with `InvalidOption`.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const nightly = PeriodicTask.cron("archive", "@daily", Effect.log("archiving"), { timeZone: "UTC" })
+ * const preview = PeriodicTask.nextRuns(nightly, { count: 3, from: Date.UTC(2026, 11, 4, 12) })
+ * // [Date.UTC(2026, 11, 5), Date.UTC(2026, 11, 6), Date.UTC(2026, 11, 7)]
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const nextRuns: {
+  (
+    options: NextRunsOptions,
+  ): <E, R>(
+    self: PeriodicTask<E, R>,
+  ) => Effect.Effect<ReadonlyArray<number>, InvalidPeriodicTask | InvalidOption>
+  <E, R>(
+    self: PeriodicTask<E, R>,
+    options: NextRunsOptions,
+  ): Effect.Effect<ReadonlyArray<number>, InvalidPeriodicTask | InvalidOption>
+} = preview.nextRuns
 
 /**
  * Checks a task's name and durations: an empty name, a NaN, negative or infinite duration,

@@ -567,7 +567,7 @@ describe("PeriodicTask", () => {
       [
         "a cron time zone that does not exist",
         PeriodicTask.cron("archive", "0 3 * * *", Effect.void, { timeZone: "Mars/Olympus" }),
-        `Periodic task "archive": cron does not parse (Invalid time zone in cron expression), got "0 3 * * *"`,
+        `Periodic task "archive": timeZone is not a time zone (an IANA name such as "Europe/Paris", or an offset), got "Mars/Olympus"`,
       ],
       [
         "a schedule that is not a Schedule",

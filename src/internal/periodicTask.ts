@@ -1,10 +1,12 @@
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Cron from "effect/Cron"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
+import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
@@ -324,22 +326,69 @@ const resolveTiming = (
           }),
         )
     case "Cron":
-      return Cron.parse(timing.expression, timing.timeZone).pipe(
-        Either.map((parsed) => ({
-          _tag: "Schedule" as const,
-          schedule: Schedule.cron(parsed),
-          wallClock: true,
-        })),
-        Either.mapLeft((error) =>
-          new InvalidPeriodicTask({
-            task: name,
-            field: "cron",
-            value: show(timing.expression),
-            reason: `does not parse (${error.message})`,
-          })
-        ),
-      )
+      return resolveCron(name, timing.expression, timing.timeZone)
   }
+}
+
+/** The nicknames of cron (Vixie cron's `@yearly` … `@hourly`), as the expressions they stand for. */
+const CRON_NICKNAMES: ReadonlyMap<string, string> = new Map([
+  ["@yearly", "0 0 1 1 *"],
+  ["@annually", "0 0 1 1 *"],
+  ["@monthly", "0 0 1 * *"],
+  ["@weekly", "0 0 * * 0"],
+  ["@daily", "0 0 * * *"],
+  ["@midnight", "0 0 * * *"],
+  ["@hourly", "0 * * * *"],
+])
+
+/**
+ * A cron expression (or nickname) in a time zone. A zone the runtime does not know is reported as
+ * the zone, not as the expression.
+ */
+const resolveCron = (
+  name: string,
+  expression: string,
+  timeZone: DateTime.TimeZone | string,
+): Either.Either<ResolvedTiming, InvalidPeriodicTask> => {
+  if (
+    !DateTime.isTimeZone(timeZone) &&
+    (typeof timeZone !== "string" || Option.isNone(DateTime.zoneFromString(timeZone)))
+  ) {
+    return Either.left(
+      new InvalidPeriodicTask({
+        task: name,
+        field: "timeZone",
+        value: show(timeZone),
+        reason: 'is not a time zone (an IANA name such as "Europe/Paris", or an offset)',
+      }),
+    )
+  }
+  if (typeof expression !== "string") {
+    return Either.left(
+      new InvalidPeriodicTask({
+        task: name,
+        field: "cron",
+        value: show(expression),
+        reason: "must be a string",
+      }),
+    )
+  }
+  const expanded = CRON_NICKNAMES.get(expression.trim().toLowerCase()) ?? expression
+  return Cron.parse(expanded, timeZone).pipe(
+    Either.map((parsed): ResolvedTiming => ({
+      _tag: "Schedule",
+      schedule: Schedule.cron(parsed),
+      wallClock: true,
+    })),
+    Either.mapLeft((error) =>
+      new InvalidPeriodicTask({
+        task: name,
+        field: "cron",
+        value: show(expression),
+        reason: `does not parse (${error.message})`,
+      })
+    ),
+  )
 }
 
 /** @internal */
