@@ -942,3 +942,37 @@ describe("PeriodicRunner wake-ups", () => {
       yield* Deferred.succeed(release, undefined)
     }))
 })
+
+describe("PeriodicRunner: missed cron instants", () => {
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: a cron run that outlasts the next instants records each as Skipped`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const runner = yield* PeriodicRunner.make([
+          // Every minute; the run at 00:01 takes 150 s, past 00:02 and 00:03.
+          PeriodicTask.cron("sweep", "* * * * *", rec.run(150), { timeZone: "UTC" }),
+        ], { mode, shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* TestClock.adjust("5 minutes")
+        expect(yield* rec.times).toEqual([60, 240])
+        expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual([
+          ["Succeeded", 60, 60],
+          ["Skipped", 120, 210],
+          ["Skipped", 180, 210],
+        ])
+        const status = yield* taskStatus(runner, "sweep")
+        expect([status.succeeded, status.skipped]).toEqual([1, 2])
+      }))
+  }
+
+  it.scoped("a cron run within its minute misses nothing", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.cron("sweep", "* * * * *", rec.run(59), { timeZone: "UTC" }),
+      ], { shutdownTimeout: 0 })
+      yield* TestClock.adjust("4 minutes")
+      expect(yield* rec.times).toEqual([60, 120, 180, 240])
+      expect((yield* taskStatus(runner, "sweep")).skipped).toBe(0)
+    }))
+})

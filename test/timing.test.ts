@@ -1,6 +1,7 @@
 // The runner's timing as plain functions (src/internal/runner/timing.ts): next due instants for
 // spaced, fixed and schedule-timed tasks, oslo's jitter, grid flooring and overrun skipping.
 import { describe, expect, it } from "@effect/vitest"
+import * as Cron from "effect/Cron"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import {
@@ -8,7 +9,9 @@ import {
   fixedStart,
   floorToGrid,
   jitterMillis,
+  MAX_MISSED_INSTANTS,
   MIN_STEP_MILLIS,
+  missedCronInstants,
   notTooSoon,
   spacedNextDue,
   stepSchedule,
@@ -127,4 +130,24 @@ describe("timing: schedule-timed tasks", () => {
       const exit = yield* Effect.exit(stepSchedule(throwing, undefined, 0, undefined))
       expect(exit._tag).toBe("Failure")
     }))
+})
+
+describe("timing: missed cron instants", () => {
+  const everyMinute = Cron.unsafeParse("* * * * *", "UTC")
+
+  it("are the instants strictly between the one a run was due at and the next one", () => {
+    expect(missedCronInstants(everyMinute, 60_000, 240_000)).toEqual([120_000, 180_000])
+    expect(missedCronInstants(everyMinute, 60_000, 120_000)).toEqual([])
+  })
+
+  it("are none when the next instant is not later (a wall clock set back)", () => {
+    expect(missedCronInstants(everyMinute, 600_000, 60_000)).toEqual([])
+  })
+
+  it("are at most a limit, the earliest, after a long pause", () => {
+    const missed = missedCronInstants(everyMinute, 0, 100 * 86_400_000)
+    expect(missed).toHaveLength(MAX_MISSED_INSTANTS)
+    expect([missed[0], missed.at(-1)]).toEqual([60_000, MAX_MISSED_INSTANTS * 60_000])
+    expect(missedCronInstants(everyMinute, 0, 600_000, 3)).toEqual([60_000, 120_000, 180_000])
+  })
 })

@@ -225,6 +225,8 @@ export type ResolvedTiming =
     readonly schedule: Schedule.Schedule<unknown, unknown>
     /** A cron rule: its instants are wall-clock ones, and move with a step of the wall clock. */
     readonly wallClock: boolean
+    /** The cron rule itself, for a cron task: what tells the instants a run missed. */
+    readonly cron: Cron.Cron | undefined
   }
 
 /** A task whose inputs were checked, with durations in milliseconds. */
@@ -316,7 +318,12 @@ const resolveTiming = (
       )
     case "Schedule":
       return Schedule.isSchedule(timing.schedule)
-        ? Either.right({ _tag: "Schedule", schedule: timing.schedule, wallClock: false })
+        ? Either.right({
+          _tag: "Schedule",
+          schedule: timing.schedule,
+          wallClock: false,
+          cron: undefined,
+        })
         : Either.left(
           new InvalidPeriodicTask({
             task: name,
@@ -379,6 +386,7 @@ const resolveCron = (
       _tag: "Schedule",
       schedule: Schedule.cron(parsed),
       wallClock: true,
+      cron: parsed,
     })),
     Either.mapLeft((error) =>
       new InvalidPeriodicTask({

@@ -21,12 +21,14 @@ import type { SteadyClock } from "../steadyClock.ts"
 import type { Alarm } from "./alarm.ts"
 import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
 import { type Lifecycle, open } from "./lifecycle.ts"
+import { recordSkip } from "./record.ts"
 import type { RunnerTask } from "./task.ts"
 import {
   fixedLastRun,
   floorToGrid,
   jitterMillis,
   MIN_STEP_MILLIS,
+  missedCronInstants,
   notTooSoon,
   spacedNextDue,
   stepSchedule,
@@ -119,6 +121,7 @@ export class RunnerCore<E, R> {
     task.startedAt = at
     task.running = true
     if (task.kind !== "Fixed") {
+      if (task.cron !== undefined) task.scheduledWall = task.scheduledAt + this.followedWallOffset
       task.nextDue = Number.POSITIVE_INFINITY
       this.index.place(task)
       return undefined
@@ -166,9 +169,11 @@ export class RunnerCore<E, R> {
           this.index.reschedule(task)
         })
       case "Schedule":
-        return Effect.map(this.stepSchedule(task, end, output), () => {
+        return Effect.flatMap(this.stepSchedule(task, end, output), () => {
+          const missed = this.missedInstants(task)
           task.nextDue = notTooSoon(task.nextDue, task.startedAt)
           this.index.reschedule(task)
+          return missed === undefined ? Effect.void : this.recordMissed(task, missed, end)
         })
     }
   }
@@ -190,6 +195,29 @@ export class RunnerCore<E, R> {
         }
       },
     )
+  }
+
+  /** The instants of a cron task that its run just ended missed, if any (wall clock). */
+  private missedInstants(task: RunnerTask<R>): Array<number> | undefined {
+    if (task.cron === undefined || task.done) return undefined
+    const next = task.nextDue + this.followedWallOffset
+    const missed = missedCronInstants(task.cron, task.scheduledWall, next)
+    return missed.length === 0 ? undefined : missed
+  }
+
+  /**
+   * Each missed instant of a cron task is one `Skipped` occurrence, as a fixed task's missed
+   * slot is, recorded when the run that missed it ended.
+   */
+  private recordMissed(
+    task: RunnerTask<R>,
+    missed: Array<number>,
+    end: number,
+  ): Effect.Effect<void> {
+    const offset = this.wallOffset()
+    return Effect.forEach(missed, (at) => recordSkip(this, task, at - offset, end), {
+      discard: true,
+    })
   }
 
   /**

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type * as Cron from "effect/Cron"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -32,6 +33,8 @@ export interface RunnerTask<R> extends HeapEntry {
   readonly schedule: Schedule.Schedule<unknown, unknown> | undefined
   /** A cron task: its next instant moves with a step of the wall clock. */
   readonly followsWall: boolean
+  /** A cron task's rule: instants its runs miss are recorded as skipped. */
+  readonly cron: Cron.Cron | undefined
   /** A run has a time limit (`bounded.withLimit`), which warns of its own runaway work. */
   readonly limited: boolean
 
@@ -53,6 +56,8 @@ export interface RunnerTask<R> extends HeapEntry {
   // -- its current run
   running: boolean
   scheduledAt: number
+  /** A cron task: the wall-clock instant of the occurrence in progress. */
+  scheduledWall: number
   startedAt: number
   /** Concurrent mode: the run's fiber, while it is going. */
   fiber: Fiber.RuntimeFiber<void, never> | undefined
@@ -112,6 +117,7 @@ export const makeRunnerTask = <E, R>(
     enabled: task.enabled,
     schedule: timing._tag === "Schedule" ? timing.schedule : undefined,
     followsWall: timing._tag === "Schedule" && timing.wallClock,
+    cron: timing._tag === "Schedule" ? timing.cron : undefined,
     limited: timeout !== undefined,
     nextDue: timing._tag === "Schedule" ? first : fixed.nextDue,
     lastRun: timing._tag === "Fixed" ? fixed.lastRun : Number.NaN,
@@ -120,6 +126,7 @@ export const makeRunnerTask = <E, R>(
     paused: false,
     running: false,
     scheduledAt: 0,
+    scheduledWall: 0,
     startedAt: 0,
     fiber: undefined,
     detached: false,

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as Cron from "effect/Cron"
 import * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -101,3 +102,27 @@ export const stepSchedule = (
       next: ScheduleDecision.isDone(decision) ? undefined : Intervals.start(decision.intervals),
     }),
   )
+
+/** The most missed instants of a cron task one run records as skipped (after a long pause). */
+export const MAX_MISSED_INSTANTS = 1_000
+
+/**
+ * A cron rule's instants strictly between `after` (the instant a run was due at) and `before`
+ * (the next instant it is due at), on the wall clock: the ones the task missed because its run
+ * went on past them or it started late. At most `limit`, the earliest.
+ */
+export const missedCronInstants = (
+  cron: Cron.Cron,
+  after: number,
+  before: number,
+  limit: number = MAX_MISSED_INSTANTS,
+): Array<number> => {
+  const missed: Array<number> = []
+  let at = after
+  while (missed.length < limit) {
+    at = Cron.next(cron, at).getTime()
+    if (!(at < before)) break
+    missed.push(at)
+  }
+  return missed
+}
