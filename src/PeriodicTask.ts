@@ -73,6 +73,17 @@ export type Timing =
 export type ErrorPolicy = "log" | "fail"
 
 /**
+ * What happens to an occurrence that comes due while the task's previous run is still going (a
+ * fixed task's slot, a cron instant, a trigger): `"skip"` records it as `Skipped` (oslo's
+ * behaviour, the default); `"queue"` keeps the latest such occurrence waiting and starts it as
+ * soon as the run ends (one at most: an older waiting one is recorded as `Skipped`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OverlapPolicy = "skip" | "queue"
+
+/**
  * A periodic task. Build one with {@link spaced}, {@link fixed}, {@link make}, {@link cron},
  * {@link fromSpacing} or {@link fromConfig}, adjust it with the combinators ({@link withTimeout},
  * {@link withRunImmediately}, …); run it with a `PeriodicRunner`.
@@ -109,6 +120,8 @@ export interface PeriodicTask<out E = never, out R = never> extends Pipeable {
   /** oslo-style jitter for spaced and fixed tasks: whole seconds, 0–5 % of the spacing, none up to 20 s. */
   readonly jitter: boolean
   readonly onError: ErrorPolicy
+  /** What an occurrence due while the previous run goes on does. */
+  readonly overlap: OverlapPolicy
 }
 
 /**
@@ -134,6 +147,8 @@ export interface Options {
   readonly jitter?: boolean | undefined
   /** Default `"log"`. */
   readonly onError?: ErrorPolicy | undefined
+  /** Default `"skip"`. See {@link OverlapPolicy}. */
+  readonly overlap?: OverlapPolicy | undefined
 }
 
 /**
@@ -425,6 +440,28 @@ export const withErrorPolicy: {
   (onError: ErrorPolicy): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
   <E, R>(self: PeriodicTask<E, R>, onError: ErrorPolicy): PeriodicTask<E, R>
 } = internal.withErrorPolicy
+
+/**
+ * A copy of the task with the given {@link OverlapPolicy}, as the `overlap` option sets it.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const sync = PeriodicTask.fixed("sync", "1 minute", Effect.log("sync")).pipe(
+ *   PeriodicTask.withOverlap("queue")
+ * )
+ * console.log(sync.overlap) // "queue"
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withOverlap: {
+  (overlap: OverlapPolicy): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, overlap: OverlapPolicy): PeriodicTask<E, R>
+} = internal.withOverlap
 
 /**
  * A copy of the task switched on or off, as the `enabled` option sets it; handy with a flag

@@ -976,3 +976,100 @@ describe("PeriodicRunner: missed cron instants", () => {
       expect((yield* taskStatus(runner, "sweep")).skipped).toBe(0)
     }))
 })
+
+describe("PeriodicRunner: the overlap policy", () => {
+  it.scoped(`concurrent: "queue" starts the slot a fixed run overran as soon as it ends`, () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("sync", "10 seconds", rec.run(14), {
+          runImmediately: true,
+          overlap: "queue",
+        }),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("45 seconds")
+      expect(yield* rec.times).toEqual([0, 14, 28, 42])
+      // The run from 28 to 42 overran the slots at 30 and 40: the older one is skipped (at 40,
+      // before that run's own outcome), and the one at 40 waits for its end.
+      expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual([
+        ["Succeeded", 0, 0],
+        ["Succeeded", 10, 14],
+        ["Skipped", 30, 40],
+        ["Succeeded", 20, 28],
+      ])
+    }))
+
+  it.scoped(`sequential: "queue" runs a fixed task that overran in the next pass, at once`, () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      yield* PeriodicRunner.make([
+        PeriodicTask.fixed("sync", "10 seconds", rec.run(14), {
+          runImmediately: true,
+          overlap: "queue",
+        }),
+      ], { mode: "sequential", shutdownTimeout: 0 })
+      yield* TestClock.adjust("30 seconds")
+      // A pass comes at least 1 ms after the previous one.
+      expect(yield* rec.times).toEqual([0, 14.001, 28.002])
+    }))
+
+  for (
+    const [overlap, expected] of [
+      ["skip", [["Skipped", 1, 1], ["Skipped", 2, 2], ["Succeeded", 0, 0], ["Succeeded", 15, 15]]],
+      // The later trigger waits for the run's end; the earlier one is skipped.
+      ["queue", [["Skipped", 1, 2], ["Succeeded", 0, 0], ["Succeeded", 2, 5], [
+        "Succeeded",
+        20,
+        20,
+      ]]],
+    ] as const
+  ) {
+    it.scoped(`"${overlap}": triggers while a spaced task runs`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.spaced("scan", "10 seconds", rec.run(5), { runImmediately: true, overlap }),
+        ], { shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* TestClock.adjust("1 second")
+        yield* runner.trigger("scan")
+        yield* TestClock.adjust("1 second")
+        yield* runner.trigger("scan")
+        yield* TestClock.adjust("24 seconds")
+        expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual(
+          expected,
+        )
+      }))
+  }
+
+  it.scoped(`a cron task with "queue" runs the latest instant its run missed, and skips the others`, () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.cron("sweep", "* * * * *", rec.run(150), {
+          timeZone: "UTC",
+          overlap: "queue",
+        }),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("5 minutes")
+      expect(yield* rec.times).toEqual([60, 210])
+      expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual([
+        ["Succeeded", 60, 60],
+        ["Skipped", 120, 210],
+      ])
+    }))
+
+  it.scoped("an overlap policy other than skip or queue fails runner creation", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        PeriodicRunner.make([
+          PeriodicTask.spaced("scan", "1 second", Effect.void, { overlap: "later" as never }),
+        ]).pipe(Effect.catchTag("InvalidOption", Effect.die)),
+      )
+      expect(error.message).toBe(
+        `Periodic task "scan": overlap must be "skip" or "queue", got "later"`,
+      )
+    }))
+})

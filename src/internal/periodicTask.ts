@@ -65,6 +65,7 @@ const makeTask = <E, R>(
   task.offset = options?.offset
   task.jitter = options?.jitter ?? false
   task.onError = options?.onError ?? "log"
+  task.overlap = options?.overlap ?? "skip"
   return task
 }
 
@@ -181,6 +182,12 @@ export const withErrorPolicy = dual<
   <E, R>(self: Task<E, R>, onError: PeriodicTask.ErrorPolicy) => Task<E, R>
 >(2, (self, onError) => copy(self, { onError }))
 
+/** @internal */
+export const withOverlap = dual<
+  (overlap: PeriodicTask.OverlapPolicy) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, overlap: PeriodicTask.OverlapPolicy) => Task<E, R>
+>(2, (self, overlap) => copy(self, { overlap }))
+
 const switched = <E, R>(self: Task<E, R>, enabled: boolean, reason: string | undefined) =>
   self.disabledReason === NEGATIVE_INTERVAL
     ? copy<E, R>(self, {})
@@ -272,6 +279,16 @@ export const resolve = <E, R>(
           field: "run",
           value: show(task.run),
           reason: "must be an Effect",
+        }),
+      )
+    }
+    if (task.overlap !== "skip" && task.overlap !== "queue") {
+      return yield* Either.left(
+        new InvalidPeriodicTask({
+          task: name,
+          field: "overlap",
+          value: show(task.overlap),
+          reason: `must be "skip" or "queue"`,
         }),
       )
     }

@@ -255,10 +255,11 @@ const makeBatchStart = <E, R>(
       },
       body: (): Effect.Effect<RunFiber | void, never, R> => {
         if (task.running) {
-          const scheduledAt = task.nextDue
+          const skipped = core.overlapped(task, task.nextDue)
           core.skipSlot(task, at)
+          if (skipped === undefined) return Effect.void
           // Whatever publishing it returns, `step` must not take it for a run's fiber.
-          return Effect.asVoid(recordSkip(core, task, scheduledAt, at))
+          return Effect.asVoid(recordSkip(core, task, skipped, at))
         }
         const jitterDraw = core.begin(task, at)
         unstarted = task

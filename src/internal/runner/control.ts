@@ -50,7 +50,10 @@ export const makeControl = <E, R>(core: RunnerCore<E, R>): Control => {
         }
         core.followWallSteps()
         const at = core.now()
-        if (task.running && task.kind !== "Fixed") return recordSkip(core, task, at, at)
+        if (task.running && task.kind !== "Fixed") {
+          const skipped = core.overlapped(task, at)
+          return skipped === undefined ? Effect.void : recordSkip(core, task, skipped, at)
+        }
         task.nextDue = at
         core.index.place(task)
         core.alarm.wake()

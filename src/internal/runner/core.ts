@@ -154,6 +154,13 @@ export class RunnerCore<E, R> {
    * `undefined` when that was done at once (the common case, kept allocation-free).
    */
   afterRun(task: RunnerTask<R>, end: number, output: unknown): Effect.Effect<void> | undefined {
+    if (!Number.isNaN(task.waiting)) {
+      // The occurrence that came due during the run starts now; the task steps after it.
+      task.nextDue = task.waiting
+      task.waiting = Number.NaN
+      this.index.reschedule(task)
+      return undefined
+    }
     switch (task.kind) {
       case "Fixed":
         return undefined
@@ -207,7 +214,8 @@ export class RunnerCore<E, R> {
 
   /**
    * Each missed instant of a cron task is one `Skipped` occurrence, as a fixed task's missed
-   * slot is, recorded when the run that missed it ended.
+   * slot is, recorded when the run that missed it ended; with the `"queue"` overlap policy the
+   * latest of them runs now instead.
    */
   private recordMissed(
     task: RunnerTask<R>,
@@ -215,9 +223,25 @@ export class RunnerCore<E, R> {
     end: number,
   ): Effect.Effect<void> {
     const offset = this.wallOffset()
+    if (task.queues) {
+      task.nextDue = notTooSoon(missed.pop()! - offset, task.startedAt)
+      this.index.reschedule(task)
+    }
     return Effect.forEach(missed, (at) => recordSkip(this, task, at - offset, end), {
       discard: true,
     })
+  }
+
+  /**
+   * An occurrence due at `scheduledAt` found the task running: with the `"queue"` policy it
+   * waits for the run's end (and an older waiting one is the one skipped); else it is skipped.
+   * Returns the instant of the occurrence to record as `Skipped`, if any.
+   */
+  overlapped(task: RunnerTask<R>, scheduledAt: number): number | undefined {
+    if (!task.queues) return scheduledAt
+    const older = task.waiting
+    task.waiting = scheduledAt
+    return Number.isNaN(older) ? undefined : older
   }
 
   /**

@@ -188,12 +188,17 @@ const makePassLoop = <E, R>(
     pass.jitterDraw === undefined
       ? pass.task!.body
       : Effect.zipRight(pass.jitterDraw, pass.task!.body)
-  /** A schedule-timed task learns its next instant when its run ends: that lowers the idle time. */
+  /**
+   * A schedule-timed task learns its next instant when its run ends: that lowers the idle time.
+   * A task with the `"queue"` overlap policy that is due again at once (an occurrence waited for
+   * the run) makes the next pass come at once.
+   */
   const afterRun = (): void => {
     const task = pass.task!
     if (task.kind === "Schedule" && !task.done) {
       pass.idle = Math.min(pass.idle, Math.max(0, task.nextDue - core.now()))
     }
+    if (task.queues && task.nextDue <= core.now()) pass.idle = 0
   }
   const end: Effect.Effect<number, PeriodicTaskFailed<E>> = Effect.suspend(() => {
     pass.task = undefined

@@ -35,6 +35,8 @@ export interface RunnerTask<R> extends HeapEntry {
   readonly followsWall: boolean
   /** A cron task's rule: instants its runs miss are recorded as skipped. */
   readonly cron: Cron.Cron | undefined
+  /** Overlap policy `"queue"`: an occurrence due while the task runs waits for the run's end. */
+  readonly queues: boolean
   /** A run has a time limit (`bounded.withLimit`), which warns of its own runaway work. */
   readonly limited: boolean
 
@@ -58,6 +60,8 @@ export interface RunnerTask<R> extends HeapEntry {
   scheduledAt: number
   /** A cron task: the wall-clock instant of the occurrence in progress. */
   scheduledWall: number
+  /** Overlap policy `"queue"`: the instant of the occurrence waiting for the run to end; NaN if none. */
+  waiting: number
   startedAt: number
   /** Concurrent mode: the run's fiber, while it is going. */
   fiber: Fiber.RuntimeFiber<void, never> | undefined
@@ -118,6 +122,7 @@ export const makeRunnerTask = <E, R>(
     schedule: timing._tag === "Schedule" ? timing.schedule : undefined,
     followsWall: timing._tag === "Schedule" && timing.wallClock,
     cron: timing._tag === "Schedule" ? timing.cron : undefined,
+    queues: task.overlap === "queue",
     limited: timeout !== undefined,
     nextDue: timing._tag === "Schedule" ? first : fixed.nextDue,
     lastRun: timing._tag === "Fixed" ? fixed.lastRun : Number.NaN,
@@ -127,6 +132,7 @@ export const makeRunnerTask = <E, R>(
     running: false,
     scheduledAt: 0,
     scheduledWall: 0,
+    waiting: Number.NaN,
     startedAt: 0,
     fiber: undefined,
     detached: false,
