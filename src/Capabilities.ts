@@ -83,7 +83,14 @@ export const make: <A, I, E = never, R = never>(
  * @since 0.1.0
  * @category models
  */
-export const CapabilityReport = Schema.Struct({
+export const CapabilityReport: Schema.Struct<{
+  host: typeof Schema.String
+  service: typeof Schema.String
+  manager: typeof Schema.String
+  capabilities: typeof Schema.Unknown
+  timestamp: typeof Schema.Finite
+  sequence: typeof Schema.NonNegativeInt
+}> = Schema.Struct({
   host: Schema.String,
   service: Schema.String,
   manager: Schema.String,

@@ -13,15 +13,29 @@ import { decodeOptions, type InvalidOption, Millis } from "./options.ts"
 import { copyPayload, samePayload } from "./payload.ts"
 import { show } from "./validate.ts"
 
-/** @internal */
-export class UnencodableCapabilities extends Schema.TaggedError<UnencodableCapabilities>(
+// Each error's base class has its type written out: JSR documents and type-checks
+// the package from explicit types (no "slow types"), and cannot infer a call's.
+const UnencodableCapabilitiesBase: Schema.TaggedErrorClass<
+  UnencodableCapabilities,
+  "UnencodableCapabilities",
+  {
+    readonly _tag: Schema.tag<"UnencodableCapabilities">
+    readonly host: typeof Schema.String
+    readonly service: typeof Schema.String
+    readonly manager: typeof Schema.String
+    readonly reason: typeof Schema.String
+  }
+> = Schema.TaggedError<UnencodableCapabilities>(
   "effect-manager/UnencodableCapabilities",
 )("UnencodableCapabilities", {
   host: Schema.String,
   service: Schema.String,
   manager: Schema.String,
   reason: Schema.String,
-}) {
+})
+
+/** @internal */
+export class UnencodableCapabilities extends UnencodableCapabilitiesBase {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
@@ -29,15 +43,23 @@ export class UnencodableCapabilities extends Schema.TaggedError<UnencodableCapab
   }
 }
 
-/** @internal */
-export class MalformedReport extends Schema.TaggedError<MalformedReport>(
+const MalformedReportBase: Schema.TaggedErrorClass<MalformedReport, "MalformedReport", {
+  readonly _tag: Schema.tag<"MalformedReport">
+  readonly host: Schema.optional<typeof Schema.String>
+  readonly field: typeof Schema.String
+  readonly value: typeof Schema.String
+  readonly reason: typeof Schema.String
+}> = Schema.TaggedError<MalformedReport>(
   "effect-manager/MalformedReport",
 )("MalformedReport", {
   host: Schema.optional(Schema.String),
   field: Schema.String,
   value: Schema.String,
   reason: Schema.String,
-}) {
+})
+
+/** @internal */
+export class MalformedReport extends MalformedReportBase {
   override get message(): string {
     const from = this.host === undefined ? "" : ` from host ${JSON.stringify(this.host)}`
     return `Capability report${from} refused: ${this.field} ${this.reason}, got ${this.value}`

@@ -7,15 +7,25 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Driver from "../Driver.ts"
 
-/** @internal */
-export class UnknownDriver extends Schema.TaggedError<UnknownDriver>(
+// The base class has its type written out: JSR documents and type-checks the package from
+// explicit types (no "slow types"), and cannot infer a call's.
+const UnknownDriverBase: Schema.TaggedErrorClass<UnknownDriver, "UnknownDriver", {
+  readonly _tag: Schema.tag<"UnknownDriver">
+  readonly service: typeof Schema.String
+  readonly driver: typeof Schema.String
+  readonly key: Schema.optional<typeof Schema.String>
+  readonly known: Schema.Array$<typeof Schema.String>
+}> = Schema.TaggedError<UnknownDriver>(
   "effect-manager/UnknownDriver",
 )("UnknownDriver", {
   service: Schema.String,
   driver: Schema.String,
   key: Schema.optional(Schema.String),
   known: Schema.Array(Schema.String),
-}) {
+})
+
+/** @internal */
+export class UnknownDriver extends UnknownDriverBase {
   override get message(): string {
     const source = this.key === undefined ? "the config's default" : `config ${this.key}`
     return `Unknown driver ${JSON.stringify(this.driver)} for ${this.service} (from ${source}); ${

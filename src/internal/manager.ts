@@ -12,13 +12,21 @@ import { withRun } from "./periodicTask.ts"
 /** @internal */
 export const TypeId: Manager.TypeId = Symbol.for("effect-manager/Manager") as Manager.TypeId
 
-/** @internal */
-export class InvalidApiVersion extends Schema.TaggedError<InvalidApiVersion>(
+// The base class has its type written out: JSR documents and type-checks the package from
+// explicit types (no "slow types"), and cannot infer a call's.
+const InvalidApiVersionBase: Schema.TaggedErrorClass<InvalidApiVersion, "InvalidApiVersion", {
+  readonly _tag: Schema.tag<"InvalidApiVersion">
+  readonly manager: typeof Schema.String
+  readonly value: typeof Schema.String
+}> = Schema.TaggedError<InvalidApiVersion>(
   "effect-manager/InvalidApiVersion",
 )("InvalidApiVersion", {
   manager: Schema.String,
   value: Schema.String,
-}) {
+})
+
+/** @internal */
+export class InvalidApiVersion extends InvalidApiVersionBase {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)

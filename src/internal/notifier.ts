@@ -23,13 +23,21 @@ export const tag: Context.Tag<Notifier.Notifier, Notifier.Notifier> = Context.Ge
   Notifier.Notifier
 >("effect-manager/Notifier")
 
-/** @internal */
-export class InvalidNotification extends Schema.TaggedError<InvalidNotification>(
+// The base class has its type written out: JSR documents and type-checks the package from
+// explicit types (no "slow types"), and cannot infer a call's.
+const InvalidNotificationBase: Schema.TaggedErrorClass<InvalidNotification, "InvalidNotification", {
+  readonly _tag: Schema.tag<"InvalidNotification">
+  readonly eventType: typeof Schema.String
+  readonly reason: typeof Schema.String
+}> = Schema.TaggedError<InvalidNotification>(
   "effect-manager/InvalidNotification",
 )("InvalidNotification", {
   eventType: Schema.String,
   reason: Schema.String,
-}) {
+})
+
+/** @internal */
+export class InvalidNotification extends InvalidNotificationBase {
   override get message(): string {
     return `Notification ${
       JSON.stringify(this.eventType)

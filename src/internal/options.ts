@@ -10,6 +10,23 @@ import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import { decodeMillis, isPositiveInteger, isReadonlyMap, show } from "./validate.ts"
 
+// The base class has its type written out: JSR documents and type-checks the package from
+// explicit types (no "slow types"), and cannot infer a call's.
+const InvalidOptionBase: Schema.TaggedErrorClass<InvalidOption, "InvalidOption", {
+  readonly _tag: Schema.tag<"InvalidOption">
+  readonly module: typeof Schema.String
+  readonly option: typeof Schema.String
+  readonly value: typeof Schema.String
+  readonly reason: typeof Schema.String
+}> = Schema.TaggedError<InvalidOption>(
+  "effect-manager/InvalidOption",
+)("InvalidOption", {
+  module: Schema.String,
+  option: Schema.String,
+  value: Schema.String,
+  reason: Schema.String,
+})
+
 /**
  * @internal An option that makes no sense, found before anything starts: the module, the
  * option (a key path such as `hookTimeouts.cleanup`), the value as shown, and the rule.
@@ -25,14 +42,7 @@ import { decodeMillis, isPositiveInteger, isReadonlyMap, show } from "./validate
  * error.message // "Invalid option maxSleep of PeriodicRunner: NaN must be a finite duration ≥ 0"
  * ```
  */
-export class InvalidOption extends Schema.TaggedError<InvalidOption>(
-  "effect-manager/InvalidOption",
-)("InvalidOption", {
-  module: Schema.String,
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-}) {
+export class InvalidOption extends InvalidOptionBase {
   override get message(): string {
     return `Invalid option ${this.option} of ${this.module}: ${this.value} ${this.reason}`
   }

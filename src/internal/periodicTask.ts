@@ -207,15 +207,25 @@ export const disabled = dual<
 
 // --- validation --------------------------------------------------------------------------
 
-/** @internal */
-export class InvalidPeriodicTask extends Schema.TaggedError<InvalidPeriodicTask>(
+// The base class has its type written out: JSR documents and type-checks the package from
+// explicit types (no "slow types"), and cannot infer a call's.
+const InvalidPeriodicTaskBase: Schema.TaggedErrorClass<InvalidPeriodicTask, "InvalidPeriodicTask", {
+  readonly _tag: Schema.tag<"InvalidPeriodicTask">
+  readonly task: typeof Schema.String
+  readonly field: typeof Schema.String
+  readonly value: typeof Schema.String
+  readonly reason: typeof Schema.String
+}> = Schema.TaggedError<InvalidPeriodicTask>(
   "effect-manager/InvalidPeriodicTask",
 )("InvalidPeriodicTask", {
   task: Schema.String,
   field: Schema.String,
   value: Schema.String,
   reason: Schema.String,
-}) {
+})
+
+/** @internal */
+export class InvalidPeriodicTask extends InvalidPeriodicTaskBase {
   override get message(): string {
     return `Periodic task ${
       JSON.stringify(this.task)

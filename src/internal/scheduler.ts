@@ -33,7 +33,11 @@ export const tag: Context.Tag<Scheduler.Scheduler, Scheduler.Scheduler> = Contex
 export const HostChange = Data.taggedEnum<Scheduler.HostChangeDefinition>()
 
 /** Who sent a report: the fields shared by the errors of a report. */
-const reporter = {
+const reporter: {
+  readonly host: typeof Schema.String
+  readonly service: typeof Schema.String
+  readonly manager: typeof Schema.String
+} = {
   host: Schema.String,
   service: Schema.String,
   manager: Schema.String,
@@ -44,24 +48,48 @@ const describeReporter = (report: { host: string; service: string; manager: stri
     JSON.stringify(report.host)
   }`
 
-/** @internal */
-export class InvalidCapabilities extends Schema.TaggedError<InvalidCapabilities>(
+// Each error's base class has its type written out: JSR documents and type-checks
+// the package from explicit types (no "slow types"), and cannot infer a call's.
+const InvalidCapabilitiesBase: Schema.TaggedErrorClass<
+  InvalidCapabilities,
+  "InvalidCapabilities",
+  {
+    readonly _tag: Schema.tag<"InvalidCapabilities">
+    readonly sequence: typeof Schema.Number
+    readonly reason: typeof Schema.String
+  } & typeof reporter
+> = Schema.TaggedError<InvalidCapabilities>(
   "effect-manager/InvalidCapabilities",
 )("InvalidCapabilities", {
   ...reporter,
   sequence: Schema.Number,
   reason: Schema.String,
-}) {
+})
+
+/** @internal */
+export class InvalidCapabilities extends InvalidCapabilitiesBase {
   override get message(): string {
     return `Capabilities of ${describeReporter(this)}, report ${this.sequence}, ` +
       `are refused and the previous state is kept: ${this.reason}`
   }
 }
 
-/** @internal */
-export class TooManyHosts extends Schema.TaggedError<TooManyHosts>(
+const TooManyHostsBase: Schema.TaggedErrorClass<
+  TooManyHosts,
+  "TooManyHosts",
+  {
+    readonly _tag: Schema.tag<"TooManyHosts">
+    readonly maxHosts: typeof Schema.Number
+  } & typeof reporter
+> = Schema.TaggedError<TooManyHosts>(
   "effect-manager/TooManyHosts",
-)("TooManyHosts", { ...reporter, maxHosts: Schema.Number }) {
+)("TooManyHosts", {
+  ...reporter,
+  maxHosts: Schema.Number,
+})
+
+/** @internal */
+export class TooManyHosts extends TooManyHostsBase {
   override get message(): string {
     return `Scheduler refused ${
       describeReporter(this)
@@ -69,8 +97,14 @@ export class TooManyHosts extends Schema.TaggedError<TooManyHosts>(
   }
 }
 
-/** @internal */
-export class InvalidWeigher extends Schema.TaggedError<InvalidWeigher>(
+const InvalidWeigherBase: Schema.TaggedErrorClass<InvalidWeigher, "InvalidWeigher", {
+  readonly _tag: Schema.tag<"InvalidWeigher">
+  readonly weigher: typeof Schema.String
+  readonly field: Schema.Literal<["multiplier", "weight"]>
+  readonly host: Schema.optional<typeof Schema.String>
+  readonly value: typeof Schema.String
+  readonly reason: typeof Schema.String
+}> = Schema.TaggedError<InvalidWeigher>(
   "effect-manager/InvalidWeigher",
 )("InvalidWeigher", {
   weigher: Schema.String,
@@ -78,7 +112,10 @@ export class InvalidWeigher extends Schema.TaggedError<InvalidWeigher>(
   host: Schema.optional(Schema.String),
   value: Schema.String,
   reason: Schema.String,
-}) {
+})
+
+/** @internal */
+export class InvalidWeigher extends InvalidWeigherBase {
   override get message(): string {
     const what = this.host === undefined
       ? `its ${this.field}`
@@ -89,13 +126,21 @@ export class InvalidWeigher extends Schema.TaggedError<InvalidWeigher>(
   }
 }
 
-/** @internal */
-export class NoValidHost extends Schema.TaggedError<NoValidHost>(
+const NoValidHostBase: Schema.TaggedErrorClass<NoValidHost, "NoValidHost", {
+  readonly _tag: Schema.tag<"NoValidHost">
+  readonly hosts: typeof Schema.Number
+  readonly removed: Schema.Array$<
+    Schema.Struct<{ filter: typeof Schema.String; removed: typeof Schema.Number }>
+  >
+}> = Schema.TaggedError<NoValidHost>(
   "effect-manager/NoValidHost",
 )("NoValidHost", {
   hosts: Schema.Number,
   removed: Schema.Array(Schema.Struct({ filter: Schema.String, removed: Schema.Number })),
-}) {
+})
+
+/** @internal */
+export class NoValidHost extends NoValidHostBase {
   override get message(): string {
     const removed = this.removed.map(({ filter, removed }) =>
       `${JSON.stringify(filter)} removed ${removed}`

@@ -33,14 +33,23 @@ import { SteadyClock } from "./steadyClock.ts"
 
 // --- errors ------------------------------------------------------------------------------------
 
-/** @internal */
-export class HookTimedOut extends Schema.TaggedError<HookTimedOut>(
+// Each error's base class has its type written out: JSR documents and type-checks
+// the package from explicit types (no "slow types"), and cannot infer a call's.
+const HookTimedOutBase: Schema.TaggedErrorClass<HookTimedOut, "HookTimedOut", {
+  readonly _tag: Schema.tag<"HookTimedOut">
+  readonly manager: typeof Schema.String
+  readonly hook: typeof Schema.String
+  readonly timeoutMillis: typeof Schema.Number
+}> = Schema.TaggedError<HookTimedOut>(
   "effect-manager/HookTimedOut",
 )("HookTimedOut", {
   manager: Schema.String,
   hook: Schema.String,
   timeoutMillis: Schema.Number,
-}) {
+})
+
+/** @internal */
+export class HookTimedOut extends HookTimedOutBase {
   override get message(): string {
     return `Manager ${JSON.stringify(this.manager)}: ${this.hook} did not finish within ${
       Duration.format(this.timeoutMillis)
@@ -48,8 +57,11 @@ export class HookTimedOut extends Schema.TaggedError<HookTimedOut>(
   }
 }
 
+const ServiceStartFailedBase: ReturnType<typeof Data.TaggedError<"ServiceStartFailed">> = Data
+  .TaggedError("ServiceStartFailed")
+
 /** @internal */
-export class ServiceStartFailed<E> extends Data.TaggedError("ServiceStartFailed")<{
+export class ServiceStartFailed<E> extends ServiceStartFailedBase<{
   readonly host: string
   readonly topic: string
   readonly manager: string
@@ -63,8 +75,12 @@ export class ServiceStartFailed<E> extends Data.TaggedError("ServiceStartFailed"
   }
 }
 
+const ResetFailedBase: ReturnType<typeof Data.TaggedError<"ResetFailed">> = Data.TaggedError(
+  "ResetFailed",
+)
+
 /** @internal */
-export class ResetFailed<E> extends Data.TaggedError("ResetFailed")<{
+export class ResetFailed<E> extends ResetFailedBase<{
   readonly manager: string
   readonly cause: Cause.Cause<E | HookTimedOut>
 }> {
@@ -75,14 +91,21 @@ export class ResetFailed<E> extends Data.TaggedError("ResetFailed")<{
   }
 }
 
-/** @internal */
-export class ShutdownOverrun extends Schema.TaggedError<ShutdownOverrun>(
+const ShutdownOverrunBase: Schema.TaggedErrorClass<ShutdownOverrun, "ShutdownOverrun", {
+  readonly _tag: Schema.tag<"ShutdownOverrun">
+  readonly manager: typeof Schema.String
+  readonly hook: typeof Schema.String
+  readonly limitMillis: typeof Schema.Number
+}> = Schema.TaggedError<ShutdownOverrun>(
   "effect-manager/ShutdownOverrun",
 )("ShutdownOverrun", {
   manager: Schema.String,
   hook: Schema.String,
   limitMillis: Schema.Number,
-}) {
+})
+
+/** @internal */
+export class ShutdownOverrun extends ShutdownOverrunBase {
   override get message(): string {
     return `Manager ${JSON.stringify(this.manager)}: ${this.hook} used up its ${
       Duration.format(this.limitMillis)
@@ -90,12 +113,17 @@ export class ShutdownOverrun extends Schema.TaggedError<ShutdownOverrun>(
   }
 }
 
-/** @internal */
-export class CleanupPastDeadline extends Schema.TaggedError<CleanupPastDeadline>(
+const CleanupPastDeadlineBase: Schema.TaggedErrorClass<CleanupPastDeadline, "CleanupPastDeadline", {
+  readonly _tag: Schema.tag<"CleanupPastDeadline">
+  readonly manager: typeof Schema.String
+}> = Schema.TaggedError<CleanupPastDeadline>(
   "effect-manager/CleanupPastDeadline",
 )("CleanupPastDeadline", {
   manager: Schema.String,
-}) {
+})
+
+/** @internal */
+export class CleanupPastDeadline extends CleanupPastDeadlineBase {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
@@ -103,12 +131,17 @@ export class CleanupPastDeadline extends Schema.TaggedError<CleanupPastDeadline>
   }
 }
 
-/** @internal */
-export class DuplicateManager extends Schema.TaggedError<DuplicateManager>(
+const DuplicateManagerBase: Schema.TaggedErrorClass<DuplicateManager, "DuplicateManager", {
+  readonly _tag: Schema.tag<"DuplicateManager">
+  readonly manager: typeof Schema.String
+}> = Schema.TaggedError<DuplicateManager>(
   "effect-manager/DuplicateManager",
 )("DuplicateManager", {
   manager: Schema.String,
-}) {
+})
+
+/** @internal */
+export class DuplicateManager extends DuplicateManagerBase {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
@@ -116,15 +149,23 @@ export class DuplicateManager extends Schema.TaggedError<DuplicateManager>(
   }
 }
 
-/** @internal */
-export class RegistryTimedOut extends Schema.TaggedError<RegistryTimedOut>(
+const RegistryTimedOutBase: Schema.TaggedErrorClass<RegistryTimedOut, "RegistryTimedOut", {
+  readonly _tag: Schema.tag<"RegistryTimedOut">
+  readonly host: typeof Schema.String
+  readonly topic: typeof Schema.String
+  readonly operation: Schema.Literal<["register", "report", "markDown"]>
+  readonly limitMillis: typeof Schema.Number
+}> = Schema.TaggedError<RegistryTimedOut>(
   "effect-manager/RegistryTimedOut",
 )("RegistryTimedOut", {
   host: Schema.String,
   topic: Schema.String,
   operation: Schema.Literal("register", "report", "markDown"),
   limitMillis: Schema.Number,
-}) {
+})
+
+/** @internal */
+export class RegistryTimedOut extends RegistryTimedOutBase {
   override get message(): string {
     return `Service registry: ${this.operation} of ${this.topic} on ${this.host} did not finish within ${
       Duration.format(this.limitMillis)
@@ -132,8 +173,12 @@ export class RegistryTimedOut extends Schema.TaggedError<RegistryTimedOut>(
   }
 }
 
+const MarkDownFailedBase: ReturnType<typeof Data.TaggedError<"MarkDownFailed">> = Data.TaggedError(
+  "MarkDownFailed",
+)
+
 /** @internal */
-export class MarkDownFailed extends Data.TaggedError("MarkDownFailed")<{
+export class MarkDownFailed extends MarkDownFailedBase<{
   readonly host: string
   readonly topic: string
   readonly cause: Cause.Cause<unknown>
@@ -147,21 +192,32 @@ export class MarkDownFailed extends Data.TaggedError("MarkDownFailed")<{
   }
 }
 
-/** @internal */
-export class ServiceNotRunning extends Schema.TaggedError<ServiceNotRunning>(
+const ServiceNotRunningBase: Schema.TaggedErrorClass<ServiceNotRunning, "ServiceNotRunning", {
+  readonly _tag: Schema.tag<"ServiceNotRunning">
+  readonly host: typeof Schema.String
+  readonly topic: typeof Schema.String
+  readonly state: Schema.Literal<["stopping", "stopped"]>
+}> = Schema.TaggedError<ServiceNotRunning>(
   "effect-manager/ServiceNotRunning",
 )("ServiceNotRunning", {
   host: Schema.String,
   topic: Schema.String,
   state: Schema.Literal("stopping", "stopped"),
-}) {
+})
+
+/** @internal */
+export class ServiceNotRunning extends ServiceNotRunningBase {
   override get message(): string {
     return `Service ${this.topic} on ${this.host} is ${this.state}: reset is refused`
   }
 }
 
+const CleanupFailedBase: ReturnType<typeof Data.TaggedError<"CleanupFailed">> = Data.TaggedError(
+  "CleanupFailed",
+)
+
 /** @internal */
-export class CleanupFailed extends Data.TaggedError("CleanupFailed")<{
+export class CleanupFailed extends CleanupFailedBase<{
   readonly manager: string
   readonly cause: Cause.Cause<unknown>
 }> {

@@ -40,13 +40,21 @@ export const ServiceRecord = Schema.Struct({
 
 type ServiceRecord = ServiceRegistry.ServiceRecord
 
-/** @internal */
-export class ServiceNotFound extends Schema.TaggedError<ServiceNotFound>(
+// Each error's base class has its type written out: JSR documents and type-checks
+// the package from explicit types (no "slow types"), and cannot infer a call's.
+const ServiceNotFoundBase: Schema.TaggedErrorClass<ServiceNotFound, "ServiceNotFound", {
+  readonly _tag: Schema.tag<"ServiceNotFound">
+  readonly host: typeof Schema.String
+  readonly topic: typeof Schema.String
+}> = Schema.TaggedError<ServiceNotFound>(
   "effect-manager/ServiceNotFound",
 )("ServiceNotFound", {
   host: Schema.String,
   topic: Schema.String,
-}) {
+})
+
+/** @internal */
+export class ServiceNotFound extends ServiceNotFoundBase {
   override get message(): string {
     return `No service record for topic ${JSON.stringify(this.topic)} on host ${
       JSON.stringify(this.host)
@@ -54,14 +62,25 @@ export class ServiceNotFound extends Schema.TaggedError<ServiceNotFound>(
   }
 }
 
-/** @internal */
-export class ServiceRegistryError extends Schema.TaggedError<ServiceRegistryError>(
+const ServiceRegistryErrorBase: Schema.TaggedErrorClass<
+  ServiceRegistryError,
+  "ServiceRegistryError",
+  {
+    readonly _tag: Schema.tag<"ServiceRegistryError">
+    readonly operation: Schema.Literal<["read", "write", "list"]>
+    readonly key: typeof Schema.String
+    readonly cause: typeof Schema.Defect
+  }
+> = Schema.TaggedError<ServiceRegistryError>(
   "effect-manager/ServiceRegistryError",
 )("ServiceRegistryError", {
   operation: Schema.Literal("read", "write", "list"),
   key: Schema.String,
   cause: Schema.Defect,
-}) {
+})
+
+/** @internal */
+export class ServiceRegistryError extends ServiceRegistryErrorBase {
   override get message(): string {
     const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
     return `Service registry could not ${this.operation} ${JSON.stringify(this.key)}: ${cause}`

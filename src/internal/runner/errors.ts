@@ -16,12 +16,19 @@ export const TaskOutcome = Data.taggedEnum<PeriodicRunner.TaskOutcome>()
 /** @internal */
 export const { Failed, Interrupted, Skipped, Succeeded, TimedOut } = TaskOutcome
 
+// Each error's base class has its type written out: JSR documents and type-checks
+// the package from explicit types (no "slow types"), and cannot infer a call's.
+const NoSuchTaskBase: Schema.TaggedErrorClass<NoSuchTask, "NoSuchTask", {
+  readonly _tag: Schema.tag<"NoSuchTask">
+  readonly task: typeof Schema.String
+  readonly known: Schema.Array$<typeof Schema.String>
+}> = Schema.TaggedError<NoSuchTask>("effect-manager/NoSuchTask")("NoSuchTask", {
+  task: Schema.String,
+  known: Schema.Array(Schema.String),
+})
+
 /** @internal */
-export class NoSuchTask
-  extends Schema.TaggedError<NoSuchTask>("effect-manager/NoSuchTask")("NoSuchTask", {
-    task: Schema.String,
-    known: Schema.Array(Schema.String),
-  }) {
+export class NoSuchTask extends NoSuchTaskBase {
   override get message(): string {
     return `No periodic task named ${JSON.stringify(this.task)}; known tasks: ${
       this.known.map((name) => JSON.stringify(name)).join(", ") || "none"
@@ -29,19 +36,28 @@ export class NoSuchTask
   }
 }
 
+const CannotTriggerBase: Schema.TaggedErrorClass<CannotTrigger, "CannotTrigger", {
+  readonly _tag: Schema.tag<"CannotTrigger">
+  readonly task: typeof Schema.String
+  readonly reason: typeof Schema.String
+}> = Schema.TaggedError<CannotTrigger>("effect-manager/CannotTrigger")("CannotTrigger", {
+  task: Schema.String,
+  reason: Schema.String,
+})
+
 /** @internal */
-export class CannotTrigger
-  extends Schema.TaggedError<CannotTrigger>("effect-manager/CannotTrigger")("CannotTrigger", {
-    task: Schema.String,
-    reason: Schema.String,
-  }) {
+export class CannotTrigger extends CannotTriggerBase {
   override get message(): string {
     return `Periodic task ${JSON.stringify(this.task)} cannot be triggered: ${this.reason}`
   }
 }
 
+const TaskTimedOutBase: ReturnType<typeof Data.TaggedError<"TaskTimedOut">> = Data.TaggedError(
+  "TaskTimedOut",
+)
+
 /** @internal */
-export class TaskTimedOut extends Data.TaggedError("TaskTimedOut")<{
+export class TaskTimedOut extends TaskTimedOutBase<{
   readonly task: string
   readonly timeoutMillis: number
 }> {
@@ -52,8 +68,11 @@ export class TaskTimedOut extends Data.TaggedError("TaskTimedOut")<{
   }
 }
 
+const PeriodicTaskFailedBase: ReturnType<typeof Data.TaggedError<"PeriodicTaskFailed">> = Data
+  .TaggedError("PeriodicTaskFailed")
+
 /** @internal */
-export class PeriodicTaskFailed<E> extends Data.TaggedError("PeriodicTaskFailed")<{
+export class PeriodicTaskFailed<E> extends PeriodicTaskFailedBase<{
   readonly task: string
   readonly cause: Cause.Cause<E | TaskTimedOut>
 }> {
