@@ -19,6 +19,8 @@ import * as internal from "./internal/periodicTask.ts"
 import * as preview from "./internal/preview.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -101,11 +103,13 @@ export type OverlapPolicy = "skip" | "queue"
  * @category models
  */
 export interface PeriodicTask<out E = never, out R = never> extends Pipeable {
+  /** Marks the value as a periodic task; see {@link isPeriodicTask}. */
   readonly [TypeId]: TypeId
   /** Unique within one runner; used in outcomes, logs and `trigger`. */
   readonly name: string
   /** The work. Its success value is ignored (and fed to a custom `Schedule` as input). */
   readonly run: Effect.Effect<unknown, E, R>
+  /** When the task runs: spaced, on a fixed grid, by a cron expression or by a `Schedule`. */
   readonly timing: Timing
   /** Run at the runner's first pass instead of one period after the runner starts. */
   readonly runImmediately: boolean
@@ -119,6 +123,7 @@ export interface PeriodicTask<out E = never, out R = never> extends Pipeable {
   readonly offset: Duration.DurationInput | undefined
   /** oslo-style jitter for spaced and fixed tasks: whole seconds, 0–5 % of the spacing, none up to 20 s. */
   readonly jitter: boolean
+  /** What a failed run does: logged and the task goes on, or the runner fails. */
   readonly onError: ErrorPolicy
   /** What an occurrence due while the previous run goes on does. */
   readonly overlap: OverlapPolicy
@@ -158,6 +163,7 @@ export interface Options {
  * @category models
  */
 export interface ScheduleOptions extends Omit<Options, "jitter" | "offset"> {
+  /** Times the task: stepped after each run ends, with the run's success value as input. */
   readonly schedule: Schedule.Schedule<unknown, unknown>
 }
 
@@ -169,6 +175,7 @@ export interface ScheduleOptions extends Omit<Options, "jitter" | "offset"> {
  * @category models
  */
 export interface CronOptions extends Omit<Options, "jitter" | "offset"> {
+  /** The zone the expression is read in: a `DateTime.TimeZone`, or a name (`"Europe/Paris"`). */
   readonly timeZone: DateTime.TimeZone | string
 }
 
