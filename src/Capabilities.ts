@@ -34,7 +34,9 @@ import type { InvalidOption } from "./internal/options.ts"
  * @category models
  */
 export interface Capabilities<A, I, E = never, R = never> {
+  /** Encodes each value into a report's `capabilities`; equal encodings are the same value. */
   readonly schema: Schema.Schema<A, I>
+  /** The manager's capabilities as they change; each value replaces the previous one. */
   readonly stream: Stream.Stream<A, E, R>
 }
 
@@ -101,6 +103,9 @@ export const CapabilityReport: Schema.Struct<{
 })
 
 /**
+ * A report as decoded by {@link CapabilityReport}: the envelope, with `capabilities` still
+ * encoded.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -120,12 +125,17 @@ export interface CapabilityReport extends Schema.Schema.Type<typeof CapabilityRe
  * @category models
  */
 export interface Source {
+  /** The host the service runs on. */
   readonly host: string
+  /** The service's topic. */
   readonly service: string
+  /** The manager's name: its tag's key. */
   readonly manager: string
 }
 
 /**
+ * Options of {@link reports}.
+ *
  * @example
  * ```ts
  * import type { Capabilities } from "effect-manager"

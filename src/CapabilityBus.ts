@@ -20,6 +20,8 @@ import * as internal from "./internal/capabilityBus.ts"
 import type { InvalidOption } from "./internal/options.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -44,6 +46,8 @@ export type TypeId = typeof TypeId
 export const TypeId: unique symbol = internal.TypeId as never
 
 /**
+ * Options of {@link make} and {@link layer}.
+ *
  * @example
  * ```ts
  * import type * as CapabilityBus from "effect-manager/CapabilityBus"
@@ -81,6 +85,7 @@ export interface Options {
  * @category models
  */
 export interface CapabilityBus {
+  /** Marks the value as a capability bus. */
   readonly [TypeId]: TypeId
   /** Reports buffered per subscriber before the oldest are dropped. */
   readonly capacity: number

@@ -22,6 +22,8 @@ import * as internal from "./internal/manager.ts"
 import type { PeriodicTask } from "./PeriodicTask.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @example
  * ```ts
  * import type { Manager } from "effect-manager"
@@ -177,7 +179,9 @@ export type DefinitionRequirements<D> = HookEffect<D> extends infer H
  * @category models
  */
 export interface ApiVersion {
+  /** Changes when the manager's interface changes incompatibly. */
   readonly major: number
+  /** Changes when the manager's interface grows compatibly. */
   readonly minor: number
 }
 
@@ -207,13 +211,21 @@ export interface ApiVersion {
 export interface Lifecycle<E> {
   /** The manager's name: its tag's key. */
   readonly name: string
+  /** The definition's `apiVersion`, parsed; 1.0 when it gave none. */
   readonly apiVersion: ApiVersion
+  /** nova's `init_host`; a no-op when the definition has none. */
   readonly init: Effect.Effect<void, E>
+  /** nova's `pre_start_hook`; a no-op when the definition has none. */
   readonly preStart: Effect.Effect<void, E>
+  /** nova's `post_start_hook`; a no-op when the definition has none. */
   readonly postStart: Effect.Effect<void, E>
+  /** nova's `cleanup_host`, given the `Exit` of the start; a no-op when the definition has none. */
   readonly cleanup: (start: Exit.Exit<void, unknown>) => Effect.Effect<void, E>
+  /** nova's `reset`; a no-op when the definition has none. */
   readonly reset: Effect.Effect<void, E>
+  /** The manager's periodic tasks; empty when the definition has none. */
   readonly tasks: ReadonlyArray<PeriodicTask<E>>
+  /** What the manager publishes to a scheduler, if anything. */
   readonly capabilities: Capabilities<unknown, unknown, E> | undefined
 }
 
@@ -234,7 +246,9 @@ export interface Lifecycle<E> {
  * @category models
  */
 export interface LifecycleOf<I> {
+  /** Keeps the identifier nominal: no other type is a `LifecycleOf`. */
   readonly _: unique symbol
+  /** The manager's service identifier, which tells one manager's lifecycle from another's. */
   readonly manager: I
 }
 
@@ -263,6 +277,7 @@ export interface LifecycleOf<I> {
  */
 export interface ManagerLayer<in out I, out E = never, out EB = never, out R = never>
   extends Layer.Layer<I | LifecycleOf<I>, EB, R> {
+  /** The manager's tag, and its hook error `E` at the type level only. */
   readonly [TypeId]: { readonly tag: Context.ReadonlyTag<I, unknown>; readonly _E?: E }
 }
 
@@ -286,6 +301,7 @@ export interface ManagerLayer<in out I, out E = never, out EB = never, out R = n
  * @category models
  */
 export interface AnyManagerLayer extends Layer.Layer<never, unknown, unknown> {
+  /** The manager's tag, whose key names the manager. */
   readonly [TypeId]: { readonly tag: { readonly key: string } }
 }
 

@@ -24,6 +24,8 @@ import type { InvalidOption } from "./internal/options.ts"
 import * as internal from "./internal/notifier.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -80,7 +82,9 @@ export interface Notification<out A = unknown> {
   readonly publisherId: string
   /** What happened, e.g. `"compute.instance.create.end"`. */
   readonly eventType: string
+  /** The oslo.messaging priority it was sent with (`INFO`, `WARN`, `ERROR`, …). */
   readonly priority: Priority
+  /** The event's data: as given, or encoded by `notifySchema`'s schema. */
   readonly payload: A
   /** Epoch milliseconds of Effect's `Clock` when it was sent. */
   readonly timestamp: number
@@ -166,6 +170,7 @@ export type Options<R = never> =
  * @category models
  */
 export interface Notifier {
+  /** Marks the value as a notifier. */
   readonly [TypeId]: TypeId
   /** `"<topic>.<host>"`. */
   readonly publisherId: string
@@ -217,6 +222,8 @@ export interface Notifier {
 }
 
 /**
+ * The notifier in the context; {@link layer} provides it.
+ *
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"

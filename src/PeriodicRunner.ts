@@ -25,6 +25,8 @@ import * as internal from "./internal/runner/runner.ts"
 import type { InvalidPeriodicTask, PeriodicTask } from "./PeriodicTask.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -65,12 +67,17 @@ export const isPeriodicRunner: (u: unknown) => u is PeriodicRunner<unknown> =
   internal.isPeriodicRunner
 
 /**
+ * How a pass runs its due tasks: `"concurrent"` (the default) starts each in a fiber of its
+ * own; `"sequential"` runs them one after another in definition order, as oslo does.
+ *
  * @since 0.1.0
  * @category models
  */
 export type Mode = "concurrent" | "sequential"
 
 /**
+ * Options of {@link make}; an option out of its range fails `make` with {@link InvalidOption}.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -122,11 +129,13 @@ export interface Options {
  * @category models
  */
 export interface Occurrence {
+  /** The task's name. */
   readonly task: string
   /** The instant the occurrence was due. */
   readonly scheduledAt: number
   /** The instant it started (or was skipped). */
   readonly startedAt: number
+  /** How long the run took; 0 for an occurrence that was skipped. */
   readonly durationMillis: number
   /** `startedAt - scheduledAt`. */
   readonly latenessMillis: number
@@ -196,19 +205,31 @@ export const TaskOutcome: Data.TaggedEnum.Constructor<TaskOutcome> = errors.Task
  * @category models
  */
 export interface TaskStatus {
+  /** The task's name. */
   readonly name: string
+  /** `"done"`: a `Schedule`-timed task whose schedule is over; it does not run again. */
   readonly state: "scheduled" | "running" | "paused" | "disabled" | "done"
   /** When it is next due (epoch ms); none for a disabled, finished or running spaced task. */
   readonly nextRunAt: Option.Option<number>
+  /** The outcome of its latest occurrence; none before the first. */
   readonly lastOutcome: Option.Option<TaskOutcome>
+  /** Occurrences recorded as `Succeeded` since the runner started. */
   readonly succeeded: number
+  /** Occurrences recorded as `Failed` since the runner started. */
   readonly failed: number
+  /** Occurrences recorded as `TimedOut` since the runner started. */
   readonly timedOut: number
+  /** Occurrences recorded as `Skipped` since the runner started. */
   readonly skipped: number
+  /** Occurrences recorded as `Interrupted` since the runner started. */
   readonly interrupted: number
 }
 
 /**
+ * Where a runner is in its life: `"idle"` (made with `start: false`, driven by `tick`),
+ * `"running"`, `"stopping"`, `"stopped"`, or `"failed"` (a task with error policy `"fail"`
+ * failed).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -221,6 +242,7 @@ export type RunnerState = "idle" | "running" | "stopping" | "stopped" | "failed"
  * @category models
  */
 export interface RunnerStatus {
+  /** The mode the runner was made with. */
   readonly mode: Mode
   /** `"idle"`: created with `start: false`. */
   readonly state: RunnerState
@@ -228,6 +250,7 @@ export interface RunnerStatus {
   readonly wakeups: number
   /** Passes run, by the driver or by `tick`. */
   readonly passes: number
+  /** One snapshot per task, in definition order. */
   readonly tasks: ReadonlyArray<TaskStatus>
 }
 
@@ -238,7 +261,9 @@ export interface RunnerStatus {
  * @category models
  */
 export interface PeriodicRunner<out E = never> {
+  /** Marks the value as a runner; see {@link isPeriodicRunner}. */
   readonly [TypeId]: TypeId
+  /** The mode the runner was made with. */
   readonly mode: Mode
   /** Task names, in definition order. */
   readonly tasks: ReadonlyArray<string>
@@ -252,6 +277,7 @@ export interface PeriodicRunner<out E = never> {
   readonly join: Effect.Effect<void, PeriodicTaskFailed<E>>
   /** Every outcome from the moment of subscription on. */
   readonly outcomes: Stream.Stream<TaskOutcome>
+  /** A snapshot of the runner and of each task. */
   readonly status: Effect.Effect<RunnerStatus>
   /** Pauses one task, or all of them. A run in progress goes on. */
   readonly pause: (name?: string) => Effect.Effect<void, NoSuchTask>

@@ -28,6 +28,8 @@ import type {
 import * as internal from "./internal/scheduler.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -72,12 +74,19 @@ export const TypeId: unique symbol = internal.TypeId as never
  * @category models
  */
 export interface HostState<out A> {
+  /** The host that reported. */
   readonly host: string
+  /** The topic of the service that reported. */
   readonly service: string
+  /** The name of the manager that reported. */
   readonly manager: string
+  /** The last accepted report's capabilities, decoded by the scheduler's `schema`. */
   readonly capabilities: A
+  /** When the last accepted report arrived (epoch ms of the scheduler's `Clock`). */
   readonly receivedAt: number
+  /** The last accepted report's sequence. */
   readonly sequence: number
+  /** Whether the last report came at most `serviceDownTime` ago. */
   readonly up: boolean
 }
 
@@ -132,6 +141,7 @@ export type HostChange<A> = Data.TaggedEnum<{
  * @category models
  */
 export interface HostChangeDefinition extends Data.TaggedEnum.WithGenerics<1> {
+  /** {@link HostChange} of the capabilities type `A`, as `Data.TaggedEnum.WithGenerics` asks. */
   readonly taggedEnum: HostChange<this["A"]>
 }
 
@@ -177,7 +187,9 @@ export const HostChange:
  * @category models
  */
 export interface Filter<in A, in R = unknown> {
+  /** Names the filter in {@link NoValidHost}'s count of the hosts it removed. */
   readonly name: string
+  /** Whether the host can take the request; `false` removes it. */
   readonly passes: (host: HostState<A>, request: R) => boolean
 }
 
@@ -206,8 +218,11 @@ export interface Filter<in A, in R = unknown> {
  * @category models
  */
 export interface Weigher<in A, in R = unknown> {
+  /** Names the weigher in {@link InvalidWeigher}. */
   readonly name: string
+  /** The host's raw score for the request; a finite number. */
   readonly weigh: (host: HostState<A>, request: R) => number
+  /** Scales the normalised scores; negative prefers low scores. A finite number. */
   readonly multiplier: number
 }
 
@@ -229,7 +244,9 @@ export interface Weigher<in A, in R = unknown> {
  * @category models
  */
 export interface SelectOptions<A, R> {
+  /** Run in order; a host any of them refuses is removed. Default none. */
   readonly filters?: ReadonlyArray<Filter<A, R>> | undefined
+  /** Their weighted scores are summed; the highest total wins. Default none. */
   readonly weighers?: ReadonlyArray<Weigher<A, R>> | undefined
 }
 
@@ -266,10 +283,15 @@ export interface SelectOptions<A, R> {
  * @category models
  */
 export interface Options<A, I> {
+  /** Decodes each report's `capabilities`. */
   readonly schema: Schema.Schema<A, I>
+  /** How long after its last report a host is still up. Default 60 s. */
   readonly serviceDownTime?: Duration.DurationInput | undefined
+  /** How long after its last report a host's state is dropped. Default 10 × `serviceDownTime`. */
   readonly forgetAfter?: Duration.DurationInput | undefined
+  /** The most host states kept; a report of a new one past it is refused. Default: no limit. */
   readonly maxHosts?: number | undefined
+  /** Changes a slow subscriber may lag behind before the oldest are dropped. Default 1024. */
   readonly changesCapacity?: number | undefined
 }
 
@@ -290,8 +312,11 @@ export interface Options<A, I> {
  * @category models
  */
 export interface IngestSummary {
+  /** Reports accepted. */
   readonly accepted: number
+  /** Reports ignored because they were not newer than the host's last accepted one. */
   readonly outOfOrder: number
+  /** The errors of the refused reports, in the order the reports came. */
   readonly rejected: ReadonlyArray<MalformedReport | InvalidCapabilities | TooManyHosts>
 }
 
@@ -347,6 +372,7 @@ export interface IngestSummary {
  * @category models
  */
 export interface Scheduler<out A = unknown> {
+  /** Marks the value as a scheduler. */
   readonly [TypeId]: TypeId
   /** How long after its last report a host is still up. */
   readonly serviceDownTime: Duration.Duration

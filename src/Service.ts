@@ -44,6 +44,8 @@ import type { InvalidPeriodicTask } from "./PeriodicTask.ts"
 import type { ServiceRegistry, ServiceRegistryError } from "./ServiceRegistry.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -99,12 +101,18 @@ export type ManagerPhase =
   | "failed"
 
 /**
+ * Where a started service is: `"running"`, `"stopping"` once its stop has begun, `"stopped"`
+ * when the stop is over.
+ *
  * @since 0.1.0
  * @category models
  */
 export type ServiceState = "running" | "stopping" | "stopped"
 
 /**
+ * Options of {@link layer}: who the service is, its stop deadline, its heartbeat and its
+ * periodic tasks.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -162,7 +170,9 @@ export type StopError = ShutdownOverrun | CleanupFailed | CleanupPastDeadline | 
  * @category models
  */
 export interface StopReport {
+  /** What went wrong, in the order it happened; empty for a clean stop. */
   readonly errors: ReadonlyArray<StopError>
+  /** How long the stop took, from its start to the record marked down. */
   readonly durationMillis: number
 }
 
@@ -173,8 +183,11 @@ export interface StopReport {
  * @category models
  */
 export interface ResetResult {
+  /** When the reset began (epoch ms of the `Clock`). */
   readonly at: number
+  /** Whether every manager's `reset` succeeded. */
   readonly succeeded: boolean
+  /** The first manager's failure, when one failed. */
   readonly error: Option.Option<ResetFailed<unknown>>
 }
 
@@ -185,21 +198,33 @@ export interface ResetResult {
  * @category models
  */
 export interface ServiceStatus {
+  /** The host the service runs on. */
   readonly host: string
+  /** The service's topic. */
   readonly topic: string
+  /** Running, stopping or stopped. */
   readonly state: ServiceState
+  /** Each manager, in start order. */
   readonly managers: ReadonlyArray<{
+    /** The manager's name: its tag's key. */
     readonly name: string
+    /** Its API version, as "major.minor". */
     readonly apiVersion: string
+    /** Where the manager is in its life. */
     readonly phase: ManagerPhase
   }>
+  /** A snapshot of every periodic task of every manager. */
   readonly tasks: ReadonlyArray<TaskStatus>
+  /** How the service's heartbeats to the registry go. */
   readonly heartbeat: {
+    /** The record's report count after the last heartbeat that succeeded. */
     readonly reportCount: number
+    /** When the last heartbeat succeeded (epoch ms of the `Clock`); none before the first. */
     readonly lastReportAt: Option.Option<number>
     /** `false` after a failed or timed-out heartbeat, until the next one succeeds. */
     readonly connected: boolean
   }
+  /** How the last `reset` went; none before the first. */
   readonly lastReset: Option.Option<ResetResult>
 }
 
@@ -210,8 +235,11 @@ export interface ServiceStatus {
  * @category models
  */
 export interface Service {
+  /** Marks the value as a service. */
   readonly [TypeId]: TypeId
+  /** The host the service runs on. */
   readonly host: string
+  /** The service's topic. */
   readonly topic: string
   /** Manager names, in start order. */
   readonly managers: ReadonlyArray<string>
@@ -221,6 +249,7 @@ export interface Service {
    * warning) and runs no hook.
    */
   readonly reset: Effect.Effect<void, ResetFailed<unknown> | ServiceNotRunning>
+  /** A snapshot of the service, its managers, tasks, heartbeat and last reset. */
   readonly status: Effect.Effect<ServiceStatus>
   /** The runner of the managers' periodic tasks. */
   readonly runner: PeriodicRunner<unknown>

@@ -20,6 +20,8 @@ import type { ServiceNotFound, ServiceRegistryError } from "./internal/serviceRe
 import * as internal from "./internal/serviceRegistry.ts"
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category symbols
  */
@@ -120,6 +122,7 @@ export interface ServiceRecord extends Schema.Schema.Type<typeof ServiceRecord> 
  * @category models
  */
 export interface ServiceRegistry {
+  /** Marks the value as a service registry. */
   readonly [TypeId]: TypeId
   /**
    * Creates the record (report count 0, created and updated now), or returns the existing one
@@ -155,6 +158,8 @@ export interface ServiceRegistry {
 }
 
 /**
+ * The service registry in the context; the layers of this module provide it.
+ *
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"

@@ -17,6 +17,8 @@ import type { InvalidOption } from "../internal/options.ts"
 import type { InvalidPeriodicTask, PeriodicTask } from "../PeriodicTask.ts"
 
 /**
+ * Options of {@link tick}.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -94,6 +96,7 @@ export const layerKv: (namespace: KvNamespace) => Layer.Layer<KeyValueStore.KeyV
  * @category models
  */
 export interface ExecutionContext {
+  /** Keeps the Worker alive until the promise settles, after the handler has returned. */
   waitUntil(promise: Promise<unknown>): void
 }
 
