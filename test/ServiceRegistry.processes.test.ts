@@ -1,6 +1,6 @@
 // ServiceRegistry.layerFileSystem shared by real processes: children of the runtime the suite
-// runs on (Node under vitest, Deno under deno test) register services into one directory at
-// the same time; the parent then lists them all.
+// runs on (Node under vitest, Deno under deno test, Bun under bun test) register services into
+// one directory at the same time; the parent then lists them all.
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
@@ -11,14 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
+import { detectRuntime } from "./support/runtime.ts"
 
-// Only what the runtimes provide; no Node/Deno/DOM types are in scope on purpose.
-declare const globalThis: { readonly navigator?: { readonly userAgent?: string } }
-
+const runtime = detectRuntime()
 // workerd has no processes and no file system.
-const inWorkerd = globalThis.navigator?.userAgent === "Cloudflare-Workers"
-const live = inWorkerd ? it.scopedLive.skip : it.scopedLive
-const runtime = "Deno" in globalThis ? "deno" : "node"
+const live = runtime === "workerd" ? it.scopedLive.skip : it.scopedLive
 
 const root = decodeURIComponent((import.meta as { readonly url: string }).url)
   .replace(/^file:\/\//, "")
@@ -61,17 +58,22 @@ const bundle = (
 /** Runs one child to its end: its exit code and its standard output. */
 const run = (script: string, ...args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const command = runtime === "node" ? Command.make("node", script, ...args) : Command.make(
-      `${root}/node_modules/.bin/deno`,
-      "run",
-      `--config=${root}/deno.json`,
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      script,
-      ...args,
-    )
+    const command = runtime === "deno"
+      ? Command.make(
+        `${root}/node_modules/.bin/deno`,
+        "run",
+        `--config=${root}/deno.json`,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        script,
+        ...args,
+      )
+      // Bun runs the .ts fixture as it is.
+      : runtime === "bun"
+      ? Command.make(`${root}/node_modules/.bin/bun`, script, ...args)
+      : Command.make("node", script, ...args)
     const child = yield* Command.start(command.pipe(Command.stderr("inherit")))
     const stdout = yield* child.stdout.pipe(Stream.decodeText(), Stream.mkString)
     return { exitCode: yield* child.exitCode, stdout }

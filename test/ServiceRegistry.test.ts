@@ -51,6 +51,16 @@ const captureLogs = () => {
   return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }
 }
 
+/** The message this engine's JSON.parse throws for `text`. */
+const jsonParseMessage = (text: string): string => {
+  try {
+    JSON.parse(text)
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+  throw new Error(`${text} is JSON`)
+}
+
 /** Registers compute on node-1, then reports `beats` heartbeats 10 s apart. */
 const registerAndBeat = (beats: number) =>
   Effect.gen(function* () {
@@ -484,7 +494,9 @@ describe("ServiceRegistry.layerKeyValueStore", () => {
       expect(capture.logs.map((log) => [log.level, log.message, log.annotations.key])).toEqual([
         corruptIndexLog("0 entries", "garbage"),
       ])
-      expect(capture.logs[0]?.annotations.reason).toContain("Unexpected token")
+      // The reason ends with the engine's own JSON.parse message, worded by each engine its own
+      // way (V8: "Unexpected token …", JavaScriptCore: "JSON Parse error: …").
+      expect(capture.logs[0]?.annotations.reason).toContain(jsonParseMessage("garbage"))
       expect(yield* store.get("service/index.corrupt")).toEqual(Option.some("garbage"))
       expect(yield* store.get("service/index")).toEqual(
         Option.some(`[{"host":"node-2","topic":"compute"}]`),

@@ -1,31 +1,36 @@
-// Honesty check: every runner (vitest on Node, deno test, workerd) really runs on the runtime
-// it claims, and it.effect really provides the TestClock there.
+// Honesty check: every runner (vitest on Node, deno test, bun test, workerd) really runs on the
+// runtime it claims, and it.effect really provides the TestClock there.
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
+import { detectRuntime } from "./support/runtime.ts"
 
-// Only what each runtime really provides; no Node/Deno/DOM types are in scope on purpose.
-declare const globalThis: {
-  readonly navigator?: { readonly userAgent?: string }
-  readonly process?: { readonly versions?: { readonly node?: string } }
-  readonly __EFFECT_MANAGER_RUNNER__?: string
-}
+declare const globalThis: { readonly __EFFECT_MANAGER_RUNNER__?: string }
 
-const detectRuntime = (): string => {
-  // Deno first: it also defines `process`.
-  if ("Deno" in globalThis) return "deno"
-  if (globalThis.navigator?.userAgent === "Cloudflare-Workers") return "workerd"
-  if (globalThis.process?.versions?.node) return "node"
-  return "unknown"
-}
+// What each runtime shows of itself, as far as the detection reads it (versions as examples).
+const node = { process: { versions: { node: "20.20.2" } } }
+const deno = { Deno: {}, process: { versions: { node: "24.2.0" } } }
+const bun = { Bun: {}, process: { versions: { node: "24.3.0", bun: "1.4.5" } } }
+const workerd = { navigator: { userAgent: "Cloudflare-Workers" } }
 
 describe("runtime", () => {
   it("runs on the runtime its runner announces", () => {
     const announced = globalThis.__EFFECT_MANAGER_RUNNER__
     expect(announced).toBeTypeOf("string")
     expect(detectRuntime()).toBe(announced)
+  })
+
+  it("tells Bun and Deno from Node, though both define process.versions.node", () => {
+    expect(detectRuntime(node)).toBe("node")
+    expect(detectRuntime(deno)).toBe("deno")
+    expect(detectRuntime(bun)).toBe("bun")
+    // Either sign of Bun is enough.
+    expect(detectRuntime({ Bun: {}, process: node.process })).toBe("bun")
+    expect(detectRuntime({ process: bun.process })).toBe("bun")
+    expect(detectRuntime(workerd)).toBe("workerd")
+    expect(detectRuntime({})).toBe("unknown")
   })
 
   it.effect("it.effect provides a TestClock", () =>
