@@ -64,6 +64,10 @@ const args = deno?.args ?? node?.argv.slice(2) ?? []
 const seconds = args.includes("--seconds") ? Number(args[args.indexOf("--seconds") + 1]) : 20
 const tty = deno ? deno.stdout.isTerminal() : node?.stdout.isTTY === true
 const exit = (code: number) => deno ? deno.exit(code) : node?.exit(code)
+if (!(seconds > 0 && seconds < 86_400)) {
+  console.log("usage: examples/cloud.ts [--seconds N]   (0 < N < 86400, default 20)")
+  exit(2)
+}
 const onSigint = (handler: () => void): () => void => {
   deno ? deno.addSignalListener("SIGINT", handler) : node?.on("SIGINT", handler)
   return () => deno ? deno.removeSignalListener("SIGINT", handler) : node?.off("SIGINT", handler)
@@ -243,6 +247,18 @@ const program = Effect.gen(function* () {
   yield* scheduler.consume(yield* Context.get(shared, CapabilityBus.CapabilityBus).subscribe)
   const changes = yield* scheduler.subscribeChanges
   const downTime = Duration.format(scheduler.serviceDownTime)
+  // The stopped host is seen DOWN `serviceDownTime` after its last report (reports come every
+  // second): a run shorter than `minSeconds` ends before that, and what the scheduler sent it in
+  // the meantime is lost.
+  const downSeconds = Duration.toSeconds(scheduler.serviceDownTime)
+  const minSeconds = Math.ceil(2 * (downSeconds + 1))
+  const tooShort = `the scheduler sees a host DOWN only after ${downTime} without a report`
+  if (seconds < minSeconds) {
+    say(
+      `note: ${STOPPED} stops at about ${stopAt} s; ${tooShort}, so this ${seconds} s run may end before ` +
+        `it is seen DOWN (--seconds ${minSeconds} or more shows it)`,
+    )
+  }
 
   // Each host in its own scope: closed with the program's, or earlier to stop that host. Built
   // with Info logs on, since a service's stop logs with the log settings of its start.
@@ -378,6 +394,9 @@ const program = Effect.gen(function* () {
   const now = yield* Clock.currentTimeMillis
   const down = host(STOPPED)
   const landed = placements.filter((p) => !p.lost).length
+  const lost = placements.length - landed
+  const downMillis = Duration.toMillis(scheduler.serviceDownTime)
+  const lastReport = (yield* scheduler.hosts).find((s) => s.host === STOPPED)?.receivedAt ?? now
   const afterDown = placements.filter((p) =>
     p.host === STOPPED && down.downAt !== undefined && p.at >= down.downAt
   ).length
@@ -388,10 +407,18 @@ const program = Effect.gen(function* () {
     ...(refused > 0 ? [`  refused by a host (the scheduler's view was behind): ${refused}`] : []),
     `  ${STOPPED}: stopped at ${down.stoppedAt === undefined ? "-" : at(down.stoppedAt)}, ` +
     (down.downAt === undefined
-      ? "not seen DOWN before the end"
+      ? `not seen DOWN before the end: ${tooShort}` +
+        (down.stoppedAt === undefined || byCtrlC
+          ? ""
+          : ` (its last report at ${at(lastReport)}, so DOWN at ${at(lastReport + downMillis)}); ` +
+            `--seconds ${minSeconds} or more shows it`)
       : `last report at ${at(down.lastReportAt ?? 0)}, DOWN at ${at(down.downAt)}; ` +
         `placements on it since: ${afterDown}${afterDown === 0 ? " (as expected)" : ""}`),
-    `  lost: ${placements.length - landed} sent to ${STOPPED} after it stopped, before it was DOWN`,
+    `  lost: ${lost} sent to ${STOPPED} after it stopped, before it was DOWN` +
+    (lost > 0
+      ? ` (until ${downTime} pass without a report, the scheduler still counts it up and may ` +
+        "choose it; a stopped service consumes nothing, so, as with nova's cast, they are lost)"
+      : ""),
     `  stop order: ${stopOrder.join(", ")}`,
   ].join("\n"))
   if (afterDown > 0) return yield* Effect.dieMessage(`${afterDown} placements on a DOWN host`)
