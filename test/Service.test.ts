@@ -725,6 +725,30 @@ describe("Service: the stop's bounds", () => {
     }).pipe(Effect.provide(capture.layer))
   })
 
+  it.effect("a capabilities stream that stops when interrupted is stopped without a warning", () => {
+    const capture = captureLogs()
+    return Effect.gen(function* () {
+      const log: Array<string> = []
+      const { stop } = yield* started(
+        Service.layer(
+          options,
+          manager(Compute, log, {}, {
+            capabilities: Manager.capabilities(
+              Schema.Struct({ freeRamMb: Schema.Number }),
+              Stream.concat(Stream.make({ freeRamMb: 1 }), Stream.never),
+            ),
+          }),
+        ).pipe(
+          Layer.provideMerge(loggingRegistry(log)),
+          Layer.provide(CapabilityBus.layer()),
+        ),
+      )
+      const report = yield* stop("1 second")
+      expect([report.durationMillis, report.errors]).toEqual([0, []])
+      expect(capture.warnings()).toEqual([])
+    }).pipe(Effect.provide(capture.layer))
+  })
+
   it.effect("a scope closed by an interrupted fiber still gives each cleanup its time", () =>
     Effect.gen(function* () {
       const log: Array<string> = []

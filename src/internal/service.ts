@@ -678,15 +678,18 @@ const stopPublishers = (
 ): Effect.Effect<void> =>
   Effect.zipRight(
     bounded.interruptWithinGrace(publishers.map(({ fiber }) => fiber)),
-    Effect.forEach(
-      publishers.filter(({ fiber }) => fiber.unsafePoll() === null),
-      ({ manager }) =>
-        Effect.logWarning(
-          `Manager ${
-            JSON.stringify(manager)
-          } of service ${run.config.topic} on host ${run.config.host}: its capabilities stream ignored its interruption; it is left running, detached`,
-        ),
-      { discard: true },
+    // Which publishers are still going is read once the grace is over, not when the stop is made.
+    Effect.suspend(() =>
+      Effect.forEach(
+        publishers.filter(({ fiber }) => fiber.unsafePoll() === null),
+        ({ manager }) =>
+          Effect.logWarning(
+            `Manager ${
+              JSON.stringify(manager)
+            } of service ${run.config.topic} on host ${run.config.host}: its capabilities stream ignored its interruption; it is left running, detached`,
+          ),
+        { discard: true },
+      )
     ),
   )
 
