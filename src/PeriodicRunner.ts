@@ -20,7 +20,12 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { InvalidOption } from "./internal/options.ts"
 import * as errors from "./internal/runner/errors.ts"
-import type { CannotTrigger, NoSuchTask, PeriodicTaskFailed } from "./internal/runner/errors.ts"
+import type {
+  CannotTrigger,
+  NoSuchTask,
+  PeriodicTaskFailed,
+  RunnerStopped,
+} from "./internal/runner/errors.ts"
 import * as internal from "./internal/runner/runner.ts"
 import type { InvalidPeriodicTask, PeriodicTask } from "./PeriodicTask.ts"
 
@@ -255,6 +260,20 @@ export interface RunnerStatus {
 }
 
 /**
+ * What {@link PeriodicRunner.remove} does with a run of the task still in progress.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RemoveOptions {
+  /**
+   * `true`: interrupt the run, recorded as `Interrupted` (concurrent mode; in sequential mode the
+   * run, inline in its pass, is waited for). Default `false`: wait for it to end.
+   */
+  readonly interrupt?: boolean | undefined
+}
+
+/**
  * A running set of periodic tasks.
  *
  * @since 0.1.0
@@ -265,7 +284,7 @@ export interface PeriodicRunner<out E = never> {
   readonly [TypeId]: TypeId
   /** The mode the runner was made with. */
   readonly mode: Mode
-  /** Task names, in definition order. */
+  /** Task names, in definition order (added tasks after, or in the place of removed ones). */
   readonly tasks: ReadonlyArray<string>
   /**
    * Runs one pass now: every due task (in sequential mode in definition order, inline) and
@@ -294,6 +313,22 @@ export interface PeriodicRunner<out E = never> {
    * is over, or a runner that has stopped.
    */
   readonly trigger: (name: string) => Effect.Effect<void, NoSuchTask | CannotTrigger>
+  /**
+   * Adds a task while the runner runs, checked as the tasks given at creation (a bad field, or a
+   * name another task of the runner has, fails with `InvalidPeriodicTask`), and timed from now, as
+   * if the runner had been created now. A runner that has stopped refuses it with
+   * {@link RunnerStopped}. The task's requirements must be met already (`Effect.provide` its
+   * run): the runner's context was fixed when it was made. In sequential mode an added task is
+   * examined after the tasks given at creation, or in the place of a removed one.
+   */
+  add(task: PeriodicTask<E>): Effect.Effect<void, InvalidPeriodicTask | RunnerStopped>
+  /**
+   * Removes a task: no occurrence of it starts from now on (one waiting under the `"queue"`
+   * overlap policy is dropped), and it leaves `tasks` and `status`. A run still in progress is
+   * waited for, or interrupted first with `{ interrupt: true }`; a run that removes its own task
+   * is not waited for. The name is free for `add` at once.
+   */
+  remove(name: string, options?: RemoveOptions): Effect.Effect<void, NoSuchTask>
   /**
    * Stops the driver, lets running tasks finish within the timeout (default: the runner's
    * `shutdownTimeout`), then interrupts them. Closing the runner's scope does the same. A run
@@ -449,6 +484,25 @@ export {
    * @category errors
    */
   PeriodicTaskFailed,
+  /**
+   * `add` on a runner that has stopped.
+   *
+   * @example
+   * ```ts
+   * import * as Effect from "effect/Effect"
+   * import { PeriodicRunner, PeriodicTask } from "effect-manager"
+   *
+   * const late = Effect.scoped(Effect.gen(function*() {
+   *   const runner = yield* PeriodicRunner.make([])
+   *   yield* runner.shutdown()
+   *   yield* runner.add(PeriodicTask.spaced("audit", "1 second", Effect.void))
+   * })).pipe(Effect.catchTag("RunnerStopped", (error) => Effect.logWarning(error.message)))
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RunnerStopped,
   /**
    * The failure a run gets when it exceeds its task's `timeout`.
    *

@@ -1073,3 +1073,131 @@ describe("PeriodicRunner: the overlap policy", () => {
       )
     }))
 })
+
+describe("PeriodicRunner: adding and removing tasks while it runs", () => {
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: an added task is timed from now and runs like one given at creation`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        // No task at creation: the added ones grow the runner's tables.
+        const runner = yield* PeriodicRunner.make([], { mode, shutdownTimeout: 0 })
+        yield* TestClock.adjust("5 seconds")
+        yield* runner.add(PeriodicTask.fixed("a", "10 seconds", rec.run()))
+        yield* runner.add(
+          PeriodicTask.spaced("b", "3 seconds", Effect.void, { runImmediately: true }),
+        )
+        yield* TestClock.adjust("30 seconds")
+        expect(yield* rec.times).toEqual([15, 25, 35])
+        expect(runner.tasks).toEqual(["a", "b"])
+        expect((yield* taskStatus(runner, "b")).succeeded).toBe(11)
+      }))
+
+    it.scoped(`${mode}: a removed task starts no more, leaves status, and its name is free`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.fixed("a", "10 seconds", rec.run()),
+          PeriodicTask.fixed("keep", "10 seconds", Effect.void),
+        ], { mode, shutdownTimeout: 0 })
+        yield* TestClock.adjust("15 seconds")
+        yield* runner.remove("a")
+        expect(runner.tasks).toEqual(["keep"])
+        expect((yield* runner.status).tasks.map((t) => t.name)).toEqual(["keep"])
+        yield* TestClock.adjust("20 seconds")
+        expect(yield* rec.times).toEqual([10])
+        // The name is free again; the new task takes the removed one's place.
+        yield* runner.add(PeriodicTask.fixed("a", "10 seconds", rec.run()))
+        expect(runner.tasks).toEqual(["a", "keep"])
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* rec.times).toEqual([10, 45])
+        const error = yield* Effect.flip(runner.remove("gone"))
+        expect(error.message).toBe(`No periodic task named "gone"; known tasks: "a", "keep"`)
+      }))
+  }
+
+  it.scoped("remove waits for a run in progress, whose outcome is recorded", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("slow", "10 seconds", rec.run(4), { runImmediately: true }),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("1 second")
+      const removing = yield* Effect.fork(runner.remove("slow"))
+      yield* TestClock.adjust("2 seconds")
+      expect(Option.isNone(yield* Fiber.poll(removing))).toBe(true)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(removing)
+      expect(outcomes.map((o) => [o._tag, o.durationMillis])).toEqual([["Succeeded", 4_000]])
+      yield* TestClock.adjust("30 seconds")
+      expect(yield* rec.times).toEqual([0])
+    }))
+
+  it.scoped("remove with interrupt: true interrupts the run in progress, recorded as Interrupted", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("slow", "10 seconds", Effect.sleep("4 seconds"), {
+          runImmediately: true,
+        }),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("1 second")
+      yield* runner.remove("slow", { interrupt: true })
+      expect(outcomes.map((o) => [o._tag, o.task, o.durationMillis])).toEqual([
+        ["Interrupted", "slow", 1_000],
+      ])
+    }))
+
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: a run that removes its own task is not left waiting for itself`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const self = yield* Deferred.make<PeriodicRunner.PeriodicRunner>()
+        const run = Effect.zipRight(
+          rec.run(),
+          Effect.flatMap(Deferred.await(self), (runner) => runner.remove("once")),
+        )
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.fixed("once", "10 seconds", Effect.orDie(run)),
+        ], { mode, shutdownTimeout: 0 })
+        yield* Deferred.succeed(self, runner)
+        yield* TestClock.adjust("35 seconds")
+        expect(yield* rec.times).toEqual([10])
+        expect(runner.tasks).toEqual([])
+      }))
+  }
+
+  it.scoped("add refuses a bad task, a taken name, and a stopped runner", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([PeriodicTask.spaced("a", "1 second", Effect.void)])
+      const bad = yield* Effect.flip(runner.add(PeriodicTask.spaced("b", Number.NaN, Effect.void)))
+      expect(bad.message).toBe(`Periodic task "b": every must be a finite duration > 0, got NaN`)
+      const taken = yield* Effect.flip(runner.add(PeriodicTask.fixed("a", "1 second", Effect.void)))
+      expect(taken.message).toBe(
+        `Periodic task "a": name is used by another task of the same runner, got "a"`,
+      )
+      yield* runner.shutdown(0)
+      const stopped = yield* Effect.flip(
+        runner.add(PeriodicTask.spaced("c", "1 second", Effect.void)),
+      )
+      expect([stopped._tag, stopped.message]).toEqual([
+        "RunnerStopped",
+        `Periodic task "c" cannot be added: the runner has stopped`,
+      ])
+      expect(runner.tasks).toEqual(["a"])
+    }))
+
+  it.scoped("a schedule that dies on its first step is refused, and its slot is free again", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([])
+      const broken = PeriodicTask.make("broken", Effect.void, {
+        schedule: Schedule.makeWithState(undefined, () => Effect.dieMessage("no state")),
+      })
+      const error = yield* Effect.flip(runner.add(broken))
+      expect([error._tag, error.message.startsWith(`Periodic task "broken": schedule fails`)])
+        .toEqual(["InvalidPeriodicTask", true])
+      expect(runner.tasks).toEqual([])
+      yield* runner.add(PeriodicTask.spaced("broken", "1 second", Effect.void))
+      expect(runner.tasks).toEqual(["broken"])
+    }))
+})

@@ -54,7 +54,10 @@ const heapIndex = <E, R>(core: RunnerCore<E, R>, heap: DueHeap<RunnerTask<R>>): 
       heap.update(task)
       if (task.nextDue < core.alarm.plannedWakeAt) core.alarm.wake()
     },
-    runEnded: () => {},
+    runEnded: (task) => {
+      if (task.removed) core.released(task)
+    },
+    grow: (size) => heap.ensureCapacity(size),
   }
 }
 
@@ -139,6 +142,11 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
 
   passInProgress(): undefined {
     return undefined
+  }
+
+  isOwnRun(task: RunnerTask<R>, fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean {
+    // A run's first synchronous steps execute while the batch starts it, before its fiber is known.
+    return this.core.starting === task || task.fiber === fiber
   }
 
   private untilNextDue(): number {
@@ -236,6 +244,7 @@ const makeBatchStart = <E, R>(
         return Effect.void
       }
       starter.arm()
+      core.starting = task
       return task.start
     })
     const loop = Effect.whileLoop({
@@ -265,10 +274,12 @@ const makeBatchStart = <E, R>(
         unstarted = task
         if (jitterDraw !== undefined) return Effect.zipRight(jitterDraw, startAfterDraw)
         starter.arm()
+        core.starting = task
         return task.start
       },
       step: (fiber) => {
         starter.disarm()
+        core.starting = undefined
         unstarted = undefined
         if (fiber === undefined || fiber.unsafePoll() !== null) return
         task.fiber = fiber
@@ -277,6 +288,7 @@ const makeBatchStart = <E, R>(
     })
     return Effect.flatMap(Effect.exit(loop), (exit) => {
       starter.release(batchFiber, held)
+      core.starting = undefined
       if (unstarted !== undefined) core.abandon(unstarted)
       // The driver learns how it ended, and fails with a defect of the loop's.
       result.exit = Exit.as(exit, started)

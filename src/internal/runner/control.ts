@@ -9,6 +9,7 @@ import type { RunnerCore } from "./core.ts"
 import { CannotTrigger, NoSuchTask } from "./errors.ts"
 import { publicState } from "./lifecycle.ts"
 import { recordSkip } from "./record.ts"
+import type { TaskNames } from "./membership.ts"
 import { type RunnerTask, taskStatus } from "./task.ts"
 
 /** @internal */
@@ -20,16 +21,17 @@ export interface Control {
 }
 
 /** @internal */
-export const makeControl = <E, R>(core: RunnerCore<E, R>): Control => {
-  const byName = new Map(core.tasks.map((task) => [task.name, task] as const))
+export const makeControl = <E, R>(core: RunnerCore<E, R>, names: TaskNames<R>): Control => {
   const lookup = (name: string): Effect.Effect<RunnerTask<R>, NoSuchTask> => {
-    const task = byName.get(name)
+    const task = names.get(name)
     return task === undefined
-      ? Effect.fail(new NoSuchTask({ task: name, known: core.tasks.map((t) => t.name) }))
+      ? Effect.fail(new NoSuchTask({ task: name, known: core.liveTasks().map((t) => t.name) }))
       : Effect.succeed(task)
   }
   const select = (name: string | undefined) =>
-    name === undefined ? Effect.succeed(core.tasks) : Effect.map(lookup(name), (task) => [task])
+    name === undefined
+      ? Effect.sync(() => core.liveTasks())
+      : Effect.map(lookup(name), (task) => [task])
 
   const setPaused = (name: string | undefined, paused: boolean) =>
     Effect.map(select(name), (selected) => {
@@ -69,7 +71,7 @@ export const makeControl = <E, R>(core: RunnerCore<E, R>): Control => {
       state: publicState(core.lifecycle),
       wakeups: core.wakeups,
       passes: core.passes,
-      tasks: core.tasks.map((task) => taskStatus(task, offset)),
+      tasks: core.liveTasks().map((task) => taskStatus(task, offset)),
     }
   })
 

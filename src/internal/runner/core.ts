@@ -12,7 +12,10 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import type * as PubSub from "effect/PubSub"
 import type * as Random from "effect/Random"
 import type * as Runtime from "effect/Runtime"
@@ -45,6 +48,8 @@ export interface DueIndex<R> {
   reschedule(task: RunnerTask<R>): void
   /** The task's run ended: it is free again (its next instant may come later, by `place`). */
   runEnded(task: RunnerTask<R>): void
+  /** Room for tasks with indices below `size` (tasks added to a running runner). */
+  grow(size: number): void
 }
 
 /** @internal */
@@ -59,11 +64,16 @@ export class RunnerCore<E, R> {
   /** The wall clock's offset from the steady one that cron tasks' instants are on. */
   private followedWallOffset: number
   /** Set by the engine once it is made. */
-  index: DueIndex<R> = { place: () => {}, reschedule: () => {}, runEnded: () => {} }
+  index: DueIndex<R> = { place: () => {}, reschedule: () => {}, runEnded: () => {}, grow: () => {} }
+  /** Concurrent mode: the task whose run is being started, in the batch fiber's stack. */
+  starting: RunnerTask<R> | undefined = undefined
+  /** Slots of removed tasks whose runs have ended, for tasks added later. */
+  private readonly freeSlots: Array<number> = []
 
   constructor(
     readonly mode: PeriodicRunner.Mode,
-    readonly tasks: ReadonlyArray<RunnerTask<R>>,
+    /** Every task by index; a removed task stays until its slot is taken by an added one. */
+    readonly tasks: Array<RunnerTask<R>>,
     readonly runtime: Runtime.Runtime<R>,
     readonly clock: Clock.Clock,
     readonly random: Random.Random,
@@ -270,6 +280,31 @@ export class RunnerCore<E, R> {
     this.index.reschedule(task)
   }
 
+  /** The slot for a task added now: a removed task's, or a new one at the end. */
+  takeSlot(): number {
+    const index = this.freeSlots.pop() ?? this.tasks.length
+    if (index === this.tasks.length) this.index.grow(index + 1)
+    return index
+  }
+
+  /**
+   * A removed task is done with: once its run (if any) has ended, its slot is free, and whoever
+   * waits for that end is told.
+   */
+  released(task: RunnerTask<R>): void {
+    if (task.running) return
+    if (task.endSignal !== undefined) Deferred.unsafeDone(task.endSignal, Exit.void)
+    task.endSignal = undefined
+    if (this.tasks[task.index] === task && !this.freeSlots.includes(task.index)) {
+      this.freeSlots.push(task.index)
+    }
+  }
+
+  /** The tasks a user sees: not removed. */
+  liveTasks(): Array<RunnerTask<R>> {
+    return this.tasks.filter((task) => !task.removed)
+  }
+
   /** A task is due again at once in the same wake-up: it waits the minimum step. */
   postpone(task: RunnerTask<R>, at: number): void {
     task.nextDue = at + MIN_STEP_MILLIS
@@ -292,6 +327,8 @@ export interface Engine<E, R> {
   readonly passFinished: Effect.Effect<void>
   /** Whether a pass is in progress, and whether a tick runs it (its runs belong to the caller). */
   passInProgress(): "driver" | "tick" | undefined
+  /** Whether `fiber` is the one the task's run in progress executes in (a run removing itself). */
+  isOwnRun(task: RunnerTask<R>, fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean
 }
 
 /** Whatever the bookkeeping after a run ends in, the run's fiber succeeds. */

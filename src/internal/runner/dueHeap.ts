@@ -22,11 +22,11 @@ export class DueHeap<A extends HeapEntry> {
   /** The entry of each index, once it has been in the heap. */
   private readonly entries: Array<A | undefined>
   /** Heap order: `order[0]` is the index due first. */
-  private readonly order: Int32Array
+  private order: Int32Array
   /** The key of each index, as of its latest `push` or `update`. */
-  private readonly due: Float64Array
+  private due: Float64Array
   /** Where each index is in `order`; -1 when it is not in the heap. */
-  private readonly position: Int32Array
+  private position: Int32Array
   private size = 0
 
   constructor(capacity: number) {
@@ -34,6 +34,23 @@ export class DueHeap<A extends HeapEntry> {
     this.order = new Int32Array(capacity)
     this.due = new Float64Array(capacity)
     this.position = new Int32Array(capacity).fill(-1)
+  }
+
+  /** Room for indices below `capacity` (a task added to a running runner): the arrays double. */
+  ensureCapacity(capacity: number): void {
+    const old = this.position.length
+    if (capacity <= old) return
+    const size = Math.max(capacity, old * 2)
+    const grown = <T extends Int32Array | Float64Array>(from: T, make: (n: number) => T): T => {
+      const to = make(size)
+      to.set(from)
+      return to
+    }
+    this.order = grown(this.order, (n) => new Int32Array(n))
+    this.due = grown(this.due, (n) => new Float64Array(n))
+    this.position = grown(this.position, (n) => new Int32Array(n))
+    this.position.fill(-1, old)
+    for (let i = old; i < size; i++) this.entries.push(undefined)
   }
 
   /** The entry due first, if any. */

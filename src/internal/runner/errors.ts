@@ -52,6 +52,20 @@ export class CannotTrigger extends CannotTriggerBase {
   }
 }
 
+const RunnerStoppedBase: Schema.TaggedErrorClass<RunnerStopped, "RunnerStopped", {
+  readonly _tag: Schema.tag<"RunnerStopped">
+  readonly task: typeof Schema.String
+}> = Schema.TaggedError<RunnerStopped>("effect-manager/RunnerStopped")("RunnerStopped", {
+  task: Schema.String,
+})
+
+/** @internal */
+export class RunnerStopped extends RunnerStoppedBase {
+  override get message(): string {
+    return `Periodic task ${JSON.stringify(this.task)} cannot be added: the runner has stopped`
+  }
+}
+
 const TaskTimedOutBase: ReturnType<typeof Data.TaggedError<"TaskTimedOut">> = Data.TaggedError(
   "TaskTimedOut",
 )

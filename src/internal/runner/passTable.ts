@@ -18,13 +18,26 @@ export interface Pass {
 /** @internal */
 export class PassTable {
   /** The instant task i is next due; +∞ while it is not considered (disabled, paused, done, running). */
-  private readonly due: Float64Array
+  private due: Float64Array
   /** Task i's spacing; +∞ while it is not considered (disabled, paused, done). */
-  private readonly spacing: Float64Array
+  private spacing: Float64Array
 
-  constructor(readonly size: number) {
+  constructor(public size: number) {
     this.due = new Float64Array(size).fill(Number.POSITIVE_INFINITY)
     this.spacing = new Float64Array(size).fill(Number.POSITIVE_INFINITY)
+  }
+
+  /** Room for tasks below `size` (a task added to a running runner): the new ones are not due. */
+  ensureSize(size: number): void {
+    if (size <= this.size) return
+    const grown = (from: Float64Array) => {
+      const to = new Float64Array(size).fill(Number.POSITIVE_INFINITY)
+      to.set(from)
+      return to
+    }
+    this.due = grown(this.due)
+    this.spacing = grown(this.spacing)
+    this.size = size
   }
 
   /** Records task `index`'s state: considered or not, running or not, its spacing and next due instant. */

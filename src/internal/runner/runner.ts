@@ -4,7 +4,6 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,14 +14,14 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as PeriodicRunner from "../../PeriodicRunner.ts"
 import type * as PeriodicTask from "../../PeriodicTask.ts"
-import { withLimit } from "../bounded.ts"
 import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask.ts"
 import { sleepLong, SteadyClock } from "../steadyClock.ts"
 import { Alarm } from "./alarm.ts"
 import { makeConcurrentEngine } from "./concurrent.ts"
 import { makeControl } from "./control.ts"
+import { add, enlist, remove, type TaskNames } from "./membership.ts"
 import { type Engine, RunnerCore } from "./core.ts"
-import { type PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
+import type { PeriodicTaskFailed } from "./errors.ts"
 import { makeSequentialEngine } from "./sequential.ts"
 import { onDriverExit, stop, type Stopper } from "./stop.ts"
 import { makeRunnerTask } from "./task.ts"
@@ -96,15 +95,8 @@ export const makeResolved = <E, R>(
     const engine: Engine<E, R> = config.mode === "sequential"
       ? makeSequentialEngine(core, config)
       : makeConcurrentEngine(core, config)
-    for (const task of core.tasks) engine.prepare(task, limitedRun(resolved[task.index]!))
-    yield* firstScheduleSteps(core, resolved, config)
     for (const task of core.tasks) {
-      // oslo P6/P7: a disabled task is logged once, when the task set is registered.
-      if (!task.enabled) {
-        const reason = resolved[task.index]!.task.disabledReason
-        yield* Effect.logInfo(`Skipping periodic task ${task.name} because ${reason}`)
-      }
-      core.index.place(task)
+      yield* enlist(core, engine, resolved[task.index]!, task, config.resume.has(task.name))
     }
     const stopper: Stopper<E> = {
       done: yield* Deferred.make<void, PeriodicTaskFailed<E>>(),
@@ -163,44 +155,6 @@ const makeCore = <E, R>(resolved: ReadonlyArray<ResolvedTask<E, R>>, config: Run
     )
   })
 
-/** The task's run, with its time limit if it has one. */
-const limitedRun = <E, R>(
-  { task, timeout }: ResolvedTask<E, R>,
-): Effect.Effect<unknown, E | TaskTimedOut, R> =>
-  timeout === undefined ? task.run : withLimit(task.run, {
-    millis: timeout,
-    onTimeout: () => new TaskTimedOut({ task: task.name, timeoutMillis: timeout }),
-    runaway: `Periodic task ${
-      JSON.stringify(task.name)
-    } ignored its interruption after it timed out; it goes on, detached`,
-    // Interrupted by a stop: this warning is the one a stop's detaching leaves to it.
-    runawayWhenInterrupted: `Periodic task ${
-      JSON.stringify(task.name)
-    } ignored its interruption at shutdown; it goes on, detached`,
-    annotations: { periodicTask: task.name },
-  })
-
-/**
- * Schedule-timed tasks that do not run immediately take their first due instant from their
- * schedule, stepped at the start instant. A schedule that dies here is a bad schedule.
- */
-const firstScheduleSteps = <E, R>(
-  core: RunnerCore<E, R>,
-  resolved: ReadonlyArray<ResolvedTask<E, R>>,
-  config: RunnerConfig,
-): Effect.Effect<void, InvalidPeriodicTask> =>
-  Effect.forEach(core.tasks, (task) => {
-    if (task.kind !== "Schedule" || resolved[task.index]!.task.runImmediately) return Effect.void
-    if (config.resume.has(task.name)) return Effect.void
-    return Effect.catchAllCause(core.stepSchedule(task, task.nextDue, undefined), (cause) =>
-      new InvalidPeriodicTask({
-        task: task.name,
-        field: "schedule",
-        value: "(schedule)",
-        reason: `fails on its first step (${Cause.pretty(cause)})`,
-      }))
-  }, { discard: true })
-
 const startDriver = <E, R>(
   core: RunnerCore<E, R>,
   engine: Engine<E, R>,
@@ -228,11 +182,14 @@ const assemble = <E, R>(
       ? Effect.succeed(Duration.millis(IDLE_CAP_MILLIS))
       : Effect.provide(Effect.map(engine.tick, Duration.millis), core.runtime.context)
   )
-  const control = makeControl(core)
+  const names: TaskNames<R> = new Map(core.tasks.map((task) => [task.name, task] as const))
+  const control = makeControl(core, names)
   return {
     [TypeId]: TypeId,
     mode: core.mode,
-    tasks: core.tasks.map((task) => task.name),
+    get tasks() {
+      return core.liveTasks().map((task) => task.name)
+    },
     tick,
     join: Deferred.await(stopper.done),
     outcomes: subscribe(core),
@@ -240,6 +197,8 @@ const assemble = <E, R>(
     pause: control.pause,
     resume: control.resume,
     trigger: control.trigger,
+    add: (task) => add(core, engine, names, task),
+    remove: (name, options) => remove(core, engine, names, name, options),
     shutdown,
   }
 }

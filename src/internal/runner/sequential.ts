@@ -9,6 +9,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import { PassTable } from "./passTable.ts"
 import { type DueIndex, type Engine, ignoreCause, type RunnerCore } from "./core.ts"
 import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
@@ -33,6 +34,8 @@ interface Pass<R> {
   index: number
   /** The idle time so far (oslo P16). */
   idle: number
+  /** The fiber the pass runs in (its runs run inline in it). */
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** The task this step runs, and the jitter draw that begins it, if any. */
   task: RunnerTask<R> | undefined
   jitterDraw: Effect.Effect<void> | undefined
@@ -42,10 +45,18 @@ interface Pass<R> {
   leftToRecord: Effect.Effect<void> | undefined
 }
 
-const tableIndex = <R>(table: PassTable): DueIndex<R> => {
+const tableIndex = <E, R>(core: RunnerCore<E, R>, table: PassTable): DueIndex<R> => {
   const place = (task: RunnerTask<R>) =>
     table.set(task.index, mayRun(task), task.running, task.spacing, task.nextDue)
-  return { place, reschedule: place, runEnded: place }
+  return {
+    place,
+    reschedule: place,
+    runEnded: (task) => {
+      place(task)
+      if (task.removed) core.released(task)
+    },
+    grow: (size) => table.ensureSize(size),
+  }
 }
 
 /** @internal */
@@ -57,6 +68,7 @@ export const makeSequentialEngine = <E, R>(
 class SequentialEngine<E, R> implements Engine<E, R> {
   private readonly pass: Pass<R> = {
     by: undefined,
+    fiber: undefined,
     index: 0,
     idle: IDLE_CAP_MILLIS,
     task: undefined,
@@ -79,7 +91,7 @@ class SequentialEngine<E, R> implements Engine<E, R> {
     private readonly settings: SequentialSettings,
   ) {
     const table = new PassTable(core.tasks.length)
-    core.index = tableIndex(table)
+    core.index = tableIndex(core, table)
     const pass = this.pass
     this.recordLeft = Effect.uninterruptible(Effect.suspend(() => {
       const left = pass.leftToRecord ?? Effect.void
@@ -105,6 +117,10 @@ class SequentialEngine<E, R> implements Engine<E, R> {
 
   passInProgress(): "driver" | "tick" | undefined {
     return this.pass.by
+  }
+
+  isOwnRun(task: RunnerTask<R>, fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean {
+    return this.pass.unrecorded === task && this.pass.fiber === fiber
   }
 
   /** Ends an inline run (`RunnerTask.body`) with what `recordExit` or `recordSuccess` left to do. */
@@ -133,10 +149,11 @@ class SequentialEngine<E, R> implements Engine<E, R> {
   ): Effect.Effect<number, PeriodicTaskFailed<E>, R> {
     const pass = this.pass
     return this.passLock.withPermits(1)(
-      Effect.suspend(() => {
+      Effect.withFiberRuntime<number, PeriodicTaskFailed<E>, R>((fiber) => {
         this.core.passes++
         this.core.followWallSteps()
         pass.by = by
+        pass.fiber = fiber
         pass.index = 0
         pass.idle = IDLE_CAP_MILLIS
         return passTasks
@@ -144,6 +161,7 @@ class SequentialEngine<E, R> implements Engine<E, R> {
         Effect.onExit((exit) => Effect.suspend(() => this.finishPass(exit))),
         Effect.ensuring(Effect.sync(() => {
           pass.by = undefined
+          pass.fiber = undefined
           pass.task = undefined
         })),
       ),

@@ -1,0 +1,151 @@
+/**
+ * Which tasks a runner has: the tasks given at creation, and those added to or removed from it
+ * while it runs, with the same guarantees (checked the same way, one outcome per occurrence).
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberId from "effect/FiberId"
+import type * as PeriodicRunner from "../../PeriodicRunner.ts"
+import type * as PeriodicTask from "../../PeriodicTask.ts"
+import { interruptWithinGrace, withLimit } from "../bounded.ts"
+import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask.ts"
+import type { Engine, RunnerCore } from "./core.ts"
+import { NoSuchTask, RunnerStopped, TaskTimedOut } from "./errors.ts"
+import { makeRunnerTask, type RunnerTask } from "./task.ts"
+
+/** The tasks a user can name: every task not removed, by name. */
+export type TaskNames<R> = Map<string, RunnerTask<R>>
+
+/** The task's run, with its time limit if it has one. */
+const limitedRun = <E, R>(
+  { task, timeout }: ResolvedTask<E, R>,
+): Effect.Effect<unknown, E | TaskTimedOut, R> =>
+  timeout === undefined ? task.run : withLimit(task.run, {
+    millis: timeout,
+    onTimeout: () => new TaskTimedOut({ task: task.name, timeoutMillis: timeout }),
+    runaway: `Periodic task ${
+      JSON.stringify(task.name)
+    } ignored its interruption after it timed out; it goes on, detached`,
+    // Interrupted by a stop: this warning is the one a stop's detaching leaves to it.
+    runawayWhenInterrupted: `Periodic task ${
+      JSON.stringify(task.name)
+    } ignored its interruption at shutdown; it goes on, detached`,
+    annotations: { periodicTask: task.name },
+  })
+
+/**
+ * Makes a task's record ready to run: its run built by the engine; a schedule-timed task that
+ * does not run immediately (and was not resumed) takes its first instant from its schedule,
+ * stepped at its start (a schedule that dies there is a bad schedule); a disabled task is logged
+ * once (oslo P6/P7); then the engine's index knows it.
+ */
+export const enlist = <E, R>(
+  core: RunnerCore<E, R>,
+  engine: Engine<E, R>,
+  resolved: ResolvedTask<E, R>,
+  task: RunnerTask<R>,
+  resumed: boolean,
+): Effect.Effect<void, InvalidPeriodicTask> =>
+  Effect.gen(function* () {
+    engine.prepare(task, limitedRun(resolved))
+    if (task.kind === "Schedule" && !resolved.task.runImmediately && !resumed) {
+      yield* Effect.catchAllCause(core.stepSchedule(task, task.nextDue, undefined), (cause) =>
+        new InvalidPeriodicTask({
+          task: task.name,
+          field: "schedule",
+          value: "(schedule)",
+          reason: `fails on its first step (${Cause.pretty(cause)})`,
+        }))
+    }
+    if (!task.enabled) {
+      const reason = resolved.task.disabledReason
+      yield* Effect.logInfo(`Skipping periodic task ${task.name} because ${reason}`).pipe(
+        Effect.annotateLogs("periodicTask", task.name),
+      )
+    }
+    core.index.place(task)
+  })
+
+/** @internal A task given to a running runner: checked, timed from now, and started as due. */
+export const add = <E, R>(
+  core: RunnerCore<E, R>,
+  engine: Engine<E, R>,
+  names: TaskNames<R>,
+  task: PeriodicTask.PeriodicTask<E, R>,
+): Effect.Effect<void, InvalidPeriodicTask | RunnerStopped> =>
+  Effect.suspend((): Effect.Effect<void, InvalidPeriodicTask | RunnerStopped> => {
+    const checked = resolve(task)
+    if (Either.isLeft(checked)) return Effect.fail(checked.left)
+    if (names.has(task.name)) {
+      return Effect.fail(
+        new InvalidPeriodicTask({
+          task: task.name,
+          field: "name",
+          value: JSON.stringify(task.name),
+          reason: "is used by another task of the same runner",
+        }),
+      )
+    }
+    if (core.lifecycle._tag !== "Open") return Effect.fail(new RunnerStopped({ task: task.name }))
+    const index = core.takeSlot()
+    const added = makeRunnerTask(checked.right, index, core.now(), undefined)
+    core.tasks[index] = added
+    return enlist(core, engine, checked.right, added, false).pipe(
+      Effect.tapError(() =>
+        Effect.sync(() => {
+          // A schedule that died on its first step: the slot is free again.
+          added.removed = true
+          added.done = true
+          core.index.place(added)
+          core.released(added)
+        })
+      ),
+      Effect.map(() => {
+        names.set(added.name, added)
+        core.alarm.wake()
+      }),
+    )
+  })
+
+/**
+ * @internal A task taken out of a running runner: no occurrence of it starts from now on (a
+ * waiting one is dropped). A run in progress is waited for, or interrupted first when asked
+ * (concurrent mode; a sequential run, inline in its pass, is waited for); a run that removes its
+ * own task is not waited for. Its slot is freed once its run has ended.
+ */
+export const remove = <E, R>(
+  core: RunnerCore<E, R>,
+  engine: Engine<E, R>,
+  names: TaskNames<R>,
+  name: string,
+  options: PeriodicRunner.RemoveOptions | undefined,
+): Effect.Effect<void, NoSuchTask> =>
+  Effect.withFiberRuntime((caller) => {
+    const task = names.get(name)
+    if (task === undefined) {
+      return Effect.fail(new NoSuchTask({ task: name, known: core.liveTasks().map((t) => t.name) }))
+    }
+    names.delete(name)
+    task.removed = true
+    task.done = true
+    task.waiting = Number.NaN
+    core.index.place(task)
+    if (!task.running) {
+      core.released(task)
+      return Effect.void
+    }
+    if (engine.isOwnRun(task, caller)) return Effect.void
+    const signal = task.endSignal ?? Deferred.unsafeMake<void>(FiberId.none)
+    task.endSignal = signal
+    const fiber = task.fiber
+    if (options?.interrupt !== true || fiber === undefined) return Deferred.await(signal)
+    // A run that ignores its interruption past the grace is left to end by itself.
+    return Effect.zipRight(
+      interruptWithinGrace([fiber]),
+      Effect.suspend(() => (task.running ? Effect.void : Deferred.await(signal))),
+    )
+  })
