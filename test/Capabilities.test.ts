@@ -60,11 +60,11 @@ const bigIntJsonError = (): unknown => {
   return undefined
 }
 
-/** Log lines seen by a logger that replaces the default one: level and message. */
+/** Log lines seen by a logger that replaces the default one: level, message and annotations. */
 const captureLogs = () => {
-  const logs: Array<{ level: string; message: unknown }> = []
-  const logger = Logger.make(({ logLevel, message }) => {
-    logs.push({ level: logLevel.label, message })
+  const logs: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
+  const logger = Logger.make(({ annotations, logLevel, message }) => {
+    logs.push({ level: logLevel.label, message, annotations: Object.fromEntries(annotations) })
   })
   return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }
 }
@@ -164,7 +164,7 @@ describe("Capabilities.reports", () => {
       ])
     }))
 
-  it.effect("a value that does not encode is logged, naming manager and host, and skipped", () => {
+  it.effect("a value that does not encode is logged, naming and annotated with manager, topic and host, and skipped", () => {
     const { layer, logs } = captureLogs()
     return Effect.gen(function* () {
       const { seen, values } = yield* fromQueue({ publishInterval: "10 seconds" })
@@ -186,6 +186,11 @@ describe("Capabilities.reports", () => {
         `Manager "Compute" of service compute on host compute-1: a capabilities value was not published, it does not encode with the manager's schema:`,
       )
       expect(message).toContain("-1")
+      expect(errors[0]?.annotations).toEqual({
+        host: "compute-1",
+        topic: "compute",
+        manager: "Compute",
+      })
     }).pipe(Effect.provide(layer))
   })
 

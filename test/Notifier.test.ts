@@ -278,6 +278,10 @@ describe("Notifier", () => {
         Chunk.toArray(yield* Stream.runCollect(Stream.take(subscription, 1))),
       ])
         .toEqual([[sent], [sent]])
+      expect(logs.lines.map(([, , annotations]) => annotations.sink)).toEqual([
+        `sinks[0] "hanging"`,
+        `sinks[0] "hanging"`,
+      ])
       expect(logs.lines.map(([level, message]) => [level, message])).toEqual([
         [
           "WARN",
@@ -316,6 +320,30 @@ describe("Notifier", () => {
       expect(logs.lines.map(([, message]) => message)).toEqual([[
         `A notification sink (sinks[0] "slow") did not finish e (00010203-0405-4607-8809-0a0b0c0d0e0f) within 1000 ms; it was interrupted`,
       ]])
+    }).pipe(
+      Effect.withRandom(countingRandom),
+      Effect.provide(Notifier.layer({ ...compute, sinks: [slow], sinkTimeout: "1 second" })),
+      Effect.provide(logs.layer),
+    )
+  })
+
+  it.effect("a sink's own lines carry the notification's annotations, the notifier's lines about the sink the sink too", () => {
+    const logs = captureLogs()
+    const slow: Notifier.NotificationSink = () =>
+      Effect.zipRight(Effect.logInfo("delivering"), Effect.sleep("2 seconds"))
+    return Effect.gen(function* () {
+      const notifier = yield* Notifier.Notifier
+      yield* Effect.fork(notifier.info("compute.instance.update", {}))
+      yield* TestClock.adjust("1 second")
+      const notification = {
+        publisherId: "compute.node-1",
+        eventType: "compute.instance.update",
+        messageId: "00010203-0405-4607-8809-0a0b0c0d0e0f",
+      }
+      expect(logs.lines.map(([level, , annotations]) => [level, annotations])).toEqual([
+        ["INFO", notification],
+        ["ERROR", { ...notification, sink: `sinks[0] "slow"` }],
+      ])
     }).pipe(
       Effect.withRandom(countingRandom),
       Effect.provide(Notifier.layer({ ...compute, sinks: [slow], sinkTimeout: "1 second" })),

@@ -94,7 +94,7 @@ describe("Scheduler", () => {
     }))
 
   it.scoped(
-    "a report whose capabilities fail the schema is rejected, logged, and the previous state kept",
+    "a report whose capabilities fail the schema is rejected, logged with its host, topic and manager, and the previous state kept",
     () =>
       Effect.gen(function* () {
         const logs = yield* captureLogs
@@ -123,7 +123,7 @@ describe("Scheduler", () => {
         expect(error.reason).toContain(`readonly ramMb: number`)
         expect(error.reason).toContain(`Expected number, actual "lots"`)
         expect(logs.map((line) => [line.level, line.message, line.annotations])).toEqual([
-          ["WARN", error.message, { host: "node-1", service: "compute", manager: "Compute" }],
+          ["WARN", error.message, { host: "node-1", topic: "compute", manager: "Compute" }],
         ])
         expect(yield* scheduler.hosts).toEqual([state("node-1", 1, node(4096), 0)])
         // A later valid report is still accepted: the rejected one did not take its sequence.

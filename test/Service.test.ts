@@ -18,6 +18,7 @@ import * as TestClock from "effect/TestClock"
 import { Manager, PeriodicTask, Service, ServiceRegistry } from "../mod.ts"
 import * as CapabilityBus from "../src/CapabilityBus.ts"
 import { steppedWallClock } from "./support/clocks.ts"
+import { captureLogs as captureLines } from "./support/periodic.ts"
 
 class Compute extends Context.Tag("Compute")<Compute, { readonly ping: Effect.Effect<string> }>() {}
 class Network extends Context.Tag("Network")<Network, { readonly ping: Effect.Effect<string> }>() {}
@@ -871,6 +872,76 @@ describe("Service: the stop's bounds", () => {
       yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(capture.layer))
   })
+})
+
+describe("Service: log annotations", () => {
+  const service = { host: "host-1", topic: "compute" }
+  const compute = { ...service, manager: "Compute" }
+
+  it.scoped("every line of the start, the tasks and the stop names the service; a manager's lines, its hooks' own too, name the manager", () =>
+    Effect.gen(function* () {
+      const lines = yield* captureLines
+      const failing = PeriodicTask.spaced("audit", "1 minute", Effect.fail(new HookError("audit")), {
+        runImmediately: true,
+      })
+      const { stop } = yield* started(
+        Service.layer(
+          options,
+          manager(Compute, [], { init: Effect.logInfo("init_host") }, {
+            cleanup: () => Effect.logInfo("cleanup_host"),
+            tasks: [failing],
+          }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      )
+      yield* TestClock.adjust("1 millis")
+      yield* stop("0 millis")
+      expect(lines.map((line) => [line.level, line.message, line.annotations])).toEqual([
+        ["INFO", "init_host", compute],
+        ["ERROR", "Error during periodic task audit", { ...service, periodicTask: "audit" }],
+        ["INFO", "Stopping service compute on host-1: periodic tasks", service],
+        ["INFO", "Stopping: cleanup of Compute", compute],
+        ["INFO", "cleanup_host", compute],
+        ["INFO", "Stopping: marking the service record of compute on host-1 down", service],
+      ])
+    }))
+
+  it.scoped("a reset hook that times out is logged with the service and the manager, also when reset is called from outside", () =>
+    Effect.gen(function* () {
+      const lines = yield* captureLines
+      const { service: running } = yield* started(
+        Service.layer(
+          { ...options, hookTimeouts: { reset: "1 second" } },
+          manager(Compute, [], { reset: Effect.sleep("1 minute") }),
+        ).pipe(Layer.provideMerge(ServiceRegistry.layerMemory)),
+      )
+      const resetting = yield* Effect.fork(running.reset)
+      yield* TestClock.adjust("1 second")
+      expect(Exit.isFailure(yield* Fiber.await(resetting))).toBe(true)
+      // The message's first line: the rest is the cause's stack.
+      const firstLine = (message: string) => message.split("\n")[0]
+      expect(lines.map((line) => [line.level, firstLine(line.message), line.annotations])).toEqual([
+        [
+          "ERROR",
+          `Manager "Compute": reset failed, the service keeps running on its previous state: HookTimedOut: Manager "Compute": reset did not finish within 1s`,
+          compute,
+        ],
+      ])
+    }))
+
+  it.scoped("a failed heartbeat is logged with the service", () =>
+    Effect.gen(function* () {
+      const lines = yield* captureLines
+      yield* started(
+        Service.layer(options, manager(Compute, [])).pipe(
+          Layer.provideMerge(registryWith({ report: () => Effect.die("registry down") })),
+        ),
+      )
+      // The first report is due 5 s after the start.
+      yield* TestClock.adjust("5 seconds")
+      expect(lines.map((line) => [line.level, line.message, line.annotations])).toEqual([
+        ["WARN", "Unable to report the service's status", service],
+      ])
+    }))
 })
 
 describe("Service: bad control input", () => {

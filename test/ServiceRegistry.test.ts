@@ -332,7 +332,7 @@ describe("ServiceRegistry.layerKeyValueStore", () => {
     }).pipe(Effect.provide(withStore), Effect.provide(capture.layer))
   })
 
-  it.effect("a stored record that fails the schema is logged with the reason and left out of list", () => {
+  it.effect("a stored record that fails the schema is logged, annotated with its service, key and reason, and left out of list", () => {
     const capture = captureLogs()
     return Effect.gen(function* () {
       const registry = yield* ServiceRegistry.ServiceRegistry
@@ -350,6 +350,8 @@ describe("ServiceRegistry.layerKeyValueStore", () => {
           }`,
         ],
         annotations: {
+          host: "node-1",
+          topic: "compute",
           key: "service/compute/node-1",
           reason:
             `(parseJson <-> { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean })

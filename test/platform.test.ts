@@ -75,6 +75,35 @@ describe("runMain (fake host)", () => {
       expect(failure[0]).toContain(`no hypervisor`)
     }))
 
+  it.effect("runMain's lines about a service are annotated with its host and topic, a failed start's with the manager too", () =>
+    Effect.gen(function* () {
+      const failed = yield* fakeHost(
+        Service.layer(options, ComputeManager(() => {}, { init: Effect.fail("no hypervisor") }))
+          .pipe(Layer.provide(ServiceRegistry.layerMemory)),
+      )
+      yield* Deferred.await(failed.exited)
+      expect(failed.annotated.filter(([line]) => line.startsWith("ERROR"))).toEqual([
+        ["ERROR The service failed to start", { ...options, manager: "Compute" }],
+      ])
+      const { annotated, exited, ready, send } = yield* fakeHost(
+        Service.layer(options, ComputeManager(() => {})).pipe(
+          Layer.provide(ServiceRegistry.layerMemory),
+        ),
+      )
+      yield* ready
+      yield* send("SIGTERM")
+      yield* TestClock.adjust("1 second")
+      expect(yield* Deferred.await(exited)).toBe(0)
+      expect(annotated.filter(([line]) => !line.startsWith("INFO Stopping"))).toEqual([
+        [
+          "INFO Service compute on compute-1 started: SIGHUP resets it, SIGTERM or SIGINT stops it",
+          options,
+        ],
+        ["INFO Caught SIGTERM: stopping", options],
+        ["INFO Stopped in 0 ms", options],
+      ])
+    }))
+
   it.effect("a SIGHUP during the start resets the service once it runs", () =>
     Effect.gen(function* () {
       const hooks: Array<string> = []
@@ -291,11 +320,14 @@ const fakeHost = <E>(
     const exited = yield* Deferred.make<number>()
     const started = yield* Deferred.make<void>()
     const logs: Array<string> = []
-    const capture = Logger.make(({ cause, logLevel, message }) => {
+    // Each line's level and message (no cause) with its annotations.
+    const annotated: Array<[string, Record<string, unknown>]> = []
+    const capture = Logger.make(({ annotations, cause, logLevel, message }) => {
       const text = Array.isArray(message) ? message.join(" ") : String(message)
       logs.push(
         `${logLevel.label} ${text}${Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`}`,
       )
+      annotated.push([`${logLevel.label} ${text}`, Object.fromEntries(annotations)])
     })
     const subscribed = yield* Deferred.make<void>()
     const host = {
@@ -319,6 +351,7 @@ const fakeHost = <E>(
     return {
       host,
       logs,
+      annotated,
       exited,
       ready: Deferred.await(started),
       listeners: () => handlers.size,

@@ -164,6 +164,12 @@ export const reports = <A, I, E, R>(
         Effect.as(
           Effect.logError(
             new UnencodableCapabilities({ ...source, reason: reasonOf(cause) }).message,
+          ).pipe(
+            Effect.annotateLogs({
+              host: source.host,
+              topic: source.service,
+              manager: source.manager,
+            }),
           ),
           Option.none(),
         )

@@ -86,19 +86,20 @@ const logLevels: Record<Notifier.Priority, LogLevel.LogLevel> = {
   SAMPLE: LogLevel.Debug,
 }
 
+/** What a log line about a notification is annotated with. */
+const notificationAnnotations = (notification: Notifier.Notification) => ({
+  publisherId: notification.publisherId,
+  eventType: notification.eventType,
+  messageId: notification.messageId,
+})
+
 /** @internal */
 export const logSink: Notifier.NotificationSink = (notification) =>
   Effect.logWithLevel(
     logLevels[notification.priority],
     `Notification ${notification.eventType}`,
     notification.payload,
-  ).pipe(
-    Effect.annotateLogs({
-      eventType: notification.eventType,
-      publisherId: notification.publisherId,
-      messageId: notification.messageId,
-    }),
-  )
+  ).pipe(Effect.annotateLogs(notificationAnnotations(notification)))
 
 const NotifierOptions = Schema.Struct({
   sinkTimeout: Schema.optionalWith(Millis("> 0"), {
@@ -128,7 +129,8 @@ const deliverTo = <R>(
   timeoutMillis: number,
 ) =>
 (notification: Notifier.Notification): Effect.Effect<void, never, R> => {
-  const about = `A notification sink (${sinkLabel(sink, index)})`
+  const label = sinkLabel(sink, index)
+  const about = `A notification sink (${label})`
   const event = `${notification.eventType} (${notification.messageId})`
   // A function sink may throw before it returns an effect: that is its failure too. Its exit
   // is taken inside the work's fiber, which then never fails on its own (and is not logged as
@@ -137,16 +139,21 @@ const deliverTo = <R>(
     millis: timeoutMillis,
     onTimeout: () => new SinkTimedOut(),
     runaway: `${about} ignored its interruption on ${event}; it is left running, detached`,
+    annotations: { sink: label },
   }).pipe(
     Effect.flatten,
     Effect.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)
-      return Option.isSome(failure) && failure.value instanceof SinkTimedOut
+      return (Option.isSome(failure) && failure.value instanceof SinkTimedOut
         ? Effect.logError(
           `${about} did not finish ${event} within ${timeoutMillis} ms; it was interrupted`,
         )
-        : Effect.logError(`${about} failed on ${event}`, cause)
+        : Effect.logError(`${about} failed on ${event}`, cause)).pipe(
+          Effect.annotateLogs("sink", label),
+        )
     }),
+    // The sink's own lines too: a sink's log line is about the notification, not the sink.
+    Effect.annotateLogs(notificationAnnotations(notification)),
   )
 }
 

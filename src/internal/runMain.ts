@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import type * as Service from "../Service.ts"
-import { ServiceTag } from "./service.ts"
+import { ServiceStartFailed, ServiceTag } from "./service.ts"
 
 /** @internal */
 export type Signal = "SIGTERM" | "SIGINT" | "SIGHUP"
@@ -132,7 +132,7 @@ const run = <E>(
       return yield* stopDuringStart(build, scope, signals, graceMillis, errorLogs)
     }
     if (Exit.isFailure(first.exit)) {
-      yield* Effect.logError("The service failed to start", first.exit.cause)
+      yield* logStartFailed(first.exit.cause)
       return yield* bounded(
         signals,
         DEFAULT_SHUTDOWN_MILLIS + graceMillis,
@@ -144,6 +144,23 @@ const run = <E>(
     yield* Fiber.inheritAll(build)
     return yield* serve(Context.get(first.exit.value, ServiceTag), scope, signals, graceMillis)
   })
+
+/**
+ * A failed start, annotated like the service's lines (`host`, `topic`, `manager`) when the
+ * failure is a `ServiceStartFailed`: a layer that failed before the service began names none.
+ */
+const logStartFailed = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isNone(failure) || !(failure.value instanceof ServiceStartFailed)) {
+    return Effect.logError("The service failed to start", cause)
+  }
+  const { host, manager, phase, topic } = failure.value
+  // A failed register is the service's own step: no manager to name.
+  const annotations = phase === "register" ? { host, topic } : { host, topic, manager }
+  return Effect.logError("The service failed to start", cause).pipe(
+    Effect.annotateLogs(annotations),
+  )
+}
 
 /**
  * A SIGTERM or SIGINT during the start: interrupts the build and closes its scope, under the
@@ -167,7 +184,7 @@ const stopDuringStart = <E>(
       if (Exit.isSuccess(exit)) return yield* stop(Context.get(exit.value, ServiceTag), scope)
       const closed = yield* Effect.exit(Scope.close(scope, exit))
       if (!Cause.isInterruptedOnly(exit.cause)) {
-        yield* Effect.logError("The service failed to start", exit.cause)
+        yield* logStartFailed(exit.cause)
         return 1
       }
       if (Exit.isFailure(closed)) {
@@ -184,7 +201,10 @@ const stopDuringStart = <E>(
   )
 }
 
-/** A started service: resets it on each SIGHUP until SIGTERM or SIGINT, then stops it. */
+/**
+ * A started service: resets it on each SIGHUP until SIGTERM or SIGINT, then stops it. Its lines
+ * are annotated like the service's own (`host`, `topic`).
+ */
 const serve = (
   service: Service.Service,
   scope: Scope.CloseableScope,
@@ -214,7 +234,7 @@ const serve = (
       stillRunning(service),
       Effect.zipRight(Fiber.interrupt(resets), stop(service, scope)),
     )
-  })
+  }).pipe(Effect.annotateLogs({ host: service.host, topic: service.topic }))
 
 /** The graceful stop of a started service: close its scope, then read its report. */
 const stop = (service: Service.Service, scope: Scope.CloseableScope): Effect.Effect<number> =>

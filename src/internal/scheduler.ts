@@ -383,11 +383,15 @@ const decodeSettings = <A, I>(
     changesCapacity: decoded.changesCapacity,
   }))
 
+/**
+ * A refusal's warning, annotated with the keys of every line about a service: `host`, `topic`
+ * (the report's `service`) and `manager`.
+ */
 const logRejection = (error: Rejection) =>
   Effect.logWarning(error.message).pipe(
     Effect.annotateLogs(
       error._tag !== "MalformedReport"
-        ? { host: error.host, service: error.service, manager: error.manager }
+        ? { host: error.host, topic: error.service, manager: error.manager }
         : error.host === undefined
         ? {}
         : { host: error.host },

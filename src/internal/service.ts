@@ -332,22 +332,26 @@ interface Run {
   state: Service.ServiceState
 }
 
+/** The annotations of a service's log lines: an operator filters a host's or a topic's by them. */
+const annotateService = (config: Resolved) =>
+  Effect.annotateLogs({ host: config.host, topic: config.topic })
+
 const setPhase = (run: Run, lifecycle: Lifecycle, phase: Service.ManagerPhase) =>
   Effect.sync(() => run.phases.set(lifecycle.name, phase))
 
-/** A hook with its time limit, if it has one. */
+/** A hook with its time limit, if it has one; its log lines, the hook's own too, name the manager. */
 const timed = (
   lifecycle: Lifecycle,
   hook: Service.Hook,
   effect: Effect.Effect<void, unknown>,
   limit: number | undefined,
 ): Effect.Effect<void, unknown> =>
-  limit === undefined ? effect : withLimit(
+  (limit === undefined ? effect : withLimit(
     effect,
     limit,
     () => new HookTimedOut({ manager: lifecycle.name, hook, timeoutMillis: limit }),
     `Manager ${JSON.stringify(lifecycle.name)}: ${hook}`,
-  )
+  )).pipe(Effect.annotateLogs("manager", lifecycle.name))
 
 /** Builds the managers in the order given (nova constructs its manager with the service). */
 const buildManagers = (managers: ReadonlyArray<Manager.AnyManagerLayer>) =>
@@ -361,7 +365,12 @@ const buildManagers = (managers: ReadonlyArray<Manager.AnyManagerLayer>) =>
       names.add(name)
     }
     let context = Context.empty()
-    for (const manager of managers) context = Context.merge(context, yield* Layer.build(manager))
+    for (const manager of managers) {
+      const built = Layer.build(manager).pipe(
+        Effect.annotateLogs("manager", manager[ManagerTypeId].tag.key),
+      )
+      context = Context.merge(context, yield* built)
+    }
     // Each layer provides its manager's lifecycle next to its service: the lifecycles are for
     // this service to run, the managers' services for everyone.
     const lifecycleTags = managers.map(lifecycleTagOf)
@@ -461,7 +470,7 @@ const cleanup = (
     // nova logs "Service error occurred during cleanup_host" and goes on.
     yield* Effect.logError(`Service error occurred during cleanup of ${lifecycle.name}`, exit.cause)
     return Option.some(new CleanupFailed({ manager: lifecycle.name, cause: exit.cause }))
-  })
+  }).pipe(Effect.annotateLogs("manager", lifecycle.name))
 
 /** Every attempted manager's cleanup, in reverse order: what went wrong. */
 const cleanupAll = (run: Run, start: Exit.Exit<void, unknown>, deadline: number) =>
@@ -655,6 +664,7 @@ const publishCapabilities = (run: Run): Effect.Effect<Effect.Effect<void>, never
                 cause,
               )
             ),
+            Effect.annotateLogs("manager", manager),
             // Not forkScoped: closing the scope would wait forever for a stream that ignores
             // its interruption. Interruptible, although forked in an uninterruptible region.
             Effect.interruptible,
@@ -687,7 +697,7 @@ const stopPublishers = (
             `Manager ${
               JSON.stringify(manager)
             } of service ${run.config.topic} on host ${run.config.host}: its capabilities stream ignored its interruption; it is left running, detached`,
-          ),
+          ).pipe(Effect.annotateLogs("manager", manager)),
         { discard: true },
       )
     ),
@@ -714,7 +724,7 @@ const makeReset = (run: Run) =>
         )
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
           const error = new ResetFailed({ manager: lifecycle.name, cause: exit.cause })
-          yield* Effect.logError(error.message)
+          yield* Effect.logError(error.message).pipe(Effect.annotateLogs("manager", lifecycle.name))
           failure ??= error
         }
       }
@@ -722,7 +732,7 @@ const makeReset = (run: Run) =>
         ? { at, succeeded: true, error: Option.none() }
         : { at, succeeded: false, error: Option.some(failure) }
       if (failure !== undefined) return yield* Effect.fail(failure)
-    }))
+    })).pipe(annotateService(run.config))
     return { reset, last }
   })
 
@@ -781,8 +791,19 @@ export const layer = <const Managers extends ReadonlyArray<Manager.AnyManagerLay
   options: Service.Options,
   ...managers: Managers
 ): ServiceLayer<Managers> =>
-  ofManagers<Managers>(Layer.scopedContext(Effect.gen(function* () {
-    const config = yield* resolveOptions(options)
+  ofManagers<Managers>(Layer.scopedContext(Effect.flatMap(
+    resolveOptions(options),
+    (config) => annotateService(config)(build(config, managers)),
+  )))
+
+/**
+ * The service's start, run and stop. Every log line of the start and the stop, the managers'
+ * hooks and layers, the heartbeat, the periodic tasks and the capabilities publishers, is
+ * annotated with the service's `host` and `topic` (`annotateService`): fibers inherit the
+ * annotations where they are forked, and the stop's finalizer where it is added.
+ */
+const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer>) =>
+  Effect.gen(function* () {
     const registry = yield* ServiceRegistry
     const clock = yield* Effect.clock
     const steady = new SteadyClock(clock)
@@ -833,4 +854,4 @@ export const layer = <const Managers extends ReadonlyArray<Manager.AnyManagerLay
       shutdownTimeoutMillis: config.shutdownTimeout,
     }
     return Context.merge(Context.make(ServiceTag, service), services)
-  })))
+  })

@@ -126,6 +126,9 @@ const byTopicThenHost: Order.Order<ServiceRecord> = Order.combine(
   Order.mapInput(Order.string, (record: ServiceRecord) => record.host),
 )
 
+/** A line about one record names its service like the service's own lines do. */
+const annotateRecord = (host: string, topic: string) => Effect.annotateLogs({ host, topic })
+
 const make = (store: Store): Effect.Effect<ServiceRegistry.ServiceRegistry> =>
   Effect.gen(function* () {
     // Every call is a read-modify-write of one record: one at a time keeps heartbeats and
@@ -144,7 +147,7 @@ const make = (store: Store): Effect.Effect<ServiceRegistry.ServiceRegistry> =>
         const record = f(found.value, yield* Clock.currentTimeMillis)
         yield* store.write(record)
         return record
-      }))
+      })).pipe(annotateRecord(host, topic))
 
     const register = (host: string, topic: string) =>
       serialized(Effect.gen(function* () {
@@ -165,7 +168,7 @@ const make = (store: Store): Effect.Effect<ServiceRegistry.ServiceRegistry> =>
           }))
         yield* store.write(record)
         return record
-      }))
+      })).pipe(annotateRecord(host, topic))
 
     return {
       [TypeId]: TypeId,
@@ -179,7 +182,7 @@ const make = (store: Store): Effect.Effect<ServiceRegistry.ServiceRegistry> =>
       markDown: (host, topic) => update(host, topic, (record) => ({ ...record, forcedDown: true })),
       setDisabled: (host, topic, disabled) =>
         update(host, topic, (record) => ({ ...record, disabled })),
-      get: (host, topic) => serialized(store.read(host, topic)),
+      get: (host, topic) => serialized(store.read(host, topic)).pipe(annotateRecord(host, topic)),
       list: serialized(Effect.map(store.all, Arr.sort(byTopicThenHost))),
     }
   })
@@ -375,7 +378,8 @@ export const layerKeyValueStore: Layer.Layer<
         }),
       all: Effect.flatMap(index, (ids) =>
         Effect.map(
-          Effect.forEach(ids, (id) => read(recordKey(id.host, id.topic), RecordJson)),
+          Effect.forEach(ids, (id) =>
+            read(recordKey(id.host, id.topic), RecordJson).pipe(annotateRecord(id.host, id.topic))),
           Arr.getSomes,
         )),
     })
