@@ -334,7 +334,7 @@ export interface IngestSummary {
  *   ±Infinity, anywhere in the decoded value), is refused with {@link InvalidCapabilities},
  *   and the host keeps its previous state;
  *
- * each refusal is logged as a warning annotated with the host (and the service and manager
+ * each refusal is logged as a warning annotated with the host (and the topic and manager
  * when the report has them); `ingest` fails with it, `ingestAll` counts it and `consume` goes
  * on with the next report. The scheduler keeps its own copy of the envelope and of the
  * plain-data payload, never the caller's objects.

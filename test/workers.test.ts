@@ -81,6 +81,9 @@ describe("platform/workers", () => {
           `Stored periodic task state under "effect-manager/periodic" is not a JSON object ("null"); starting afresh`,
         ],
       ])
+      expect(logs.map((line) => line.annotations)).toEqual(
+        Array(3).fill({ key: "effect-manager/periodic" }),
+      )
     }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.scoped))
 
   it.effect("a stored entry that is not a finite instant is dropped with a warning; the others are kept", () =>
@@ -103,6 +106,9 @@ describe("platform/workers", () => {
           "WARN",
           `Stored next run of task "purge" under "effect-manager/periodic" is not a finite instant (got ${value}); dropped, the task starts afresh`,
         ]),
+      )
+      expect(logs.map((line) => line.annotations)).toEqual(
+        Array(3).fill({ key: "effect-manager/periodic", periodicTask: "purge" }),
       )
     }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.scoped))
 

@@ -74,7 +74,7 @@ const decodeState = (key: string, text: string): Effect.Effect<Map<string, numbe
         `Stored periodic task state under ${JSON.stringify(key)} ${issue?.message} (${
           JSON.stringify(text.slice(0, 200))
         }); starting afresh`,
-      )
+      ).pipe(Effect.annotateLogs("key", key))
       return resume
     }
     for (const [task, at] of entries.right) {
@@ -85,7 +85,7 @@ const decodeState = (key: string, text: string): Effect.Effect<Map<string, numbe
           `Stored next run of task ${JSON.stringify(task)} under ${
             JSON.stringify(key)
           } is not a finite instant (got ${show(at)}); dropped, the task starts afresh`,
-        )
+        ).pipe(Effect.annotateLogs({ key, periodicTask: task }))
       }
     }
     return resume
