@@ -145,8 +145,9 @@ class ConcurrentEngine<E, R> implements Engine<E, R> {
   }
 
   isOwnRun(task: RunnerTask<R>, fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean {
-    // A run's first synchronous steps execute while the batch starts it, before its fiber is known.
-    return this.core.starting === task || task.fiber === fiber
+    // A running task's fiber is unknown only while its batch starts it, synchronously: no other
+    // fiber runs then, so the caller is the run itself.
+    return task.fiber === undefined || task.fiber === fiber
   }
 
   private untilNextDue(): number {
@@ -244,7 +245,6 @@ const makeBatchStart = <E, R>(
         return Effect.void
       }
       starter.arm()
-      core.starting = task
       return task.start
     })
     const loop = Effect.whileLoop({
@@ -274,12 +274,10 @@ const makeBatchStart = <E, R>(
         unstarted = task
         if (jitterDraw !== undefined) return Effect.zipRight(jitterDraw, startAfterDraw)
         starter.arm()
-        core.starting = task
         return task.start
       },
       step: (fiber) => {
         starter.disarm()
-        core.starting = undefined
         unstarted = undefined
         if (fiber === undefined || fiber.unsafePoll() !== null) return
         task.fiber = fiber
@@ -288,7 +286,6 @@ const makeBatchStart = <E, R>(
     })
     return Effect.flatMap(Effect.exit(loop), (exit) => {
       starter.release(batchFiber, held)
-      core.starting = undefined
       if (unstarted !== undefined) core.abandon(unstarted)
       // The driver learns how it ended, and fails with a defect of the loop's.
       result.exit = Exit.as(exit, started)

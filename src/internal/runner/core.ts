@@ -65,8 +65,6 @@ export class RunnerCore<E, R> {
   private followedWallOffset: number
   /** Set by the engine once it is made. */
   index: DueIndex<R> = { place: () => {}, reschedule: () => {}, runEnded: () => {}, grow: () => {} }
-  /** Concurrent mode: the task whose run is being started, in the batch fiber's stack. */
-  starting: RunnerTask<R> | undefined = undefined
   /** Slots of removed tasks whose runs have ended, for tasks added later. */
   private readonly freeSlots: Array<number> = []
 
