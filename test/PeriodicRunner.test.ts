@@ -1115,23 +1115,25 @@ describe("PeriodicRunner: adding and removing tasks while it runs", () => {
       }))
   }
 
-  it.scoped("remove waits for a run in progress, whose outcome is recorded", () =>
-    Effect.gen(function* () {
-      const rec = yield* recorder
-      const runner = yield* PeriodicRunner.make([
-        PeriodicTask.fixed("slow", "10 seconds", rec.run(4), { runImmediately: true }),
-      ], { shutdownTimeout: 0 })
-      const outcomes = yield* collectOutcomes(runner)
-      yield* TestClock.adjust("1 second")
-      const removing = yield* Effect.fork(runner.remove("slow"))
-      yield* TestClock.adjust("2 seconds")
-      expect(Option.isNone(yield* Fiber.poll(removing))).toBe(true)
-      yield* TestClock.adjust("1 second")
-      yield* Fiber.join(removing)
-      expect(outcomes.map((o) => [o._tag, o.durationMillis])).toEqual([["Succeeded", 4_000]])
-      yield* TestClock.adjust("30 seconds")
-      expect(yield* rec.times).toEqual([0])
-    }))
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: remove waits for a run in progress, whose outcome is recorded`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.fixed("slow", "10 seconds", rec.run(4), { runImmediately: true }),
+        ], { mode, shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* TestClock.adjust("1 second")
+        const removing = yield* Effect.fork(runner.remove("slow"))
+        yield* TestClock.adjust("2 seconds")
+        expect(Option.isNone(yield* Fiber.poll(removing))).toBe(true)
+        yield* TestClock.adjust("1 second")
+        yield* Fiber.join(removing)
+        expect(outcomes.map((o) => [o._tag, o.durationMillis])).toEqual([["Succeeded", 4_000]])
+        yield* TestClock.adjust("30 seconds")
+        expect(yield* rec.times).toEqual([0])
+      }))
+  }
 
   it.scoped("remove with interrupt: true interrupts the run in progress, recorded as Interrupted", () =>
     Effect.gen(function* () {

@@ -54,9 +54,7 @@ const heapIndex = <E, R>(core: RunnerCore<E, R>, heap: DueHeap<RunnerTask<R>>): 
       heap.update(task)
       if (task.nextDue < core.alarm.plannedWakeAt) core.alarm.wake()
     },
-    runEnded: (task) => {
-      if (task.removed) core.released(task)
-    },
+    runEnded: () => {},
     grow: (size) => heap.ensureCapacity(size),
   }
 }

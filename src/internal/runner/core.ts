@@ -12,9 +12,7 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as PubSub from "effect/PubSub"
 import type * as Random from "effect/Random"
@@ -65,8 +63,8 @@ export class RunnerCore<E, R> {
   private followedWallOffset: number
   /** Set by the engine once it is made. */
   index: DueIndex<R> = { place: () => {}, reschedule: () => {}, runEnded: () => {}, grow: () => {} }
-  /** Slots of removed tasks whose runs have ended, for tasks added later. */
-  private readonly freeSlots: Array<number> = []
+  /** Slots of removed tasks, for tasks added later (once the removed task's run has ended). */
+  private readonly removedSlots: Array<number> = []
 
   constructor(
     readonly mode: PeriodicRunner.Mode,
@@ -278,24 +276,21 @@ export class RunnerCore<E, R> {
     this.index.reschedule(task)
   }
 
-  /** The slot for a task added now: a removed task's, or a new one at the end. */
+  /**
+   * The slot for a task added now: that of a removed task whose run has ended, or a new one at
+   * the end. (Checked here, not when runs end: the hot path keeps no bookkeeping for removals.)
+   */
   takeSlot(): number {
-    const index = this.freeSlots.pop() ?? this.tasks.length
-    if (index === this.tasks.length) this.index.grow(index + 1)
+    const free = this.removedSlots.findIndex((index) => !this.tasks[index]!.running)
+    if (free >= 0) return this.removedSlots.splice(free, 1)[0]!
+    const index = this.tasks.length
+    this.index.grow(index + 1)
     return index
   }
 
-  /**
-   * A removed task is done with: once its run (if any) has ended, its slot is free, and whoever
-   * waits for that end is told.
-   */
-  released(task: RunnerTask<R>): void {
-    if (task.running) return
-    if (task.endSignal !== undefined) Deferred.unsafeDone(task.endSignal, Exit.void)
-    task.endSignal = undefined
-    if (this.tasks[task.index] === task && !this.freeSlots.includes(task.index)) {
-      this.freeSlots.push(task.index)
-    }
+  /** A removed task's slot, to be taken by a task added later. */
+  freeSlot(task: RunnerTask<R>): void {
+    this.removedSlots.push(task.index)
   }
 
   /** The tasks a user sees: not removed. */

@@ -5,10 +5,9 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as FiberId from "effect/FiberId"
+import * as Fiber from "effect/Fiber"
 import type * as PeriodicRunner from "../../PeriodicRunner.ts"
 import type * as PeriodicTask from "../../PeriodicTask.ts"
 import { interruptWithinGrace, withLimit } from "../bounded.ts"
@@ -101,7 +100,7 @@ export const add = <E, R>(
           added.removed = true
           added.done = true
           core.index.place(added)
-          core.released(added)
+          core.freeSlot(added)
         })
       ),
       Effect.map(() => {
@@ -114,8 +113,9 @@ export const add = <E, R>(
 /**
  * @internal A task taken out of a running runner: no occurrence of it starts from now on (a
  * waiting one is dropped). A run in progress is waited for, or interrupted first when asked
- * (concurrent mode; a sequential run, inline in its pass, is waited for); a run that removes its
- * own task is not waited for. Its slot is freed once its run has ended.
+ * (concurrent mode; in sequential mode the run is inline in its pass, and the pass is waited
+ * for); a run that removes its own task is not waited for. Its slot is taken again by a task
+ * added once its run has ended.
  */
 export const remove = <E, R>(
   core: RunnerCore<E, R>,
@@ -134,18 +134,12 @@ export const remove = <E, R>(
     task.done = true
     task.waiting = Number.NaN
     core.index.place(task)
-    if (!task.running) {
-      core.released(task)
-      return Effect.void
-    }
-    if (engine.isOwnRun(task, caller)) return Effect.void
-    const signal = task.endSignal ?? Deferred.unsafeMake<void>(FiberId.none)
-    task.endSignal = signal
+    core.freeSlot(task)
+    if (!task.running || engine.isOwnRun(task, caller)) return Effect.void
     const fiber = task.fiber
-    if (options?.interrupt !== true || fiber === undefined) return Deferred.await(signal)
+    // Sequential mode: the run is inline in a pass, which ends soon after it.
+    if (fiber === undefined) return engine.passFinished
+    if (options?.interrupt !== true) return Effect.asVoid(Fiber.await(fiber))
     // A run that ignores its interruption past the grace is left to end by itself.
-    return Effect.zipRight(
-      interruptWithinGrace([fiber]),
-      Effect.suspend(() => (task.running ? Effect.void : Deferred.await(signal))),
-    )
+    return interruptWithinGrace([fiber])
   })

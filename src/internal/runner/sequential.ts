@@ -45,16 +45,13 @@ interface Pass<R> {
   leftToRecord: Effect.Effect<void> | undefined
 }
 
-const tableIndex = <E, R>(core: RunnerCore<E, R>, table: PassTable): DueIndex<R> => {
+const tableIndex = <R>(table: PassTable): DueIndex<R> => {
   const place = (task: RunnerTask<R>) =>
     table.set(task.index, mayRun(task), task.running, task.spacing, task.nextDue)
   return {
     place,
     reschedule: place,
-    runEnded: (task) => {
-      place(task)
-      if (task.removed) core.released(task)
-    },
+    runEnded: place,
     grow: (size) => table.ensureSize(size),
   }
 }
@@ -91,7 +88,7 @@ class SequentialEngine<E, R> implements Engine<E, R> {
     private readonly settings: SequentialSettings,
   ) {
     const table = new PassTable(core.tasks.length)
-    core.index = tableIndex(core, table)
+    core.index = tableIndex(table)
     const pass = this.pass
     this.recordLeft = Effect.uninterruptible(Effect.suspend(() => {
       const left = pass.leftToRecord ?? Effect.void

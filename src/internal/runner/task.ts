@@ -6,7 +6,6 @@
  * @internal
  */
 import type * as Cron from "effect/Cron"
-import type * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -54,10 +53,8 @@ export interface RunnerTask<R> extends HeapEntry {
   scheduleState: unknown
   /** Its schedule is over, or it was removed from the runner. */
   done: boolean
-  /** Removed from the runner (`remove`): it starts no more, and its slot is freed once its run ends. */
+  /** Removed from the runner (`remove`): it starts no more; its slot is reused once its run ends. */
   removed: boolean
-  /** Completed when the run in progress of a removed task ends (for `remove` to wait on). */
-  endSignal: Deferred.Deferred<void> | undefined
   paused: boolean
 
   // -- its current run
@@ -134,7 +131,6 @@ export const makeRunnerTask = <E, R>(
     scheduleState: timing._tag === "Schedule" ? timing.schedule.initial : undefined,
     done: false,
     removed: false,
-    endSignal: undefined,
     paused: false,
     running: false,
     scheduledAt: 0,
