@@ -19,6 +19,15 @@ import { makeRunnerTask, type RunnerTask } from "./task.ts"
 /** The tasks a user can name: every task not removed, by name. */
 export type TaskNames<R> = Map<string, RunnerTask<R>>
 
+/** @internal A task whose name another task of the same runner has. */
+export const nameTaken = (name: string): InvalidPeriodicTask =>
+  new InvalidPeriodicTask({
+    task: name,
+    field: "name",
+    value: JSON.stringify(name),
+    reason: "is used by another task of the same runner",
+  })
+
 /** The task's run, with its time limit if it has one. */
 const limitedRun = <E, R>(
   { task, timeout }: ResolvedTask<E, R>,
@@ -79,16 +88,7 @@ export const add = <E, R>(
   Effect.suspend((): Effect.Effect<void, InvalidPeriodicTask | RunnerStopped> => {
     const checked = resolve(task)
     if (Either.isLeft(checked)) return Effect.fail(checked.left)
-    if (names.has(task.name)) {
-      return Effect.fail(
-        new InvalidPeriodicTask({
-          task: task.name,
-          field: "name",
-          value: JSON.stringify(task.name),
-          reason: "is used by another task of the same runner",
-        }),
-      )
-    }
+    if (names.has(task.name)) return Effect.fail(nameTaken(task.name))
     if (core.lifecycle._tag !== "Open") return Effect.fail(new RunnerStopped({ task: task.name }))
     const index = core.takeSlot()
     const added = makeRunnerTask(checked.right, index, core.now(), undefined)

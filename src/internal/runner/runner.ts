@@ -19,7 +19,7 @@ import { sleepLong, SteadyClock } from "../steadyClock.ts"
 import { Alarm } from "./alarm.ts"
 import { makeConcurrentEngine } from "./concurrent.ts"
 import { makeControl } from "./control.ts"
-import { add, enlist, remove, type TaskNames } from "./membership.ts"
+import { add, enlist, nameTaken, remove, type TaskNames } from "./membership.ts"
 import { type Engine, RunnerCore } from "./core.ts"
 import type { PeriodicTaskFailed } from "./errors.ts"
 import { makeSequentialEngine } from "./sequential.ts"
@@ -48,16 +48,7 @@ export const resolveAll = <E, R>(
     for (const task of tasks) {
       const result = resolve(task)
       if (Either.isLeft(result)) return Effect.fail(result.left)
-      if (seen.has(task.name)) {
-        return Effect.fail(
-          new InvalidPeriodicTask({
-            task: task.name,
-            field: "name",
-            value: JSON.stringify(task.name),
-            reason: "is used by another task of the same runner",
-          }),
-        )
-      }
+      if (seen.has(task.name)) return Effect.fail(nameTaken(task.name))
       seen.add(task.name)
       resolved.push(result.right)
     }
