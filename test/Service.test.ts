@@ -881,9 +881,14 @@ describe("Service: log annotations", () => {
   it.scoped("every line of the start, the tasks and the stop names the service; a manager's lines, its hooks' own too, name the manager", () =>
     Effect.gen(function* () {
       const lines = yield* captureLines
-      const failing = PeriodicTask.spaced("audit", "1 minute", Effect.fail(new HookError("audit")), {
-        runImmediately: true,
-      })
+      const failing = PeriodicTask.spaced(
+        "audit",
+        "1 minute",
+        Effect.fail(new HookError("audit")),
+        {
+          runImmediately: true,
+        },
+      )
       const { stop } = yield* started(
         Service.layer(
           options,
