@@ -43,13 +43,15 @@ type RunFiber = Fiber.RuntimeFiber<void, never>
  */
 const heapIndex = <E, R>(core: RunnerCore<E, R>, heap: DueHeap<RunnerTask<R>>): DueIndex<R> => {
   const place = (task: RunnerTask<R>): void => {
+    // A removed task is out of the heap already, and its slot may be another task's now.
+    if (task.removed) return
     if (!mayRun(task) || (task.running && task.kind !== "Fixed")) heap.remove(task)
     else heap.update(task)
   }
   return {
     place,
     reschedule: (task) => {
-      if (task.running) return
+      if (task.running || task.removed) return
       if (!mayRun(task)) return heap.remove(task)
       heap.update(task)
       if (task.nextDue < core.alarm.plannedWakeAt) core.alarm.wake()

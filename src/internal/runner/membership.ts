@@ -97,9 +97,9 @@ export const add = <E, R>(
       Effect.tapError(() =>
         Effect.sync(() => {
           // A schedule that died on its first step: the slot is free again.
-          added.removed = true
           added.done = true
           core.index.place(added)
+          added.removed = true
           core.freeSlot(added)
         })
       ),
@@ -130,10 +130,11 @@ export const remove = <E, R>(
       return Effect.fail(new NoSuchTask({ task: name, known: core.liveTasks().map((t) => t.name) }))
     }
     names.delete(name)
-    task.removed = true
     task.done = true
     task.waiting = Number.NaN
     core.index.place(task)
+    // From now on the indexes ignore the task: its slot is another's once its run has ended.
+    task.removed = true
     core.freeSlot(task)
     if (!task.running || engine.isOwnRun(task, caller)) return Effect.void
     const fiber = task.fiber

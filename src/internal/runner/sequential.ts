@@ -46,8 +46,10 @@ interface Pass<R> {
 }
 
 const tableIndex = <R>(table: PassTable): DueIndex<R> => {
-  const place = (task: RunnerTask<R>) =>
-    table.set(task.index, mayRun(task), task.running, task.spacing, task.nextDue)
+  const place = (task: RunnerTask<R>) => {
+    // A removed task is out of the table already, and its slot may be another task's now.
+    if (!task.removed) table.set(task.index, mayRun(task), task.running, task.spacing, task.nextDue)
+  }
   return {
     place,
     reschedule: place,
