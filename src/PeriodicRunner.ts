@@ -267,8 +267,13 @@ export interface RunnerStatus {
  */
 export interface RemoveOptions {
   /**
-   * `true`: interrupt the run, recorded as `Interrupted` (concurrent mode; in sequential mode the
-   * run, inline in its pass, is waited for). Default `false`: wait for it to end.
+   * `true`: wait until the run in progress ends (in sequential mode, its pass). Do not wait from
+   * the task's own run or from a fiber it waits for: the run would wait for itself.
+   */
+  readonly wait?: boolean | undefined
+  /**
+   * `true`: interrupt the run in progress, recorded as `Interrupted` (concurrent mode; in
+   * sequential mode the run, inline in its pass, goes on).
    */
   readonly interrupt?: boolean | undefined
 }
@@ -324,9 +329,9 @@ export interface PeriodicRunner<out E = never> {
   add(task: PeriodicTask<E>): Effect.Effect<void, InvalidPeriodicTask | RunnerStopped>
   /**
    * Removes a task: no occurrence of it starts from now on (one waiting under the `"queue"`
-   * overlap policy is dropped), and it leaves `tasks` and `status`. A run still in progress is
-   * waited for, or interrupted first with `{ interrupt: true }`; a run that removes its own task
-   * is not waited for. The name is free for `add` at once.
+   * overlap policy is dropped), and it leaves `tasks` and `status`. A run still in progress goes
+   * on and records its outcome, unless `{ interrupt: true }`; `{ wait: true }` returns once it
+   * has ended. The name is free for `add` at once.
    */
   remove(name: string, options?: RemoveOptions): Effect.Effect<void, NoSuchTask>
   /**

@@ -1124,7 +1124,7 @@ describe("PeriodicRunner: adding and removing tasks while it runs", () => {
         ], { mode, shutdownTimeout: 0 })
         const outcomes = yield* collectOutcomes(runner)
         yield* TestClock.adjust("1 second")
-        const removing = yield* Effect.fork(runner.remove("slow"))
+        const removing = yield* Effect.fork(runner.remove("slow", { wait: true }))
         yield* TestClock.adjust("2 seconds")
         expect(Option.isNone(yield* Fiber.poll(removing))).toBe(true)
         yield* TestClock.adjust("1 second")
@@ -1168,6 +1168,59 @@ describe("PeriodicRunner: adding and removing tasks while it runs", () => {
         expect(runner.tasks).toEqual([])
       }))
   }
+
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: a run that removes its task from a fiber of its own is not wedged`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const self = yield* Deferred.make<PeriodicRunner.PeriodicRunner>()
+        const removeFromChild = Effect.flatMap(
+          Deferred.await(self),
+          (runner) => Effect.flatMap(Effect.fork(runner.remove("once")), Fiber.join),
+        )
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.fixed(
+            "once",
+            "10 seconds",
+            Effect.orDie(Effect.zipRight(rec.run(), removeFromChild)),
+            {
+              timeout: "5 seconds",
+            },
+          ),
+          PeriodicTask.fixed("other", "10 seconds", rec.run()),
+        ], { mode, shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* Deferred.succeed(self, runner)
+        yield* TestClock.adjust("25 seconds")
+        expect(yield* rec.times).toEqual([10, 10, 20])
+        expect(outcomes.map((o) => `${o._tag} ${o.task} ${o.scheduledAt}`).sort()).toEqual([
+          "Succeeded once 10000",
+          "Succeeded other 10000",
+          "Succeeded other 20000",
+        ])
+      }))
+  }
+
+  it.scoped("sequential: triggering a running fixed task is an overlap, and its slots stay as they were", () =>
+    Effect.gen(function* () {
+      const rec = yield* recorder
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.fixed("sync", "10 seconds", rec.run(5), { runImmediately: true }),
+      ], { mode: "sequential", shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      const triggering = yield* Effect.fork(
+        Effect.zipRight(Effect.sleep("1 second"), runner.trigger("sync")),
+      )
+      yield* TestClock.adjust("31 seconds")
+      yield* Fiber.join(triggering)
+      // oslo's idle rule: a pass after a 5 s run sleeps the full spacing (the grid stays late).
+      expect(yield* rec.times).toEqual([0, 15, 30])
+      expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual([
+        ["Skipped", 1, 1],
+        ["Succeeded", 0, 0],
+        ["Succeeded", 10, 15],
+      ])
+    }))
 
   it.scoped("add refuses a bad task, a taken name, and a stopped runner", () =>
     Effect.gen(function* () {

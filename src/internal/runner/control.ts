@@ -52,7 +52,8 @@ export const makeControl = <E, R>(core: RunnerCore<E, R>, names: TaskNames<R>): 
         }
         core.followWallSteps()
         const at = core.now()
-        if (task.running && task.kind !== "Fixed") {
+        if (task.running) {
+          // Whatever the kind: the occurrence overlaps the run, and the task keeps its timing.
           const skipped = core.overlapped(task, at)
           return skipped === undefined ? Effect.void : recordSkip(core, task, skipped, at)
         }

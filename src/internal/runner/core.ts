@@ -228,9 +228,12 @@ export class RunnerCore<E, R> {
     missed: Array<number>,
     end: number,
   ): Effect.Effect<void> {
-    const offset = this.wallOffset()
-    if (task.queues) {
-      task.nextDue = notTooSoon(missed.pop()! - offset, task.startedAt)
+    // The instants were computed on the offset followed so far: converted back on the same one.
+    const offset = this.followedWallOffset
+    // Only an instant that came while the run went on overlapped it: one before its (late)
+    // start was missed, not overlapped, and is skipped.
+    if (task.queues && missed[missed.length - 1]! - offset >= task.startedAt) {
+      task.nextDue = missed.pop()! - offset
       this.index.reschedule(task)
     }
     return Effect.forEach(missed, (at) => recordSkip(this, task, at - offset, end), {

@@ -112,9 +112,9 @@ export const add = <E, R>(
 
 /**
  * @internal A task taken out of a running runner: no occurrence of it starts from now on (a
- * waiting one is dropped). A run in progress is waited for, or interrupted first when asked
- * (concurrent mode; in sequential mode the run is inline in its pass, and the pass is waited
- * for); a run that removes its own task is not waited for. Its slot is taken again by a task
+ * waiting one is dropped). A run in progress goes on and records its outcome; the caller may
+ * wait for it (`wait`; in sequential mode for its pass) or interrupt it (`interrupt`, concurrent
+ * mode). A run that removes its own task is never waited for. Its slot is taken again by a task
  * added once its run has ended.
  */
 export const remove = <E, R>(
@@ -138,9 +138,11 @@ export const remove = <E, R>(
     core.freeSlot(task)
     if (!task.running || engine.isOwnRun(task, caller)) return Effect.void
     const fiber = task.fiber
+    if (options?.interrupt === true && fiber !== undefined) {
+      // A run that ignores its interruption past the grace is left to end by itself.
+      return interruptWithinGrace([fiber])
+    }
+    if (options?.wait !== true) return Effect.void
     // Sequential mode: the run is inline in a pass, which ends soon after it.
-    if (fiber === undefined) return engine.passFinished
-    if (options?.interrupt !== true) return Effect.asVoid(Fiber.await(fiber))
-    // A run that ignores its interruption past the grace is left to end by itself.
-    return interruptWithinGrace([fiber])
+    return fiber === undefined ? engine.passFinished : Effect.asVoid(Fiber.await(fiber))
   })
