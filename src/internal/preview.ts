@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Random from "effect/Random"
+import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { decodeOptions, type InvalidOption, PositiveInteger } from "./options.ts"
@@ -67,7 +68,7 @@ const spacedRuns = (
 
 const scheduleRuns = (
   resolved: ResolvedTask<unknown, unknown>,
-  schedule: Parameters<typeof Timing.stepSchedule>[0],
+  schedule: Schedule.Schedule<unknown, unknown>,
   start: number,
   count: number,
 ) =>

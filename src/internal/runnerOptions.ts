@@ -16,6 +16,7 @@ import {
   OneOf,
   PositiveInteger,
 } from "./options.ts"
+import { IDLE_CAP_MILLIS } from "./runner/timing.ts"
 import { isReadonlyMap } from "./validate.ts"
 
 /**
@@ -92,7 +93,7 @@ const RunnerOptions = Schema.Struct({
     default: () => "concurrent" as const,
   }),
   initialDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 0 }),
-  maxSleep: Schema.optionalWith(Millis("≥ 0"), { default: () => 60_000 }),
+  maxSleep: Schema.optionalWith(Millis("≥ 0"), { default: () => IDLE_CAP_MILLIS }),
   shutdownTimeout: Schema.optionalWith(ShutdownTimeout, { default: () => 60_000 }),
   maxBatch: Schema.optionalWith(PositiveInteger, { default: () => 1024 }),
   outcomeBuffer: Schema.optionalWith(PositiveInteger, { default: () => 16_384 }),
