@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -15,27 +16,17 @@ import { show } from "./validate.ts"
 
 // Each error's base class has its type written out: JSR documents and type-checks
 // the package from explicit types (no "slow types"), and cannot infer a call's.
-const UnencodableCapabilitiesBase: Schema.TaggedErrorClass<
-  UnencodableCapabilities,
-  "UnencodableCapabilities",
-  {
-    readonly _tag: Schema.tag<"UnencodableCapabilities">
-    readonly host: typeof Schema.String
-    readonly service: typeof Schema.String
-    readonly manager: typeof Schema.String
-    readonly reason: typeof Schema.String
-  }
-> = Schema.TaggedError<UnencodableCapabilities>(
-  "effect-manager/UnencodableCapabilities",
-)("UnencodableCapabilities", {
-  host: Schema.String,
-  service: Schema.String,
-  manager: Schema.String,
-  reason: Schema.String,
-})
+const UnencodableCapabilitiesBase: ReturnType<
+  typeof Data.TaggedError<"UnencodableCapabilities">
+> = Data.TaggedError("UnencodableCapabilities")
 
 /** @internal */
-export class UnencodableCapabilities extends UnencodableCapabilitiesBase {
+export class UnencodableCapabilities extends UnencodableCapabilitiesBase<{
+  readonly host: string
+  readonly service: string
+  readonly manager: string
+  readonly reason: string
+}> {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
@@ -43,23 +34,16 @@ export class UnencodableCapabilities extends UnencodableCapabilitiesBase {
   }
 }
 
-const MalformedReportBase: Schema.TaggedErrorClass<MalformedReport, "MalformedReport", {
-  readonly _tag: Schema.tag<"MalformedReport">
-  readonly host: Schema.optional<typeof Schema.String>
-  readonly field: typeof Schema.String
-  readonly value: typeof Schema.String
-  readonly reason: typeof Schema.String
-}> = Schema.TaggedError<MalformedReport>(
-  "effect-manager/MalformedReport",
-)("MalformedReport", {
-  host: Schema.optional(Schema.String),
-  field: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-})
+const MalformedReportBase: ReturnType<typeof Data.TaggedError<"MalformedReport">> = Data
+  .TaggedError("MalformedReport")
 
 /** @internal */
-export class MalformedReport extends MalformedReportBase {
+export class MalformedReport extends MalformedReportBase<{
+  readonly host?: string | undefined
+  readonly field: string
+  readonly value: string
+  readonly reason: string
+}> {
   override get message(): string {
     const from = this.host === undefined ? "" : ` from host ${JSON.stringify(this.host)}`
     return `Capability report${from} refused: ${this.field} ${this.reason}, got ${this.value}`

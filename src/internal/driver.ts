@@ -2,30 +2,24 @@ import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
 import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import type * as Driver from "../Driver.ts"
 
 // The base class has its type written out: JSR documents and type-checks the package from
 // explicit types (no "slow types"), and cannot infer a call's.
-const UnknownDriverBase: Schema.TaggedErrorClass<UnknownDriver, "UnknownDriver", {
-  readonly _tag: Schema.tag<"UnknownDriver">
-  readonly service: typeof Schema.String
-  readonly driver: typeof Schema.String
-  readonly key: Schema.optional<typeof Schema.String>
-  readonly known: Schema.Array$<typeof Schema.String>
-}> = Schema.TaggedError<UnknownDriver>(
-  "effect-manager/UnknownDriver",
-)("UnknownDriver", {
-  service: Schema.String,
-  driver: Schema.String,
-  key: Schema.optional(Schema.String),
-  known: Schema.Array(Schema.String),
-})
+const UnknownDriverBase: ReturnType<typeof Data.TaggedError<"UnknownDriver">> = Data.TaggedError(
+  "UnknownDriver",
+)
 
 /** @internal */
-export class UnknownDriver extends UnknownDriverBase {
+export class UnknownDriver extends UnknownDriverBase<{
+  readonly service: string
+  readonly driver: string
+  readonly key?: string | undefined
+  readonly known: ReadonlyArray<string>
+}> {
   override get message(): string {
     const source = this.key === undefined ? "the config's default" : `config ${this.key}`
     return `Unknown driver ${JSON.stringify(this.driver)} for ${this.service} (from ${source}); ${

@@ -1,8 +1,8 @@
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
@@ -14,19 +14,14 @@ export const TypeId: Manager.TypeId = Symbol.for("effect-manager/Manager") as Ma
 
 // The base class has its type written out: JSR documents and type-checks the package from
 // explicit types (no "slow types"), and cannot infer a call's.
-const InvalidApiVersionBase: Schema.TaggedErrorClass<InvalidApiVersion, "InvalidApiVersion", {
-  readonly _tag: Schema.tag<"InvalidApiVersion">
-  readonly manager: typeof Schema.String
-  readonly value: typeof Schema.String
-}> = Schema.TaggedError<InvalidApiVersion>(
-  "effect-manager/InvalidApiVersion",
-)("InvalidApiVersion", {
-  manager: Schema.String,
-  value: Schema.String,
-})
+const InvalidApiVersionBase: ReturnType<typeof Data.TaggedError<"InvalidApiVersion">> = Data
+  .TaggedError("InvalidApiVersion")
 
 /** @internal */
-export class InvalidApiVersion extends InvalidApiVersionBase {
+export class InvalidApiVersion extends InvalidApiVersionBase<{
+  readonly manager: string
+  readonly value: string
+}> {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)

@@ -1,6 +1,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,19 +26,14 @@ export const tag: Context.Tag<Notifier.Notifier, Notifier.Notifier> = Context.Ge
 
 // The base class has its type written out: JSR documents and type-checks the package from
 // explicit types (no "slow types"), and cannot infer a call's.
-const InvalidNotificationBase: Schema.TaggedErrorClass<InvalidNotification, "InvalidNotification", {
-  readonly _tag: Schema.tag<"InvalidNotification">
-  readonly eventType: typeof Schema.String
-  readonly reason: typeof Schema.String
-}> = Schema.TaggedError<InvalidNotification>(
-  "effect-manager/InvalidNotification",
-)("InvalidNotification", {
-  eventType: Schema.String,
-  reason: Schema.String,
-})
+const InvalidNotificationBase: ReturnType<typeof Data.TaggedError<"InvalidNotification">> = Data
+  .TaggedError("InvalidNotification")
 
 /** @internal */
-export class InvalidNotification extends InvalidNotificationBase {
+export class InvalidNotification extends InvalidNotificationBase<{
+  readonly eventType: string
+  readonly reason: string
+}> {
   override get message(): string {
     return `Notification ${
       JSON.stringify(this.eventType)

@@ -3,6 +3,7 @@
 // switches, choices), with its defaults in the schema, and `decodeOptions` turns the first thing
 // wrong into one typed error, `InvalidOption`, that names the module, the option, the value as
 // the caller gave it and the rule it breaks.
+import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -12,20 +13,9 @@ import { decodeMillis, isPositiveInteger, isReadonlyMap, show } from "./validate
 
 // The base class has its type written out: JSR documents and type-checks the package from
 // explicit types (no "slow types"), and cannot infer a call's.
-const InvalidOptionBase: Schema.TaggedErrorClass<InvalidOption, "InvalidOption", {
-  readonly _tag: Schema.tag<"InvalidOption">
-  readonly module: typeof Schema.String
-  readonly option: typeof Schema.String
-  readonly value: typeof Schema.String
-  readonly reason: typeof Schema.String
-}> = Schema.TaggedError<InvalidOption>(
-  "effect-manager/InvalidOption",
-)("InvalidOption", {
-  module: Schema.String,
-  option: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-})
+const InvalidOptionBase: ReturnType<typeof Data.TaggedError<"InvalidOption">> = Data.TaggedError(
+  "InvalidOption",
+)
 
 /**
  * @internal An option that makes no sense, found before anything starts: the module, the
@@ -42,7 +32,12 @@ const InvalidOptionBase: Schema.TaggedErrorClass<InvalidOption, "InvalidOption",
  * error.message // "Invalid option maxSleep of PeriodicRunner: NaN must be a finite duration ≥ 0"
  * ```
  */
-export class InvalidOption extends InvalidOptionBase {
+export class InvalidOption extends InvalidOptionBase<{
+  readonly module: string
+  readonly option: string
+  readonly value: string
+  readonly reason: string
+}> {
   override get message(): string {
     return `Invalid option ${this.option} of ${this.module}: ${this.value} ${this.reason}`
   }

@@ -1,6 +1,7 @@
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Cron from "effect/Cron"
+import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,7 +13,6 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Interval from "effect/ScheduleInterval"
-import * as Schema from "effect/Schema"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import * as Timing from "./runner/timing.ts"
 import { decodeMillis, show } from "./validate.ts"
@@ -209,23 +209,16 @@ export const disabled = dual<
 
 // The base class has its type written out: JSR documents and type-checks the package from
 // explicit types (no "slow types"), and cannot infer a call's.
-const InvalidPeriodicTaskBase: Schema.TaggedErrorClass<InvalidPeriodicTask, "InvalidPeriodicTask", {
-  readonly _tag: Schema.tag<"InvalidPeriodicTask">
-  readonly task: typeof Schema.String
-  readonly field: typeof Schema.String
-  readonly value: typeof Schema.String
-  readonly reason: typeof Schema.String
-}> = Schema.TaggedError<InvalidPeriodicTask>(
-  "effect-manager/InvalidPeriodicTask",
-)("InvalidPeriodicTask", {
-  task: Schema.String,
-  field: Schema.String,
-  value: Schema.String,
-  reason: Schema.String,
-})
+const InvalidPeriodicTaskBase: ReturnType<typeof Data.TaggedError<"InvalidPeriodicTask">> = Data
+  .TaggedError("InvalidPeriodicTask")
 
 /** @internal */
-export class InvalidPeriodicTask extends InvalidPeriodicTaskBase {
+export class InvalidPeriodicTask extends InvalidPeriodicTaskBase<{
+  readonly task: string
+  readonly field: string
+  readonly value: string
+  readonly reason: string
+}> {
   override get message(): string {
     return `Periodic task ${
       JSON.stringify(this.task)

@@ -33,63 +33,47 @@ export const tag: Context.Tag<Scheduler.Scheduler, Scheduler.Scheduler> = Contex
 export const HostChange = Data.taggedEnum<Scheduler.HostChangeDefinition>()
 
 /** Who sent a report: the fields shared by the errors of a report. */
-const reporter: {
-  readonly host: typeof Schema.String
-  readonly service: typeof Schema.String
-  readonly manager: typeof Schema.String
-} = {
-  host: Schema.String,
-  service: Schema.String,
-  manager: Schema.String,
+interface Reporter {
+  readonly host: string
+  readonly service: string
+  readonly manager: string
 }
 
-const describeReporter = (report: { host: string; service: string; manager: string }) =>
+const describeReporter = (report: Reporter) =>
   `manager ${JSON.stringify(report.manager)} (service ${JSON.stringify(report.service)}) on host ${
     JSON.stringify(report.host)
   }`
 
 // Each error's base class has its type written out: JSR documents and type-checks
 // the package from explicit types (no "slow types"), and cannot infer a call's.
-const InvalidCapabilitiesBase: Schema.TaggedErrorClass<
-  InvalidCapabilities,
-  "InvalidCapabilities",
-  {
-    readonly _tag: Schema.tag<"InvalidCapabilities">
-    readonly sequence: typeof Schema.Number
-    readonly reason: typeof Schema.String
-  } & typeof reporter
-> = Schema.TaggedError<InvalidCapabilities>(
-  "effect-manager/InvalidCapabilities",
-)("InvalidCapabilities", {
-  ...reporter,
-  sequence: Schema.Number,
-  reason: Schema.String,
-})
+const InvalidCapabilitiesBase: ReturnType<typeof Data.TaggedError<"InvalidCapabilities">> = Data
+  .TaggedError(
+    "InvalidCapabilities",
+  )
 
 /** @internal */
-export class InvalidCapabilities extends InvalidCapabilitiesBase {
+export class InvalidCapabilities extends InvalidCapabilitiesBase<
+  Reporter & {
+    readonly sequence: number
+    readonly reason: string
+  }
+> {
   override get message(): string {
     return `Capabilities of ${describeReporter(this)}, report ${this.sequence}, ` +
       `are refused and the previous state is kept: ${this.reason}`
   }
 }
 
-const TooManyHostsBase: Schema.TaggedErrorClass<
-  TooManyHosts,
+const TooManyHostsBase: ReturnType<typeof Data.TaggedError<"TooManyHosts">> = Data.TaggedError(
   "TooManyHosts",
-  {
-    readonly _tag: Schema.tag<"TooManyHosts">
-    readonly maxHosts: typeof Schema.Number
-  } & typeof reporter
-> = Schema.TaggedError<TooManyHosts>(
-  "effect-manager/TooManyHosts",
-)("TooManyHosts", {
-  ...reporter,
-  maxHosts: Schema.Number,
-})
+)
 
 /** @internal */
-export class TooManyHosts extends TooManyHostsBase {
+export class TooManyHosts extends TooManyHostsBase<
+  Reporter & {
+    readonly maxHosts: number
+  }
+> {
   override get message(): string {
     return `Scheduler refused ${
       describeReporter(this)
@@ -97,25 +81,18 @@ export class TooManyHosts extends TooManyHostsBase {
   }
 }
 
-const InvalidWeigherBase: Schema.TaggedErrorClass<InvalidWeigher, "InvalidWeigher", {
-  readonly _tag: Schema.tag<"InvalidWeigher">
-  readonly weigher: typeof Schema.String
-  readonly field: Schema.Literal<["multiplier", "weight"]>
-  readonly host: Schema.optional<typeof Schema.String>
-  readonly value: typeof Schema.String
-  readonly reason: typeof Schema.String
-}> = Schema.TaggedError<InvalidWeigher>(
-  "effect-manager/InvalidWeigher",
-)("InvalidWeigher", {
-  weigher: Schema.String,
-  field: Schema.Literal("multiplier", "weight"),
-  host: Schema.optional(Schema.String),
-  value: Schema.String,
-  reason: Schema.String,
-})
+const InvalidWeigherBase: ReturnType<typeof Data.TaggedError<"InvalidWeigher">> = Data.TaggedError(
+  "InvalidWeigher",
+)
 
 /** @internal */
-export class InvalidWeigher extends InvalidWeigherBase {
+export class InvalidWeigher extends InvalidWeigherBase<{
+  readonly weigher: string
+  readonly field: "multiplier" | "weight"
+  readonly host?: string | undefined
+  readonly value: string
+  readonly reason: string
+}> {
   override get message(): string {
     const what = this.host === undefined
       ? `its ${this.field}`
@@ -126,21 +103,15 @@ export class InvalidWeigher extends InvalidWeigherBase {
   }
 }
 
-const NoValidHostBase: Schema.TaggedErrorClass<NoValidHost, "NoValidHost", {
-  readonly _tag: Schema.tag<"NoValidHost">
-  readonly hosts: typeof Schema.Number
-  readonly removed: Schema.Array$<
-    Schema.Struct<{ filter: typeof Schema.String; removed: typeof Schema.Number }>
-  >
-}> = Schema.TaggedError<NoValidHost>(
-  "effect-manager/NoValidHost",
-)("NoValidHost", {
-  hosts: Schema.Number,
-  removed: Schema.Array(Schema.Struct({ filter: Schema.String, removed: Schema.Number })),
-})
+const NoValidHostBase: ReturnType<typeof Data.TaggedError<"NoValidHost">> = Data.TaggedError(
+  "NoValidHost",
+)
 
 /** @internal */
-export class NoValidHost extends NoValidHostBase {
+export class NoValidHost extends NoValidHostBase<{
+  readonly hosts: number
+  readonly removed: ReadonlyArray<{ readonly filter: string; readonly removed: number }>
+}> {
   override get message(): string {
     const removed = this.removed.map(({ filter, removed }) =>
       `${JSON.stringify(filter)} removed ${removed}`
@@ -220,8 +191,10 @@ interface Entry<A> {
 class EntryList<A> {
   first: Entry<A> | undefined = undefined
   last: Entry<A> | undefined = undefined
+  length = 0
 
   remove(entry: Entry<A>): void {
+    this.length--
     if (entry.previous === undefined) this.first = entry.next
     else entry.previous.next = entry.next
     if (entry.next === undefined) this.last = entry.previous
@@ -230,6 +203,7 @@ class EntryList<A> {
   }
 
   append(entry: Entry<A>): void {
+    this.length++
     entry.previous = this.last
     entry.next = undefined
     if (this.last === undefined) this.first = entry
@@ -417,6 +391,11 @@ class HostTable<A> {
     private readonly settings: Settings,
     private readonly decode: DecodeCapabilities<A>,
   ) {}
+
+  /** How many states are listed up (until the sweeper reaches those past the down time). */
+  upCount(): number {
+    return this.upList.length
+  }
 
   isFresh(entry: Entry<A>, now: number): boolean {
     return heardWithin(entry.heardAt, now, this.settings.downTime)

@@ -35,21 +35,16 @@ import { SteadyClock } from "./steadyClock.ts"
 
 // Each error's base class has its type written out: JSR documents and type-checks
 // the package from explicit types (no "slow types"), and cannot infer a call's.
-const HookTimedOutBase: Schema.TaggedErrorClass<HookTimedOut, "HookTimedOut", {
-  readonly _tag: Schema.tag<"HookTimedOut">
-  readonly manager: typeof Schema.String
-  readonly hook: typeof Schema.String
-  readonly timeoutMillis: typeof Schema.Number
-}> = Schema.TaggedError<HookTimedOut>(
-  "effect-manager/HookTimedOut",
-)("HookTimedOut", {
-  manager: Schema.String,
-  hook: Schema.String,
-  timeoutMillis: Schema.Number,
-})
+const HookTimedOutBase: ReturnType<typeof Data.TaggedError<"HookTimedOut">> = Data.TaggedError(
+  "HookTimedOut",
+)
 
 /** @internal */
-export class HookTimedOut extends HookTimedOutBase {
+export class HookTimedOut extends HookTimedOutBase<{
+  readonly manager: string
+  readonly hook: string
+  readonly timeoutMillis: number
+}> {
   override get message(): string {
     return `Manager ${JSON.stringify(this.manager)}: ${this.hook} did not finish within ${
       Duration.format(this.timeoutMillis)
@@ -91,21 +86,17 @@ export class ResetFailed<E> extends ResetFailedBase<{
   }
 }
 
-const ShutdownOverrunBase: Schema.TaggedErrorClass<ShutdownOverrun, "ShutdownOverrun", {
-  readonly _tag: Schema.tag<"ShutdownOverrun">
-  readonly manager: typeof Schema.String
-  readonly hook: typeof Schema.String
-  readonly limitMillis: typeof Schema.Number
-}> = Schema.TaggedError<ShutdownOverrun>(
-  "effect-manager/ShutdownOverrun",
-)("ShutdownOverrun", {
-  manager: Schema.String,
-  hook: Schema.String,
-  limitMillis: Schema.Number,
-})
+const ShutdownOverrunBase: ReturnType<typeof Data.TaggedError<"ShutdownOverrun">> = Data
+  .TaggedError(
+    "ShutdownOverrun",
+  )
 
 /** @internal */
-export class ShutdownOverrun extends ShutdownOverrunBase {
+export class ShutdownOverrun extends ShutdownOverrunBase<{
+  readonly manager: string
+  readonly hook: string
+  readonly limitMillis: number
+}> {
   override get message(): string {
     return `Manager ${JSON.stringify(this.manager)}: ${this.hook} used up its ${
       Duration.format(this.limitMillis)
@@ -113,17 +104,15 @@ export class ShutdownOverrun extends ShutdownOverrunBase {
   }
 }
 
-const CleanupPastDeadlineBase: Schema.TaggedErrorClass<CleanupPastDeadline, "CleanupPastDeadline", {
-  readonly _tag: Schema.tag<"CleanupPastDeadline">
-  readonly manager: typeof Schema.String
-}> = Schema.TaggedError<CleanupPastDeadline>(
-  "effect-manager/CleanupPastDeadline",
-)("CleanupPastDeadline", {
-  manager: Schema.String,
-})
+const CleanupPastDeadlineBase: ReturnType<typeof Data.TaggedError<"CleanupPastDeadline">> = Data
+  .TaggedError(
+    "CleanupPastDeadline",
+  )
 
 /** @internal */
-export class CleanupPastDeadline extends CleanupPastDeadlineBase {
+export class CleanupPastDeadline extends CleanupPastDeadlineBase<{
+  readonly manager: string
+}> {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
@@ -131,17 +120,15 @@ export class CleanupPastDeadline extends CleanupPastDeadlineBase {
   }
 }
 
-const DuplicateManagerBase: Schema.TaggedErrorClass<DuplicateManager, "DuplicateManager", {
-  readonly _tag: Schema.tag<"DuplicateManager">
-  readonly manager: typeof Schema.String
-}> = Schema.TaggedError<DuplicateManager>(
-  "effect-manager/DuplicateManager",
-)("DuplicateManager", {
-  manager: Schema.String,
-})
+const DuplicateManagerBase: ReturnType<typeof Data.TaggedError<"DuplicateManager">> = Data
+  .TaggedError(
+    "DuplicateManager",
+  )
 
 /** @internal */
-export class DuplicateManager extends DuplicateManagerBase {
+export class DuplicateManager extends DuplicateManagerBase<{
+  readonly manager: string
+}> {
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
@@ -149,23 +136,18 @@ export class DuplicateManager extends DuplicateManagerBase {
   }
 }
 
-const RegistryTimedOutBase: Schema.TaggedErrorClass<RegistryTimedOut, "RegistryTimedOut", {
-  readonly _tag: Schema.tag<"RegistryTimedOut">
-  readonly host: typeof Schema.String
-  readonly topic: typeof Schema.String
-  readonly operation: Schema.Literal<["register", "report", "markDown"]>
-  readonly limitMillis: typeof Schema.Number
-}> = Schema.TaggedError<RegistryTimedOut>(
-  "effect-manager/RegistryTimedOut",
-)("RegistryTimedOut", {
-  host: Schema.String,
-  topic: Schema.String,
-  operation: Schema.Literal("register", "report", "markDown"),
-  limitMillis: Schema.Number,
-})
+const RegistryTimedOutBase: ReturnType<typeof Data.TaggedError<"RegistryTimedOut">> = Data
+  .TaggedError(
+    "RegistryTimedOut",
+  )
 
 /** @internal */
-export class RegistryTimedOut extends RegistryTimedOutBase {
+export class RegistryTimedOut extends RegistryTimedOutBase<{
+  readonly host: string
+  readonly topic: string
+  readonly operation: "register" | "report" | "markDown"
+  readonly limitMillis: number
+}> {
   override get message(): string {
     return `Service registry: ${this.operation} of ${this.topic} on ${this.host} did not finish within ${
       Duration.format(this.limitMillis)
@@ -192,21 +174,17 @@ export class MarkDownFailed extends MarkDownFailedBase<{
   }
 }
 
-const ServiceNotRunningBase: Schema.TaggedErrorClass<ServiceNotRunning, "ServiceNotRunning", {
-  readonly _tag: Schema.tag<"ServiceNotRunning">
-  readonly host: typeof Schema.String
-  readonly topic: typeof Schema.String
-  readonly state: Schema.Literal<["stopping", "stopped"]>
-}> = Schema.TaggedError<ServiceNotRunning>(
-  "effect-manager/ServiceNotRunning",
-)("ServiceNotRunning", {
-  host: Schema.String,
-  topic: Schema.String,
-  state: Schema.Literal("stopping", "stopped"),
-})
+const ServiceNotRunningBase: ReturnType<typeof Data.TaggedError<"ServiceNotRunning">> = Data
+  .TaggedError(
+    "ServiceNotRunning",
+  )
 
 /** @internal */
-export class ServiceNotRunning extends ServiceNotRunningBase {
+export class ServiceNotRunning extends ServiceNotRunningBase<{
+  readonly host: string
+  readonly topic: string
+  readonly state: "stopping" | "stopped"
+}> {
   override get message(): string {
     return `Service ${this.topic} on ${this.host} is ${this.state}: reset is refused`
   }

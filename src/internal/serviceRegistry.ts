@@ -5,6 +5,7 @@ import * as Path from "@effect/platform/Path"
 import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -42,19 +43,16 @@ type ServiceRecord = ServiceRegistry.ServiceRecord
 
 // Each error's base class has its type written out: JSR documents and type-checks
 // the package from explicit types (no "slow types"), and cannot infer a call's.
-const ServiceNotFoundBase: Schema.TaggedErrorClass<ServiceNotFound, "ServiceNotFound", {
-  readonly _tag: Schema.tag<"ServiceNotFound">
-  readonly host: typeof Schema.String
-  readonly topic: typeof Schema.String
-}> = Schema.TaggedError<ServiceNotFound>(
-  "effect-manager/ServiceNotFound",
-)("ServiceNotFound", {
-  host: Schema.String,
-  topic: Schema.String,
-})
+const ServiceNotFoundBase: ReturnType<typeof Data.TaggedError<"ServiceNotFound">> = Data
+  .TaggedError(
+    "ServiceNotFound",
+  )
 
 /** @internal */
-export class ServiceNotFound extends ServiceNotFoundBase {
+export class ServiceNotFound extends ServiceNotFoundBase<{
+  readonly host: string
+  readonly topic: string
+}> {
   override get message(): string {
     return `No service record for topic ${JSON.stringify(this.topic)} on host ${
       JSON.stringify(this.host)
@@ -62,25 +60,17 @@ export class ServiceNotFound extends ServiceNotFoundBase {
   }
 }
 
-const ServiceRegistryErrorBase: Schema.TaggedErrorClass<
-  ServiceRegistryError,
-  "ServiceRegistryError",
-  {
-    readonly _tag: Schema.tag<"ServiceRegistryError">
-    readonly operation: Schema.Literal<["read", "write", "list"]>
-    readonly key: typeof Schema.String
-    readonly cause: typeof Schema.Defect
-  }
-> = Schema.TaggedError<ServiceRegistryError>(
-  "effect-manager/ServiceRegistryError",
-)("ServiceRegistryError", {
-  operation: Schema.Literal("read", "write", "list"),
-  key: Schema.String,
-  cause: Schema.Defect,
-})
+const ServiceRegistryErrorBase: ReturnType<typeof Data.TaggedError<"ServiceRegistryError">> = Data
+  .TaggedError(
+    "ServiceRegistryError",
+  )
 
 /** @internal */
-export class ServiceRegistryError extends ServiceRegistryErrorBase {
+export class ServiceRegistryError extends ServiceRegistryErrorBase<{
+  readonly operation: "read" | "write" | "list"
+  readonly key: string
+  readonly cause: unknown
+}> {
   override get message(): string {
     const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
     return `Service registry could not ${this.operation} ${JSON.stringify(this.key)}: ${cause}`

@@ -6,7 +6,6 @@
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import * as Schema from "effect/Schema"
 import type * as PeriodicRunner from "../../PeriodicRunner.ts"
 
 /** @internal */
@@ -17,18 +16,18 @@ export const TaskOutcome = Data.taggedEnum<PeriodicRunner.TaskOutcome>()
 export const { Failed, Interrupted, Skipped, Succeeded, TimedOut } = TaskOutcome
 
 // Each error's base class has its type written out: JSR documents and type-checks
-// the package from explicit types (no "slow types"), and cannot infer a call's.
-const NoSuchTaskBase: Schema.TaggedErrorClass<NoSuchTask, "NoSuchTask", {
-  readonly _tag: Schema.tag<"NoSuchTask">
-  readonly task: typeof Schema.String
-  readonly known: Schema.Array$<typeof Schema.String>
-}> = Schema.TaggedError<NoSuchTask>("effect-manager/NoSuchTask")("NoSuchTask", {
-  task: Schema.String,
-  known: Schema.Array(Schema.String),
-})
+// the package from explicit types (no "slow types"), and cannot infer a call's. The errors are
+// `Data.TaggedError` classes rather than `Schema.TaggedError` ones: none crosses a wire, and
+// Schema would be most of an edge bundle's weight.
+const NoSuchTaskBase: ReturnType<typeof Data.TaggedError<"NoSuchTask">> = Data.TaggedError(
+  "NoSuchTask",
+)
 
 /** @internal */
-export class NoSuchTask extends NoSuchTaskBase {
+export class NoSuchTask extends NoSuchTaskBase<{
+  readonly task: string
+  readonly known: ReadonlyArray<string>
+}> {
   override get message(): string {
     return `No periodic task named ${JSON.stringify(this.task)}; known tasks: ${
       this.known.map((name) => JSON.stringify(name)).join(", ") || "none"
@@ -36,31 +35,26 @@ export class NoSuchTask extends NoSuchTaskBase {
   }
 }
 
-const CannotTriggerBase: Schema.TaggedErrorClass<CannotTrigger, "CannotTrigger", {
-  readonly _tag: Schema.tag<"CannotTrigger">
-  readonly task: typeof Schema.String
-  readonly reason: typeof Schema.String
-}> = Schema.TaggedError<CannotTrigger>("effect-manager/CannotTrigger")("CannotTrigger", {
-  task: Schema.String,
-  reason: Schema.String,
-})
+const CannotTriggerBase: ReturnType<typeof Data.TaggedError<"CannotTrigger">> = Data.TaggedError(
+  "CannotTrigger",
+)
 
 /** @internal */
-export class CannotTrigger extends CannotTriggerBase {
+export class CannotTrigger extends CannotTriggerBase<{
+  readonly task: string
+  readonly reason: string
+}> {
   override get message(): string {
     return `Periodic task ${JSON.stringify(this.task)} cannot be triggered: ${this.reason}`
   }
 }
 
-const RunnerStoppedBase: Schema.TaggedErrorClass<RunnerStopped, "RunnerStopped", {
-  readonly _tag: Schema.tag<"RunnerStopped">
-  readonly task: typeof Schema.String
-}> = Schema.TaggedError<RunnerStopped>("effect-manager/RunnerStopped")("RunnerStopped", {
-  task: Schema.String,
-})
+const RunnerStoppedBase: ReturnType<typeof Data.TaggedError<"RunnerStopped">> = Data.TaggedError(
+  "RunnerStopped",
+)
 
 /** @internal */
-export class RunnerStopped extends RunnerStoppedBase {
+export class RunnerStopped extends RunnerStoppedBase<{ readonly task: string }> {
   override get message(): string {
     return `Periodic task ${JSON.stringify(this.task)} cannot be added: the runner has stopped`
   }
