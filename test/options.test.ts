@@ -2,33 +2,29 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
 import {
   decodeOption,
   decodeOptions,
+  filter,
   Flag,
   InvalidOption,
   Millis,
   NonEmptyString,
   OneOf,
+  optional,
   PositiveInteger,
+  Struct,
+  withDefault,
 } from "../src/internal/options.ts"
 
-const Options = Schema.Struct({
+const Options = Struct({
   name: NonEmptyString,
-  mode: Schema.optionalWith(OneOf("concurrent", "sequential"), {
-    default: () => "concurrent" as const,
-  }),
-  delay: Schema.optionalWith(Millis("≥ 0"), { default: () => 0 }),
-  timeout: Schema.optional(Millis("> 0")),
-  count: Schema.optionalWith(PositiveInteger, { default: () => 16 }),
-  start: Schema.optionalWith(Flag, { default: () => true }),
-  hooks: Schema.optionalWith(
-    Schema.Struct({ cleanup: Schema.optional(Millis("> 0")) }).annotations({
-      message: () => "must be an object",
-    }),
-    { default: () => ({}) },
-  ),
+  mode: withDefault(OneOf("concurrent", "sequential"), () => "concurrent" as const),
+  delay: withDefault(Millis("≥ 0"), () => 0),
+  timeout: optional(Millis("> 0")),
+  count: withDefault(PositiveInteger, () => 16),
+  start: withDefault(Flag, () => true),
+  hooks: withDefault(Struct({ cleanup: optional(Millis("> 0")) }), () => ({})),
 })
 
 const decode = (input: unknown) => decodeOptions("Test", Options, input)
@@ -148,7 +144,7 @@ describe("decodeOptions", () => {
     )
   })
 
-  it("reports the first bad option in the schema's order", () => {
+  it("reports the first bad option in the description's order", () => {
     expect(refused({ name: "compute", count: 0, delay: -1, mode: "x" }).option).toBe("mode")
   })
 
@@ -167,13 +163,10 @@ describe("decodeOptions", () => {
   })
 
   it("a rule across options names the option and the value as the caller gave it", () => {
-    const Window = Schema.Struct({
-      down: Millis("≥ 0"),
-      forget: Millis("≥ 0"),
-    }).pipe(
-      Schema.filter(({ down, forget }) =>
-        forget >= down || { path: ["forget"], message: `must not be shorter than down` }
-      ),
+    const Window = filter(
+      Struct({ down: Millis("≥ 0"), forget: Millis("≥ 0") }),
+      ({ down, forget }) =>
+        forget >= down || { path: ["forget"], reason: `must not be shorter than down` },
     )
     expect(decodeOptions("Test", Window, { down: "1 minute", forget: "10 seconds" })).toEqual(
       Either.left(error("forget", `"10 seconds"`, "must not be shorter than down")),

@@ -3,7 +3,6 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { PeriodicTask } from "../mod.ts"
 import * as EdgeTick from "../src/internal/edgeTick.ts"
@@ -161,7 +160,7 @@ describe("platform/workers", () => {
       )
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
-  it.effect("the saved state decodes with the schema it is read with, __proto__ included", () =>
+  it.effect("the saved state reads back as it was written, __proto__ included", () =>
     Effect.gen(function* () {
       const named = [
         PeriodicTask.fixed("__proto__", "60 seconds", Effect.void),
@@ -172,9 +171,10 @@ describe("platform/workers", () => {
       yield* Workers.tick(named)
       const saved = yield* store.get("effect-manager/periodic")
       expect(saved).toEqual(Option.some(`{"__proto__":65000,"report":35000}`))
-      const decoded = yield* Schema.decode(EdgeTick.State)(Option.getOrThrow(saved))
-      expect([...decoded]).toEqual([["__proto__", 65_000], ["report", 35_000]])
-      expect(yield* Schema.encode(EdgeTick.State)(decoded)).toBe(Option.getOrThrow(saved))
+      const read = yield* EdgeTick.readState(Option.getOrThrow(saved))
+      expect([...read]).toEqual([["__proto__", 65_000], ["report", 35_000]])
+      const instants = new Map([["__proto__", 65_000], ["report", 35_000]])
+      expect(EdgeTick.writeState(instants)).toBe(Option.getOrThrow(saved))
     }).pipe(Effect.provide(KeyValueStore.layerMemory)))
 
   it.live("the scheduled handler keeps state in a KV namespace between events", () =>

@@ -10,7 +10,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Capabilities from "../Capabilities.ts"
-import { decodeOptions, type InvalidOption, Millis } from "./options.ts"
+import { decodeOptions, type InvalidOption, Millis, Struct, withDefault } from "./options.ts"
 import { copyPayload, samePayload } from "./payload.ts"
 import { show } from "./validate.ts"
 
@@ -98,10 +98,8 @@ export const make = <A, I, E, R>(
 /** @internal */
 export const defaultPublishInterval: Duration.Duration = Duration.seconds(10)
 
-const ReportsOptions = Schema.Struct({
-  publishInterval: Schema.optionalWith(Millis("> 0"), {
-    default: () => Duration.toMillis(defaultPublishInterval),
-  }),
+const ReportsOptions = Struct({
+  publishInterval: withDefault(Millis("> 0"), () => Duration.toMillis(defaultPublishInterval)),
 })
 
 /**

@@ -2,13 +2,19 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { CapabilityReport } from "../Capabilities.ts"
 import type * as CapabilityBus from "../CapabilityBus.ts"
 import { MalformedReport, readReport } from "./capabilities.ts"
-import { decodeOptions, InvalidOption, PositiveInteger } from "./options.ts"
+import {
+  decodeOptions,
+  filter,
+  InvalidOption,
+  PositiveInteger,
+  Struct,
+  withDefault,
+} from "./options.ts"
 
 /** @internal */
 export const TypeId: CapabilityBus.TypeId = Symbol.for(
@@ -22,12 +28,10 @@ export const tag: Context.Tag<CapabilityBus.CapabilityBus, CapabilityBus.Capabil
 /** @internal */
 export const defaultCapacity = 4096
 
-const BusOptions = Schema.Struct({
-  capacity: Schema.optionalWith(
-    PositiveInteger.pipe(
-      Schema.filter(Number.isSafeInteger, { message: () => "must be at most 2^53 − 1" }),
-    ),
-    { default: () => defaultCapacity },
+const BusOptions = Struct({
+  capacity: withDefault(
+    filter(PositiveInteger, (n) => Number.isSafeInteger(n) || "must be at most 2^53 − 1"),
+    () => defaultCapacity,
   ),
 })
 

@@ -4,8 +4,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import type * as PeriodicRunnerApi from "../PeriodicRunner.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import * as PeriodicRunner from "./runner/runner.ts"
@@ -24,40 +22,41 @@ const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
- * A JSON object's text and its entries, in order. Task names are data (`"__proto__"` is a name
- * like any other), so the entries go into a `Map` and back through `Object.fromEntries`, which
- * defines own properties: `Schema.Record` assigns keys and would drop `"__proto__"`.
+ * @internal Reads what is kept between invocations: a JSON object's entries, in order, or why the
+ * text is not one. Task names are data (`"__proto__"` is a name like any other), so the entries
+ * go into a `Map`; {@link writeState} writes them back through `Object.fromEntries`, which
+ * defines own properties. Checking each entry is the caller's: one bad entry must not cost the
+ * others their turn.
+ *
+ * @example
+ * ```ts
+ * readState(`{"__proto__":65000}`) // Right(Map { "__proto__" => 65000 })
+ * readState("[1]") // Left("is not a JSON object")
+ * ```
  */
-const JsonObject = Schema.transformOrFail(
-  Schema.String,
-  Schema.ReadonlyMapFromSelf({ key: Schema.String, value: Schema.Unknown }),
-  {
-    strict: true,
-    decode: (text, _, ast) => {
-      const parsed = Either.try(() => JSON.parse(text) as unknown)
-      return Either.isLeft(parsed)
-        ? ParseResult.fail(new ParseResult.Type(ast, text, "is not JSON"))
-        : isRecord(parsed.right)
-        ? ParseResult.succeed(new Map(Object.entries(parsed.right)))
-        : ParseResult.fail(new ParseResult.Type(ast, text, "is not a JSON object"))
-    },
-    encode: (entries) => ParseResult.succeed(JSON.stringify(Object.fromEntries(entries))),
-  },
-)
-
-/** A next due instant in epoch milliseconds (`1e999` is JSON, and parses to Infinity). */
-const Instant = Schema.Finite
-
-const isInstant = Schema.is(Instant)
+export const readState = (text: string): Either.Either<ReadonlyMap<string, unknown>, string> => {
+  const parsed = Either.try(() => JSON.parse(text) as unknown)
+  return Either.isLeft(parsed)
+    ? Either.left("is not JSON")
+    : isRecord(parsed.right)
+    ? Either.right(new Map(Object.entries(parsed.right)))
+    : Either.left("is not a JSON object")
+}
 
 /**
  * @internal What is kept between invocations: each task's next due instant, by task name, as a
- * JSON object. It is written through this schema and read through its two parts.
+ * JSON object's text.
+ *
+ * @example
+ * ```ts
+ * writeState(new Map([["report", 35_000]])) // `{"report":35000}`
+ * ```
  */
-export const State = Schema.compose(
-  JsonObject,
-  Schema.ReadonlyMapFromSelf({ key: Schema.String, value: Instant }),
-)
+export const writeState = (next: ReadonlyMap<string, number>): string =>
+  JSON.stringify(Object.fromEntries(next))
+
+/** A next due instant in epoch milliseconds (`1e999` is JSON, and parses to Infinity). */
+const isInstant = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u)
 
 /**
  * Reads the state leniently: a state that is not a JSON object is replaced; an entry that is
@@ -67,11 +66,10 @@ export const State = Schema.compose(
 const decodeState = (key: string, text: string): Effect.Effect<Map<string, number>> =>
   Effect.gen(function* () {
     const resume = new Map<string, number>()
-    const entries = Schema.decodeEither(JsonObject)(text)
+    const entries = readState(text)
     if (Either.isLeft(entries)) {
-      const [issue] = ParseResult.ArrayFormatter.formatErrorSync(entries.left)
       yield* Effect.logError(
-        `Stored periodic task state under ${JSON.stringify(key)} ${issue?.message} (${
+        `Stored periodic task state under ${JSON.stringify(key)} ${entries.left} (${
           JSON.stringify(text.slice(0, 200))
         }); starting afresh`,
       ).pipe(Effect.annotateLogs("key", key))
@@ -115,8 +113,8 @@ export const tick = <E, R>(
       for (const task of status.tasks) {
         if (Option.isSome(task.nextRunAt)) next.set(task.name, task.nextRunAt.value)
       }
-      // The runner holds finite instants only: a state that does not encode is a defect.
-      yield* store.set(key, yield* Effect.orDie(Schema.encode(State)(next)))
+      // The runner holds finite instants only, which JSON writes as they are.
+      yield* store.set(key, writeState(next))
     })
     // Saved also when a "fail"-policy task failed the tick: the tasks that ran keep their turn.
     const ticked = yield* Effect.exit(runner.tick)

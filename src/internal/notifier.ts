@@ -14,7 +14,14 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Notifier from "../Notifier.ts"
 import { withLimit } from "./bounded.ts"
-import { decodeOptions, InvalidOption, Millis, PositiveInteger } from "./options.ts"
+import {
+  decodeOptions,
+  InvalidOption,
+  Millis,
+  PositiveInteger,
+  Struct,
+  withDefault,
+} from "./options.ts"
 
 /** @internal */
 export const TypeId: Notifier.TypeId = Symbol.for("effect-manager/Notifier") as Notifier.TypeId
@@ -97,11 +104,9 @@ export const logSink: Notifier.NotificationSink = (notification) =>
     notification.payload,
   ).pipe(Effect.annotateLogs(notificationAnnotations(notification)))
 
-const NotifierOptions = Schema.Struct({
-  sinkTimeout: Schema.optionalWith(Millis("> 0"), {
-    default: () => Duration.toMillis(defaultSinkTimeout),
-  }),
-  capacity: Schema.optionalWith(PositiveInteger, { default: () => defaultCapacity }),
+const NotifierOptions = Struct({
+  sinkTimeout: withDefault(Millis("> 0"), () => Duration.toMillis(defaultSinkTimeout)),
+  capacity: withDefault(PositiveInteger, () => defaultCapacity),
 })
 
 /** How a log line names a sink: its place in `sinks` and, when it has one, its function name. */

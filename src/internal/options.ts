@@ -1,14 +1,12 @@
-// One rule for every module's options. A module describes its options as a `Schema.Struct`
-// built from the blocks below (durations on the strict rule of `decodeMillis`, counts, names,
-// switches, choices), with its defaults in the schema, and `decodeOptions` turns the first thing
+// One rule for every module's options. A module describes its options as a `Struct` of the
+// blocks below (durations on the strict rule of `decodeMillis`, counts, names, switches,
+// choices), with its defaults in the description, and `decodeOptions` turns the first thing
 // wrong into one typed error, `InvalidOption`, that names the module, the option, the value as
-// the caller gave it and the rule it breaks.
+// the caller gave it and the rule it breaks. The decoders are written by hand rather than with
+// `effect/Schema`: options are read once, and Schema would be a sixth of an edge bundle.
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
-import * as AST from "effect/SchemaAST"
+import type * as Types from "effect/Types"
 import { decodeMillis, isPositiveInteger, isReadonlyMap, show } from "./validate.ts"
 
 // The base class has its type written out: JSR documents and type-checks the package from
@@ -43,6 +41,83 @@ export class InvalidOption extends InvalidOptionBase<{
   }
 }
 
+// --- decoders ----------------------------------------------------------------------------------
+
+/**
+ * @internal Why a value is refused: where, as a key path below the value decoded (empty for the
+ * value itself), and the rule it breaks.
+ *
+ * @example
+ * ```ts
+ * const refusal: Refusal = { path: ["cleanup"], reason: "must be a finite duration > 0" }
+ * ```
+ */
+export interface Refusal {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly reason: string
+}
+
+/**
+ * @internal How one option is read: the value the module works with, or why it is refused.
+ *
+ * @example
+ * ```ts
+ * const Port: Decoder<number> = (input) =>
+ *   Number.isInteger(input) ? Either.right(input as number) : refuse("must be an integer")
+ * ```
+ */
+export type Decoder<A> = (input: unknown) => Either.Either<A, Refusal>
+
+/**
+ * @internal A refusal of the value being decoded itself, or of a part of it at `path`.
+ *
+ * @example
+ * ```ts
+ * refuse("must be a Map") // Left({ path: [], reason: "must be a Map" })
+ * ```
+ */
+export const refuse = (
+  reason: string,
+  path: ReadonlyArray<PropertyKey> = [],
+): Either.Either<never, Refusal> => Either.left({ path, reason })
+
+/**
+ * @internal An option whose rule is a predicate, refused with `reason`.
+ *
+ * @example
+ * ```ts
+ * const HostLimit = declare(
+ *   (u): u is number => u === Infinity || isPositiveInteger(u),
+ *   "must be a positive integer or Infinity",
+ * )
+ * ```
+ */
+export const declare = <A>(is: (u: unknown) => u is A, reason: string): Decoder<A> => (input) =>
+  is(input) ? Either.right(input) : refuse(reason)
+
+/**
+ * @internal A decoder with one more rule on its value: `true` passes, text is the reason of a
+ * refusal of the value, a `Refusal` names a part of it (a rule across options).
+ *
+ * @example
+ * ```ts
+ * const Count = filter(PositiveInteger, (n) => n <= 10_000 || "must be at most 10000")
+ * ```
+ */
+export const filter = <A>(
+  decoder: Decoder<A>,
+  check: (value: A) => true | string | Refusal,
+): Decoder<A> =>
+(input) =>
+  Either.flatMap(decoder(input), (value) => {
+    const checked = check(value)
+    return checked === true
+      ? Either.right(value)
+      : typeof checked === "string"
+      ? refuse(checked)
+      : Either.left(checked)
+  })
+
 // --- building blocks ---------------------------------------------------------------------------
 
 /**
@@ -51,48 +126,36 @@ export class InvalidOption extends InvalidOptionBase<{
  *
  * @example
  * ```ts
- * const Options = Schema.Struct({
- *   maxSleep: Schema.optionalWith(Millis("≥ 0"), { default: () => 60_000 }),
- * })
+ * const Options = Struct({ maxSleep: withDefault(Millis("≥ 0"), () => 60_000) })
  * ```
  */
-export const Millis = (bound: "≥ 0" | "> 0"): Schema.Schema<number, unknown> =>
-  Schema.transformOrFail(Schema.Unknown, Schema.Number, {
-    strict: true,
-    decode: (input, _, ast) =>
-      Either.mapLeft(
-        decodeMillis(input, bound),
-        (reason) => new ParseResult.Type(ast, input, reason),
-      ),
-    encode: ParseResult.succeed,
-  }).annotations({ identifier: `Millis(${bound})` })
+export const Millis = (bound: "≥ 0" | "> 0"): Decoder<number> => (input) =>
+  Either.mapLeft(decodeMillis(input, bound), (reason) => ({ path: [], reason }))
 
 /**
  * @internal A count option: an integer of at least 1 (no NaN, fraction or ±Infinity).
  *
  * @example
  * ```ts
- * const Options = Schema.Struct({
- *   capacity: Schema.optionalWith(PositiveInteger, { default: () => 4096 }),
- * })
+ * const Options = Struct({ capacity: withDefault(PositiveInteger, () => 4096) })
  * ```
  */
-export const PositiveInteger: Schema.Schema<number> = Schema.declare(isPositiveInteger, {
-  identifier: "PositiveInteger",
-  message: () => "must be a positive integer",
-})
+export const PositiveInteger: Decoder<number> = declare(
+  isPositiveInteger,
+  "must be a positive integer",
+)
 
 /**
  * @internal A name option: a string with something else than white space in it.
  *
  * @example
  * ```ts
- * const Options = Schema.Struct({ host: NonEmptyString })
+ * const Options = Struct({ host: NonEmptyString })
  * ```
  */
-export const NonEmptyString: Schema.Schema<string> = Schema.declare(
+export const NonEmptyString: Decoder<string> = declare(
   (u): u is string => typeof u === "string" && u.trim() !== "",
-  { identifier: "NonEmptyString", message: () => "must be a non-empty string" },
+  "must be a non-empty string",
 )
 
 /**
@@ -100,16 +163,16 @@ export const NonEmptyString: Schema.Schema<string> = Schema.declare(
  *
  * @example
  * ```ts
- * const Options = Schema.Struct({ start: Schema.optionalWith(Flag, { default: () => true }) })
+ * const Options = Struct({ start: withDefault(Flag, () => true) })
  * ```
  */
-export const Flag: Schema.Schema<boolean> = Schema.Boolean.annotations({
-  message: () => "must be true or false",
-})
+export const Flag: Decoder<boolean> = declare(
+  (u): u is boolean => typeof u === "boolean",
+  "must be true or false",
+)
 
 /**
- * @internal A choice option: one of the given strings. A declaration rather than
- * `Schema.Literal`, whose members an optional field's union flattens, losing the message.
+ * @internal A choice option: one of the given strings.
  *
  * @example
  * ```ts
@@ -118,49 +181,147 @@ export const Flag: Schema.Schema<boolean> = Schema.Boolean.annotations({
  */
 export const OneOf = <const L extends ReadonlyArray<string>>(
   ...literals: L
-): Schema.Schema<L[number]> => {
+): Decoder<L[number]> => {
   const allowed: ReadonlyArray<unknown> = literals
   const shown = literals.map((literal) => JSON.stringify(literal))
   const last = shown.pop()
   const choices = shown.length === 0 ? `${last}` : `${shown.join(", ")} or ${last}`
-  return Schema.declare((u): u is L[number] => allowed.includes(u), {
-    identifier: `OneOf(${literals.join(", ")})`,
-    message: () => `must be ${choices}`,
-  })
+  return declare((u): u is L[number] => allowed.includes(u), `must be ${choices}`)
+}
+
+// --- records of options ------------------------------------------------------------------------
+
+/**
+ * @internal An option that may be left out (or given as `undefined`): it then has no value.
+ *
+ * @example
+ * ```ts
+ * const Options = Struct({ reportTimeout: optional(Millis("> 0")) })
+ * ```
+ */
+export interface Optional<A> {
+  readonly _tag: "Optional"
+  readonly decoder: Decoder<A>
+}
+
+/**
+ * @internal An option that may be left out (or given as `undefined`): it then has its default.
+ *
+ * @example
+ * ```ts
+ * const Options = Struct({ capacity: withDefault(PositiveInteger, () => 4096) })
+ * ```
+ */
+export interface WithDefault<A> {
+  readonly _tag: "WithDefault"
+  readonly decoder: Decoder<A>
+  readonly fallback: () => A
+}
+
+/**
+ * @internal One key of a record of options: a bare decoder for an option that must be given,
+ * `optional` or `withDefault` for one that may be left out.
+ *
+ * @example
+ * ```ts
+ * const fields: Fields = { host: NonEmptyString, delay: withDefault(Millis("≥ 0"), () => 0) }
+ * ```
+ */
+export type Field<A> = Decoder<A> | Optional<A> | WithDefault<A>
+
+/**
+ * @internal The description of a record of options, key by key, in the order they are checked.
+ *
+ * @example
+ * ```ts
+ * const fields: Fields = { host: NonEmptyString, start: withDefault(Flag, () => true) }
+ * ```
+ */
+export type Fields = { readonly [key: string]: Field<any> }
+
+/**
+ * @internal What a description's record decodes to: an optional key without a default may be
+ * absent; every other key has its value.
+ *
+ * @example
+ * ```ts
+ * type Options = Decoded<{ host: Decoder<string>; timeout: Optional<number> }>
+ * // { readonly host: string; readonly timeout?: number | undefined }
+ * ```
+ */
+export type Decoded<F extends Fields> = Types.Simplify<
+  & { readonly [K in keyof F as F[K] extends Optional<any> ? never : K]: ValueOf<F[K]> }
+  & {
+    readonly [K in keyof F as F[K] extends Optional<any> ? K : never]?: ValueOf<F[K]> | undefined
+  }
+>
+
+type ValueOf<F> = F extends Field<infer A> ? A : never
+
+/**
+ * @internal An option that may be left out, with no value then.
+ *
+ * @example
+ * ```ts
+ * const Options = Struct({ forgetAfter: optional(Millis("≥ 0")) })
+ * ```
+ */
+export const optional = <A>(decoder: Decoder<A>): Optional<A> => ({ _tag: "Optional", decoder })
+
+/**
+ * @internal An option that may be left out, with `fallback()` as its value then.
+ *
+ * @example
+ * ```ts
+ * const Options = Struct({ mode: withDefault(OneOf("concurrent", "sequential"), () => "concurrent") })
+ * ```
+ */
+export const withDefault = <A>(
+  decoder: Decoder<A>,
+  fallback: () => NoInfer<A>,
+): WithDefault<A> => ({
+  _tag: "WithDefault",
+  decoder,
+  fallback,
+})
+
+/**
+ * @internal A record of options, decoded key by key in the description's order: the first key
+ * that breaks its rule is the refusal, named by its key path. Only the record's own keys count,
+ * and keys the description does not name are left out. A value that is not an object is refused
+ * with `reason`.
+ *
+ * @example
+ * ```ts
+ * const HookTimeouts = Struct(
+ *   { cleanup: optional(Millis("> 0")) },
+ *   "must be a record of hook names to durations",
+ * )
+ * ```
+ */
+export const Struct = <const F extends Fields>(
+  fields: F,
+  reason = "must be an object",
+): Decoder<Decoded<F>> =>
+(input) => {
+  if (typeof input !== "object" || input === null) return refuse(reason)
+  const decoded: Record<string, unknown> = {}
+  for (const [key, field] of Object.entries(fields)) {
+    const given: unknown = Object.hasOwn(input, key)
+      ? (input as Record<string, unknown>)[key]
+      : undefined
+    if (given === undefined && typeof field !== "function") {
+      if (field._tag === "WithDefault") decoded[key] = field.fallback()
+      continue
+    }
+    const result = (typeof field === "function" ? field : field.decoder)(given)
+    if (Either.isLeft(result)) return refuse(result.left.reason, [key, ...result.left.path])
+    decoded[key] = result.right
+  }
+  return Either.right(decoded as Decoded<F>)
 }
 
 // --- decoding ----------------------------------------------------------------------------------
-
-/** The first thing wrong in a parse issue: where, and our rule's text. */
-interface Found {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly reason: string
-}
-
-const reasonOf = (issue: ParseResult.ParseIssue): string =>
-  ParseResult.ArrayFormatter.formatIssueSync(issue)[0]?.message ?? "is not valid"
-
-/**
- * Follows a parse issue (decoded with `errors: "first"`) to its first leaf. A missing key is
- * told with the rule of the schema it lacks, as a value `undefined` would be.
- */
-const firstIssue = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>): Found => {
-  switch (issue._tag) {
-    case "Pointer":
-      return firstIssue(issue.issue, path.concat(issue.path))
-    case "Composite":
-      return firstIssue("_tag" in issue.issues ? issue.issues : issue.issues[0], path)
-    case "Refinement":
-    case "Transformation":
-      return Option.isNone(AST.getMessageAnnotation(issue.ast))
-        ? firstIssue(issue.issue, path)
-        : { path, reason: reasonOf(issue) }
-    case "Missing":
-      return { path, reason: reasonOf(new ParseResult.Type(issue.ast.type, undefined)) }
-    default:
-      return { path, reason: reasonOf(issue) }
-  }
-}
 
 /** The caller's own value at a key path: own keys of records, entries of maps. */
 const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
@@ -188,36 +349,32 @@ const invalid = (
   module: string,
   root: ReadonlyArray<PropertyKey>,
   input: unknown,
-  issue: ParseResult.ParseIssue,
-): InvalidOption => {
-  const { path, reason } = firstIssue(issue, [])
-  return new InvalidOption({
+  { path, reason }: Refusal,
+): InvalidOption =>
+  new InvalidOption({
     module,
     option: formatPath(root.concat(path)) || "options",
     value: show(valueAt(input, path)),
     reason,
   })
-}
 
 /**
- * @internal Decodes a module's options with its schema: the options with their defaults, or an
- * `InvalidOption` for the first option that breaks its rule (in the schema's order). Only the
- * options' own enumerable keys count, as for any record of ours: an inherited one is not read.
- * The result is an `Either`, which is an `Effect` too, so a stream's constructor can use it at
- * once.
+ * @internal Decodes a module's options with its description: the options with their defaults,
+ * or an `InvalidOption` for the first option that breaks its rule (in the description's order).
+ * Only the options' own enumerable keys count, as for any record of ours: an inherited one is
+ * not read. The result is an `Either`, which is an `Effect` too, so a stream's constructor can
+ * use it at once.
  *
  * @example
  * ```ts
- * const Options = Schema.Struct({
- *   capacity: Schema.optionalWith(PositiveInteger, { default: () => 4096 }),
- * })
+ * const Options = Struct({ capacity: withDefault(PositiveInteger, () => 4096) })
  * decodeOptions("Notifier", Options, { capacity: 1.5 })
  * // Left(InvalidOption: Invalid option capacity of Notifier: 1.5 must be a positive integer)
  * ```
  */
-export const decodeOptions = <A, I>(
+export const decodeOptions = <A>(
   module: string,
-  schema: Schema.Schema<A, I>,
+  decoder: Decoder<A>,
   input: unknown,
 ): Either.Either<A, InvalidOption> => {
   if (typeof input !== "object" || input === null) {
@@ -230,14 +387,11 @@ export const decodeOptions = <A, I>(
       }),
     )
   }
-  // A struct's schema reads an inherited value for a key it requires, and none for a key that
-  // may be left out: decoding a copy of the own enumerable keys makes every key count the same
-  // way. Spreading defines an own `__proto__` key as a key, and never sets the copy's prototype.
+  // A copy of the own enumerable keys: an option given with `Object.defineProperty` as not
+  // enumerable, or inherited, is not read. Spreading defines an own `__proto__` key as a key,
+  // and never sets the copy's prototype.
   const own = { ...input }
-  return Either.mapLeft(
-    Schema.decodeUnknownEither(schema)(own),
-    (error) => invalid(module, [], own, error.issue),
-  )
+  return Either.mapLeft(decoder(own), (refusal) => invalid(module, [], own, refusal))
 }
 
 /**
@@ -251,13 +405,10 @@ export const decodeOptions = <A, I>(
  * // be a finite duration ≥ 0)
  * ```
  */
-export const decodeOption = <A, I>(
+export const decodeOption = <A>(
   module: string,
   option: string,
-  schema: Schema.Schema<A, I>,
+  decoder: Decoder<A>,
   input: unknown,
 ): Either.Either<A, InvalidOption> =>
-  Either.mapLeft(
-    Schema.decodeUnknownEither(schema)(input),
-    (error) => invalid(module, [option], input, error.issue),
-  )
+  Either.mapLeft(decoder(input), (refusal) => invalid(module, [option], input, refusal))

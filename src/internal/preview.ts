@@ -9,22 +9,25 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Random from "effect/Random"
 import type * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as PeriodicTask from "../PeriodicTask.ts"
-import { decodeOptions, type InvalidOption, PositiveInteger } from "./options.ts"
+import {
+  declare,
+  decodeOptions,
+  filter,
+  type InvalidOption,
+  optional,
+  PositiveInteger,
+  Struct,
+} from "./options.ts"
 import { type InvalidPeriodicTask, resolve, type ResolvedTask } from "./periodicTask.ts"
 import * as Timing from "./runner/timing.ts"
 
 /** The most instants one preview gives: a preview is for people and dashboards, not for loops. */
 const MAX_COUNT = 10_000
 
-const PreviewOptions = Schema.Struct({
-  count: PositiveInteger.pipe(
-    Schema.filter((n) => n <= MAX_COUNT || `must be at most ${MAX_COUNT}`),
-  ),
-  from: Schema.optional(
-    Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) || "must be a finite instant")),
-  ),
+const PreviewOptions = Struct({
+  count: filter(PositiveInteger, (n) => n <= MAX_COUNT || `must be at most ${MAX_COUNT}`),
+  from: optional(declare((u): u is number => Number.isFinite(u), "must be a finite instant")),
 })
 
 /** A jitter draw, when the task has jitter. */

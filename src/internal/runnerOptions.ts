@@ -1,20 +1,22 @@
-// The periodic runner's options on the one rule for options (see `options.ts`): a schema with
-// the runner's defaults, and the decoded form the runner works with (durations in milliseconds,
-// `resume` as a map).
+// The periodic runner's options on the one rule for options (see `options.ts`): a description
+// with the runner's defaults, and the decoded form the runner works with (durations in
+// milliseconds, `resume` as a map).
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import * as Either from "effect/Either"
 import type * as PeriodicRunner from "../PeriodicRunner.ts"
 import {
   decodeOption,
   decodeOptions,
+  type Decoder,
   Flag,
   type InvalidOption,
   Millis,
   OneOf,
   PositiveInteger,
+  refuse,
+  Struct,
+  withDefault,
 } from "./options.ts"
 import { IDLE_CAP_MILLIS } from "./runner/timing.ts"
 import { isReadonlyMap } from "./validate.ts"
@@ -52,54 +54,38 @@ export interface RunnerConfig {
 
 const ShutdownTimeout = Millis("≥ 0")
 
-const ResumeMap: Schema.Schema<ReadonlyMap<string, number>> = Schema.declare(
-  (u): u is ReadonlyMap<string, number> => u instanceof Map,
-)
-
 /**
  * `resume` as a map, whichever form it came in. Only a record's own entries count: a task named
  * `constructor` or `__proto__` is a name like any other, not a key of `Object.prototype`. A map's
  * entry under a key that is not a string names no task: its instant is checked, then dropped.
  */
-const Resume = Schema.transformOrFail(Schema.Unknown, ResumeMap, {
-  strict: true,
-  decode: (input, _, ast) => {
-    if (typeof input !== "object" || input === null) {
-      return ParseResult.fail(
-        new ParseResult.Type(ast, input, "must be a Map or a record of task names to instants"),
-      )
+const Resume: Decoder<ReadonlyMap<string, number>> = (input) => {
+  if (typeof input !== "object" || input === null) {
+    return refuse("must be a Map or a record of task names to instants")
+  }
+  const entries = isReadonlyMap(input) ? input.entries() : Object.entries(input)
+  const resume = new Map<string, number>()
+  for (const [task, at] of entries) {
+    if (typeof at !== "number" || !Number.isFinite(at)) {
+      return refuse("must be a finite instant (epoch milliseconds)", [
+        typeof task === "number" || typeof task === "symbol" ? task : String(task),
+      ])
     }
-    const entries = isReadonlyMap(input) ? input.entries() : Object.entries(input)
-    const resume = new Map<string, number>()
-    for (const [task, at] of entries) {
-      if (typeof at !== "number" || !Number.isFinite(at)) {
-        return ParseResult.fail(
-          new ParseResult.Pointer(
-            typeof task === "number" || typeof task === "symbol" ? task : String(task),
-            input,
-            new ParseResult.Type(ast, at, "must be a finite instant (epoch milliseconds)"),
-          ),
-        )
-      }
-      if (typeof task === "string") resume.set(task, at)
-    }
-    return ParseResult.succeed(resume)
-  },
-  encode: ParseResult.succeed,
-})
+    if (typeof task === "string") resume.set(task, at)
+  }
+  return Either.right(resume)
+}
 
-const RunnerOptions = Schema.Struct({
-  mode: Schema.optionalWith(OneOf("concurrent", "sequential"), {
-    default: () => "concurrent" as const,
-  }),
-  initialDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 0 }),
-  maxSleep: Schema.optionalWith(Millis("≥ 0"), { default: () => IDLE_CAP_MILLIS }),
-  shutdownTimeout: Schema.optionalWith(ShutdownTimeout, { default: () => 60_000 }),
-  maxBatch: Schema.optionalWith(PositiveInteger, { default: () => 1024 }),
-  outcomeBuffer: Schema.optionalWith(PositiveInteger, { default: () => 16_384 }),
-  resume: Schema.optionalWith(Resume, { default: () => new Map<string, number>() }),
-  start: Schema.optionalWith(Flag, { default: () => true }),
-  fiberMetrics: Schema.optionalWith(Flag, { default: () => false }),
+const RunnerOptions = Struct({
+  mode: withDefault(OneOf("concurrent", "sequential"), () => "concurrent" as const),
+  initialDelay: withDefault(Millis("≥ 0"), () => 0),
+  maxSleep: withDefault(Millis("≥ 0"), () => IDLE_CAP_MILLIS),
+  shutdownTimeout: withDefault(ShutdownTimeout, () => 60_000),
+  maxBatch: withDefault(PositiveInteger, () => 1024),
+  outcomeBuffer: withDefault(PositiveInteger, () => 16_384),
+  resume: withDefault(Resume, () => new Map<string, number>()),
+  start: withDefault(Flag, () => true),
+  fiberMetrics: withDefault(Flag, () => false),
 })
 
 /**

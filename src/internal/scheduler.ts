@@ -18,7 +18,17 @@ import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
 import { copyPayload, samePayload } from "./payload.ts"
 import { MAX_TIMER_MILLIS, SteadyClock } from "./steadyClock.ts"
-import { decodeOptions, InvalidOption, Millis, PositiveInteger } from "./options.ts"
+import {
+  declare,
+  decodeOptions,
+  filter,
+  InvalidOption,
+  Millis,
+  optional,
+  PositiveInteger,
+  Struct,
+  withDefault,
+} from "./options.ts"
 import { isPositiveInteger, show } from "./validate.ts"
 
 /** @internal */
@@ -323,28 +333,24 @@ interface Settings {
 }
 
 /** A host limit: a positive integer, or no limit at all. */
-const HostLimit = Schema.declare(
+const HostLimit = declare(
   (u): u is number => u === Infinity || isPositiveInteger(u),
-  { identifier: "HostLimit", message: () => "must be a positive integer or Infinity" },
+  "must be a positive integer or Infinity",
 )
 
-const SchedulerOptions = Schema.Struct({
-  serviceDownTime: Schema.optionalWith(Millis("≥ 0"), {
-    default: () => DEFAULT_SERVICE_DOWN_TIME_MILLIS,
+const SchedulerOptions = filter(
+  Struct({
+    serviceDownTime: withDefault(Millis("≥ 0"), () => DEFAULT_SERVICE_DOWN_TIME_MILLIS),
+    forgetAfter: optional(Millis("≥ 0")),
+    maxHosts: withDefault(HostLimit, () => Infinity),
+    changesCapacity: withDefault(PositiveInteger, () => DEFAULT_CHANGES_CAPACITY),
+    schema: declare(Schema.isSchema, "must be a Schema"),
   }),
-  forgetAfter: Schema.optional(Millis("≥ 0")),
-  maxHosts: Schema.optionalWith(HostLimit, { default: () => Infinity }),
-  changesCapacity: Schema.optionalWith(PositiveInteger, {
-    default: () => DEFAULT_CHANGES_CAPACITY,
-  }),
-  schema: Schema.declare(Schema.isSchema, { message: () => "must be a Schema" }),
-}).pipe(
-  Schema.filter(({ forgetAfter, serviceDownTime }) =>
+  ({ forgetAfter, serviceDownTime }) =>
     forgetAfter === undefined || forgetAfter >= serviceDownTime || {
       path: ["forgetAfter"],
-      message: `must not be shorter than serviceDownTime (${Duration.format(serviceDownTime)})`,
-    }
-  ),
+      reason: `must not be shorter than serviceDownTime (${Duration.format(serviceDownTime)})`,
+    },
 )
 
 const decodeSettings = <A, I>(

@@ -11,7 +11,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
 import type { InvalidApiVersion } from "../Manager.ts"
@@ -28,7 +27,17 @@ import * as PeriodicRunner from "./runner/runner.ts"
 import { decodeRunnerOptions } from "./runnerOptions.ts"
 import * as PeriodicTask from "./periodicTask.ts"
 import type { InvalidPeriodicTask } from "./periodicTask.ts"
-import { decodeOptions, Flag, InvalidOption, Millis, NonEmptyString, OneOf } from "./options.ts"
+import {
+  decodeOptions,
+  Flag,
+  InvalidOption,
+  Millis,
+  NonEmptyString,
+  OneOf,
+  optional,
+  Struct,
+  withDefault,
+} from "./options.ts"
 import { SteadyClock } from "./steadyClock.ts"
 
 // --- errors ------------------------------------------------------------------------------------
@@ -220,31 +229,29 @@ interface Resolved {
   readonly publishInterval: number
 }
 
-const HookTimeout = Schema.optional(Millis("> 0"))
+const HookTimeout = optional(Millis("> 0"))
 
-const ServiceOptions = Schema.Struct({
+const ServiceOptions = Struct({
   host: NonEmptyString,
   topic: NonEmptyString,
-  hookTimeouts: Schema.optionalWith(
-    Schema.Struct({
+  hookTimeouts: withDefault(
+    Struct({
       init: HookTimeout,
       preStart: HookTimeout,
       postStart: HookTimeout,
       cleanup: HookTimeout,
       reset: HookTimeout,
-    }).annotations({ message: () => "must be a record of hook names to durations" }),
-    { default: () => ({}) },
+    }, "must be a record of hook names to durations"),
+    () => ({}),
   ),
-  mode: Schema.optionalWith(OneOf("concurrent", "sequential"), {
-    default: () => "concurrent" as const,
-  }),
-  reportInterval: Schema.optionalWith(Millis("> 0"), { default: () => 10_000 }),
-  shutdownTimeout: Schema.optionalWith(Millis("≥ 0"), { default: () => 60_000 }),
-  reportTimeout: Schema.optional(Millis("> 0")),
-  reportInitialDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 5_000 }),
-  periodicEnable: Schema.optionalWith(Flag, { default: () => true }),
-  periodicFuzzyDelay: Schema.optionalWith(Millis("≥ 0"), { default: () => 0 }),
-  publishInterval: Schema.optionalWith(Millis("> 0"), { default: () => 10_000 }),
+  mode: withDefault(OneOf("concurrent", "sequential"), () => "concurrent" as const),
+  reportInterval: withDefault(Millis("> 0"), () => 10_000),
+  shutdownTimeout: withDefault(Millis("≥ 0"), () => 60_000),
+  reportTimeout: optional(Millis("> 0")),
+  reportInitialDelay: withDefault(Millis("≥ 0"), () => 5_000),
+  periodicEnable: withDefault(Flag, () => true),
+  periodicFuzzyDelay: withDefault(Millis("≥ 0"), () => 0),
+  publishInterval: withDefault(Millis("> 0"), () => 10_000),
 })
 
 /** @internal The options with their defaults; `reportTimeout` defaults to `reportInterval`. */
