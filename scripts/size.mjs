@@ -7,8 +7,9 @@
 //   periodic   PeriodicTask and PeriodicRunner alone (platform neutral)
 //
 // Then, per bundle, how much of it comes from effect's Schema (Schema, ParseResult, SchemaAST
-// and internal/schema/*): the minified bytes of those inputs (esbuild's metafile) and the gzipped
-// bytes saved when they are left out of the bundle (marked external). The last line is JSON.
+// and internal/schema/*): the minified bytes of those inputs (esbuild's metafile), the gzipped
+// bytes saved when they are left out of the bundle (marked external), and the modules of the
+// bundle that import it (what would have to change to leave it out). The last line is JSON.
 //
 //   node scripts/size.mjs          (npm run size)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -95,8 +96,9 @@ export default Workers.scheduledHandler(
 )
 `,
 )
-// For reference, what effect itself costs: a program that logs, and one that drains a scheduled
-// Stream (the runner's outcomes are a Stream).
+// For reference, what effect itself costs: a program that logs, one that drains a scheduled
+// Stream (the runner's outcomes are a Stream), and one that reads a @effect/platform KeyValueStore
+// (what the Worker keeps its state in; its `make` and `PlatformError` bring effect/Schema).
 const floors = [
   [
     "Effect.runPromise(Effect.log(…))",
@@ -111,6 +113,18 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 export default () =>
   Effect.runPromise(Stream.runDrain(Stream.take(Stream.fromSchedule(Schedule.spaced(1)), 2)))
+`,
+  ],
+  [
+    "the same reading a KeyValueStore",
+    `import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import * as Effect from "effect/Effect"
+export default () =>
+  Effect.runPromise(
+    Effect.flatMap(KeyValueStore.KeyValueStore, (store) => store.get("x")).pipe(
+      Effect.provide(KeyValueStore.layerMemory),
+    ),
+  )
 `,
   ],
 ].map(([what, source], i) => {
@@ -163,7 +177,12 @@ const build = async (bundle, plugins) => {
   })
   const code = result.outputFiles[0].contents
   const [output] = Object.values(result.metafile.outputs)
-  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length, output }
+  return {
+    minified: code.length,
+    gzipped: gzipSync(code, { level: 9 }).length,
+    output,
+    inputs: result.metafile.inputs,
+  }
 }
 
 const kb = (bytes) => Math.round(bytes / 102.4) / 10
@@ -181,6 +200,14 @@ try {
       .reduce((sum, i) => sum + i.bytes, 0)
     const left = Object.keys(bare.output.inputs).filter(isSchemaFile)
     if (left.length > 0) throw new Error(`${bundle.name} without Schema still has ${left}`)
+    // The bundle's own modules (not Schema's) that import Schema: where it comes in.
+    const schemaFrom = Object.entries(full.inputs)
+      .filter(([file, { imports }]) =>
+        !isSchemaFile(file) && file in full.output.inputs &&
+        imports.some((i) => isSchemaFile(i.path))
+      )
+      .map(([file]) => relative(root, resolve(root, file)).replace(/^.*node_modules\//, ""))
+      .sort()
     const groups = {}
     for (const { file, bytes } of inputs) {
       groups[groupOf(file)] = (groups[groupOf(file)] ?? 0) + bytes
@@ -191,6 +218,7 @@ try {
       gzipped: full.gzipped,
       schemaMinified,
       schemaGzipped: full.gzipped - bare.gzipped,
+      schemaFrom,
       groups: Object.entries(groups).sort((a, b) => b[1] - a[1]),
       top: inputs.sort((a, b) => b.bytes - a.bytes).slice(0, 8),
     }
@@ -225,6 +253,7 @@ for (const r of Object.values(results)) {
       } KB ` +
       `smaller gzipped (${percent(r.schemaGzipped, r.gzipped)}, Schema and what only it uses)`,
   )
+  if (r.schemaFrom.length > 0) console.log(`    Schema is imported by: ${r.schemaFrom.join(", ")}`)
   const groups = r.groups.map(([group, bytes]) => `${group} ${kb(bytes)} KB`)
   console.log(`    by origin: ${groups.join(", ")}`)
   console.log("    largest inputs:")
@@ -233,7 +262,7 @@ for (const r of Object.values(results)) {
   }
 }
 
-console.log("\nFor reference, effect alone, bundled the same way:")
+console.log("\nFor reference, effect (and @effect/platform) alone, bundled the same way:")
 for (const f of floors) {
   console.log(`  ${f.what}: ${kb(f.minified)} KB minified, ${kb(f.gzipped)} KB gzipped`)
 }
@@ -248,6 +277,7 @@ for (const r of Object.values(results)) {
     schemaMinifiedBytes: r.schemaMinified,
     schemaShareOfMinified: Math.round(1000 * r.schemaMinified / r.minified) / 1000,
     schemaGzippedBytes: r.schemaGzipped,
+    schemaFrom: r.schemaFrom,
   }
 }
 console.log(JSON.stringify(json))
