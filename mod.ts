@@ -33,3 +33,6 @@ export * as CapabilityBus from "./src/CapabilityBus.ts"
 
 /** nova's filter scheduler over capability reports. */
 export * as Scheduler from "./src/Scheduler.ts"
+
+/** Spans and metrics: what the library tells an operator besides its log lines. */
+export * as Telemetry from "./src/Telemetry.ts"

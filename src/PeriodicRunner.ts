@@ -81,6 +81,25 @@ export const isPeriodicRunner: (u: unknown) => u is PeriodicRunner<unknown> =
 export type Mode = "concurrent" | "sequential"
 
 /**
+ * How a runner traces its runs. Every run is the root of a trace of its own, never a child of
+ * the span current when the runner was made (that span would hold one trace open for the life
+ * of the process); spans the run makes are children of its span.
+ *
+ * - `"linked"` (the default): a span `run <task>` per run, linked to the span the runner was
+ *   made in (when there is one), so a trace viewer can go from the run to the service start.
+ * - `"root"`: the same span, without the link.
+ * - `"off"`: no span of the runner's; spans the run makes are roots.
+ *
+ * A run's span has the attributes `effect_manager.task`, `effect_manager.task.scheduled_at`
+ * (epoch milliseconds), `effect_manager.task.lateness_ms` and `effect_manager.task.outcome`
+ * (`succeeded`, `failed`, `timed_out`, `interrupted`); a failure ends it with its cause.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RunSpans = "linked" | "root" | "off"
+
+/**
  * Options of {@link make}; an option out of its range fails `make` with {@link InvalidOption}.
  *
  * @since 0.1.0
@@ -118,6 +137,17 @@ export interface Options {
    * per pass that starts the runs.
    */
   readonly fiberMetrics?: boolean | undefined
+  /**
+   * How each run is traced (see {@link RunSpans}). Default `"linked"`.
+   */
+  readonly runSpans?: RunSpans | undefined
+  /**
+   * Whether runs update the metrics `effect_manager.task.runs`, `.skipped`, `.duration` and
+   * `.lateness`, tagged with the task's name (see `Telemetry`). Default `true`: three metric
+   * updates per run. `false` for a runner of very many tasks whose names would make too many
+   * series, or where a run's cost matters more than its figures.
+   */
+  readonly metrics?: boolean | undefined
   /**
    * How many outcomes {@link PeriodicRunner.outcomes} keeps for a subscriber that has not read
    * them yet. A subscriber that falls further behind loses the oldest (a sliding buffer), so a

@@ -20,6 +20,8 @@ const defaults: RunnerConfig = {
   resume: new Map(),
   start: true,
   fiberMetrics: false,
+  runSpans: "linked",
+  metrics: true,
 }
 
 const error = (option: string, value: string, reason: string) =>
@@ -46,6 +48,8 @@ describe("decodeRunnerOptions", () => {
         resume: { audit: 1_000 },
         start: false,
         fiberMetrics: true,
+        runSpans: "root",
+        metrics: false,
       })
       expect(config).toEqual({
         mode: "sequential",
@@ -57,6 +61,8 @@ describe("decodeRunnerOptions", () => {
         resume: new Map([["audit", 1_000]]),
         start: false,
         fiberMetrics: true,
+        runSpans: "root",
+        metrics: false,
       })
     }))
 
@@ -66,6 +72,11 @@ describe("decodeRunnerOptions", () => {
       error("mode", `"parallel"`, `must be "concurrent" or "sequential"`),
     ],
     [{ mode: null as never }, error("mode", "null", `must be "concurrent" or "sequential"`)],
+    [
+      { runSpans: "all" as never },
+      error("runSpans", `"all"`, `must be "linked", "root" or "off"`),
+    ],
+    [{ metrics: 1 as never }, error("metrics", "1", "must be true or false")],
     [{ initialDelay: -1 }, error("initialDelay", "-1", "must be a finite duration ≥ 0")],
     [{ maxSleep: NaN }, error("maxSleep", "NaN", "must be a finite duration ≥ 0")],
     [{ maxSleep: "abc" as never }, error("maxSleep", `"abc"`, "is not a duration")],

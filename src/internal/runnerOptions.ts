@@ -37,6 +37,8 @@ import { isReadonlyMap } from "./validate.ts"
  *   resume: new Map(),
  *   start: true,
  *   fiberMetrics: false,
+ *   runSpans: "linked",
+ *   metrics: true,
  * }
  * ```
  */
@@ -50,6 +52,8 @@ export interface RunnerConfig {
   readonly resume: ReadonlyMap<string, number>
   readonly start: boolean
   readonly fiberMetrics: boolean
+  readonly runSpans: PeriodicRunner.RunSpans
+  readonly metrics: boolean
 }
 
 const ShutdownTimeout = Millis("≥ 0")
@@ -86,6 +90,11 @@ const RunnerOptions = Struct({
   resume: withDefault(Resume, () => new Map<string, number>()),
   start: withDefault(Flag, () => true),
   fiberMetrics: withDefault(Flag, () => false),
+  runSpans: withDefault(
+    OneOf("linked", "root", "off"),
+    () => "linked" as const,
+  ),
+  metrics: withDefault(Flag, () => true),
 })
 
 /**

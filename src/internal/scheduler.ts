@@ -7,7 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -18,6 +20,7 @@ import { MalformedReport, readReport } from "./capabilities.ts"
 import { DEFAULT_SERVICE_DOWN_TIME_MILLIS, heardWithin } from "./liveness.ts"
 import { copyPayload, samePayload } from "./payload.ts"
 import { MAX_TIMER_MILLIS, SteadyClock } from "./steadyClock.ts"
+import * as telemetry from "./telemetry.ts"
 import {
   declare,
   decodeOptions,
@@ -628,8 +631,10 @@ export const make = <A, I>(
     const clock = yield* Effect.clock
     const steady = new SteadyClock(clock)
 
-    const sweeper = sweeperWith(table, clock, steady, pubsub)
+    const meters = schedulerMeters(yield* FiberRef.get(FiberRef.currentMetricLabels))
+    const sweeper = sweeperWith(table, clock, steady, pubsub, meters)
     const publish = (events: ReadonlyArray<Scheduler.HostChange<A>>) => {
+      meters.hostsUp(table.upCount())
       sweeper.wakeIfDueEarlier()
       return events.length === 0 ? Effect.void : PubSub.publishAll(pubsub, events)
     }
@@ -646,12 +651,12 @@ export const make = <A, I>(
     )
     const subscribeChanges = Effect.zipRight(listen, Stream.fromPubSub(pubsub, { scoped: true }))
 
-    const ingestAll = ingestAllWith(table, steady, publish)
+    const ingestAll = ingestAllWith(table, steady, publish, meters)
     const service: Scheduler.Scheduler<A> = {
       [TypeId]: TypeId,
       serviceDownTime: Duration.millis(settings.downTime),
       forgetAfter: Duration.millis(settings.forgetAfter),
-      ingest: ingestWith(table, steady, publish),
+      ingest: ingestWith(table, steady, publish, meters),
       ingestAll,
       consume: (stream) =>
         Stream.runForEachChunk(stream, ingestAll).pipe(
@@ -664,7 +669,7 @@ export const make = <A, I>(
       upHosts: Effect.sync(() => table.upHosts(steady.now())),
       changes: Stream.unwrapScoped(subscribeChanges),
       subscribeChanges,
-      select: selectWith(table, steady),
+      select: observeSelect(selectWith(table, steady), meters),
     }
     return service
   })
@@ -680,6 +685,7 @@ const sweeperWith = <A>(
   clock: Clock.Clock,
   steady: SteadyClock,
   pubsub: PubSub.PubSub<Scheduler.HostChange<A>>,
+  meters: SchedulerMeters,
 ) => {
   /** The steady instant the sweeper sleeps until (+∞: until woken); −∞ once woken. */
   let plannedAt = Infinity
@@ -695,6 +701,7 @@ const sweeperWith = <A>(
       const now = steady.now()
       const events: Array<Scheduler.HostChange<A>> = []
       const next = plannedAt = table.sweep(now, events)
+      meters.hostsUp(table.upCount())
       const woken = Deferred.await(wake = Deferred.unsafeMake<void>(FiberId.none))
       if (events.length > 0) yield* PubSub.publishAll(pubsub, events)
       // A wait longer than a platform timer holds is slept in parts, planned again after each.
@@ -707,15 +714,61 @@ const sweeperWith = <A>(
   return { wakeIfDueEarlier, run }
 }
 
+/** The scheduler's metrics (see `Telemetry`), each an update function. */
+interface SchedulerMeters {
+  readonly hostsUp: (count: number) => void
+  readonly applied: (count: number) => void
+  readonly outOfOrder: (count: number) => void
+  readonly refused: (count: number) => void
+  readonly placements: (count: number) => void
+  readonly noValidHost: (count: number) => void
+}
+
+const schedulerMeters = (base: ReadonlyArray<MetricLabel.MetricLabel>): SchedulerMeters => {
+  const reports = (result: string) =>
+    telemetry.updater(telemetry.Keys.reports, telemetry.labels(base, { result }))
+  return {
+    hostsUp: telemetry.updater(telemetry.Keys.hostsUp, base),
+    applied: reports("applied"),
+    outOfOrder: reports("out_of_order"),
+    refused: reports("refused"),
+    placements: telemetry.updater(telemetry.Keys.placements, base),
+    noValidHost: telemetry.updater(telemetry.Keys.noValidHost, base),
+  }
+}
+
+/**
+ * `select` in a span `select` that names the host chosen, or how many hosts were considered when
+ * none was valid; counted in `effect_manager.scheduler.placements` or `.no_valid_host`.
+ */
+const observeSelect = <A>(
+  select: Scheduler.Scheduler<A>["select"],
+  meters: SchedulerMeters,
+): Scheduler.Scheduler<A>["select"] =>
+(request, options) =>
+  select(request, options).pipe(
+    Effect.tap((chosen) => {
+      meters.placements(1)
+      return Effect.annotateCurrentSpan(telemetry.Attribute.chosenHost, chosen.host)
+    }),
+    Effect.tapError((error) => {
+      if (error._tag !== "NoValidHost") return Effect.void
+      meters.noValidHost(1)
+      return Effect.annotateCurrentSpan(telemetry.Attribute.hostsConsidered, error.hosts)
+    }),
+    telemetry.span("select", {}),
+  )
+
 type Publish<A> = (events: ReadonlyArray<Scheduler.HostChange<A>>) => Effect.Effect<void>
 
 const ingestWith =
-  <A>(table: HostTable<A>, steady: SteadyClock, publish: Publish<A>) =>
+  <A>(table: HostTable<A>, steady: SteadyClock, publish: Publish<A>, meters: SchedulerMeters) =>
   (report: CapabilityReport) =>
     Effect.suspend(() => {
       const now = steady.now()
       const events: Array<Scheduler.HostChange<A>> = []
       const result = table.apply(report, now, now + steady.wallOffset(), events)
+      ;(result === true ? meters.applied : result === false ? meters.outOfOrder : meters.refused)(1)
       if (typeof result !== "boolean") {
         return Effect.zipRight(
           Effect.zipRight(logRejection(result), publish(events)),
@@ -726,7 +779,7 @@ const ingestWith =
     })
 
 const ingestAllWith =
-  <A>(table: HostTable<A>, steady: SteadyClock, publish: Publish<A>) =>
+  <A>(table: HostTable<A>, steady: SteadyClock, publish: Publish<A>, meters: SchedulerMeters) =>
   (reports: Iterable<CapabilityReport>) =>
     Effect.suspend(() => {
       const now = steady.now()
@@ -742,6 +795,9 @@ const ingestAllWith =
         else rejected.push(result)
       }
       const summary: Scheduler.IngestSummary = { accepted, outOfOrder, rejected }
+      if (accepted > 0) meters.applied(accepted)
+      if (outOfOrder > 0) meters.outOfOrder(outOfOrder)
+      if (rejected.length > 0) meters.refused(rejected.length)
       const published = publish(events)
       return Effect.as(
         rejected.length === 0

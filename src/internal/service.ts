@@ -7,7 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
@@ -39,6 +41,7 @@ import {
   withDefault,
 } from "./options.ts"
 import { SteadyClock } from "./steadyClock.ts"
+import * as telemetry from "./telemetry.ts"
 
 // --- errors ------------------------------------------------------------------------------------
 
@@ -315,6 +318,10 @@ interface Run {
   /** Set once the record is registered: a start that fails after that marks it down. */
   registered: boolean
   state: Service.ServiceState
+  /** The attributes of every span of the service: its host and topic. */
+  readonly attributes: Record<string, string>
+  /** The metric labels of the fiber that built the service (`Effect.tagMetrics`). */
+  readonly metricLabels: ReadonlyArray<MetricLabel.MetricLabel>
 }
 
 /** The annotations of a service's log lines: an operator filters a host's or a topic's by them. */
@@ -324,19 +331,45 @@ const annotateService = (config: Resolved) =>
 const setPhase = (run: Run, lifecycle: Lifecycle, phase: Service.ManagerPhase) =>
   Effect.sync(() => run.phases.set(lifecycle.name, phase))
 
-/** A hook with its time limit, if it has one; its log lines, the hook's own too, name the manager. */
+/**
+ * A hook in its span `<hook> <manager>`, timed into `effect_manager.hook.duration`; its log
+ * lines, the hook's own too, name the manager.
+ */
+const observed = <A, E>(
+  run: Run,
+  manager: string,
+  hook: Service.Hook,
+  effect: Effect.Effect<A, E>,
+): Effect.Effect<A, E> =>
+  telemetry.span(
+    telemetry.timed(
+      effect,
+      telemetry.Keys.hookDuration,
+      telemetry.labels(run.metricLabels, { manager, hook }),
+    ),
+    `${hook} ${manager}`,
+    { ...run.attributes, [telemetry.Attribute.manager]: manager, [telemetry.Attribute.hook]: hook },
+  ).pipe(Effect.annotateLogs("manager", manager))
+
+/** A hook with its time limit, if it has one, observed. */
 const timed = (
+  run: Run,
   lifecycle: Lifecycle,
   hook: Service.Hook,
   effect: Effect.Effect<void, unknown>,
   limit: number | undefined,
 ): Effect.Effect<void, unknown> =>
-  (limit === undefined ? effect : withLimit(
-    effect,
-    limit,
-    () => new HookTimedOut({ manager: lifecycle.name, hook, timeoutMillis: limit }),
-    `Manager ${JSON.stringify(lifecycle.name)}: ${hook}`,
-  )).pipe(Effect.annotateLogs("manager", lifecycle.name))
+  observed(
+    run,
+    lifecycle.name,
+    hook,
+    limit === undefined ? effect : withLimit(
+      effect,
+      limit,
+      () => new HookTimedOut({ manager: lifecycle.name, hook, timeoutMillis: limit }),
+      `Manager ${JSON.stringify(lifecycle.name)}: ${hook}`,
+    ),
+  )
 
 /** Builds the managers in the order given (nova constructs its manager with the service). */
 const buildManagers = (managers: ReadonlyArray<Manager.AnyManagerLayer>) =>
@@ -380,7 +413,7 @@ const failedIn = (run: Run, manager: string, phase: Service.StartPhase) =>
 const startHook = (run: Run, lifecycle: Lifecycle, phase: "init" | "preStart" | "postStart") =>
   Effect.zipRight(
     setPhase(run, lifecycle, phase),
-    timed(lifecycle, phase, lifecycle[phase], run.config.hookTimeouts[phase]),
+    timed(run, lifecycle, phase, lifecycle[phase], run.config.hookTimeouts[phase]),
   ).pipe(failedIn(run, lifecycle.name, phase))
 
 /**
@@ -436,15 +469,20 @@ const cleanup = (
     const own = run.config.hookTimeouts.cleanup
     const limit = own === undefined ? left : Math.min(own, left)
     yield* Effect.logInfo(`Stopping: cleanup of ${manager}`)
-    const exit = yield* Effect.exit(withLimit(
-      lifecycle.cleanup(start),
-      limit,
-      // With no time left, the step that used it up is the overrun, not this one.
-      (): Service.StopError =>
-        left === 0
-          ? new CleanupPastDeadline({ manager })
-          : new ShutdownOverrun({ manager, hook: "cleanup", limitMillis: limit }),
-      `Manager ${JSON.stringify(manager)}: cleanup`,
+    const exit = yield* Effect.exit(observed(
+      run,
+      manager,
+      "cleanup",
+      withLimit(
+        lifecycle.cleanup(start),
+        limit,
+        // With no time left, the step that used it up is the overrun, not this one.
+        (): Service.StopError =>
+          left === 0
+            ? new CleanupPastDeadline({ manager })
+            : new ShutdownOverrun({ manager, hook: "cleanup", limitMillis: limit }),
+        `Manager ${JSON.stringify(manager)}: cleanup`,
+      ),
     ))
     if (Exit.isSuccess(exit)) return Option.none()
     const overrun = Option.filter(Cause.failureOption(exit.cause), isTimeout)
@@ -499,6 +537,13 @@ const markDown = (run: Run, deadline: number): Effect.Effect<Option.Option<MarkD
     return Option.some(error)
   })
 
+/** One phase of a stop, in its span `stop <phase>`. */
+const stopPhase = <A>(run: Run, phase: string, effect: Effect.Effect<A>): Effect.Effect<A> =>
+  telemetry.span(effect, `stop ${phase}`, {
+    ...run.attributes,
+    [telemetry.Attribute.stopPhase]: phase,
+  })
+
 /** consumers → runner → cleanup → record marked down, under one deadline. */
 const addStop = (
   run: Run,
@@ -516,17 +561,21 @@ const addStop = (
         run.state = "stopping"
         for (const lifecycle of run.lifecycles) yield* setPhase(run, lifecycle, "stopping")
         yield* Effect.logInfo(`Stopping service ${topic} on ${host}: periodic tasks`)
-        yield* Effect.orDie(runner.shutdown(Math.max(0, deadline - run.now())))
-        yield* stopPublishers
-        yield* Effect.orDie(heartbeat.shutdown(0))
-        const errors = yield* cleanupAll(run, Exit.void, deadline)
-        const down = yield* markDown(run, deadline)
+        yield* stopPhase(
+          run,
+          "periodic_tasks",
+          Effect.orDie(runner.shutdown(Math.max(0, deadline - run.now()))),
+        )
+        yield* stopPhase(run, "capabilities", stopPublishers)
+        yield* stopPhase(run, "heartbeat", Effect.orDie(heartbeat.shutdown(0)))
+        const errors = yield* stopPhase(run, "cleanup", cleanupAll(run, Exit.void, deadline))
+        const down = yield* stopPhase(run, "mark_down", markDown(run, deadline))
         run.state = "stopped"
         yield* Deferred.succeed(stopped, {
           errors: [...errors, ...Option.toArray(down)],
           durationMillis: run.now() - started,
         })
-      })
+      }).pipe(telemetry.span(`stop ${topic}`, run.attributes))
     )
     return Deferred.await(stopped)
   })
@@ -565,6 +614,10 @@ const heartbeat = (run: Run) =>
       alive.report = false
       alive.skipLogged = false
     })))
+    const failed = telemetry.updater(
+      telemetry.Keys.heartbeatFailures,
+      telemetry.labels(run.metricLabels, { host, topic }),
+    )
     const report = withLimit(
       tracked,
       reportTimeout,
@@ -572,6 +625,10 @@ const heartbeat = (run: Run) =>
         new RegistryTimedOut({ host, topic, operation: "report", limitMillis: reportTimeout }),
       `Service registry: report of ${topic} on ${host}`,
     ).pipe(
+      Effect.tap((record) =>
+        Effect.annotateCurrentSpan(telemetry.Attribute.reportCount, record.reportCount)
+      ),
+      telemetry.span(`heartbeat ${topic}`, run.attributes),
       Effect.tap((record) =>
         Effect.suspend(() => {
           view.reportCount = record.reportCount
@@ -588,6 +645,7 @@ const heartbeat = (run: Run) =>
           if (Cause.isInterruptedOnly(cause)) {
             return Effect.failCause(cause)
           }
+          failed(1)
           if (!view.connected) {
             return Effect.void
           }
@@ -705,7 +763,7 @@ const makeReset = (run: Run) =>
       let failure: ResetFailed<unknown> | undefined
       for (const lifecycle of run.lifecycles) {
         const exit = yield* Effect.exit(
-          timed(lifecycle, "reset", lifecycle.reset, run.config.hookTimeouts.reset),
+          timed(run, lifecycle, "reset", lifecycle.reset, run.config.hookTimeouts.reset),
         )
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
           const error = new ResetFailed({ manager: lifecycle.name, cause: exit.cause })
@@ -803,12 +861,17 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
       attempted: [],
       registered: false,
       state: "running",
+      attributes: {
+        [telemetry.Attribute.host]: config.host,
+        [telemetry.Attribute.topic]: config.topic,
+      },
+      metricLabels: yield* FiberRef.get(FiberRef.currentMetricLabels),
     }
 
     // Bad tasks (an invalid duration, a name two managers share) fail before any hook runs.
     const tasks = config.periodicEnable ? lifecycles.flatMap((lifecycle) => lifecycle.tasks) : []
     const resolved = yield* PeriodicRunner.resolveAll(tasks)
-    yield* start(run)
+    yield* telemetry.span(start(run), `start ${config.topic}`, run.attributes)
 
     const beat = yield* heartbeat(run)
     const fuzzy = config.periodicFuzzyDelay > 0

@@ -23,6 +23,7 @@ import type { Alarm } from "./alarm.ts"
 import type { PeriodicTaskFailed, TaskTimedOut } from "./errors.ts"
 import { type Lifecycle, open } from "./lifecycle.ts"
 import { recordSkip } from "./record.ts"
+import type { RunnerTelemetry } from "./instrument.ts"
 import type { RunnerTask } from "./task.ts"
 import {
   fixedLastRun,
@@ -82,6 +83,7 @@ export class RunnerCore<E, R> {
     readonly outcomes: PubSub.PubSub<PeriodicRunner.TaskOutcome>,
     readonly alarm: Alarm,
     driven: boolean,
+    readonly telemetry: RunnerTelemetry,
   ) {
     this.lifecycle = open(driven)
     this.followedWallOffset = steady.wallOffset()

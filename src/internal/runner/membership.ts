@@ -14,6 +14,7 @@ import { interruptWithinGrace, withLimit } from "../bounded.ts"
 import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask.ts"
 import type { Engine, RunnerCore } from "./core.ts"
 import { NoSuchTask, RunnerStopped, TaskTimedOut } from "./errors.ts"
+import { instrumentRun } from "./instrument.ts"
 import { makeRunnerTask, type RunnerTask } from "./task.ts"
 
 /** The tasks a user can name: every task not removed, by name. */
@@ -59,7 +60,11 @@ export const enlist = <E, R>(
   resumed: boolean,
 ): Effect.Effect<void, InvalidPeriodicTask> =>
   Effect.gen(function* () {
-    engine.prepare(task, limitedRun(resolved))
+    const run = limitedRun(resolved)
+    engine.prepare(
+      task,
+      instrumentRun(core.telemetry, core.mode, core.runtime, () => core.wallOffset(), task, run),
+    )
     if (task.kind === "Schedule" && !resolved.task.runImmediately && !resumed) {
       yield* Effect.catchAllCause(core.stepSchedule(task, task.nextDue, undefined), (cause) =>
         new InvalidPeriodicTask({

@@ -21,6 +21,7 @@ import {
   TaskTimedOut,
   TimedOut,
 } from "./errors.ts"
+import { runOutcome } from "./instrument.ts"
 import type { RunnerTask } from "./task.ts"
 
 const publish = <E, R>(
@@ -30,6 +31,11 @@ const publish = <E, R>(
 ): Effect.Effect<void> => {
   task.lastOutcome = outcome
   task.successUnbuilt = false
+  const meters = task.meters
+  if (meters !== undefined) {
+    if (outcome._tag === "Skipped") meters.skipped()
+    else meters.ran(runOutcome[outcome._tag], outcome.durationMillis, outcome.latenessMillis)
+  }
   return core.subscribers > 0 ? PubSub.publish(core.outcomes, outcome) : Effect.void
 }
 
@@ -73,6 +79,7 @@ export const recordSuccess = <E, R>(
   if (core.subscribers > 0 || task.detached) return recordExit(core, task, Exit.succeed(value))
   const end = ended(core, task)
   task.succeeded++
+  task.meters?.ran("succeeded", end - task.startedAt, task.startedAt - task.scheduledAt)
   task.successUnbuilt = true
   const offset = core.wallOffset()
   task.successScheduledAt = task.scheduledAt + offset

@@ -18,6 +18,7 @@ import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask
 import { sleepLong, SteadyClock } from "../steadyClock.ts"
 import { Alarm } from "./alarm.ts"
 import { makeConcurrentEngine } from "./concurrent.ts"
+import { telemetryOf } from "./instrument.ts"
 import { makeControl } from "./control.ts"
 import { add, enlist, nameTaken, remove, type TaskNames } from "./membership.ts"
 import { type Engine, RunnerCore } from "./core.ts"
@@ -113,7 +114,10 @@ export const makeResolved = <E, R>(
 
 const makeCore = <E, R>(resolved: ReadonlyArray<ResolvedTask<E, R>>, config: RunnerConfig) =>
   Effect.gen(function* () {
-    const runtime = yield* Effect.runtime<R>()
+    const { runtime, telemetry } = telemetryOf(yield* Effect.runtime<R>(), {
+      runSpans: config.runSpans,
+      metrics: config.metrics,
+    })
     const clock = yield* Effect.clock
     const steady = new SteadyClock(clock)
     const start = steady.now()
@@ -143,6 +147,7 @@ const makeCore = <E, R>(resolved: ReadonlyArray<ResolvedTask<E, R>>, config: Run
       yield* PubSub.sliding<PeriodicRunner.TaskOutcome>(config.outcomeBuffer),
       alarm,
       config.start,
+      telemetry,
     )
   })
 

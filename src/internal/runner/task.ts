@@ -14,6 +14,7 @@ import type * as PeriodicRunner from "../../PeriodicRunner.ts"
 import type * as PeriodicTask from "../../PeriodicTask.ts"
 import type { HeapEntry } from "./dueHeap.ts"
 import type { ResolvedTask } from "../periodicTask.ts"
+import type { TaskMeters } from "../telemetry.ts"
 import { Succeeded } from "./errors.ts"
 import { fixedStart } from "./timing.ts"
 
@@ -92,6 +93,8 @@ export interface RunnerTask<R> extends HeapEntry {
   timedOut: number
   skipped: number
   interrupted: number
+  /** Its metrics (`effect_manager.task.*`), unless the runner records none. */
+  meters: TaskMeters | undefined
 }
 
 /** Whether the runner may start the task: enabled, not paused, its schedule not over. */
@@ -152,6 +155,7 @@ export const makeRunnerTask = <E, R>(
     timedOut: 0,
     skipped: 0,
     interrupted: 0,
+    meters: undefined,
   }
   if (resumedAt !== undefined) {
     runner.nextDue = resumedAt

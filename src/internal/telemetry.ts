@@ -1,0 +1,229 @@
+/**
+ * What the library tells an operator besides its log lines: spans through the context's
+ * `Tracer` and metrics in `effect/Metric`'s global registry, so that any exporter of either
+ * sees them (`@effect/opentelemetry`, Prometheus, a test's snapshot). Every name and attribute
+ * is here, in one place; the public module `Telemetry` documents them.
+ *
+ * Names follow OpenTelemetry's habits: span names are "{operation} {target}" of low
+ * cardinality (a task's or a manager's name, never an instant), attributes and metrics are
+ * lowercase dotted names under `effect_manager.`. Durations are milliseconds, tagged
+ * `time_unit: milliseconds` as `Metric.timer` tags its own.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import * as MetricLabel from "effect/MetricLabel"
+import type * as Tracer from "effect/Tracer"
+
+/** @internal Span attributes. */
+export const Attribute = {
+  task: "effect_manager.task",
+  scheduledAt: "effect_manager.task.scheduled_at",
+  lateness: "effect_manager.task.lateness_ms",
+  outcome: "effect_manager.task.outcome",
+  host: "effect_manager.host",
+  topic: "effect_manager.topic",
+  manager: "effect_manager.manager",
+  hook: "effect_manager.hook",
+  stopPhase: "effect_manager.stop_phase",
+  reportCount: "effect_manager.report_count",
+  hostsConsidered: "effect_manager.scheduler.hosts_considered",
+  chosenHost: "effect_manager.scheduler.chosen_host",
+} as const
+
+/** How a run ended, as the `outcome` tag and attribute have it. */
+export type RunOutcome = "succeeded" | "failed" | "timed_out" | "interrupted"
+
+/** Milliseconds, from a fraction of one to five minutes (OpenTelemetry's defaults, extended). */
+const millisBoundaries = MetricBoundaries.fromIterable([
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  25,
+  50,
+  100,
+  250,
+  500,
+  1_000,
+  2_500,
+  5_000,
+  10_000,
+  30_000,
+  60_000,
+  300_000,
+])
+
+const milliseconds = [MetricLabel.make("time_unit", "milliseconds")]
+
+const millisHistogram = (name: string, description: string) =>
+  MetricKey.taggedWithLabels(MetricKey.histogram(name, millisBoundaries, description), milliseconds)
+
+/** @internal The metrics' keys; `Telemetry` makes its metrics from them. */
+export const Keys = {
+  taskRuns: MetricKey.counter("effect_manager.task.runs", {
+    description: "Runs of periodic tasks, by task and outcome",
+  }),
+  taskSkipped: MetricKey.counter("effect_manager.task.skipped", {
+    description: "Occurrences of periodic tasks skipped (the task still running, missed slots)",
+  }),
+  taskDuration: millisHistogram(
+    "effect_manager.task.duration",
+    "How long runs of periodic tasks took, by task",
+  ),
+  taskLateness: millisHistogram(
+    "effect_manager.task.lateness",
+    "How long after their scheduled instant runs of periodic tasks started, by task",
+  ),
+  hookDuration: millisHistogram(
+    "effect_manager.hook.duration",
+    "How long managers' lifecycle hooks took, by manager and hook",
+  ),
+  heartbeatFailures: MetricKey.counter("effect_manager.registry.heartbeat_failures", {
+    description: "Heartbeats (service state reports) that failed or timed out, by host and topic",
+  }),
+  hostsUp: MetricKey.gauge("effect_manager.scheduler.hosts_up", {
+    description: "Host states a scheduler holds as up",
+  }),
+  reports: MetricKey.counter("effect_manager.scheduler.reports", {
+    description:
+      "Capability reports a scheduler received, by result (applied, out_of_order, refused)",
+  }),
+  placements: MetricKey.counter("effect_manager.scheduler.placements", {
+    description: "Hosts a scheduler's select chose",
+  }),
+  noValidHost: MetricKey.counter("effect_manager.scheduler.no_valid_host", {
+    description: "Selects that found no valid host",
+  }),
+} as const
+
+/** A metric made from `key` with `labels` added: its registry entry is looked up once. */
+const meter = <Type extends MetricKey.MetricKey<any>>(
+  key: Type,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+) =>
+  Metric.fromMetricKey(
+    labels.length === 0 ? key : MetricKey.taggedWithLabels(key, labels),
+  ) as Metric.Metric<Type["keyType"], number, unknown>
+
+const noLabels: Array<MetricLabel.MetricLabel> = []
+
+/**
+ * @internal Updates the metric of `key` tagged with `labels` (adds to a counter, sets a gauge,
+ * records in a histogram): its registry entry is looked up on the first update only.
+ */
+export const updater = (
+  key: MetricKey.MetricKey<any>,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+): (value: number) => void => {
+  let metric: Metric.Metric<any, number, unknown> | undefined
+  return (value) => (metric ??= meter(key, labels)).unsafeUpdate(value, noLabels)
+}
+
+/** @internal `[key, value]` pairs as metric labels, after the fiber's own. */
+export const labels = (
+  base: ReadonlyArray<MetricLabel.MetricLabel>,
+  pairs: Record<string, string>,
+): Array<MetricLabel.MetricLabel> => [
+  ...base,
+  ...Object.entries(pairs).map(([key, value]) => MetricLabel.make(key, value)),
+]
+
+/**
+ * @internal One task's metrics, each made on first use: a runner of ten thousand tasks makes
+ * the entries its tasks update, and looks none of them up again per run.
+ */
+export class TaskMeters {
+  private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly runs = new Map<RunOutcome, Metric.Metric<any, number, unknown>>()
+  private duration: Metric.Metric<any, number, unknown> | undefined
+  private lateness: Metric.Metric<any, number, unknown> | undefined
+  private skips: Metric.Metric<any, number, unknown> | undefined
+
+  constructor(base: ReadonlyArray<MetricLabel.MetricLabel>, task: string) {
+    this.labels = [...base, MetricLabel.make("task", task)]
+  }
+
+  /** A run ended. */
+  ran(outcome: RunOutcome, durationMillis: number, latenessMillis: number): void {
+    let runs = this.runs.get(outcome)
+    if (runs === undefined) {
+      runs = meter(Keys.taskRuns, [...this.labels, MetricLabel.make("outcome", outcome)])
+      this.runs.set(outcome, runs)
+    }
+    runs.unsafeUpdate(1, noLabels)
+    ;(this.duration ??= meter(Keys.taskDuration, this.labels)).unsafeUpdate(
+      durationMillis,
+      noLabels,
+    )
+    ;(this.lateness ??= meter(Keys.taskLateness, this.labels)).unsafeUpdate(
+      latenessMillis,
+      noLabels,
+    )
+  }
+
+  /** An occurrence was skipped. */
+  skipped(): void {
+    ;(this.skips ??= meter(Keys.taskSkipped, this.labels)).unsafeUpdate(1, noLabels)
+  }
+}
+
+/** @internal How an exit reads as an outcome; `timedOut` tells a time limit's failure. */
+export const outcomeOf = (
+  exit: Exit.Exit<unknown, unknown>,
+  timedOut: (error: unknown) => boolean,
+): RunOutcome => {
+  if (Exit.isSuccess(exit)) return "succeeded"
+  if (Cause.isInterruptedOnly(exit.cause)) return "interrupted"
+  const failure = Cause.failureOption(exit.cause)
+  return failure._tag === "Some" && timedOut(failure.value) ? "timed_out" : "failed"
+}
+
+/**
+ * @internal `effect` in a span named `name` with `attributes`, a child of the current span, and
+ * without the stack trace Effect captures by default (one `Error` per span).
+ */
+export const span: {
+  (
+    name: string,
+    attributes: Record<string, unknown>,
+  ): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    name: string,
+    attributes: Record<string, unknown>,
+  ): Effect.Effect<A, E, R>
+} = dual(3, <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  attributes: Record<string, unknown>,
+): Effect.Effect<A, E, R> =>
+  Effect.withSpan(effect, name, { attributes, captureStackTrace: false }))
+
+/**
+ * @internal `effect` timed into the histogram of `key` with `labels`, however it ends; the
+ * clock is the fiber's `Clock`, so a `TestClock` times it too.
+ */
+export const timed = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  key: MetricKey.MetricKey<any>,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+): Effect.Effect<A, E, R> =>
+  Effect.clockWith((clock) => {
+    const start = clock.unsafeCurrentTimeMillis()
+    return Effect.ensuring(
+      effect,
+      Effect.sync(() => updater(key, labels)(clock.unsafeCurrentTimeMillis() - start)),
+    )
+  })
+
+/** @internal A span's link to `span`, for a run's root span. */
+export const linkTo = (span: Tracer.AnySpan | undefined): ReadonlyArray<Tracer.SpanLink> =>
+  span === undefined ? [] : [{ _tag: "SpanLink", span, attributes: {} }]
