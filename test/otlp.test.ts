@@ -16,12 +16,12 @@ const web = globalThis as any
 const collector = (received: Array<{ readonly path: string; readonly body: any }>) =>
   Layer.succeed(
     HttpClient.HttpClient,
-    HttpClient.make((request, url) =>
+    HttpClient.make((request) =>
       Effect.sync(() => {
         const body = request.body._tag === "Uint8Array"
           ? JSON.parse(new web.TextDecoder().decode(request.body.body))
           : undefined
-        received.push({ path: url.pathname, body })
+        received.push({ path: request.url.replace(/^https?:\/\/[^/]+/, ""), body })
         return HttpClientResponse.fromWeb(request, new web.Response("{}", { status: 200 }))
       })
     ),
