@@ -3,7 +3,7 @@
 // choices), with its defaults in the description, and `decodeOptions` turns the first thing
 // wrong into one typed error, `InvalidOption`, that names the module, the option, the value as
 // the caller gave it and the rule it breaks. The decoders are written by hand rather than with
-// `effect/Schema`: options are read once, and Schema would be a sixth of an edge bundle.
+// `effect/Schema`: options are read once, and Schema is about 15 KB of a gzipped edge bundle.
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import type * as Types from "effect/Types"
