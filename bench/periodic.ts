@@ -4,7 +4,11 @@
  * Schedule.fixed(...))` (what users write without a runner), on the real clock.
  *
  *   npm run bench:periodic -- [--tasks 10000] [--spacing 100] [--seconds 5] [--aligned]
- *                             [--only concurrent,sequential,rawTimers,naiveFibers]
+ *                             [--only concurrent,sequential,rawTimers,naiveFibers] [--metrics]
+ *
+ * The engine runs with `metrics: false` (like `fiberMetrics`, off): its own cost, not that of
+ * Effect's metric registry. `--metrics` runs it as a runner is made by default, recording every
+ * task's runs, skips, duration and lateness (`Telemetry`).
  *
  * The engine of a git revision against the working tree's, paired in one invocation:
  * `npm run bench:compare -- REF [--pairs 2] …` (scripts/bench-compare.mjs runs this file).
@@ -41,6 +45,7 @@ const tasks = numberFlag("--tasks", 10_000)
 const spacing = numberFlag("--spacing", 100)
 const seconds = numberFlag("--seconds", 5)
 const aligned = booleanFlag("--aligned")
+const metrics = booleanFlag("--metrics")
 /** Variants to run (comma-separated names); all four by default. */
 const only = stringFlag("--only")?.split(",")
 const windowMillis = seconds * 1000
@@ -217,7 +222,7 @@ const engine = (mode: PeriodicRunner.Mode): Variant => (probe) =>
           offset: SETUP_MARGIN_MILLIS + phase,
         })
       ),
-      { mode },
+      { mode, metrics },
     ).pipe(Effect.orDie)
     // The runner anchors the grid when it is made (a fixed task is first due one spacing after
     // its offset): task 0, of phase 0, is first due at the origin.
@@ -288,6 +293,7 @@ const main = Effect.gen(function* () {
     spacingMs: spacing,
     seconds,
     phases: aligned ? "aligned" : "spread",
+    metrics,
     ...results,
   }))
 })

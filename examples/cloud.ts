@@ -3,10 +3,11 @@
  * over a fake hypervisor, publish their free resources on one capability bus; a scheduler reads
  * the bus and places a stream of requests with a filter and a weigher. Midway one host stops: the
  * scheduler sees it go DOWN `serviceDownTime` later and places nothing on it after that. Ends by
- * itself after about 20 s (`--seconds N`); Ctrl-C stops it gracefully.
+ * itself after about 20 s (`--seconds N`); Ctrl-C stops it gracefully. `--metrics` prints the
+ * library's metrics (`Telemetry`) once everything has stopped.
  *
- *   deno run --allow-env --allow-read examples/cloud.ts [--seconds N]
- *   node scripts/run-ts.mjs examples/cloud.ts [--seconds N]
+ *   deno run --allow-env --allow-read examples/cloud.ts [--seconds N] [--metrics]
+ *   node scripts/run-ts.mjs examples/cloud.ts [--seconds N] [--metrics]
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -23,6 +24,8 @@ import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -62,10 +65,11 @@ const deno = typeof Deno === "undefined" ? undefined : Deno
 const node = typeof process === "undefined" ? undefined : process
 const args = deno?.args ?? node?.argv.slice(2) ?? []
 const seconds = args.includes("--seconds") ? Number(args[args.indexOf("--seconds") + 1]) : 20
+const showMetrics = args.includes("--metrics")
 const tty = deno ? deno.stdout.isTerminal() : node?.stdout.isTTY === true
 const exit = (code: number) => deno ? deno.exit(code) : node?.exit(code)
 if (!(seconds > 0 && seconds < 86_400)) {
-  console.log("usage: examples/cloud.ts [--seconds N]   (0 < N < 86400, default 20)")
+  console.log("usage: examples/cloud.ts [--seconds N] [--metrics]   (0 < N < 86400, default 20)")
   exit(2)
 }
 const onSigint = (handler: () => void): () => void => {
@@ -424,8 +428,30 @@ const program = Effect.gen(function* () {
   if (afterDown > 0) return yield* Effect.dieMessage(`${afterDown} placements on a DOWN host`)
 }).pipe(Effect.scoped)
 
+/** One line per metric of the library (`effect_manager.*`), by name and tags. */
+const printMetrics = Effect.gen(function* () {
+  const lines = (yield* Metric.snapshot)
+    .filter(({ metricKey }) => metricKey.name.startsWith("effect_manager."))
+    .map(({ metricKey, metricState }) => {
+      const tags = metricKey.tags.filter((tag) => tag.key !== "time_unit")
+        .map((tag) => `${tag.key}=${tag.value}`).join(" ")
+      const value = MetricState.isCounterState(metricState)
+        ? `${metricState.count}`
+        : MetricState.isGaugeState(metricState)
+        ? `${metricState.value}`
+        : MetricState.isHistogramState(metricState)
+        ? `count ${metricState.count}, mean ${
+          (metricState.sum / Math.max(1, metricState.count)).toFixed(1)
+        } ms, max ${metricState.count === 0 ? 0 : metricState.max} ms`
+        : "-"
+      return `  ${metricKey.name}${tags === "" ? "" : ` {${tags}}`}: ${value}`
+    })
+    .sort()
+  yield* Console.log(["\nMetrics (Telemetry):", ...lines].join("\n"))
+})
+
 Effect.runFork(
-  program.pipe(
+  Effect.zipRight(program, showMetrics ? printMetrics : Effect.void).pipe(
     Logger.withMinimumLogLevel(LogLevel.Warning),
     Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
     Effect.catchAllCause((cause) =>

@@ -3,6 +3,7 @@
 //
 //   npm run bench:compare -- REF [--pairs 2] [--tasks 10000] [--spacing 100] [--seconds 5]
 //                                [--aligned] [--only concurrent,sequential] [--ref-bench]
+//                                [--metrics]
 //
 // REF (also `--compare REF`) is checked out with `git worktree add --detach` into a temporary
 // folder (its node_modules a symlink to this checkout's); each run is a child process
@@ -45,7 +46,7 @@ const booleanFlag = (name) => args.includes(name)
 
 /** Flags that take a value; any other word not after one of them is the REF. */
 const valued = ["--compare", "--pairs", "--tasks", "--spacing", "--seconds", "--only"]
-const known = [...valued, "--aligned", "--ref-bench"]
+const known = [...valued, "--aligned", "--ref-bench", "--metrics"]
 const positional = args.filter((arg, i) => !arg.startsWith("--") && !valued.includes(args[i - 1]))
 const unknown = args.filter((arg) => arg.startsWith("--") && !known.includes(arg))
 const ref = stringFlag("--compare") ?? positional[0]
@@ -55,7 +56,7 @@ if (
   console.error(
     `${unknown.length > 0 ? `unknown flag ${unknown.join(", ")}\n` : ""}usage: ` +
       "npm run bench:compare -- REF [--pairs 2] [--tasks N] [--spacing MS] [--seconds S] " +
-      "[--aligned] [--only concurrent,sequential] [--ref-bench]",
+      "[--aligned] [--only concurrent,sequential] [--ref-bench] [--metrics]",
   )
   process.exit(2)
 }
@@ -73,6 +74,7 @@ const forwarded = [
     return [name, value]
   }),
   ...(booleanFlag("--aligned") ? ["--aligned"] : []),
+  ...(booleanFlag("--metrics") ? ["--metrics"] : []),
   "--only",
   modes.join(","),
 ]

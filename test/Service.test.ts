@@ -933,7 +933,7 @@ describe("Service: log annotations", () => {
       ])
     }))
 
-  it.scoped("a failed heartbeat is logged with the service and its task", () =>
+  it.scoped("a failed heartbeat is logged with the service", () =>
     Effect.gen(function* () {
       const lines = yield* captureLines
       yield* started(
@@ -944,10 +944,7 @@ describe("Service: log annotations", () => {
       // The first report is due 5 s after the start.
       yield* TestClock.adjust("5 seconds")
       expect(lines.map((line) => [line.level, line.message, line.annotations])).toEqual([
-        ["WARN", "Unable to report the service's status", {
-          ...service,
-          periodicTask: "report_state",
-        }],
+        ["WARN", "Unable to report the service's status", service],
       ])
     }))
 })

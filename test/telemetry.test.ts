@@ -19,7 +19,6 @@ import {
   ServiceRegistry,
   Telemetry,
 } from "../mod.ts"
-import { captureLogs } from "./support/periodic.ts"
 import { report } from "./support/reports.ts"
 import {
   counterValue,
@@ -135,24 +134,6 @@ describe("telemetry: a runner's runs", () => {
       ]).pipe(Effect.withSpan("creator"))
       yield* TestClock.adjust("2 seconds")
       expect(seen).toEqual([Option.none(), Option.none()])
-    }))
-
-  it.scoped("a run's own log lines name its task", () =>
-    Effect.gen(function* () {
-      const lines = yield* captureLogs
-      yield* PeriodicRunner.make(
-        [PeriodicTask.spaced("chatty", "1 second", Effect.logInfo("hello"))],
-        { mode: "sequential" },
-      )
-      yield* PeriodicRunner.make([PeriodicTask.spaced("talky", "1 second", Effect.logInfo("hi"))])
-      yield* Effect.annotateLogs(TestClock.adjust("1 second"), "caller", "test")
-      expect(
-        lines.filter((line) => line.message === "hello" || line.message === "hi")
-          .map((line) => [line.message, line.annotations]),
-      ).toEqual([
-        ["hello", { periodicTask: "chatty" }],
-        ["hi", { periodicTask: "talky" }],
-      ])
     }))
 
   it.scoped("runs are counted by task and outcome, with their durations, lateness and skips", () =>

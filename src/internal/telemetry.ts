@@ -136,42 +136,52 @@ export const labels = (
   ...Object.entries(pairs).map(([key, value]) => MetricLabel.make(key, value)),
 ]
 
+/** The task metrics, made once and shared by every task (each with its own tags). */
+let taskMetrics:
+  | {
+    readonly runs: Metric.Metric<any, number, unknown>
+    readonly skipped: Metric.Metric<any, number, unknown>
+    readonly duration: Metric.Metric<any, number, unknown>
+    readonly lateness: Metric.Metric<any, number, unknown>
+  }
+  | undefined
+
 /**
- * @internal One task's metrics, each made on first use: a runner of ten thousand tasks makes
- * the entries its tasks update, and looks none of them up again per run.
+ * @internal One task's metrics: its tags, made once. Every task updates the same four metrics,
+ * each keeping the registry entry of a tags array it was given in a `WeakMap`: a run's updates
+ * look up nothing else and allocate nothing, and a task costs its registry entries and its
+ * arrays, not a metric object of its own.
  */
 export class TaskMeters {
-  private readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
-  private readonly runs = new Map<RunOutcome, Metric.Metric<any, number, unknown>>()
-  private duration: Metric.Metric<any, number, unknown> | undefined
-  private lateness: Metric.Metric<any, number, unknown> | undefined
-  private skips: Metric.Metric<any, number, unknown> | undefined
+  private readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
+  private readonly outcomeTags = new Map<RunOutcome, ReadonlyArray<MetricLabel.MetricLabel>>()
+  private readonly metrics = taskMetrics ??= {
+    runs: Metric.fromMetricKey(Keys.taskRuns),
+    skipped: Metric.fromMetricKey(Keys.taskSkipped),
+    duration: Metric.fromMetricKey(Keys.taskDuration),
+    lateness: Metric.fromMetricKey(Keys.taskLateness),
+  }
 
   constructor(base: ReadonlyArray<MetricLabel.MetricLabel>, task: string) {
-    this.labels = [...base, MetricLabel.make("task", task)]
+    this.tags = [...base, MetricLabel.make("task", task)]
   }
 
   /** A run ended. */
   ran(outcome: RunOutcome, durationMillis: number, latenessMillis: number): void {
-    let runs = this.runs.get(outcome)
-    if (runs === undefined) {
-      runs = meter(Keys.taskRuns, [...this.labels, MetricLabel.make("outcome", outcome)])
-      this.runs.set(outcome, runs)
+    let tags = this.outcomeTags.get(outcome)
+    if (tags === undefined) {
+      tags = [...this.tags, MetricLabel.make("outcome", outcome)]
+      this.outcomeTags.set(outcome, tags)
     }
-    runs.unsafeUpdate(1, noLabels)
-    ;(this.duration ??= meter(Keys.taskDuration, this.labels)).unsafeUpdate(
-      durationMillis,
-      noLabels,
-    )
-    ;(this.lateness ??= meter(Keys.taskLateness, this.labels)).unsafeUpdate(
-      latenessMillis,
-      noLabels,
-    )
+    const metrics = this.metrics
+    metrics.runs.unsafeUpdate(1, tags)
+    metrics.duration.unsafeUpdate(durationMillis, this.tags)
+    metrics.lateness.unsafeUpdate(latenessMillis, this.tags)
   }
 
   /** An occurrence was skipped. */
   skipped(): void {
-    ;(this.skips ??= meter(Keys.taskSkipped, this.labels)).unsafeUpdate(1, noLabels)
+    this.metrics.skipped.unsafeUpdate(1, this.tags)
   }
 }
 

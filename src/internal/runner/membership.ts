@@ -63,7 +63,7 @@ export const enlist = <E, R>(
     const run = limitedRun(resolved)
     engine.prepare(
       task,
-      instrumentRun(core.telemetry, core.mode, core.runtime, () => core.wallOffset(), task, run),
+      instrumentRun(core.telemetry, () => core.wallOffset(), task, run),
     )
     if (task.kind === "Schedule" && !resolved.task.runImmediately && !resumed) {
       yield* Effect.catchAllCause(core.stepSchedule(task, task.nextDue, undefined), (cause) =>
