@@ -442,7 +442,7 @@ const printMetrics = Effect.gen(function* () {
         : MetricState.isHistogramState(metricState)
         ? `count ${metricState.count}, mean ${
           (metricState.sum / Math.max(1, metricState.count)).toFixed(1)
-        } ms, max ${metricState.count === 0 ? 0 : metricState.max} ms`
+        } ms, max ${metricState.count === 0 ? "-" : metricState.max.toFixed(1)} ms`
         : "-"
       return `  ${metricKey.name}${tags === "" ? "" : ` {${tags}}`}: ${value}`
     })

@@ -39,7 +39,7 @@ import type {
 import type { InvalidOption } from "./internal/options.ts"
 import * as internal from "./internal/service.ts"
 import type { AnyManagerLayer, InvalidApiVersion, ManagerLayer } from "./Manager.ts"
-import type { Mode, PeriodicRunner, TaskStatus } from "./PeriodicRunner.ts"
+import type { Mode, PeriodicRunner, RunSpans, TaskStatus } from "./PeriodicRunner.ts"
 import type { InvalidPeriodicTask } from "./PeriodicTask.ts"
 import type { ServiceRegistry, ServiceRegistryError } from "./ServiceRegistry.ts"
 
@@ -148,6 +148,13 @@ export interface Options {
   readonly periodicFuzzyDelay?: Duration.DurationInput | undefined
   /** The periodic runner's mode. Default `"concurrent"`. */
   readonly mode?: Mode | undefined
+  /** How the periodic runner traces its runs (`PeriodicRunner.RunSpans`). Default `"linked"`. */
+  readonly runSpans?: RunSpans | undefined
+  /**
+   * Whether the periodic runner records its tasks' metrics (`Telemetry`). Default `true`. A
+   * service's metrics are tagged with its `host` and `topic`.
+   */
+  readonly metrics?: boolean | undefined
   /**
    * How long after its last report an unchanged capabilities value is published again
    * (see `Capabilities.reports`); used when the context has a `CapabilityBus`. Default 10 s.

@@ -370,6 +370,8 @@ describe("Service", () => {
           { ...options, hookTimeouts: null as never },
           { ...options, mode: "parallel" as never },
           { ...options, periodicEnable: "no" as never },
+          { ...options, runSpans: "all" as never },
+          { ...options, metrics: null as never },
           { host: "compute-1" } as Service.Options,
         ]
       ) {
@@ -391,6 +393,8 @@ describe("Service", () => {
         "Invalid option hookTimeouts of Service: null must be a record of hook names to durations",
         `Invalid option mode of Service: "parallel" must be "concurrent" or "sequential"`,
         `Invalid option periodicEnable of Service: "no" must be true or false`,
+        `Invalid option runSpans of Service: "all" must be "linked", "root" or "off"`,
+        "Invalid option metrics of Service: null must be true or false",
         "Invalid option topic of Service: undefined must be a non-empty string",
       ])
     }))

@@ -208,7 +208,7 @@ const compute = Manager.layer(
 )
 
 describe("telemetry: a service", () => {
-  it.effect("its start, hooks, heartbeats and stop phases are spans; hooks are timed", () =>
+  it.effect("its start, hooks, heartbeats and stop phases are spans; hooks and tasks are measured under its host and topic", () =>
     Effect.gen(function* () {
       const { spans, tracer } = recordingTracer()
       const scope = yield* Scope.make()
@@ -264,11 +264,23 @@ describe("telemetry: a service", () => {
         histogramValue("effect_manager.hook.duration", {
           time_unit: "milliseconds",
           test: "service",
+          host: "host-1",
+          topic: "compute",
           manager: "Compute",
           hook: name,
         })
       expect(yield* hook("init")).toEqual({ count: 1, sum: 10, min: 10, max: 10 })
       expect(yield* hook("cleanup")).toEqual({ count: 1, sum: 30, min: 30, max: 30 })
+      // The service's tasks are counted under its host and topic.
+      expect(
+        yield* counterValue("effect_manager.task.runs", {
+          test: "service",
+          host: "host-1",
+          topic: "compute",
+          task: "report_state",
+          outcome: "succeeded",
+        }),
+      ).toBe(2)
     }))
 
   it.effect("a heartbeat that fails is counted", () =>

@@ -9,7 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import type * as MetricLabel from "effect/MetricLabel"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
@@ -229,6 +229,8 @@ interface Resolved {
   readonly periodicEnable: boolean
   readonly periodicFuzzyDelay: number
   readonly mode: PeriodicRunnerApi.Mode
+  readonly runSpans: PeriodicRunnerApi.RunSpans
+  readonly metrics: boolean
   readonly publishInterval: number
 }
 
@@ -248,6 +250,8 @@ const ServiceOptions = Struct({
     () => ({}),
   ),
   mode: withDefault(OneOf("concurrent", "sequential"), () => "concurrent" as const),
+  runSpans: withDefault(OneOf("linked", "root", "off"), () => "linked" as const),
+  metrics: withDefault(Flag, () => true),
   reportInterval: withDefault(Millis("> 0"), () => 10_000),
   shutdownTimeout: withDefault(Millis("≥ 0"), () => 60_000),
   reportTimeout: optional(Millis("> 0")),
@@ -320,7 +324,7 @@ interface Run {
   state: Service.ServiceState
   /** The attributes of every span of the service: its host and topic. */
   readonly attributes: Record<string, string>
-  /** The metric labels of the fiber that built the service (`Effect.tagMetrics`). */
+  /** The metric labels of the fiber that built the service (`Effect.tagMetrics`), host, topic. */
   readonly metricLabels: ReadonlyArray<MetricLabel.MetricLabel>
 }
 
@@ -537,6 +541,10 @@ const markDown = (run: Run, deadline: number): Effect.Effect<Option.Option<MarkD
     return Option.some(error)
   })
 
+/** Runners made by `effect` take the service's metric labels (its host and topic). */
+const withServiceLabels = (run: Run) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.locally(effect, FiberRef.currentMetricLabels, run.metricLabels)
+
 /** One phase of a stop, in its span `stop <phase>`. */
 const stopPhase = <A>(run: Run, phase: string, effect: Effect.Effect<A>): Effect.Effect<A> =>
   telemetry.span(effect, `stop ${phase}`, {
@@ -616,7 +624,7 @@ const heartbeat = (run: Run) =>
     })))
     const failed = telemetry.updater(
       telemetry.Keys.heartbeatFailures,
-      telemetry.labels(run.metricLabels, { host, topic }),
+      run.metricLabels,
     )
     const report = withLimit(
       tracked,
@@ -865,7 +873,11 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
         [telemetry.Attribute.host]: config.host,
         [telemetry.Attribute.topic]: config.topic,
       },
-      metricLabels: yield* FiberRef.get(FiberRef.currentMetricLabels),
+      metricLabels: [
+        ...yield* FiberRef.get(FiberRef.currentMetricLabels),
+        MetricLabel.make("host", config.host),
+        MetricLabel.make("topic", config.topic),
+      ],
     }
 
     // Bad tasks (an invalid duration, a name two managers share) fail before any hook runs.
@@ -873,7 +885,7 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
     const resolved = yield* PeriodicRunner.resolveAll(tasks)
     yield* telemetry.span(start(run), `start ${config.topic}`, run.attributes)
 
-    const beat = yield* heartbeat(run)
+    const beat = yield* withServiceLabels(run)(heartbeat(run))
     const fuzzy = config.periodicFuzzyDelay > 0
       ? (yield* Random.nextIntBetween(0, Math.floor(config.periodicFuzzyDelay / 1000) + 1)) * 1000
       : 0
@@ -883,8 +895,12 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
       mode: config.mode,
       initialDelay: fuzzy,
       shutdownTimeout: config.shutdownTimeout,
+      runSpans: config.runSpans,
+      metrics: config.metrics,
     }))
-    const runner = yield* PeriodicRunner.makeResolved(resolved, runnerConfig)
+    const runner = yield* PeriodicRunner.makeResolved(resolved, runnerConfig).pipe(
+      withServiceLabels(run),
+    )
     const stopPublishers = yield* publishCapabilities(run)
     for (const lifecycle of lifecycles) yield* setPhase(run, lifecycle, "running")
     const { last, reset } = yield* makeReset(run)
