@@ -36,7 +36,10 @@ describe("OpenTelemetry export (OTLP/JSON)", () => {
         resource: { serviceName: "compute" },
       }).pipe(Layer.provide(collector(received)))
       yield* Effect.scoped(Effect.gen(function* () {
-        yield* PeriodicRunner.make([PeriodicTask.spaced("audit", "1 second", Effect.void)])
+        // Tagged apart: the registry is global, and other tests' runners may have an "audit".
+        yield* PeriodicRunner.make([PeriodicTask.spaced("audit", "1 second", Effect.void)]).pipe(
+          Effect.tagMetrics("test", "otlp"),
+        )
         yield* TestClock.adjust("3 seconds")
       })).pipe(Effect.provide(telemetry))
 
@@ -52,8 +55,13 @@ describe("OpenTelemetry export (OTLP/JSON)", () => {
         .flatMap((scope: any) => scope.metrics)
       const runs = metrics.find((metric: any) => metric.name === "effect_manager.task.runs")
       const points = runs.sum.dataPoints.filter((point: any) =>
-        point.attributes.some((a: any) => a.key === "task" && a.value.stringValue === "audit")
+        point.attributes.some((a: any) => a.key === "test" && a.value.stringValue === "otlp")
       )
+      expect(points.map((point: any) => point.attributes)).toEqual([[
+        { key: "test", value: { stringValue: "otlp" } },
+        { key: "task", value: { stringValue: "audit" } },
+        { key: "outcome", value: { stringValue: "succeeded" } },
+      ]])
       expect(points.map((point: any) => Number(point.asInt ?? point.asDouble))).toEqual([3])
     }))
 })
