@@ -15,9 +15,12 @@
  * - `heartbeat <topic>`: one per state report to the registry, with its report count.
  * - `select`: one per placement, with the host chosen or how many hosts were considered.
  *
- * Metrics (below): a task's and a manager's figures are tagged with their names; every metric
- * also carries the labels of the fiber that made the runner, service or scheduler
- * (`Effect.tagMetrics`), first.
+ * Metrics (below): a task's and a manager's figures are tagged with their names, a service's
+ * with its `host` and `topic` too; every metric also carries the labels of the fiber that made
+ * the runner, service or scheduler (`Effect.tagMetrics`). A metric's key compares its tags in
+ * order, which is Effect's: the metric's own (`time_unit`), then the ones named here in the order
+ * given, then the fiber's. So `Metric.value(Telemetry.taskRuns.pipe(Metric.tagged("task", t),
+ * Metric.tagged("outcome", o)))` reads a runner's series when run under the same fiber labels.
  *
  * @since 0.1.0
  */
@@ -182,7 +185,9 @@ export const heartbeatFailures: Metric.Metric.Counter<number> = Metric.fromMetri
 )
 
 /**
- * `effect_manager.scheduler.hosts_up`: the host states a scheduler holds as up.
+ * `effect_manager.scheduler.hosts_up`: the host states (one per host, service and manager) the
+ * schedulers of the process list as up, summed over them; a scheduler whose scope closed counts
+ * none.
  *
  * @example
  * ```ts

@@ -58,9 +58,9 @@ describe("OpenTelemetry export (OTLP/JSON)", () => {
         point.attributes.some((a: any) => a.key === "test" && a.value.stringValue === "otlp")
       )
       expect(points.map((point: any) => point.attributes)).toEqual([[
-        { key: "test", value: { stringValue: "otlp" } },
         { key: "task", value: { stringValue: "audit" } },
         { key: "outcome", value: { stringValue: "succeeded" } },
+        { key: "test", value: { stringValue: "otlp" } },
       ]])
       expect(points.map((point: any) => Number(point.asInt ?? point.asDouble))).toEqual([3])
     }))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Chunk from "effect/Chunk"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -8,6 +9,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
 import {
@@ -155,13 +157,13 @@ describe("telemetry: a runner's runs", () => {
       expect(yield* counterValue(runs, tags("broken", "failed"))).toBe(3)
       expect(yield* counterValue(runs, tags("steady", "failed"))).toBe(0)
       expect(yield* counterValue("effect_manager.task.skipped", tags("slow"))).toBe(1)
-      // The public metrics read the same entries, tagged in the same order.
+      // The public metrics read the same entries: tagged in the same order, under the same
+      // fiber labels (Effect puts a fiber's last).
       const steadyRuns = Telemetry.taskRuns.pipe(
-        Metric.tagged("test", "runs"),
         Metric.tagged("task", "steady"),
         Metric.tagged("outcome", "succeeded"),
       )
-      expect((yield* Metric.value(steadyRuns)).count).toBe(3)
+      expect((yield* Metric.value(steadyRuns).pipe(metricsOf("runs"))).count).toBe(3)
       const ms = { time_unit: "milliseconds" }
       expect(yield* histogramValue("effect_manager.task.duration", { ...ms, ...tags("steady") }))
         .toEqual({ count: 3, sum: 600, min: 200, max: 200 })
@@ -169,21 +171,48 @@ describe("telemetry: a runner's runs", () => {
         .toMatchObject({ count: 1, sum: 0, min: 0 })
     }))
 
-  it.scoped("metrics: false records none", () =>
+  it.scoped("metrics: false records none, where the same runner with metrics counts its runs", () =>
     Effect.gen(function* () {
-      yield* PeriodicRunner.make(
-        [PeriodicTask.spaced("unseen", "1 second", Effect.void)],
-        { metrics: false },
-      ).pipe(metricsOf("off"))
+      const make = (test: string, metrics: boolean) =>
+        PeriodicRunner.make([PeriodicTask.spaced("unseen", "1 second", Effect.void)], { metrics })
+          .pipe(metricsOf(test))
+      yield* make("off", false)
+      yield* make("on", true)
       yield* TestClock.adjust("2 seconds")
+      const state = (test: string) =>
+        metricState("effect_manager.task.runs", { test, task: "unseen", outcome: "succeeded" })
+      expect(yield* state("off")).toBeUndefined()
       expect(
-        yield* metricState("effect_manager.task.runs", {
-          test: "off",
+        yield* counterValue("effect_manager.task.runs", {
+          test: "on",
           task: "unseen",
           outcome: "succeeded",
         }),
-      )
-        .toBeUndefined()
+      ).toBe(2)
+    }))
+
+  it.scoped("each run counts once, with a subscriber to the outcomes and in sequential mode", () =>
+    Effect.gen(function* () {
+      for (const mode of ["concurrent", "sequential"] as const) {
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.spaced("watched", "1 second", Effect.void),
+          PeriodicTask.spaced("failing", "1 second", Effect.fail("no"), { onError: "log" }),
+        ], { mode }).pipe(metricsOf(`watched-${mode}`))
+        const seen = yield* Stream.runCollect(Stream.take(runner.outcomes, 6)).pipe(Effect.fork)
+        yield* TestClock.adjust("3 seconds")
+        expect(Chunk.size(yield* Fiber.join(seen))).toBe(6)
+        const count = (task: string, outcome: string) =>
+          counterValue("effect_manager.task.runs", { test: `watched-${mode}`, task, outcome })
+        expect([yield* count("watched", "succeeded"), yield* count("failing", "failed")])
+          .toEqual([3, 3])
+        expect(
+          (yield* histogramValue("effect_manager.task.duration", {
+            time_unit: "milliseconds",
+            test: `watched-${mode}`,
+            task: "watched",
+          }))?.count,
+        ).toBe(3)
+      }
     }))
 })
 
@@ -204,6 +233,7 @@ const compute = Manager.layer(
     preStart: Effect.void,
     postStart: Effect.void,
     cleanup: () => Effect.sleep("30 millis"),
+    tasks: [PeriodicTask.spaced("audit", "4 seconds", Effect.void)],
   }),
 )
 
@@ -247,6 +277,14 @@ describe("telemetry: a service", () => {
         span.times.start,
         span.attributes.get("effect_manager.report_count"),
       ])).toEqual([["run report_state", 5_010, 1], ["run report_state", 15_010, 2]])
+      // The runs of the service's tasks and heartbeat link to its start's span.
+      const runs = [...named(spans, "run audit"), ...named(spans, "run report_state")]
+      expect(runs.length).toBe(5 + 2)
+      expect(
+        runs.every((span) =>
+          span.parent._tag === "None" && span.links.length === 1 && span.links[0]!.span === start
+        ),
+      ).toBe(true)
 
       const [stop] = named(spans, "stop compute")
       expect(children(stop!)).toEqual([
@@ -271,16 +309,17 @@ describe("telemetry: a service", () => {
         })
       expect(yield* hook("init")).toEqual({ count: 1, sum: 10, min: 10, max: 10 })
       expect(yield* hook("cleanup")).toEqual({ count: 1, sum: 30, min: 30, max: 30 })
-      // The service's tasks are counted under its host and topic.
-      expect(
-        yield* counterValue("effect_manager.task.runs", {
+      // The service's tasks are counted under its host and topic, its heartbeat is not a task.
+      const taskRuns = (task: string) =>
+        metricState("effect_manager.task.runs", {
           test: "service",
           host: "host-1",
           topic: "compute",
-          task: "report_state",
+          task,
           outcome: "succeeded",
-        }),
-      ).toBe(2)
+        })
+      expect(yield* taskRuns("audit")).toMatchObject({ count: 5 })
+      expect(yield* taskRuns("report_state")).toBeUndefined()
     }))
 
   it.effect("a heartbeat that fails is counted", () =>
@@ -351,5 +390,37 @@ describe("telemetry: a scheduler", () => {
       // Past the down time the sweeper marks both down.
       yield* TestClock.adjust("61 seconds")
       expect(yield* hostsUp()).toBe(0)
+    }))
+
+  it.effect("ingestAll counts each report once; hosts_up is the sum over schedulers, less one that is gone", () =>
+    Effect.gen(function* () {
+      const hostsUp = Effect.map(
+        metricState("effect_manager.scheduler.hosts_up", { test: "two" }),
+        (state) => (state as { value: number } | undefined)?.value,
+      )
+      const first = yield* Scope.make()
+      const a = yield* Scheduler.make({ schema: Capacity }).pipe(
+        metricsOf("two"),
+        Scope.extend(first),
+      )
+      const summary = yield* a.ingestAll([
+        report("node-1", 1, { free: 1 }),
+        report("node-2", 1, { free: 1 }),
+        report("node-2", 1, { free: 1 }),
+        report("node-3", 1, { free: "none" }),
+      ])
+      expect([summary.accepted, summary.outOfOrder, summary.rejected.length]).toEqual([2, 1, 1])
+      const count = (result: string) =>
+        counterValue("effect_manager.scheduler.reports", { test: "two", result })
+      expect([yield* count("applied"), yield* count("out_of_order"), yield* count("refused")])
+        .toEqual([2, 1, 1])
+      yield* Effect.scoped(Effect.gen(function* () {
+        const b = yield* Scheduler.make({ schema: Capacity }).pipe(metricsOf("two"))
+        yield* b.ingest(report("node-9", 1, { free: 1 }))
+        expect(yield* hostsUp).toBe(3)
+      }))
+      expect(yield* hostsUp).toBe(2)
+      yield* Scope.close(first, Exit.void)
+      expect(yield* hostsUp).toBe(0)
     }))
 })

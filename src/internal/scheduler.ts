@@ -632,6 +632,8 @@ export const make = <A, I>(
     const steady = new SteadyClock(clock)
 
     const meters = schedulerMeters(yield* FiberRef.get(FiberRef.currentMetricLabels))
+    // A scheduler that is gone holds no host up.
+    yield* Effect.addFinalizer(() => Effect.sync(() => meters.hostsUp(0)))
     const sweeper = sweeperWith(table, clock, steady, pubsub, meters)
     const publish = (events: ReadonlyArray<Scheduler.HostChange<A>>) => {
       meters.hostsUp(table.upCount())
@@ -716,6 +718,7 @@ const sweeperWith = <A>(
 
 /** The scheduler's metrics (see `Telemetry`), each an update function. */
 interface SchedulerMeters {
+  /** This scheduler's share of `hosts_up`: the host states it lists as up. */
   readonly hostsUp: (count: number) => void
   readonly applied: (count: number) => void
   readonly outOfOrder: (count: number) => void
@@ -726,9 +729,9 @@ interface SchedulerMeters {
 
 const schedulerMeters = (base: ReadonlyArray<MetricLabel.MetricLabel>): SchedulerMeters => {
   const reports = (result: string) =>
-    telemetry.updater(telemetry.Keys.reports, telemetry.labels(base, { result }))
+    telemetry.updater(telemetry.Keys.reports, telemetry.labels({ result }, base))
   return {
-    hostsUp: telemetry.updater(telemetry.Keys.hostsUp, base),
+    hostsUp: telemetry.gaugeShare(telemetry.Keys.hostsUp, base),
     applied: reports("applied"),
     outOfOrder: reports("out_of_order"),
     refused: reports("refused"),
@@ -768,7 +771,9 @@ const ingestWith =
       const now = steady.now()
       const events: Array<Scheduler.HostChange<A>> = []
       const result = table.apply(report, now, now + steady.wallOffset(), events)
-      ;(result === true ? meters.applied : result === false ? meters.outOfOrder : meters.refused)(1)
+      if (result === true) meters.applied(1)
+      else if (result === false) meters.outOfOrder(1)
+      else meters.refused(1)
       if (typeof result !== "boolean") {
         return Effect.zipRight(
           Effect.zipRight(logRejection(result), publish(events)),

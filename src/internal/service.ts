@@ -28,7 +28,7 @@ import { lifecycleTagOf, TypeId as ManagerTypeId } from "./manager.ts"
 import * as PeriodicRunner from "./runner/runner.ts"
 import { decodeRunnerOptions } from "./runnerOptions.ts"
 import * as PeriodicTask from "./periodicTask.ts"
-import type { InvalidPeriodicTask } from "./periodicTask.ts"
+import type { InvalidPeriodicTask, ResolvedTask } from "./periodicTask.ts"
 import {
   decodeOptions,
   Flag,
@@ -324,7 +324,7 @@ interface Run {
   state: Service.ServiceState
   /** The attributes of every span of the service: its host and topic. */
   readonly attributes: Record<string, string>
-  /** The metric labels of the fiber that built the service (`Effect.tagMetrics`), host, topic. */
+  /** `host` and `topic`, then the labels of the fiber that built the service (`Effect.tagMetrics`). */
   readonly metricLabels: ReadonlyArray<MetricLabel.MetricLabel>
 }
 
@@ -348,15 +348,17 @@ const observed = <A, E>(
   telemetry.span(
     telemetry.timed(
       effect,
-      telemetry.Keys.hookDuration,
-      telemetry.labels(run.metricLabels, { manager, hook }),
+      telemetry.updater(
+        telemetry.Keys.hookDuration,
+        telemetry.labels({ manager, hook }, run.metricLabels),
+      ),
     ),
     `${hook} ${manager}`,
     { ...run.attributes, [telemetry.Attribute.manager]: manager, [telemetry.Attribute.hook]: hook },
   ).pipe(Effect.annotateLogs("manager", manager))
 
 /** A hook with its time limit, if it has one, observed. */
-const timed = (
+const limitedHook = (
   run: Run,
   lifecycle: Lifecycle,
   hook: Service.Hook,
@@ -417,7 +419,7 @@ const failedIn = (run: Run, manager: string, phase: Service.StartPhase) =>
 const startHook = (run: Run, lifecycle: Lifecycle, phase: "init" | "preStart" | "postStart") =>
   Effect.zipRight(
     setPhase(run, lifecycle, phase),
-    timed(run, lifecycle, phase, lifecycle[phase], run.config.hookTimeouts[phase]),
+    limitedHook(run, lifecycle, phase, lifecycle[phase], run.config.hookTimeouts[phase]),
   ).pipe(failedIn(run, lifecycle.name, phase))
 
 /**
@@ -540,6 +542,41 @@ const markDown = (run: Run, deadline: number): Effect.Effect<Option.Option<MarkD
     yield* Effect.logError(error.message)
     return Option.some(error)
   })
+
+/**
+ * The heartbeat and the periodic tasks, started after `postStart` as nova starts its timers, the
+ * tasks after `periodicFuzzyDelay`. The heartbeat counts in `heartbeat_failures`, not as a task.
+ */
+const startRunners = (
+  run: Run,
+  resolved: ReadonlyArray<ResolvedTask<unknown, never>>,
+) =>
+  Effect.gen(function* () {
+    const { config } = run
+    const beat = yield* withServiceLabels(run)(heartbeat(run))
+    const fuzzy = config.periodicFuzzyDelay > 0
+      ? (yield* Random.nextIntBetween(0, Math.floor(config.periodicFuzzyDelay / 1000) + 1)) * 1000
+      : 0
+    const runner = yield* PeriodicRunner.makeResolved(resolved, yield* runnerConfig(config, fuzzy))
+      .pipe(withServiceLabels(run))
+    return { beat, runner }
+  })
+
+/**
+ * The runner's options. The service's options were checked by its own decoder: a runner option
+ * out of range here is a defect.
+ */
+const runnerConfig = (
+  config: Resolved,
+  initialDelay: number,
+) =>
+  Effect.orDie(decodeRunnerOptions({
+    mode: config.mode,
+    initialDelay,
+    shutdownTimeout: config.shutdownTimeout,
+    runSpans: config.runSpans,
+    metrics: config.metrics,
+  }))
 
 /** Runners made by `effect` take the service's metric labels (its host and topic). */
 const withServiceLabels = (run: Run) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -679,7 +716,7 @@ const heartbeat = (run: Run) =>
         runImmediately: true,
         offset: run.config.reportInitialDelay,
       }),
-    ])
+    ], { runSpans: run.config.runSpans, metrics: false })
     return { runner, view }
   })
 
@@ -771,7 +808,7 @@ const makeReset = (run: Run) =>
       let failure: ResetFailed<unknown> | undefined
       for (const lifecycle of run.lifecycles) {
         const exit = yield* Effect.exit(
-          timed(run, lifecycle, "reset", lifecycle.reset, run.config.hookTimeouts.reset),
+          limitedHook(run, lifecycle, "reset", lifecycle.reset, run.config.hookTimeouts.reset),
         )
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
           const error = new ResetFailed({ manager: lifecycle.name, cause: exit.cause })
@@ -874,32 +911,20 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
         [telemetry.Attribute.topic]: config.topic,
       },
       metricLabels: [
-        ...yield* FiberRef.get(FiberRef.currentMetricLabels),
         MetricLabel.make("host", config.host),
         MetricLabel.make("topic", config.topic),
+        ...yield* FiberRef.get(FiberRef.currentMetricLabels),
       ],
     }
 
     // Bad tasks (an invalid duration, a name two managers share) fail before any hook runs.
     const tasks = config.periodicEnable ? lifecycles.flatMap((lifecycle) => lifecycle.tasks) : []
     const resolved = yield* PeriodicRunner.resolveAll(tasks)
-    yield* telemetry.span(start(run), `start ${config.topic}`, run.attributes)
-
-    const beat = yield* withServiceLabels(run)(heartbeat(run))
-    const fuzzy = config.periodicFuzzyDelay > 0
-      ? (yield* Random.nextIntBetween(0, Math.floor(config.periodicFuzzyDelay / 1000) + 1)) * 1000
-      : 0
-    // The service's options were checked by its own schema: a runner option out of range here
-    // is a defect. The tasks were checked above, once.
-    const runnerConfig = yield* Effect.orDie(decodeRunnerOptions({
-      mode: config.mode,
-      initialDelay: fuzzy,
-      shutdownTimeout: config.shutdownTimeout,
-      runSpans: config.runSpans,
-      metrics: config.metrics,
-    }))
-    const runner = yield* PeriodicRunner.makeResolved(resolved, runnerConfig).pipe(
-      withServiceLabels(run),
+    // The runners are made in the start's span: their runs' spans link to it.
+    const { beat, runner } = yield* telemetry.span(
+      Effect.zipRight(start(run), startRunners(run, resolved)),
+      `start ${config.topic}`,
+      run.attributes,
     )
     const stopPublishers = yield* publishCapabilities(run)
     for (const lifecycle of lifecycles) yield* setPhase(run, lifecycle, "running")

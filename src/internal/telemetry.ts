@@ -9,6 +9,10 @@
  * lowercase dotted names under `effect_manager.`. Durations are milliseconds, tagged
  * `time_unit: milliseconds` as `Metric.timer` tags its own.
  *
+ * Tags are in Effect's order, which a reader must follow (a metric's key compares its tags in
+ * order): the metric's own (`time_unit`), then ours (`task`, `outcome`, …), then the labels of
+ * the fiber that made the runner, service or scheduler, as `Metric.update` puts a fiber's last.
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
@@ -90,7 +94,7 @@ export const Keys = {
     description: "Heartbeats (service state reports) that failed or timed out, by host and topic",
   }),
   hostsUp: MetricKey.gauge("effect_manager.scheduler.hosts_up", {
-    description: "Host states a scheduler holds as up",
+    description: "Host states (host, service, manager) the process's schedulers list as up",
   }),
   reports: MetricKey.counter("effect_manager.scheduler.reports", {
     description:
@@ -116,8 +120,9 @@ const meter = <Type extends MetricKey.MetricKey<any>>(
 const noLabels: Array<MetricLabel.MetricLabel> = []
 
 /**
- * @internal Updates the metric of `key` tagged with `labels` (adds to a counter, sets a gauge,
- * records in a histogram): its registry entry is looked up on the first update only.
+ * @internal An update of the metric of `key` tagged with `labels` (adds to a counter, sets a
+ * gauge, records in a histogram); the update function looks its registry entry up on its first
+ * call only, so it is made once and kept.
  */
 export const updater = (
   key: MetricKey.MetricKey<any>,
@@ -127,13 +132,31 @@ export const updater = (
   return (value) => (metric ??= meter(key, labels)).unsafeUpdate(value, noLabels)
 }
 
-/** @internal `[key, value]` pairs as metric labels, after the fiber's own. */
+/**
+ * @internal This holder's share of the gauge of `key` tagged with `labels`: each call sets the
+ * share to `value` by adding the difference, so holders of one gauge (two schedulers in one
+ * process) add up instead of overwriting each other; a holder that ends sets its share to 0.
+ */
+export const gaugeShare = (
+  key: MetricKey.MetricKey<any>,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+): (value: number) => void => {
+  let metric: Metric.Metric<any, number, unknown> | undefined
+  let share = 0
+  return (value) => {
+    if (value === share) return
+    ;(metric ??= meter(key, labels)).unsafeModify(value - share, noLabels)
+    share = value
+  }
+}
+
+/** @internal `[key, value]` pairs as metric labels, then the fiber's (`fiber`). */
 export const labels = (
-  base: ReadonlyArray<MetricLabel.MetricLabel>,
   pairs: Record<string, string>,
+  fiber: ReadonlyArray<MetricLabel.MetricLabel>,
 ): Array<MetricLabel.MetricLabel> => [
-  ...base,
   ...Object.entries(pairs).map(([key, value]) => MetricLabel.make(key, value)),
+  ...fiber,
 ]
 
 /** The task metrics, made once and shared by every task (each with its own tags). */
@@ -155,6 +178,7 @@ let taskMetrics:
 export class TaskMeters {
   private readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
   private readonly outcomeTags = new Map<RunOutcome, ReadonlyArray<MetricLabel.MetricLabel>>()
+  private readonly task: MetricLabel.MetricLabel
   private readonly metrics = taskMetrics ??= {
     runs: Metric.fromMetricKey(Keys.taskRuns),
     skipped: Metric.fromMetricKey(Keys.taskSkipped),
@@ -162,15 +186,16 @@ export class TaskMeters {
     lateness: Metric.fromMetricKey(Keys.taskLateness),
   }
 
-  constructor(base: ReadonlyArray<MetricLabel.MetricLabel>, task: string) {
-    this.tags = [...base, MetricLabel.make("task", task)]
+  constructor(task: string, private readonly fiber: ReadonlyArray<MetricLabel.MetricLabel>) {
+    this.task = MetricLabel.make("task", task)
+    this.tags = [this.task, ...fiber]
   }
 
   /** A run ended. */
   ran(outcome: RunOutcome, durationMillis: number, latenessMillis: number): void {
     let tags = this.outcomeTags.get(outcome)
     if (tags === undefined) {
-      tags = [...this.tags, MetricLabel.make("outcome", outcome)]
+      tags = [this.task, MetricLabel.make("outcome", outcome), ...this.fiber]
       this.outcomeTags.set(outcome, tags)
     }
     const metrics = this.metrics
@@ -218,19 +243,19 @@ export const span: {
   Effect.withSpan(effect, name, { attributes, captureStackTrace: false }))
 
 /**
- * @internal `effect` timed into the histogram of `key` with `labels`, however it ends; the
- * clock is the fiber's `Clock`, so a `TestClock` times it too.
+ * @internal `effect` timed in milliseconds by `record`, however it ends. On the fiber's `Clock`
+ * in nanoseconds, which Effect's own clock reads from a monotonic source (a step of the wall
+ * clock does not make a duration negative) and a `TestClock` moves too.
  */
 export const timed = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
-  key: MetricKey.MetricKey<any>,
-  labels: ReadonlyArray<MetricLabel.MetricLabel>,
+  record: (millis: number) => void,
 ): Effect.Effect<A, E, R> =>
   Effect.clockWith((clock) => {
-    const start = clock.unsafeCurrentTimeMillis()
+    const start = clock.unsafeCurrentTimeNanos()
     return Effect.ensuring(
       effect,
-      Effect.sync(() => updater(key, labels)(clock.unsafeCurrentTimeMillis() - start)),
+      Effect.sync(() => record(Number(clock.unsafeCurrentTimeNanos() - start) / 1e6)),
     )
   })
 

@@ -76,9 +76,10 @@ export const telemetryOf = <R>(
 const isTimeout = (error: unknown): boolean => error instanceof TaskTimedOut
 
 /**
- * @internal A task's run, unless spans are off in a root span `run <task>` that says when it was scheduled, how late it started and how it
- * ended (a failure ends the span with its cause, as Effect ends every span). Also gives the
- * task its metrics.
+ * @internal A task's run in a root span `run <task>` that says when the run was scheduled, how
+ * late it started and how it ended (a failure ends the span with its cause, as Effect ends every
+ * span); the run as it is when spans are off. A run detached at a stop (it ignored its
+ * interruption) is counted `interrupted` then, but its span ends with the run, as it ends.
  */
 export const instrumentRun = <A, E, R>(
   telemetry: RunnerTelemetry,
@@ -86,7 +87,6 @@ export const instrumentRun = <A, E, R>(
   task: RunnerTask<R>,
   run: Effect.Effect<A, E, R>,
 ): Effect.Effect<A, E, R> => {
-  if (telemetry.metrics) task.meters = new TaskMeters(telemetry.metricLabels, task.name)
   if (telemetry.runSpans === "off") return run
   const name = `run ${task.name}`
   const links = linkTo(telemetry.runSpans === "linked" ? telemetry.creator : undefined)
@@ -107,6 +107,10 @@ export const instrumentRun = <A, E, R>(
       }))
   )
 }
+
+/** @internal A task's metrics, unless the runner records none. */
+export const metersOf = (telemetry: RunnerTelemetry, name: string): TaskMeters | undefined =>
+  telemetry.metrics ? new TaskMeters(name, telemetry.metricLabels) : undefined
 
 /** @internal The outcome tag of an outcome that is a run's, as metrics have it. */
 export const runOutcome: Record<

@@ -14,7 +14,7 @@ import { interruptWithinGrace, withLimit } from "../bounded.ts"
 import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask.ts"
 import type { Engine, RunnerCore } from "./core.ts"
 import { NoSuchTask, RunnerStopped, TaskTimedOut } from "./errors.ts"
-import { instrumentRun } from "./instrument.ts"
+import { instrumentRun, metersOf } from "./instrument.ts"
 import { makeRunnerTask, type RunnerTask } from "./task.ts"
 
 /** The tasks a user can name: every task not removed, by name. */
@@ -60,11 +60,9 @@ export const enlist = <E, R>(
   resumed: boolean,
 ): Effect.Effect<void, InvalidPeriodicTask> =>
   Effect.gen(function* () {
+    task.meters = metersOf(core.telemetry, task.name)
     const run = limitedRun(resolved)
-    engine.prepare(
-      task,
-      instrumentRun(core.telemetry, () => core.wallOffset(), task, run),
-    )
+    engine.prepare(task, instrumentRun(core.telemetry, () => core.wallOffset(), task, run))
     if (task.kind === "Schedule" && !resolved.task.runImmediately && !resumed) {
       yield* Effect.catchAllCause(core.stepSchedule(task, task.nextDue, undefined), (cause) =>
         new InvalidPeriodicTask({
