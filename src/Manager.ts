@@ -93,7 +93,7 @@ export interface Definition<S, E = never, R = never> {
   readonly tasks?: ReadonlyArray<PeriodicTask<E, R>> | undefined
   /** Published to a scheduler (see {@link capabilities}). */
   readonly capabilities?: Capabilities<any, any, E, R> | undefined
-  /** nova's `RPC_API_VERSION`, "major.minor". Default "1.0". */
+  /** nova's `RPC_API_VERSION`: "major.minor" or "major.minor.revision" (oslo.messaging's rules). Default "1.0". */
   readonly apiVersion?: string | undefined
 }
 
@@ -183,6 +183,8 @@ export interface ApiVersion {
   readonly major: number
   /** Changes when the manager's interface grows compatibly. */
   readonly minor: number
+  /** Changes for a compatible fix within one minor (oslo's third part); 0 when not written. */
+  readonly revision: number
 }
 
 /**
@@ -424,7 +426,7 @@ export {
    * const program = Effect.scoped(Layer.build(VolumesManager)).pipe(
    *   Effect.catchTag("InvalidApiVersion", (error) => Effect.logError(error.message)),
    * )
-   * // logs: Manager "Volumes": apiVersion must be "major.minor" (e.g. "1.0"), got "v1"
+   * // logs: Manager "Volumes": apiVersion must be "major.minor" or "major.minor.revision" in whole numbers (e.g. "1.0", "6.1", "4.10.2"), got "v1"
    * ```
    *
    * @since 0.1.0

@@ -56,8 +56,17 @@ describe("Manager", () => {
       expect(Context.get(context, Volumes)).toEqual({ size: 1 })
       const lifecycle = Context.get(context, Manager.lifecycleTag(Volumes))
       expect(lifecycle.name).toBe("Volumes")
-      expect(lifecycle.apiVersion).toEqual({ major: 1, minor: 2 })
+      expect(lifecycle.apiVersion).toEqual({ major: 1, minor: 2, revision: 0 })
     }).pipe(Effect.scoped, Effect.provide(Dependencies)))
+
+  it.effect("an apiVersion may have a revision, and its minor compares as a number", () =>
+    Effect.gen(function* () {
+      const context = yield* Layer.build(
+        Manager.layer(Volumes, Effect.succeed({ service: { size: 1 }, apiVersion: "4.10.2" })),
+      )
+      expect(Context.get(context, Manager.lifecycleTag(Volumes)).apiVersion)
+        .toEqual({ major: 4, minor: 10, revision: 2 })
+    }).pipe(Effect.scoped))
 
   it.effect("a service provides its managers' services, not their lifecycles", () =>
     Effect.gen(function* () {

@@ -423,7 +423,7 @@ describe("Service", () => {
       )
       expect(Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)).message : "")
         .toBe(
-          `Manager "Compute": apiVersion must be "major.minor" (e.g. "1.0"), got "2"`,
+          `Manager "Compute": apiVersion must be "major.minor" or "major.minor.revision" in whole numbers (e.g. "1.0", "6.1", "4.10.2"), got "2"`,
         )
     }))
 

@@ -1,6 +1,7 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -8,6 +9,7 @@ import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { withRun } from "./periodicTask.ts"
+import { parseVersion } from "./rpcVersion.ts"
 
 /** @internal */
 export const TypeId: Manager.TypeId = Symbol.for("effect-manager/Manager") as Manager.TypeId
@@ -25,22 +27,21 @@ export class InvalidApiVersion extends InvalidApiVersionBase<{
   override get message(): string {
     return `Manager ${
       JSON.stringify(this.manager)
-    }: apiVersion must be "major.minor" (e.g. "1.0"), got ${JSON.stringify(this.value)}`
+    }: apiVersion must be "major.minor" or "major.minor.revision" in whole numbers (e.g. "1.0", "6.1", "4.10.2"), got ${
+      JSON.stringify(this.value)
+    }`
   }
 }
 
-const API_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)$/
-
-/** @internal */
+/** @internal A manager's `apiVersion`, on oslo.messaging's rules (`rpcVersion.ts`). */
 export const parseApiVersion = (
   manager: string,
   value: string,
-): Effect.Effect<Manager.ApiVersion, InvalidApiVersion> => {
-  const match = typeof value === "string" ? API_VERSION.exec(value) : null
-  return match === null
-    ? Effect.fail(new InvalidApiVersion({ manager, value: String(value) }))
-    : Effect.succeed({ major: Number(match[1]), minor: Number(match[2]) })
-}
+): Effect.Effect<Manager.ApiVersion, InvalidApiVersion> =>
+  Either.mapLeft(
+    parseVersion(value),
+    () => new InvalidApiVersion({ manager, value: String(value) }),
+  )
 
 const lifecycleKey = (manager: string): string => `effect-manager/Manager/lifecycle/${manager}`
 

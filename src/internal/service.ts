@@ -40,6 +40,7 @@ import {
   Struct,
   withDefault,
 } from "./options.ts"
+import { formatVersion } from "./rpcVersion.ts"
 import { SteadyClock } from "./steadyClock.ts"
 import * as telemetry from "./telemetry.ts"
 
@@ -836,7 +837,7 @@ const status = (
     state: run.state,
     managers: run.lifecycles.map((lifecycle) => ({
       name: lifecycle.name,
-      apiVersion: `${lifecycle.apiVersion.major}.${lifecycle.apiVersion.minor}`,
+      apiVersion: formatVersion(lifecycle.apiVersion),
       phase: run.phases.get(lifecycle.name)!,
     })),
     tasks: tasks.tasks,
