@@ -246,7 +246,10 @@ export interface TaskStatus {
   readonly state: "scheduled" | "running" | "paused" | "disabled" | "done"
   /** When it is next due (epoch ms); none for a disabled, finished or running spaced task. */
   readonly nextRunAt: Option.Option<number>
-  /** The outcome of its latest occurrence; none before the first. */
+  /**
+   * The outcome recorded last; none before the first. After a run, the run's own: the instants a
+   * cron task's run missed are recorded as `Skipped` before it.
+   */
   readonly lastOutcome: Option.Option<TaskOutcome>
   /** Occurrences recorded as `Succeeded` since the runner started. */
   readonly succeeded: number
@@ -333,7 +336,11 @@ export interface PeriodicRunner<out E = never> {
   readonly outcomes: Stream.Stream<TaskOutcome>
   /** A snapshot of the runner and of each task. */
   readonly status: Effect.Effect<RunnerStatus>
-  /** Pauses one task, or all of them. A run in progress goes on. */
+  /**
+   * Pauses one task, or all of them. A run in progress goes on. A paused task does not run, and
+   * what comes due meanwhile (a fixed task's slot, a cron instant) is not recorded as `Skipped`:
+   * a pause misses nothing.
+   */
   readonly pause: (name?: string) => Effect.Effect<void, NoSuchTask>
   /**
    * Resumes one task, or all of them; an overdue task runs at once (when the driver is in a

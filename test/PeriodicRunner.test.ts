@@ -564,6 +564,58 @@ describe("PeriodicRunner control", () => {
       ])
     }))
 
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: the slots and cron instants that pass while a task is paused are not recorded`, () =>
+      Effect.gen(function* () {
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.cron("sweep", "* * * * *", Effect.void, { timeZone: "UTC" }),
+          PeriodicTask.fixed("sync", "60 seconds", Effect.void),
+        ], { mode, shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* TestClock.adjust("30 seconds")
+        yield* runner.pause()
+        yield* TestClock.adjust("270 seconds")
+        yield* runner.resume()
+        yield* TestClock.adjust("30 seconds")
+        // Resumed overdue, each runs once at once and keeps its timing; nothing is Skipped.
+        expect(outcomes.map((o) => [o._tag, o.task, o.scheduledAt / 1000, o.startedAt / 1000]))
+          .toEqual([
+            ["Succeeded", "sweep", 60, 300],
+            ["Succeeded", "sync", 60, 300],
+          ])
+      }))
+
+    it.scoped(`${mode}: the slots and cron instants a paused task's run overlaps are not recorded`, () =>
+      Effect.gen(function* () {
+        const runners = yield* Effect.forEach([
+          PeriodicTask.cron("sweep", "* * * * *", Effect.sleep("150 seconds"), { timeZone: "UTC" }),
+          PeriodicTask.fixed("sync", "60 seconds", Effect.sleep("150 seconds")),
+        ], (task) => PeriodicRunner.make([task], { mode, shutdownTimeout: 0 }))
+        const outcomes = yield* Effect.forEach(runners, collectOutcomes)
+        // Paused during the run from 60 s to 210 s, resumed at 400 s.
+        yield* TestClock.adjust("90 seconds")
+        yield* Effect.forEach(runners, (runner) => runner.pause())
+        yield* TestClock.adjust("310 seconds")
+        yield* Effect.forEach(runners, (runner) => runner.resume())
+        yield* TestClock.adjust("160 seconds")
+        const seen = outcomes.map((of) => of.map((o) => [o._tag, o.scheduledAt / 1000]))
+        // Resumed, each runs at once, from 400 s to 550 s: only the instants and slots of that
+        // run are skipped (a sequential run is inline, and no slot finds it running).
+        expect(seen).toEqual([
+          [["Succeeded", 60], ["Skipped", 420], ["Skipped", 480], ["Skipped", 540], [
+            "Succeeded",
+            240,
+          ]],
+          mode === "concurrent"
+            ? [["Succeeded", 60], ["Skipped", 420], ["Skipped", 480], ["Skipped", 540], [
+              "Succeeded",
+              120,
+            ]]
+            : [["Succeeded", 60], ["Succeeded", 120]],
+        ])
+      }))
+  }
+
   it.scoped("pause and resume without a name apply to every task", () =>
     Effect.gen(function* () {
       const rec = yield* recorder
@@ -956,14 +1008,53 @@ describe("PeriodicRunner: missed cron instants", () => {
         yield* TestClock.adjust("5 minutes")
         expect(yield* rec.times).toEqual([60, 240])
         expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual([
-          ["Succeeded", 60, 60],
           ["Skipped", 120, 210],
           ["Skipped", 180, 210],
+          ["Succeeded", 60, 60],
         ])
         const status = yield* taskStatus(runner, "sweep")
         expect([status.succeeded, status.skipped]).toEqual([1, 2])
       }))
+
+    it.scoped(`${mode}: after a cron run that missed instants, its own outcome is the last one`, () =>
+      Effect.gen(function* () {
+        const sweep = PeriodicTask.cron("sweep", "* * * * *", Effect.sleep("150 seconds"), {
+          timeZone: "UTC",
+        })
+        // One runner publishes every outcome; the other, unheard, only notes its successes.
+        const heard = yield* PeriodicRunner.make([sweep], { mode, shutdownTimeout: 0 })
+        const unheard = yield* PeriodicRunner.make([sweep], { mode, shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(heard)
+        yield* TestClock.adjust("230 seconds")
+        const run = occurrence("Succeeded", "sweep", 60_000, 60_000, 150_000)
+        expect(outcomes.map(plain)).toEqual([
+          occurrence("Skipped", "sweep", 120_000, 210_000, 0),
+          occurrence("Skipped", "sweep", 180_000, 210_000, 0),
+          run,
+        ])
+        for (const runner of [heard, unheard]) {
+          const status = yield* taskStatus(runner, "sweep")
+          expect([Option.map(status.lastOutcome, plain), status.skipped]).toEqual([
+            Option.some(run),
+            2,
+          ])
+        }
+      }))
   }
+
+  it.scoped("a cron run that misses more than 1,000 instants records the latest 1,000", () =>
+    Effect.gen(function* () {
+      const runner = yield* PeriodicRunner.make([
+        // Every second; the run at 00:00:01 takes 20 minutes, past 1,200 instants.
+        PeriodicTask.cron("tick", "* * * * * *", Effect.sleep("20 minutes"), { timeZone: "UTC" }),
+      ], { shutdownTimeout: 0 })
+      const outcomes = yield* collectOutcomes(runner)
+      yield* TestClock.adjust("1201.5 seconds")
+      const skipped = outcomes.filter((o) => o._tag === "Skipped").map((o) => o.scheduledAt / 1000)
+      expect([skipped.length, skipped[0], skipped.at(-1)]).toEqual([1_000, 202, 1_201])
+      expect(outcomes.at(-1)!._tag).toBe("Succeeded")
+      expect((yield* taskStatus(runner, "tick")).skipped).toBe(1_000)
+    }))
 
   it.scoped("a cron run within its minute misses nothing", () =>
     Effect.gen(function* () {
@@ -1056,10 +1147,53 @@ describe("PeriodicRunner: the overlap policy", () => {
       yield* TestClock.adjust("5 minutes")
       expect(yield* rec.times).toEqual([60, 210])
       expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual([
-        ["Succeeded", 60, 60],
         ["Skipped", 120, 210],
+        ["Succeeded", 60, 60],
       ])
     }))
+
+  for (
+    const [when, expected] of [
+      // A trigger after the missed instants is the latest occurrence: it waits, and they are
+      // skipped; its run misses the instants after it (not those recorded already).
+      [200, [
+        ["Skipped", 120, 210],
+        ["Skipped", 180, 210],
+        ["Succeeded", 60, 60],
+        ["Skipped", 240, 360],
+        ["Skipped", 300, 360],
+        ["Succeeded", 200, 210],
+      ]],
+      // A trigger before them is overlapped by them: the latest instant waits, the rest is skipped.
+      [100, [
+        ["Skipped", 100, 210],
+        ["Skipped", 120, 210],
+        ["Succeeded", 60, 60],
+        ["Skipped", 240, 360],
+        ["Skipped", 300, 360],
+        ["Succeeded", 180, 210],
+      ]],
+    ] as const
+  ) {
+    it.scoped(`a cron task with "queue" triggered at ${when} s during a run: one occurrence waits, every other is skipped`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.cron("sweep", "* * * * *", rec.run(150), { timeZone: "UTC" }).pipe(
+            PeriodicTask.withOverlap("queue"),
+          ),
+        ], { shutdownTimeout: 0 })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* TestClock.adjust(`${when} seconds`)
+        yield* runner.trigger("sweep")
+        yield* TestClock.adjust(`${390 - when} seconds`)
+        // The waiting occurrence runs once, at the end of the run it overlapped.
+        expect(yield* rec.times).toEqual([60, 210, 360])
+        expect(outcomes.map((o) => [o._tag, o.scheduledAt / 1000, o.startedAt / 1000])).toEqual(
+          expected,
+        )
+      }))
+  }
 
   it.scoped("an overlap policy other than skip or queue fails runner creation", () =>
     Effect.gen(function* () {
@@ -1132,6 +1266,46 @@ describe("PeriodicRunner: adding and removing tasks while it runs", () => {
         expect(outcomes.map((o) => [o._tag, o.durationMillis])).toEqual([["Succeeded", 4_000]])
         yield* TestClock.adjust("30 seconds")
         expect(yield* rec.times).toEqual([0])
+      }))
+  }
+
+  for (const mode of ["concurrent", "sequential"] as const) {
+    it.scoped(`${mode}: a removed task's run that ends later leaves the task that took its slot alone`, () =>
+      Effect.gen(function* () {
+        const rec = yield* recorder
+        // After each run the schedule takes 5 s to step: the run's bookkeeping ends 5 s after it.
+        const slowStep = Schedule.spaced("10 seconds").pipe(
+          Schedule.tapInput(() => Effect.sleep("5 seconds")),
+        )
+        const runner = yield* PeriodicRunner.make([
+          PeriodicTask.make("old", Effect.sleep("1 second"), {
+            schedule: slowStep,
+            runImmediately: true,
+          }),
+          // (A sequential pass waits for that bookkeeping, and does not see a task added
+          // meanwhile: maxSleep bounds the sleep after it.)
+        ], { mode, shutdownTimeout: 0, maxSleep: "500 millis" })
+        const outcomes = yield* collectOutcomes(runner)
+        yield* TestClock.adjust("0.5 seconds")
+        yield* runner.remove("old")
+        // The run ended at 1 s; its schedule steps until 6 s. The slot is free: "new" takes it.
+        yield* TestClock.adjust("1 second")
+        yield* runner.add(PeriodicTask.fixed("new", "10 seconds", rec.run()))
+        yield* TestClock.adjust("30.5 seconds")
+        expect(yield* rec.times).toEqual([11.5, 21.5, 31.5])
+        expect(outcomes.map((o) => [o._tag, o.task, o.scheduledAt / 1000, o.startedAt / 1000]))
+          .toEqual([
+            ["Succeeded", "old", 0, 0],
+            ["Succeeded", "new", 11.5, 11.5],
+            ["Succeeded", "new", 21.5, 21.5],
+            ["Succeeded", "new", 31.5, 31.5],
+          ])
+        const status = yield* taskStatus(runner, "new")
+        expect([status.state, status.nextRunAt, status.succeeded]).toEqual([
+          "scheduled",
+          Option.some(41_500),
+          3,
+        ])
       }))
   }
 

@@ -144,10 +144,34 @@ describe("timing: missed cron instants", () => {
     expect(missedCronInstants(everyMinute, 600_000, 60_000)).toEqual([])
   })
 
-  it("are at most a limit, the earliest, after a long pause", () => {
-    const missed = missedCronInstants(everyMinute, 0, 100 * 86_400_000)
+  it("are at most a limit, the latest (the most recent history), after a long stall", () => {
+    const before = 100 * 86_400_000
+    const missed = missedCronInstants(everyMinute, 0, before)
     expect(missed).toHaveLength(MAX_MISSED_INSTANTS)
-    expect([missed[0], missed.at(-1)]).toEqual([60_000, MAX_MISSED_INSTANTS * 60_000])
-    expect(missedCronInstants(everyMinute, 0, 600_000, 3)).toEqual([60_000, 120_000, 180_000])
+    expect([missed[0], missed.at(-1)]).toEqual([
+      before - MAX_MISSED_INSTANTS * 60_000,
+      before - 60_000,
+    ])
+    expect(missedCronInstants(everyMinute, 0, 600_000, 3)).toEqual([420_000, 480_000, 540_000])
+    expect(missedCronInstants(everyMinute, 0, 600_000, 0)).toEqual([])
+  })
+
+  it("are the same walked across a daylight-saving change, whatever the limit", () => {
+    // Paris moved from 02:00 to 03:00 local on 2025-03-30 (01:00 UTC).
+    const paris = Cron.unsafeParse("*/20 * * * *", "Europe/Paris")
+    const after = Date.UTC(2025, 2, 29, 23, 0)
+    const before = Date.UTC(2025, 2, 30, 2, 0)
+    const all = missedCronInstants(paris, after, before, 100)
+    expect(all.map((at) => new Date(at).toISOString().slice(11, 16))).toEqual([
+      "23:20",
+      "23:40",
+      "00:00",
+      "00:20",
+      "00:40",
+      "01:00",
+      "01:20",
+      "01:40",
+    ])
+    expect(missedCronInstants(paris, after, before, 3)).toEqual(all.slice(-3))
   })
 })

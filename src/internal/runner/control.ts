@@ -35,11 +35,7 @@ export const makeControl = <E, R>(core: RunnerCore<E, R>, names: TaskNames<R>): 
 
   const setPaused = (name: string | undefined, paused: boolean) =>
     Effect.map(select(name), (selected) => {
-      for (const task of selected) {
-        task.paused = paused
-        // A running spaced or schedule-timed task learns its next instant when its run ends.
-        core.index.place(task)
-      }
+      for (const task of selected) core.setPaused(task, paused)
       if (!paused) core.alarm.wake()
     })
 

@@ -7,11 +7,14 @@
  * - `nextDue` is +∞ while a spaced or schedule-timed task runs (it learns its next instant when the
  *   run ends), and the next grid point while a fixed task runs;
  * - every change of `nextDue`, `running` or of what makes a task eligible goes through
- *   `index.place`, which keeps the engine's index of due tasks in step.
+ *   `index.place`, which keeps the engine's index of due tasks in step;
+ * - after a run, a cron task records the `Skipped` instants the run missed, then the run's own
+ *   outcome, then learns its next instant: a run's outcome is its task's last one.
  *
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import type * as Cron from "effect/Cron"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as PubSub from "effect/PubSub"
@@ -29,6 +32,7 @@ import {
   fixedLastRun,
   floorToGrid,
   jitterMillis,
+  MAX_MISSED_INSTANTS,
   MIN_STEP_MILLIS,
   missedCronInstants,
   notTooSoon,
@@ -158,39 +162,60 @@ export class RunnerCore<E, R> {
   }
 
   /**
-   * A spaced or schedule-timed task learns its next due instant when a run ends. Returns
-   * `undefined` when that was done at once (the common case, kept allocation-free).
+   * A fixed or spaced task learns its next due instant when a run ends (its outcome recorded).
+   * Returns `undefined` when that was done at once (the common case, kept allocation-free).
    */
-  afterRun(task: RunnerTask<R>, end: number, output: unknown): Effect.Effect<void> | undefined {
-    if (!Number.isNaN(task.waiting)) {
-      // The occurrence that came due during the run starts now; the task steps after it.
-      task.nextDue = task.waiting
-      task.waiting = Number.NaN
+  afterRun(task: RunnerTask<R>, end: number): Effect.Effect<void> | undefined {
+    if (this.takeWaiting(task) || task.kind === "Fixed") return undefined
+    if (!task.jitter) {
+      task.nextDue = spacedNextDue(end, task.startedAt, task.spacing, 0)
       this.index.reschedule(task)
       return undefined
     }
-    switch (task.kind) {
-      case "Fixed":
-        return undefined
-      case "Spaced":
-        if (!task.jitter) {
-          task.nextDue = spacedNextDue(end, task.startedAt, task.spacing, 0)
-          this.index.reschedule(task)
-          return undefined
-        }
-        return Effect.map(this.random.next, (r) => {
-          const jitter = jitterMillis(task.spacing, r)
-          task.nextDue = spacedNextDue(end, task.startedAt, task.spacing, jitter)
-          this.index.reschedule(task)
-        })
-      case "Schedule":
-        return Effect.flatMap(this.stepSchedule(task, end, output), () => {
-          const missed = this.missedInstants(task)
-          task.nextDue = notTooSoon(task.nextDue, task.startedAt)
-          this.index.reschedule(task)
-          return missed === undefined ? Effect.void : this.recordMissed(task, missed, end)
-        })
+    return Effect.map(this.random.next, (r) => {
+      const jitter = jitterMillis(task.spacing, r)
+      task.nextDue = spacedNextDue(end, task.startedAt, task.spacing, jitter)
+      this.index.reschedule(task)
+    })
+  }
+
+  /**
+   * A schedule-timed task's run ended at `end` with `output`, and `record` records its outcome.
+   * A cron task's schedule steps then even when an occurrence waits for the run (overlap policy
+   * `"queue"`), to tell the instants the run missed: their `Skipped` outcomes are recorded before
+   * the run's own, so that the task's last outcome is the run's, as after a fixed task's skipped
+   * slots. The run's outcome is recorded even when the step dies. The task is placed at its next
+   * instant last, so that no outcome of its next occurrence can come before this run's.
+   */
+  afterScheduledRun(
+    task: RunnerTask<R>,
+    end: number,
+    output: unknown,
+    record: Effect.Effect<void>,
+  ): Effect.Effect<void> {
+    const placed = Effect.sync(() => {
+      if (this.takeWaiting(task)) return
+      task.nextDue = notTooSoon(task.nextDue, task.startedAt)
+      this.index.reschedule(task)
+    })
+    // Any other schedule steps after the run of the occurrence that waited, not before it.
+    if (task.cron === undefined && !Number.isNaN(task.waiting)) {
+      return Effect.zipRight(record, placed)
     }
+    const missed = Effect.flatMap(
+      this.stepSchedule(task, end, output),
+      () => this.recordMissed(task, end),
+    )
+    return Effect.zipRight(Effect.ensuring(missed, record), placed)
+  }
+
+  /** The occurrence that waited for the run's end (overlap policy `"queue"`) is due now, if any. */
+  private takeWaiting(task: RunnerTask<R>): boolean {
+    if (Number.isNaN(task.waiting)) return false
+    task.nextDue = task.waiting
+    task.waiting = Number.NaN
+    this.index.reschedule(task)
+    return true
   }
 
   /** Steps a schedule-timed task's schedule at `at`, on the wall clock (a cron rule is a wall-clock rule). */
@@ -212,35 +237,66 @@ export class RunnerCore<E, R> {
     )
   }
 
-  /** The instants of a cron task that its run just ended missed, if any (wall clock). */
-  private missedInstants(task: RunnerTask<R>): Array<number> | undefined {
-    if (task.cron === undefined || task.done) return undefined
-    const next = task.nextDue + this.followedWallOffset
-    const missed = missedCronInstants(task.cron, task.scheduledWall, next)
-    return missed.length === 0 ? undefined : missed
+  /**
+   * Each instant of a cron task's rule that its run missed is one `Skipped` occurrence, as a fixed
+   * task's overrun slot is, recorded when the run ends, earliest first. With the `"queue"` overlap
+   * policy the latest occurrence that came during the run waits for its end instead, as in
+   * `overlapped`: the latest missed instant, or a trigger that came after it.
+   */
+  private recordMissed(task: RunnerTask<R>, end: number): Effect.Effect<void> {
+    if (task.cron === undefined || task.done) return Effect.void
+    // The instants were computed on the offset followed so far: converted back on the same one.
+    const offset = this.followedWallOffset
+    const skipped = this.missedInstants(task, task.cron).map((at) => at - offset)
+    if (skipped.length === 0) return Effect.void
+    const latest = skipped[skipped.length - 1]!
+    // Only an instant that came while the run went on overlapped it: one before its (late)
+    // start was missed, not overlapped, and is skipped.
+    if (task.queues && latest >= task.startedAt && !(task.waiting > latest)) {
+      skipped.pop()
+      if (!Number.isNaN(task.waiting)) {
+        // A trigger before that instant was overlapped by it: skipped, in its place among them.
+        skipped.push(task.waiting)
+        skipped.sort((a, b) => a - b)
+      }
+      task.waiting = latest
+    }
+    return Effect.forEach(skipped, (at) => recordSkip(this, task, at, end), { discard: true })
   }
 
   /**
-   * Each missed instant of a cron task is one `Skipped` occurrence, as a fixed task's missed
-   * slot is, recorded when the run that missed it ended; with the `"queue"` overlap policy the
-   * latest of them runs now instead.
+   * The instants of a cron task's rule after the occurrence in progress and before its next one
+   * (wall clock, earliest first, at most `MAX_MISSED_INSTANTS`, the latest), but for those that
+   * came while the task was paused (its latest pause): a paused task was told not to run, and
+   * misses nothing, as a paused fixed task skips no slot.
    */
-  private recordMissed(
-    task: RunnerTask<R>,
-    missed: Array<number>,
-    end: number,
-  ): Effect.Effect<void> {
-    // The instants were computed on the offset followed so far: converted back on the same one.
-    const offset = this.followedWallOffset
-    // Only an instant that came while the run went on overlapped it: one before its (late)
-    // start was missed, not overlapped, and is skipped.
-    if (task.queues && missed[missed.length - 1]! - offset >= task.startedAt) {
-      task.nextDue = missed.pop()! - offset
-      this.index.reschedule(task)
+  private missedInstants(task: RunnerTask<R>, cron: Cron.Cron): Array<number> {
+    const after = task.scheduledWall
+    const next = task.nextDue + this.followedWallOffset
+    const sinceResumed = task.paused
+      ? []
+      : missedCronInstants(cron, Math.max(after, task.resumedWall), next)
+    if (!(task.pausedWall > after)) return sinceResumed
+    const beforePause = Math.min(task.pausedWall, next)
+    const limit = MAX_MISSED_INSTANTS - sinceResumed.length
+    return missedCronInstants(cron, after, beforePause, limit).concat(sinceResumed)
+  }
+
+  /**
+   * Pauses or resumes a task. A cron task notes when (wall clock): the instants of its rule that
+   * come while it is paused are no missed ones (see `missedInstants`).
+   */
+  setPaused(task: RunnerTask<R>, paused: boolean): void {
+    if (task.paused === paused) return
+    task.paused = paused
+    if (task.cron !== undefined) {
+      this.followWallSteps()
+      const at = this.now() + this.followedWallOffset
+      if (paused) task.pausedWall = at
+      else task.resumedWall = at
     }
-    return Effect.forEach(missed, (at) => recordSkip(this, task, at - offset, end), {
-      discard: true,
-    })
+    // A running spaced or schedule-timed task learns its next instant when its run ends.
+    this.index.place(task)
   }
 
   /**

@@ -78,6 +78,15 @@ export const recordSuccess = <E, R>(
 ): Effect.Effect<void> => {
   if (core.subscribers > 0 || task.detached) return recordExit(core, task, Exit.succeed(value))
   const end = ended(core, task)
+  if (task.kind === "Schedule") {
+    return core.afterScheduledRun(task, end, value, Effect.sync(() => noteSuccess(core, task, end)))
+  }
+  noteSuccess(core, task, end)
+  return core.afterRun(task, end) ?? Effect.void
+}
+
+/** A success kept as its three instants, built into an outcome when `status` asks for it. */
+const noteSuccess = <E, R>(core: RunnerCore<E, R>, task: RunnerTask<R>, end: number): void => {
   task.succeeded++
   task.meters?.ran("succeeded", end - task.startedAt, task.startedAt - task.scheduledAt)
   task.successUnbuilt = true
@@ -85,7 +94,6 @@ export const recordSuccess = <E, R>(
   task.successScheduledAt = task.scheduledAt + offset
   task.successStartedAt = task.startedAt + offset
   task.successEndedAt = end + offset
-  return core.afterRun(task, end, value) ?? Effect.void
 }
 
 /** A run ended with `exit` (a detached run's outcome was recorded when it was detached). */
@@ -117,10 +125,27 @@ export const recordExit = <E, R>(
     outcome = failure.outcome
     report = failure.report
   }
-  const published = publish(core, task, outcome)
-  const next = core.afterRun(task, end, Exit.isSuccess(exit) ? exit.value : undefined)
-  const finished = next === undefined ? published : Effect.zipRight(published, next)
+  const finished = task.kind === "Schedule"
+    ? core.afterScheduledRun(
+      task,
+      end,
+      Exit.isSuccess(exit) ? exit.value : undefined,
+      Effect.suspend(() => publish(core, task, outcome)),
+    )
+    : publishThenReschedule(core, task, outcome, end)
   return report === undefined ? finished : Effect.zipRight(report, finished)
+}
+
+/** A fixed or spaced task's outcome, published, then its next instant. */
+const publishThenReschedule = <E, R>(
+  core: RunnerCore<E, R>,
+  task: RunnerTask<R>,
+  outcome: PeriodicRunner.TaskOutcome,
+  end: number,
+): Effect.Effect<void> => {
+  const published = publish(core, task, outcome)
+  const next = core.afterRun(task, end)
+  return next === undefined ? published : Effect.zipRight(published, next)
 }
 
 /**

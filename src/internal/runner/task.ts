@@ -57,11 +57,20 @@ export interface RunnerTask<R> extends HeapEntry {
   /** Removed from the runner (`remove`): it starts no more; its slot is reused once its run ends. */
   removed: boolean
   paused: boolean
+  /**
+   * A cron task: when its latest pause began and ended (wall clock; -∞ before the first): the
+   * instants of its rule in between are not missed ones. The end is stale while it is paused.
+   */
+  pausedWall: number
+  resumedWall: number
 
   // -- its current run
   running: boolean
   scheduledAt: number
-  /** A cron task: the wall-clock instant of the occurrence in progress. */
+  /**
+   * A cron task: the wall-clock instant of the occurrence in progress; the instants of its rule
+   * after it and before the next occurrence are those its run missed.
+   */
   scheduledWall: number
   /** Overlap policy `"queue"`: the instant of the occurrence waiting for the run to end; NaN if none. */
   waiting: number
@@ -135,6 +144,8 @@ export const makeRunnerTask = <E, R>(
     done: false,
     removed: false,
     paused: false,
+    pausedWall: Number.NEGATIVE_INFINITY,
+    resumedWall: Number.NEGATIVE_INFINITY,
     running: false,
     scheduledAt: 0,
     scheduledWall: 0,

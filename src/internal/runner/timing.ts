@@ -103,13 +103,24 @@ export const stepSchedule = (
     }),
   )
 
-/** The most missed instants of a cron task one run records as skipped (after a long pause). */
+/**
+ * The most missed instants of a cron task one run records as skipped (after a long run, a stalled
+ * process, or a wall clock set forward).
+ */
 export const MAX_MISSED_INSTANTS = 1_000
 
 /**
  * A cron rule's instants strictly between `after` (the instant a run was due at) and `before`
- * (the next instant it is due at), on the wall clock: the ones the task missed because its run
- * went on past them or it started late. At most `limit`, the earliest.
+ * (the next instant it is due at), on the wall clock, earliest first: the ones the task missed
+ * because its run went on past them or it started late. At most `limit`, the latest: the most
+ * recent history. The earlier ones are neither returned nor counted, as counting them would step
+ * through each of them (a rule of every second, over a day's stall, has 86,400).
+ *
+ * `Cron.prev` would find the latest ones by stepping back from `before`, but in effect 3.22 it
+ * can return the instant it was given, or throw, around a change of daylight-saving time. So they
+ * are found stepping forward (`Cron.next`), from a start ever further back: each window twice as
+ * long as the last, from `limit` seconds (cron's resolution is a second, so that window holds at
+ * most `limit`) until one holds `limit` instants or starts at `after`.
  */
 export const missedCronInstants = (
   cron: Cron.Cron,
@@ -117,12 +128,28 @@ export const missedCronInstants = (
   before: number,
   limit: number = MAX_MISSED_INSTANTS,
 ): Array<number> => {
-  const missed: Array<number> = []
-  let at = after
-  while (missed.length < limit) {
-    at = Cron.next(cron, at).getTime()
-    if (!(at < before)) break
-    missed.push(at)
+  if (limit <= 0) return []
+  for (let span = limit * 1_000;; span *= 2) {
+    const from = Math.max(after, before - span)
+    const latest = latestInstants(cron, from, before, limit)
+    if (latest.length >= limit || from === after) return latest
   }
-  return missed
+}
+
+/** The latest `limit` (> 0) instants of a cron rule strictly between `after` and `before`, in order. */
+const latestInstants = (
+  cron: Cron.Cron,
+  after: number,
+  before: number,
+  limit: number,
+): Array<number> => {
+  // A ring of the latest `limit`: the walk keeps no more than that, however many it passes.
+  const ring: Array<number> = []
+  let count = 0
+  for (let at = Cron.next(cron, after).getTime(); at < before; at = Cron.next(cron, at).getTime()) {
+    ring[count++ % limit] = at
+  }
+  if (count <= limit) return ring
+  const oldest = count % limit
+  return ring.slice(oldest).concat(ring.slice(0, oldest))
 }
