@@ -92,9 +92,11 @@ describe("R1: a server implementing X accepts a request for Y", () => {
     ["1.2", "1.2.1", false],
     ["1.2.1", "1.2", true],
   ]
-  it.each(cases)("implemented %s, requested %s: %s", (implemented, requested, accepted) => {
-    expect(compatible(v(implemented), v(requested))).toBe(accepted)
-  })
+  for (const [implemented, requested, accepted] of cases) {
+    it(`implemented ${implemented}, requested ${requested}: ${accepted}`, () => {
+      expect(compatible(v(implemented), v(requested))).toBe(accepted)
+    })
+  }
 
   it("an endpoint without a version accepts anything; a request without one is refused", () => {
     expect(compatible(undefined, v("9.9"))).toBe(true)
