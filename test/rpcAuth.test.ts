@@ -1,0 +1,341 @@
+// Request authentication for the RPC layer: bearer tokens and HMAC-signed requests, checked by a
+// server-side verifier against the TestClock.
+import { describe, expect, it } from "@effect/vitest"
+import type { RequestEncoded } from "@effect/rpc/RpcMessage"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import {
+  canonicalJson,
+  type Credentials,
+  type HmacCredentials,
+  makeVerifier,
+  signRequest,
+  type TokenCredentials,
+  Unauthorized,
+} from "../src/internal/rpcAuth.ts"
+
+const alice: HmacCredentials = { _tag: "Hmac", principal: "alice", secret: "alice-secret-0123" }
+const bob: TokenCredentials = { _tag: "Token", principal: "bob", token: "bob-token-abcdef" }
+const keys: ReadonlyArray<Credentials> = [alice, bob]
+
+// A plausible wall-clock time, so that timestamps are not "0".
+const START = 1_700_000_000_000
+
+describe("bearer tokens", () => {
+  it.effect("a request with a known token is from the token's principal", () =>
+    Effect.gen(function* () {
+      const verify = yield* makeVerifier(keys)
+      const signed = yield* signRequest(bob)(request())
+      expect(signed.headers).toEqual([["authorization", "Bearer bob-token-abcdef"]])
+      expect(yield* verify(signed)).toEqual({ principal: "bob", scheme: "token" })
+    }))
+
+  it.effect("a wrong token is a bad token, and no token at all is missing credentials", () =>
+    Effect.gen(function* () {
+      const verify = yield* makeVerifier(keys)
+      const wrong = yield* signRequest({ ...bob, token: "bob-token-abcdeg" })(request())
+      expect(refusal(yield* Effect.flip(verify(wrong)))).toEqual({ reason: "bad token" })
+      const unsigned = request("ping", {}, [["x-trace", "1"]])
+      expect(refusal(yield* Effect.flip(verify(unsigned)))).toEqual({
+        reason: "missing credentials",
+      })
+    }))
+
+  it.effect("signing keeps the other headers and replaces earlier authentication headers", () =>
+    Effect.gen(function* () {
+      const earlier = request("ping", {}, [
+        ["x-trace", "1"],
+        ["Authorization", "Bearer old"],
+        ["X-EM-Nonce", "00"],
+      ])
+      const byToken = yield* signRequest(bob)(earlier)
+      expect(byToken.headers).toEqual([
+        ["x-trace", "1"],
+        ["authorization", "Bearer bob-token-abcdef"],
+      ])
+      const byKey = yield* signRequest(alice)(byToken)
+      expect(byKey.headers.map(([name]) => name)).toEqual([
+        "x-trace",
+        "x-em-key",
+        "x-em-timestamp",
+        "x-em-nonce",
+        "x-em-signature",
+      ])
+    }))
+
+  it.effect("headers of both schemes, a repeated header or another scheme are malformed", () =>
+    Effect.gen(function* () {
+      const verify = yield* makeVerifier(keys)
+      const byToken = yield* signRequest(bob)(request())
+      const byKey = yield* signRequest(alice)(request())
+      const cases: ReadonlyArray<RequestEncoded> = [
+        { ...byKey, headers: [...byKey.headers, ...byToken.headers] },
+        { ...byToken, headers: [...byToken.headers, ["Authorization", "Bearer x"]] },
+        { ...byToken, headers: [["authorization", "Basic Ym9iOnB3"]] },
+        { ...byKey, headers: byKey.headers.filter(([name]) => name !== "x-em-nonce") },
+      ]
+      const reasons: Array<unknown> = []
+      for (const malformed of cases) reasons.push(refusal(yield* Effect.flip(verify(malformed))))
+      expect(reasons).toEqual(cases.map(() => ({ reason: "malformed credentials" })))
+    }))
+})
+
+describe("HMAC-signed requests", () => {
+  it.effect("a signed request is from the key's principal", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const signed = yield* signRequest(alice)(request("ping", { a: 1 }, [["x-trace", "1"]]))
+      expect(header(signed, "x-em-key")).toBe("alice")
+      expect(header(signed, "x-em-timestamp")).toBe(String(START))
+      expect(header(signed, "x-em-nonce")).toMatch(/^[0-9a-f]{32}$/)
+      expect(header(signed, "x-em-signature")).toMatch(/^[0-9a-f]{64}$/)
+      expect(signed.payload).toEqual({ a: 1 })
+      expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
+    }))
+
+  it.effect("a changed payload, method or timestamp, or another secret, is a bad signature", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const signed = yield* signRequest(alice)(request("ping", { a: 1 }))
+      const cases: ReadonlyArray<RequestEncoded> = [
+        { ...signed, payload: { a: 2 } },
+        { ...signed, tag: "pong" },
+        withHeader(signed, "x-em-timestamp", String(START + 1)),
+        yield* signRequest({ ...alice, secret: "alice-secret-0124" })(request("ping", { a: 1 })),
+      ]
+      const reasons: Array<unknown> = []
+      for (const tampered of cases) reasons.push(refusal(yield* Effect.flip(verify(tampered))))
+      expect(reasons).toEqual(cases.map(() => ({ reason: "bad signature", principal: "alice" })))
+      // The untouched request is still good: no refusal above took its nonce.
+      expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
+    }))
+
+  it.effect("a request verified once is refused as replayed the second time", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const signed = yield* signRequest(alice)(request())
+      yield* verify(signed)
+      yield* TestClock.adjust(1_000)
+      expect(refusal(yield* Effect.flip(verify(signed)))).toEqual({
+        reason: "replayed",
+        principal: "alice",
+      })
+    }))
+
+  it.effect("a request 30 s old is accepted and one 30.001 s old is stale", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const inside = yield* signRequest(alice)(request())
+      const outside = yield* signRequest(alice)(request())
+      yield* TestClock.adjust(30_000)
+      expect(yield* verify(inside)).toEqual({ principal: "alice", scheme: "hmac" })
+      yield* TestClock.adjust(1)
+      expect(refusal(yield* Effect.flip(verify(outside)))).toEqual({
+        reason: "stale timestamp",
+        principal: "alice",
+      })
+    }))
+
+  it.effect("a client clock 30 s ahead is accepted and one 30.001 s ahead is stale", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START + 30_000)
+      const inside = yield* signRequest(alice)(request())
+      yield* TestClock.setTime(START + 30_001)
+      const outside = yield* signRequest(alice)(request())
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      expect(yield* verify(inside)).toEqual({ principal: "alice", scheme: "hmac" })
+      expect(refusal(yield* Effect.flip(verify(outside)))).toEqual({
+        reason: "stale timestamp",
+        principal: "alice",
+      })
+    }))
+
+  it.effect("a key the server does not know is refused without naming it", () =>
+    Effect.gen(function* () {
+      const verify = yield* makeVerifier(keys)
+      const carol = { _tag: "Hmac", principal: "carol", secret: "carol-secret" } as const
+      const signed = yield* signRequest(carol)(request())
+      expect(refusal(yield* Effect.flip(verify(signed)))).toEqual({ reason: "unknown key" })
+    }))
+
+  it.effect("the order of the payload's keys does not count", () =>
+    Effect.gen(function* () {
+      const verify = yield* makeVerifier(keys)
+      const payload = { b: { d: [{ y: 2, x: 1 }], c: "z" }, a: 1, "10": true, "9": false }
+      const signed = yield* signRequest(alice)(request("ping", payload))
+      const reordered = { "9": false, a: 1, b: { c: "z", d: [{ x: 1, y: 2 }] }, "10": true }
+      expect(yield* verify({ ...signed, payload: reordered })).toEqual({
+        principal: "alice",
+        scheme: "hmac",
+      })
+      expect(canonicalJson(payload)).toBe(
+        `{"10":true,"9":false,"a":1,"b":{"c":"z","d":[{"x":1,"y":2}]}}`,
+      )
+    }))
+
+  it("canonical JSON writes values as a JSON transport would carry them", () => {
+    const date = new Date(START)
+    expect(canonicalJson({ b: [1, undefined, NaN], a: { skip: undefined, at: date, zero: -0 } }))
+      .toBe(`{"a":{"at":"2023-11-14T22:13:20.000Z","zero":0},"b":[1,null,null]}`)
+    expect(canonicalJson({ big: 1n })).toBe(undefined)
+  })
+
+  it.effect("a payload that is not JSON cannot be signed, and is a bad signature when received", () =>
+    Effect.gen(function* () {
+      const verify = yield* makeVerifier(keys)
+      const exit = yield* Effect.exit(signRequest(alice)(request("ping", { big: 1n })))
+      expect(Exit.isFailure(exit) && exit.toString()).toContain(
+        "The payload of ping cannot be signed: it is not JSON (a bigint or a cycle)",
+      )
+      const signed = yield* signRequest(alice)(request("ping", { big: "1" }))
+      expect(refusal(yield* Effect.flip(verify({ ...signed, payload: { big: 1n } })))).toEqual({
+        reason: "bad signature",
+        principal: "alice",
+      })
+    }))
+})
+
+describe("the replay cache", () => {
+  it.effect("holds at most its size, and an evicted request is still refused as replayed", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys, { replayCacheSize: 3 })
+      const accepted: Array<RequestEncoded> = []
+      for (let i = 0; i < 5; i++) {
+        const signed = yield* signRequest(alice)(request())
+        yield* verify(signed)
+        accepted.push(signed)
+        yield* TestClock.adjust(1)
+      }
+      expect(yield* verify.remembered).toBe(3)
+      const replays: Array<unknown> = []
+      for (const signed of [accepted[0]!, accepted[1]!, accepted[4]!]) {
+        replays.push(refusal(yield* Effect.flip(verify(signed))))
+      }
+      expect(replays).toEqual([0, 1, 4].map(() => ({ reason: "replayed", principal: "alice" })))
+      const fresh = yield* signRequest(alice)(request())
+      expect(yield* verify(fresh)).toEqual({ principal: "alice", scheme: "hmac" })
+      expect(yield* verify.remembered).toBe(3)
+    }))
+
+  it.effect("forgets a nonce twice the skew after accepting it", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys, { skewMillis: 1_000 })
+      const first = yield* signRequest(alice)(request())
+      yield* verify(first)
+      yield* TestClock.adjust(2_000)
+      yield* verify(yield* signRequest(alice)(request()))
+      expect(yield* verify.remembered).toBe(2)
+      yield* TestClock.adjust(1)
+      yield* verify(yield* signRequest(alice)(request()))
+      expect(yield* verify.remembered).toBe(2)
+      expect(refusal(yield* Effect.flip(verify(first)))).toEqual({
+        reason: "stale timestamp",
+        principal: "alice",
+      })
+    }))
+})
+
+describe("building a verifier", () => {
+  it.effect("refuses a bad option or key with an InvalidOption that never shows a secret", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<
+        readonly [ReadonlyArray<Credentials>, { skewMillis?: number; replayCacheSize?: number }]
+      > = [
+        [keys, { skewMillis: Number.NaN }],
+        [keys, { skewMillis: Infinity }],
+        [keys, { skewMillis: -1 }],
+        [keys, { skewMillis: 0 }],
+        [keys, { replayCacheSize: 1.5 }],
+        [keys, { replayCacheSize: 0 }],
+        [[alice, { ...bob, token: "" }], {}],
+        [[{ ...alice, secret: "  " }], {}],
+        [[alice, { ...alice, secret: "other" }], {}],
+        [[bob, { ...bob, principal: "robert" }], {}],
+        [[{ ...bob, principal: "" }], {}],
+      ]
+      const messages: Array<string> = []
+      for (const [given, options] of cases) {
+        messages.push((yield* Effect.flip(makeVerifier(given, options))).message)
+      }
+      expect(messages).toEqual([
+        "Invalid option skewMillis of RpcAuth: NaN must be a finite duration > 0",
+        "Invalid option skewMillis of RpcAuth: Infinity must be a finite duration > 0",
+        "Invalid option skewMillis of RpcAuth: -1 must be a finite duration > 0",
+        "Invalid option skewMillis of RpcAuth: 0 must be a finite duration > 0",
+        "Invalid option replayCacheSize of RpcAuth: 1.5 must be a positive integer",
+        "Invalid option replayCacheSize of RpcAuth: 0 must be a positive integer",
+        `Invalid option keys[1].token of RpcAuth: "" must be a non-empty string`,
+        "Invalid option keys[0].secret of RpcAuth: (hidden) must be a non-empty string",
+        `Invalid option keys[1].principal of RpcAuth: "alice" is the key id of keys[0] already`,
+        "Invalid option keys[1].token of RpcAuth: (hidden) is the token of keys[0] already",
+        `Invalid option keys[0].principal of RpcAuth: "" must be a non-empty string`,
+      ])
+    }))
+})
+
+describe("Unauthorized", () => {
+  it.effect("crosses the wire with its reason and principal only", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const forged = yield* signRequest({ ...alice, secret: "guessed-secret" })(request())
+      const badSignature = yield* Effect.flip(verify(forged))
+      const badToken = yield* Effect.flip(
+        verify(yield* signRequest({ ...bob, token: "stolen-token" })(request())),
+      )
+      expect([badSignature.message, badToken.message]).toEqual([
+        "Request refused: bad signature (key alice)",
+        "Request refused: bad token",
+      ])
+      const encode = Schema.encodeSync(Unauthorized)
+      const wire = [JSON.stringify(encode(badSignature)), JSON.stringify(encode(badToken))]
+      expect(wire).toEqual([
+        `{"reason":"bad signature","principal":"alice","_tag":"Unauthorized"}`,
+        `{"reason":"bad token","_tag":"Unauthorized"}`,
+      ])
+      const secrets = [
+        alice.secret,
+        "guessed-secret",
+        header(forged, "x-em-signature")!,
+        bob.token,
+        "stolen-token",
+      ]
+      const shown = [...wire, badSignature.message, badToken.message].join("\n")
+      expect(secrets.filter((secret) => shown.includes(secret))).toEqual([])
+      const decoded = Schema.decodeUnknownEither(Unauthorized)(JSON.parse(wire[0]!))
+      expect(Either.isRight(decoded) && decoded.right instanceof Unauthorized).toBe(true)
+      expect(Either.map(decoded, refusal)).toEqual(
+        Either.right({ reason: "bad signature", principal: "alice" }),
+      )
+    }))
+})
+
+const request = (
+  tag = "ping",
+  payload: unknown = {},
+  headers: ReadonlyArray<[string, string]> = [],
+): RequestEncoded => ({ _tag: "Request", id: "1", tag, payload, headers })
+
+const header = (request: RequestEncoded, name: string): string | undefined =>
+  request.headers.find(([key]) => key === name)?.[1]
+
+const withHeader = (request: RequestEncoded, name: string, value: string): RequestEncoded => ({
+  ...request,
+  headers: request.headers.map(([key, old]) => [key, key === name ? value : old]),
+})
+
+/** What a refusal says: its reason, and its principal when it has one. */
+const refusal = (error: Unauthorized) =>
+  error.principal === undefined
+    ? { reason: error.reason }
+    : { reason: error.reason, principal: error.principal }
