@@ -20,6 +20,7 @@ import * as internalCapabilities from "./internal/capabilities.ts"
 import type { InvalidApiVersion } from "./internal/manager.ts"
 import * as internal from "./internal/manager.ts"
 import type { PeriodicTask } from "./PeriodicTask.ts"
+import type { Endpoint } from "./Remote.ts"
 
 /**
  * The type of {@link TypeId}.
@@ -95,6 +96,16 @@ export interface Definition<S, E = never, R = never> {
   readonly capabilities?: Capabilities<any, any, E, R> | undefined
   /** nova's `RPC_API_VERSION`: "major.minor" or "major.minor.revision" (oslo.messaging's rules). Default "1.0". */
   readonly apiVersion?: string | undefined
+  /**
+   * The manager's remote API, made with `Remote.endpoint` in `build` so that its handlers close
+   * over the manager's state; served at `apiVersion` by a service that has a `Remote` server.
+   */
+  readonly api?: Endpoint | undefined
+  /**
+   * More APIs the service serves for this manager (nova's `additional_endpoints`), each at its
+   * own namespace and version (`apiVersion` when it gives none).
+   */
+  readonly additionalEndpoints?: ReadonlyArray<Endpoint> | undefined
 }
 
 /** The effects of a definition's hooks, tasks and capabilities, as a union. */
@@ -229,6 +240,29 @@ export interface Lifecycle<E> {
   readonly tasks: ReadonlyArray<PeriodicTask<E>>
   /** What the manager publishes to a scheduler, if anything. */
   readonly capabilities: Capabilities<unknown, unknown, E> | undefined
+  /** Its remote APIs, its own first, each with the version it is served at; empty when none. */
+  readonly endpoints: ReadonlyArray<ServedEndpoint>
+}
+
+/**
+ * A remote API of a manager and the version it is served at.
+ *
+ * @example
+ * ```ts
+ * import type { Manager } from "effect-manager"
+ *
+ * const describe = (served: Manager.ServedEndpoint) =>
+ *   `${served.endpoint.namespace ?? "(manager)"} ${served.version.major}.${served.version.minor}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServedEndpoint {
+  /** The API: its group, handlers and namespace. */
+  readonly endpoint: Endpoint
+  /** The version it is served at. */
+  readonly version: ApiVersion
 }
 
 /**

@@ -76,12 +76,13 @@ export const TypeId: unique symbol = internal.TypeId as never
 export type Hook = "init" | "preStart" | "postStart" | "cleanup" | "reset"
 
 /**
- * Where a start can fail: a manager hook, or registering the service record.
+ * Where a start can fail: a manager hook, registering the service record, or starting the RPC
+ * server (`rpc`: it could not listen, or the record did not take its endpoint).
  *
  * @since 0.1.0
  * @category models
  */
-export type StartPhase = "init" | "register" | "preStart" | "postStart"
+export type StartPhase = "init" | "register" | "preStart" | "rpc" | "postStart"
 
 /**
  * Where a manager is in its life.

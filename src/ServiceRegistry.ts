@@ -47,6 +47,50 @@ export type TypeId = typeof TypeId
 export const TypeId: unique symbol = internal.TypeId as never
 
 /**
+ * The schema of a service's RPC endpoint (see {@link ServiceEndpoint}).
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import * as ServiceRegistry from "effect-manager/ServiceRegistry"
+ *
+ * const decode = Schema.decodeUnknownSync(ServiceRegistry.ServiceEndpoint)
+ * decode({ address: "ws://127.0.0.1:41234/rpc", apis: [{ version: "6.1" }] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ServiceEndpoint: Schema.Struct<{
+  address: typeof Schema.String
+  apis: Schema.Array$<
+    Schema.Struct<{
+      namespace: Schema.optional<typeof Schema.String>
+      version: typeof Schema.String
+    }>
+  >
+}> = internal.ServiceEndpoint
+
+/**
+ * Where a service takes RPC calls: the address its server is bound at, and each API it serves
+ * (the manager's without namespace, the built-in `baseapi`, additional ones) with its version.
+ *
+ * @example
+ * ```ts
+ * import type * as ServiceRegistry from "effect-manager/ServiceRegistry"
+ *
+ * const endpoint: ServiceRegistry.ServiceEndpoint = {
+ *   address: "ws://127.0.0.1:41234/rpc",
+ *   apis: [{ version: "6.1" }, { namespace: "baseapi", version: "1.1" }]
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServiceEndpoint extends Schema.Schema.Type<typeof ServiceEndpoint> {}
+
+/**
  * The schema of a service record, so that a store can keep it as JSON.
  *
  * - `host`, `topic`: who the service is (nova's `host` and `binary`/`topic`).
@@ -56,6 +100,7 @@ export const TypeId: unique symbol = internal.TypeId as never
  * - `disabled`: set by an operator; a disabled service still reports and can be up.
  * - `forcedDown`: set when the service stopped (nova's record merely stops beating; we say
  *   so), cleared when it registers again.
+ * - `endpoint`: where the service takes RPC calls, once its server is up (absent otherwise).
  *
  * @example
  * ```ts
@@ -84,6 +129,7 @@ export const ServiceRecord: Schema.Struct<{
   updatedAt: typeof Schema.Number
   disabled: typeof Schema.Boolean
   forcedDown: typeof Schema.Boolean
+  endpoint: Schema.optional<typeof ServiceEndpoint>
 }> = internal.ServiceRecord
 
 /**
@@ -147,6 +193,15 @@ export interface ServiceRegistry {
     host: string,
     topic: string,
     disabled: boolean,
+  ) => Effect.Effect<ServiceRecord, ServiceNotFound | ServiceRegistryError>
+  /**
+   * Where the service takes RPC calls, and which APIs at which versions (`Service` sets it once
+   * its server is up); `undefined` removes it.
+   */
+  readonly setEndpoint: (
+    host: string,
+    topic: string,
+    endpoint: ServiceEndpoint | undefined,
   ) => Effect.Effect<ServiceRecord, ServiceNotFound | ServiceRegistryError>
   /** The record of one service, if there is one. */
   readonly get: (

@@ -9,7 +9,8 @@ import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { withRun } from "./periodicTask.ts"
-import { parseVersion } from "./rpcVersion.ts"
+import type { Endpoint } from "./remote/api.ts"
+import { compatible, formatVersion, parseVersion } from "./rpcVersion.ts"
 
 /** @internal */
 export const TypeId: Manager.TypeId = Symbol.for("effect-manager/Manager") as Manager.TypeId
@@ -23,8 +24,15 @@ const InvalidApiVersionBase: ReturnType<typeof Data.TaggedError<"InvalidApiVersi
 export class InvalidApiVersion extends InvalidApiVersionBase<{
   readonly manager: string
   readonly value: string
+  /** Set when the version parses but is older than a method of the API it serves. */
+  readonly method?: { readonly name: string; readonly since: string } | undefined
 }> {
   override get message(): string {
+    if (this.method !== undefined) {
+      return `Manager ${JSON.stringify(this.manager)}: an API served at ${this.value} has method ${
+        JSON.stringify(this.method.name)
+      }, which appeared in ${this.method.since}: raise the version or lower the method's Since`
+    }
     return `Manager ${
       JSON.stringify(this.manager)
     }: apiVersion must be "major.minor" or "major.minor.revision" in whole numbers (e.g. "1.0", "6.1", "4.10.2"), got ${
@@ -42,6 +50,27 @@ export const parseApiVersion = (
     parseVersion(value),
     () => new InvalidApiVersion({ manager, value: String(value) }),
   )
+
+/** A manager's endpoints with the version each is served at: its own API's is `apiVersion`. */
+const servedEndpoints = (
+  manager: string,
+  apiVersion: Manager.ApiVersion,
+  api: Endpoint | undefined,
+  additional: ReadonlyArray<Endpoint>,
+): Effect.Effect<ReadonlyArray<Manager.ServedEndpoint>, InvalidApiVersion> =>
+  Effect.forEach([...(api === undefined ? [] : [api]), ...additional], (endpoint, index) => {
+    const version = index === 0 && api !== undefined ? apiVersion : endpoint.version ?? apiVersion
+    for (const [name, since] of endpoint.since) {
+      if (!compatible(version, since)) {
+        return new InvalidApiVersion({
+          manager,
+          value: formatVersion(version),
+          method: { name, since: formatVersion(since) },
+        })
+      }
+    }
+    return Effect.succeed({ endpoint, version })
+  })
 
 const lifecycleKey = (manager: string): string => `effect-manager/Manager/lifecycle/${manager}`
 
@@ -101,6 +130,12 @@ const make = <I, S, E, EB, R>(
     Effect.gen(function* () {
       const definition = yield* build
       const apiVersion = yield* parseApiVersion(name, definition.apiVersion ?? "1.0")
+      const endpoints = yield* servedEndpoints(
+        name,
+        apiVersion,
+        definition.api,
+        definition.additionalEndpoints ?? [],
+      )
       // Hooks and tasks run later, from the service; they keep the context they were built in.
       const context = yield* Effect.context<R>()
       const provide = <A, E2>(effect: Effect.Effect<A, E2, R>) => Effect.provide(effect, context)
@@ -122,6 +157,7 @@ const make = <I, S, E, EB, R>(
           schema: definition.capabilities.schema,
           stream: Stream.provideContext(definition.capabilities.stream, context),
         },
+        endpoints,
       }
       return Context.make(tag, definition.service).pipe(
         Context.add(lifecycleTag(tag), lifecycle),

@@ -12,7 +12,8 @@ import * as Layer from "effect/Layer"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import type * as Scope from "effect/Scope"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
 import type { InvalidApiVersion } from "../Manager.ts"
@@ -40,6 +41,7 @@ import {
   Struct,
   withDefault,
 } from "./options.ts"
+import { RemoteServer, type RunningServer } from "./remote/serving.ts"
 import { formatVersion } from "./rpcVersion.ts"
 import { SteadyClock } from "./steadyClock.ts"
 import * as telemetry from "./telemetry.ts"
@@ -322,6 +324,10 @@ interface Run {
   readonly attempted: Array<Lifecycle>
   /** Set once the record is registered: a start that fails after that marks it down. */
   registered: boolean
+  /** The RPC server of the context, if it has one: it serves the managers' endpoints. */
+  readonly remote: RemoteServer | undefined
+  /** The server once it runs, and the scope it runs in (closed when a stop has drained it). */
+  server: { readonly running: RunningServer; readonly scope: Scope.CloseableScope } | undefined
   state: Service.ServiceState
   /** The attributes of every span of the service: its host and topic. */
   readonly attributes: Record<string, string>
@@ -407,9 +413,9 @@ const buildManagers = (managers: ReadonlyArray<Manager.AnyManagerLayer>) =>
 
 /** Names the manager and phase of a start failure; an interruption stays an interruption. */
 const failedIn = (run: Run, manager: string, phase: Service.StartPhase) =>
-<A>(
-  effect: Effect.Effect<A, unknown>,
-): Effect.Effect<A, ServiceStartFailed<unknown>> =>
+<A, R>(
+  effect: Effect.Effect<A, unknown, R>,
+): Effect.Effect<A, ServiceStartFailed<unknown>, R> =>
   Effect.catchAllCause(effect, (cause) => {
     const { host, topic } = run.config
     return Cause.isInterruptedOnly(cause)
@@ -444,7 +450,7 @@ const start = (run: Run) =>
     ).pipe(failedIn(run, "(service)", "register"))
     run.registered = true
     for (const lifecycle of run.lifecycles) yield* startHook(run, lifecycle, "preStart")
-    // RPC consumers start here once the RPC step exists.
+    yield* startServer(run)
     for (const lifecycle of run.lifecycles) yield* startHook(run, lifecycle, "postStart")
   }).pipe(
     Effect.onExit((exit) => {
@@ -456,6 +462,45 @@ const start = (run: Run) =>
       )
     }),
   )
+
+/**
+ * nova starts its RPC consumers here: after every `preStart`, before any `postStart`. The record
+ * then carries the bound address and what is served, so that clients find the service.
+ */
+const startServer = (run: Run) =>
+  Effect.gen(function* () {
+    if (run.remote === undefined) return
+    const { host, topic } = run.config
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const running = yield* run.remote.serve({
+      host,
+      topic,
+      endpoints: run.lifecycles.flatMap((lifecycle) => lifecycle.endpoints),
+      state: Effect.sync(() => run.state),
+    }).pipe(
+      Scope.extend(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
+    )
+    run.server = { running, scope }
+    yield* run.registry.setEndpoint(host, topic, { address: running.address, apis: running.apis })
+    yield* Effect.logInfo(`Serving RPC for ${topic} on ${host} at ${running.address}`)
+  }).pipe(failedIn(run, "(service)", "rpc"))
+
+/**
+ * The first step of a stop: new calls are refused with `ServiceStopping`, the calls in flight
+ * get what is left of the deadline, then whatever still runs is interrupted.
+ */
+const stopServer = (run: Run, deadline: number) =>
+  Effect.gen(function* () {
+    if (run.server === undefined) return
+    const { running, scope } = run.server
+    yield* running.stopAccepting
+    const left = yield* running.drain(Math.max(0, deadline - run.now()))
+    if (left > 0) {
+      yield* Effect.logWarning(`${left} RPC call(s) still running at the deadline: interrupted`)
+    }
+    yield* Scope.close(scope, Exit.void)
+  })
 
 // -- stop
 
@@ -606,6 +651,7 @@ const addStop = (
         const deadline = started + run.config.shutdownTimeout
         run.state = "stopping"
         for (const lifecycle of run.lifecycles) yield* setPhase(run, lifecycle, "stopping")
+        yield* stopPhase(run, "rpc", stopServer(run, deadline))
         yield* Effect.logInfo(`Stopping service ${topic} on ${host}: periodic tasks`)
         yield* stopPhase(
           run,
@@ -906,6 +952,8 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
       wallNow: () => clock.unsafeCurrentTimeMillis(),
       attempted: [],
       registered: false,
+      remote: Option.getOrUndefined(yield* Effect.serviceOption(RemoteServer)),
+      server: undefined,
       state: "running",
       attributes: {
         [telemetry.Attribute.host]: config.host,

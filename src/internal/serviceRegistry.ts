@@ -29,6 +29,14 @@ export const tag: Context.Tag<ServiceRegistry.ServiceRegistry, ServiceRegistry.S
   Context.GenericTag<ServiceRegistry.ServiceRegistry>("effect-manager/ServiceRegistry")
 
 /** @internal */
+export const ServiceEndpoint = Schema.Struct({
+  address: Schema.String,
+  apis: Schema.Array(
+    Schema.Struct({ namespace: Schema.optional(Schema.String), version: Schema.String }),
+  ),
+})
+
+/** @internal */
 export const ServiceRecord = Schema.Struct({
   host: Schema.String,
   topic: Schema.String,
@@ -37,6 +45,7 @@ export const ServiceRecord = Schema.Struct({
   updatedAt: Schema.Number,
   disabled: Schema.Boolean,
   forcedDown: Schema.Boolean,
+  endpoint: Schema.optional(ServiceEndpoint),
 })
 
 type ServiceRecord = ServiceRegistry.ServiceRecord
@@ -172,6 +181,12 @@ const make = (store: Store): Effect.Effect<ServiceRegistry.ServiceRegistry> =>
       markDown: (host, topic) => update(host, topic, (record) => ({ ...record, forcedDown: true })),
       setDisabled: (host, topic, disabled) =>
         update(host, topic, (record) => ({ ...record, disabled })),
+      setEndpoint: (host, topic, endpoint) =>
+        update(
+          host,
+          topic,
+          ({ endpoint: _, ...record }) => endpoint === undefined ? record : { ...record, endpoint },
+        ),
       get: (host, topic) => serialized(store.read(host, topic)).pipe(annotateRecord(host, topic)),
       list: serialized(Effect.map(store.all, Arr.sort(byTopicThenHost))),
     }

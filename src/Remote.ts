@@ -1,0 +1,613 @@
+/**
+ * Managers across hosts: a manager's remote API, served by its service, called from elsewhere
+ * by topic and host (nova's `rpcapi`), on oslo.messaging's version rules.
+ *
+ * - A remote API is an `RpcGroup` of `@effect/rpc` passed through {@link api}; each method says
+ *   the version it appeared in with the {@link Since} annotation.
+ * - A manager serves it: `Manager.layer`'s `build` returns `api: yield* Remote.endpoint(group,
+ *   handlers)` (the handlers close over the manager's state); `additionalEndpoints` serve more.
+ * - A service serves its managers' endpoints, and {@link BaseApi} (`ping`, `status`), when its
+ *   layer has a server ({@link layerServer}): it starts after `preStart`, before `postStart`,
+ *   and its address goes into the service record.
+ * - A {@link client} of a group and a topic calls one host, casts, fans out to every host up,
+ *   and reads streams, with an optional version cap.
+ *
+ * Transports: {@link layerMemory} (in memory, for tests under `TestClock`). WebSocket and HTTP
+ * servers and clients for Node, Deno and Bun, authentication and request limits are not built
+ * yet.
+ *
+ * @since 0.1.0
+ */
+import type * as Rpc from "@effect/rpc/Rpc"
+import type * as RpcGroup from "@effect/rpc/RpcGroup"
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internalApi from "./internal/remote/api.ts"
+import * as internalClient from "./internal/remote/client.ts"
+import type { InvalidRemoteOption } from "./internal/remote/errors.ts"
+import * as internalServer from "./internal/remote/server.ts"
+import type * as serving from "./internal/remote/serving.ts"
+import * as internalTransport from "./internal/remote/transport.ts"
+import type { ServiceRegistry } from "./ServiceRegistry.ts"
+
+/**
+ * The annotation of the version of its API a method appeared in (oslo's per-method version).
+ * A request asks for it unless the call names another; a method without it asks for 1.0.
+ *
+ * @example
+ * ```ts
+ * import * as Rpc from "@effect/rpc/Rpc"
+ * import * as Schema from "effect/Schema"
+ * import { Remote } from "effect-manager"
+ *
+ * const resize = Rpc.make("resize", { payload: { id: Schema.String, ramMb: Schema.Number } })
+ *   .annotate(Remote.Since, "6.1")
+ * ```
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
+export const Since: Context.Tag<Since, string> = internalApi.Since
+
+/**
+ * The identifier of the {@link Since} annotation.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
+export interface Since extends internalApi.Since {}
+
+/**
+ * The annotation of a group's namespace (oslo's target namespace); {@link api} sets it.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import { Remote } from "effect-manager"
+ *
+ * const namespace = Context.getOption(Remote.BaseApi.annotations, Remote.Namespace) // "baseapi"
+ * ```
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
+export const Namespace: Context.Tag<Namespace, string> = internalApi.Namespace
+
+/**
+ * The identifier of the {@link Namespace} annotation.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
+export interface Namespace extends internalApi.Namespace {}
+
+/**
+ * Who made a request, as the server authenticated it; a handler reads it from its context.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Remote } from "effect-manager"
+ *
+ * const whoAsks = Effect.map(Remote.Principal, (principal) => principal.name)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Principal: Context.Tag<Principal, Principal> = internalApi.Principal
+
+/**
+ * Who made a request: a name and how it was authenticated (`"none"` when the server asks for
+ * no credentials: the name is then `"anonymous"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Principal extends internalApi.Principal {}
+
+/**
+ * Every failure a server may answer a request with, whatever the method:
+ * {@link UnsupportedVersion}, {@link NoSuchMethod}, {@link ServiceStopping},
+ * {@link HandlerTimedOut}, {@link Unauthorized}.
+ *
+ * @example
+ * ```ts
+ * import * as Schema from "effect/Schema"
+ * import { Remote } from "effect-manager"
+ *
+ * const isRefusal = Schema.is(Remote.RemoteFailure)
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const RemoteFailure: typeof internalApi.RemoteFailure = internalApi.RemoteFailure
+
+/**
+ * The type of {@link RemoteFailure}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RemoteFailure = internalApi.RemoteFailure
+
+/**
+ * The options of {@link api}: `namespace` (none for a manager's own API) and `since`, the
+ * version a method without its own {@link Since} asks for ("1.0" by default; like the
+ * `version` of an oslo client's target, e.g. "6.0" for nova's compute API).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ApiOptions extends internalApi.ApiOptions {}
+
+/**
+ * A group as a remote API: it carries {@link Guard} (so clients see the server's refusals as
+ * typed errors), and optionally a namespace and the version of its methods without their own
+ * {@link Since}. Add every method before.
+ *
+ * @example
+ * ```ts
+ * import * as Rpc from "@effect/rpc/Rpc"
+ * import * as RpcGroup from "@effect/rpc/RpcGroup"
+ * import * as Schema from "effect/Schema"
+ * import { Remote } from "effect-manager"
+ *
+ * export const ComputeApi = Remote.api(RpcGroup.make(
+ *   Rpc.make("build", { payload: { id: Schema.String }, success: Schema.String }),
+ *   Rpc.make("resize", { payload: { id: Schema.String, ramMb: Schema.Number } })
+ *     .annotate(Remote.Since, "6.1"),
+ * ), { since: "6.0" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const api: <R extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<R>,
+  options?: ApiOptions,
+) => RpcGroup.RpcGroup<Rpc.AddMiddleware<R, typeof internalApi.Guard>> = internalApi.api
+
+/**
+ * The API every service answers besides its managers' (nova's `BaseRPCAPI`, namespace
+ * `baseapi`, version 1.1): `ping` echoes its argument with the host and topic that answered,
+ * `status` says the service's state and what it serves. A client tells "host down" from
+ * "method failed" with them.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Remote } from "effect-manager"
+ *
+ * const ping = Effect.flatMap(
+ *   Remote.client(Remote.BaseApi, { topic: "compute" }),
+ *   (client) => client.call("node-1", "ping", { arg: "hello" }),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category apis
+ */
+export const BaseApi: typeof internalApi.BaseApi = internalApi.BaseApi
+
+/**
+ * What `status` of {@link BaseApi} answers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RemoteStatus = internalApi.RemoteStatus
+
+/**
+ * One API a manager serves: a group, its handlers (each with the context it was made in), its
+ * namespace, its version (the manager's `apiVersion` when it has none) and each method's `Since`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Endpoint extends internalApi.Endpoint {}
+
+/**
+ * An endpoint from a group and its handlers, for `Manager.layer`'s `api` or
+ * `additionalEndpoints`. Made in `build`, its handlers close over the manager's state. Every
+ * method's `Since` must parse (an {@link InvalidRemoteOption} otherwise); the manager checks
+ * that the version it serves the endpoint at serves every method.
+ *
+ * @example
+ * ```ts
+ * import * as Rpc from "@effect/rpc/Rpc"
+ * import * as RpcGroup from "@effect/rpc/RpcGroup"
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import * as Ref from "effect/Ref"
+ * import * as Schema from "effect/Schema"
+ * import { Manager, Remote } from "effect-manager"
+ *
+ * const ComputeApi = Remote.api(RpcGroup.make(
+ *   Rpc.make("build", { payload: { id: Schema.String }, success: Schema.Number }),
+ * ))
+ * class Compute extends Context.Tag("Compute")<Compute, { readonly built: Effect.Effect<number> }>() {}
+ *
+ * const ComputeManager = Manager.layer(Compute, Effect.gen(function*() {
+ *   const built = yield* Ref.make(0)
+ *   return {
+ *     service: { built: Ref.get(built) },
+ *     apiVersion: "6.1",
+ *     api: yield* Remote.endpoint(ComputeApi, {
+ *       build: () => Ref.updateAndGet(built, (n) => n + 1),
+ *     }),
+ *   }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const endpoint: <
+  R extends Rpc.Any,
+  Handlers extends RpcGroup.HandlersFrom<R>,
+  EX = never,
+  RX = never,
+>(
+  group: RpcGroup.RpcGroup<R>,
+  handlers: Handlers | Effect.Effect<Handlers, EX, RX>,
+  options?: { readonly version?: string | undefined },
+) => Effect.Effect<Endpoint, EX | InvalidRemoteOption, RX | RpcGroup.HandlersContext<R, Handlers>> =
+  internalApi.endpoint
+
+/**
+ * How servers are reached: a transport serves a protocol at an address and connects clients to
+ * addresses. {@link layerMemory} provides one.
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export interface Transport extends internalTransport.Transport {}
+
+/**
+ * The transport in the context.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Remote } from "effect-manager"
+ *
+ * const served = Effect.flatMap(Remote.Transport, (transport) =>
+ *   transport.serve({ hostname: "127.0.0.1", port: 0 }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const Transport: Context.Tag<Transport, Transport> = internalTransport.Transport
+
+/**
+ * Where and how a server listens: `hostname` ("127.0.0.1" unless told otherwise) and `port`
+ * (0 lets the system pick one).
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export interface Listen extends internalTransport.Listen {}
+
+/**
+ * An in-memory network with the semantics of a socket: a connection per client, a server that
+ * stops fails every call in flight on it at once with an `RpcClientError`, the next call
+ * connects again, a call to an address nobody serves fails at once. No socket, no timer: a
+ * whole cloud of services runs under `TestClock`. Addresses are `memory://<hostname>:<port>`.
+ *
+ * @example
+ * ```ts
+ * import * as Layer from "effect/Layer"
+ * import { Remote, ServiceRegistry } from "effect-manager"
+ *
+ * const network = Layer.mergeAll(Remote.layerMemory, ServiceRegistry.layerMemory)
+ * ```
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const layerMemory: Layer.Layer<Transport> = internalTransport.layerMemory
+
+/**
+ * The options of a server: where it listens (default `127.0.0.1`, port 0).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerOptions {
+  /** The interface to bind; "127.0.0.1" by default. */
+  readonly hostname?: string | undefined
+  /** The port; 0 (the default) lets the system pick one. The bound one goes into the record. */
+  readonly port?: number | undefined
+}
+
+/**
+ * A service whose layer has this serves its managers' endpoints and {@link BaseApi} with the
+ * context's {@link Transport}: the server starts after every `preStart` and before any
+ * `postStart`, and the service record carries its address and what it serves. At stop, it
+ * first refuses new calls ({@link ServiceStopping}), gives the calls in flight what is left of
+ * the shutdown deadline, then interrupts what still runs; the periodic tasks and `cleanup`
+ * follow as before.
+ *
+ * @example
+ * ```ts
+ * import * as Layer from "effect/Layer"
+ * import { Remote, Service, ServiceRegistry } from "effect-manager"
+ *
+ * const scheduler = Service.layer({ host: "node-1", topic: "scheduler" }).pipe(
+ *   Layer.provide(Remote.layerServer()),
+ *   Layer.provide(Layer.mergeAll(Remote.layerMemory, ServiceRegistry.layerMemory)),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category servers
+ */
+export const layerServer = (
+  options?: ServerOptions,
+): Layer.Layer<RemoteServer, InvalidRemoteOption, Transport> => internalServer.layer(options)
+
+/**
+ * What serves a service's endpoints; {@link layerServer} provides it.
+ *
+ * @since 0.1.0
+ * @category servers
+ */
+export interface RemoteServer extends serving.RemoteServer {}
+
+/**
+ * The options of a {@link client}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions extends internalClient.ClientOptions {}
+
+/**
+ * What a call may say besides its payload: `version`, the version it asks for instead of its
+ * method's `Since` (oslo's `prepare(version=…)`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions extends internalClient.CallOptions {}
+
+/**
+ * The options of a fan-out: `concurrency` (16) and each host's `timeout` (30 s).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FanoutOptions extends internalClient.FanoutOptions {}
+
+/**
+ * A client of one remote API for one topic (nova's `rpcapi`). `call` waits for the answer,
+ * `cast` returns once the request is handed to the transport, `fanout` calls every host of the
+ * topic that is up (one `Exit` per host), `stream` reads a streamed method. A host that is
+ * unknown, down (by `ServiceRegistry.isUp`) or without RPC is a {@link HostUnavailable} before
+ * anything is tried; a version above the cap is a {@link VersionCapExceeded} before anything
+ * is sent, and `canSendVersion` tells beforehand.
+ *
+ * @since 0.1.0
+ * @category clients
+ */
+export interface RemoteClient<R extends Rpc.Any> extends internalClient.RemoteClient<R> {}
+
+/**
+ * One host's answer to a fan-out.
+ *
+ * @since 0.1.0
+ * @category clients
+ */
+export interface HostExit<A, E> extends internalClient.HostExit<A, E> {}
+
+/**
+ * Why a request did not reach the method: the transport's `RpcClientError`,
+ * {@link HostUnavailable}, {@link VersionCapExceeded}, an {@link InvalidRemoteOption} (a
+ * malformed `version`), or the registry's error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ClientError = internalClient.ClientError
+
+/**
+ * A client of `group` for `options.topic`: hosts are found in the `ServiceRegistry`,
+ * connections (one per address, made on first use, made again after a drop) close with the
+ * scope. A malformed `versionCap` or `Since` is an {@link InvalidRemoteOption} here.
+ *
+ * @example
+ * ```ts
+ * import * as Rpc from "@effect/rpc/Rpc"
+ * import * as RpcGroup from "@effect/rpc/RpcGroup"
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ * import { Remote } from "effect-manager"
+ *
+ * const ComputeApi = Remote.api(RpcGroup.make(
+ *   Rpc.make("build", { payload: { id: Schema.String }, success: Schema.Number }),
+ *   Rpc.make("resize", { payload: { id: Schema.String } }).annotate(Remote.Since, "6.1"),
+ * ))
+ *
+ * const program = Effect.gen(function*() {
+ *   const compute = yield* Remote.client(ComputeApi, { topic: "compute", versionCap: "6.0" })
+ *   const built = yield* compute.call("node-1", "build", { id: "vm-1" })
+ *   // nova's rolling-upgrade fallback: resize appeared in 6.1, above the cap
+ *   if (!compute.canSendVersion("6.1")) yield* Effect.log("resize not available yet")
+ *   return built
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category clients
+ */
+export const client: <R extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<R>,
+  options: ClientOptions,
+) => Effect.Effect<
+  RemoteClient<R>,
+  InvalidRemoteOption,
+  Scope.Scope | Transport | ServiceRegistry
+> = internalClient.make
+
+export {
+  /**
+   * The middleware every remote API carries ({@link api} adds it): its failure schema,
+   * {@link RemoteFailure}, is what a server may answer any request with, so each method's error
+   * type on a client includes those failures; on the server it gives handlers the {@link Principal}.
+   *
+   * @example
+   * ```ts
+   * import * as RpcGroup from "@effect/rpc/RpcGroup"
+   * import { Remote } from "effect-manager"
+   *
+   * const guarded = RpcGroup.make().middleware(Remote.Guard) // what Remote.api does
+   * ```
+   *
+   * @since 0.1.0
+   * @category middleware
+   */
+  Guard,
+} from "./internal/remote/api.ts"
+
+export {
+  /**
+   * A host that did not answer a fan-out's call within its time.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.CallTimedOut({ host: "node-1", topic: "compute", method: "ping", limitMillis: 5000 })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CallTimedOut,
+  /**
+   * A handler ran past its time limit on the server and was interrupted (not raised yet: handler
+   * time limits are not built).
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.HandlerTimedOut({ method: "build", limitMillis: 30_000 })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  HandlerTimedOut,
+  /**
+   * A host the client will not call: no record (`"unknown"`), down by `isUp` (`"down"`), or no
+   * RPC endpoint in its record (`"no endpoint"`); nothing was sent.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.HostUnavailable({ host: "node-9", topic: "compute", reason: "unknown" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  HostUnavailable,
+  /**
+   * An option of a remote API, server or client that cannot be used: `option`, `value`, and what
+   * was `expected`.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.InvalidRemoteOption({ option: "versionCap", value: "\"6\"", expected: "major.minor" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidRemoteOption,
+  /**
+   * An endpoint serves the namespace and version, but none has the method, or its name begins
+   * with `_` (oslo's `NoSuchMethod`). Only that request fails; the connection goes on.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.NoSuchMethod({ method: "migrate", requested: "6.1" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  NoSuchMethod,
+  /**
+   * The service is stopping: it takes no new call; calls already running get what is left of
+   * its shutdown deadline.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.ServiceStopping({ host: "node-1", topic: "compute" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ServiceStopping,
+  /**
+   * No endpoint of the service serves the namespace at the version asked for (oslo's
+   * `UnsupportedVersion`): `method`, `namespace`, `requested` and the versions `served`.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.UnsupportedVersion({ method: "resize", requested: "6.2", served: ["6.1"] })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UnsupportedVersion,
+  /**
+   * A call needs a version above the client's cap (oslo's `RPCVersionCapError`); nothing was sent.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.VersionCapExceeded({ method: "resize", version: "6.1", cap: "6.0" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  VersionCapExceeded,
+} from "./internal/remote/errors.ts"
+
+export {
+  /**
+   * A server that could not listen: the address and the cause.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.TransportError({ address: "memory://127.0.0.1:1", cause: "address in use" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TransportError,
+} from "./internal/remote/transport.ts"

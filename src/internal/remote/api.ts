@@ -1,0 +1,263 @@
+/**
+ * What a remote API is made of: the version a method appeared in (`Since`), the namespace of a
+ * group (`Namespace`), the `Guard` middleware every group carries (its failure schema is what a
+ * server may answer any request with; it gives handlers the caller's `Principal`), the header
+ * names requests carry, the built-in `BaseApi`, and the endpoints a manager serves.
+ *
+ * @internal
+ */
+import * as Rpc from "@effect/rpc/Rpc"
+import * as RpcGroup from "@effect/rpc/RpcGroup"
+import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { compatible, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
+import {
+  HandlerTimedOut,
+  InvalidRemoteOption,
+  NoSuchMethod,
+  ServiceStopping,
+  UnsupportedVersion,
+} from "./errors.ts"
+import { Unauthorized } from "../rpcAuth.ts"
+
+/** @internal The identifier of the `Since` annotation. */
+export interface Since {
+  readonly _: unique symbol
+}
+
+/** @internal The version of its API a method appeared in (oslo's per-method version); "1.0" when absent. */
+export const Since: Context.Tag<Since, string> = Context.GenericTag<Since, string>(
+  "effect-manager/Remote/Since",
+)
+
+/** @internal The identifier of the `Namespace` annotation. */
+export interface Namespace {
+  readonly _: unique symbol
+}
+
+/** @internal The namespace of a group (oslo's target namespace); the manager's own API has none. */
+export const Namespace: Context.Tag<Namespace, string> = Context.GenericTag<Namespace, string>(
+  "effect-manager/Remote/Namespace",
+)
+
+/** @internal Who made a request, as the server authenticated it. */
+export interface Principal {
+  /** The key or token's principal; `"anonymous"` when the server asks for no credentials. */
+  readonly name: string
+  /** How the request was authenticated. */
+  readonly scheme: "none" | "token" | "hmac"
+}
+
+/** @internal */
+export const Principal: Context.Tag<Principal, Principal> = Context.GenericTag<Principal>(
+  "effect-manager/Remote/Principal",
+)
+
+/** @internal Header names a request carries (lower case, as `@effect/platform` stores them). */
+export const Header = {
+  version: "x-em-version",
+  namespace: "x-em-namespace",
+  /** Set by the server after authentication; a client's own value is dropped. */
+  principal: "x-em-principal",
+} as const
+
+/** @internal Every failure a server may answer a request with, whatever the method. */
+export const RemoteFailure: Schema.Union<[
+  typeof UnsupportedVersion,
+  typeof NoSuchMethod,
+  typeof ServiceStopping,
+  typeof HandlerTimedOut,
+  typeof Unauthorized,
+]> = Schema.Union(UnsupportedVersion, NoSuchMethod, ServiceStopping, HandlerTimedOut, Unauthorized)
+
+/** @internal */
+export type RemoteFailure = Schema.Schema.Type<typeof RemoteFailure>
+
+const GuardBase: RpcMiddleware.TagClass<
+  Guard,
+  "effect-manager/Remote/Guard",
+  { readonly failure: typeof RemoteFailure; readonly provides: typeof Principal }
+> = RpcMiddleware.Tag<Guard>()("effect-manager/Remote/Guard", {
+  failure: RemoteFailure,
+  provides: Principal,
+})
+
+/**
+ * @internal The middleware of every remote API: the server's router does the checks (version,
+ * namespace, credentials) before a request reaches a handler, and answers with `RemoteFailure`;
+ * this middleware hands the principal it found to the handler.
+ */
+export class Guard extends GuardBase {}
+
+const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): Principal => {
+  const raw = headers[Header.principal]
+  if (raw !== undefined) {
+    const [scheme, ...name] = raw.split(":")
+    if (scheme === "token" || scheme === "hmac") return { scheme, name: name.join(":") }
+  }
+  return { scheme: "none", name: "anonymous" }
+}
+
+/** @internal The server side of `Guard`. */
+export const guard: Context.Context<Guard> = Context.make(
+  Guard,
+  ({ headers }) => Effect.succeed(readPrincipal(headers)),
+)
+
+/** @internal The header value of a principal the router authenticated. */
+export const principalHeader = (principal: Principal): string =>
+  `${principal.scheme}:${principal.name}`
+
+/** @internal The options of `api`. */
+export interface ApiOptions {
+  /** The namespace of the API (oslo's target namespace); none for a manager's own API. */
+  readonly namespace?: string | undefined
+  /**
+   * The version a method without its own `Since` asks for (the version of the API's first
+   * release, like the `version` of an oslo client's target); "1.0" by default.
+   */
+  readonly since?: string | undefined
+}
+
+/** @internal A group as a remote API: it carries `Guard`, and its namespace and base version. */
+export const api = <R extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<R>,
+  options?: ApiOptions,
+): RpcGroup.RpcGroup<Rpc.AddMiddleware<R, typeof Guard>> => {
+  let guarded = group.middleware(Guard)
+  if (options?.namespace !== undefined) guarded = guarded.annotate(Namespace, options.namespace)
+  if (options?.since !== undefined) guarded = guarded.annotate(Since, options.since)
+  return guarded
+}
+
+/** @internal A group's namespace, if it has one. */
+export const namespaceOf = (group: RpcGroup.RpcGroup<Rpc.Any>): string | undefined =>
+  Option.getOrUndefined(Context.getOption(group.annotations, Namespace))
+
+/**
+ * @internal The version each method of a group asks for by default: its `Since`, or the group's,
+ * or 1.0.
+ */
+export const sinceVersions = (
+  group: RpcGroup.RpcGroup<Rpc.Any>,
+): Either.Either<ReadonlyMap<string, Version>, InvalidRemoteOption> => {
+  const versions = new Map<string, Version>()
+  const base = Option.getOrElse(Context.getOption(group.annotations, Since), () => "1.0")
+  for (const [tag, rpc] of group.requests) {
+    const annotations = (rpc as unknown as Rpc.AnyWithProps).annotations
+    const since = Option.getOrElse(Context.getOption(annotations, Since), () => base)
+    const parsed = parseVersion(since)
+    if (Either.isLeft(parsed)) {
+      return Either.left(
+        new InvalidRemoteOption({
+          option: `Since of ${JSON.stringify(tag)}`,
+          value: JSON.stringify(since),
+          expected: `"major.minor" or "major.minor.revision" in whole numbers`,
+        }),
+      )
+    }
+    versions.set(tag, parsed.right)
+  }
+  return Either.right(versions)
+}
+
+/** @internal The schema of what `status` answers. */
+export const RemoteStatus = Schema.Struct({
+  host: Schema.String,
+  topic: Schema.String,
+  state: Schema.String,
+  endpoints: Schema.Array(
+    Schema.Struct({ namespace: Schema.optional(Schema.String), version: Schema.String }),
+  ),
+})
+
+/** @internal */
+export type RemoteStatus = Schema.Schema.Type<typeof RemoteStatus>
+
+/**
+ * @internal The API every service answers besides its managers' (nova's `BaseRPCAPI`, namespace
+ * `baseapi`): `ping` echoes its argument with the host and topic that answered, `status` says
+ * what the service serves. A client tells "host down" from "method failed" with them.
+ */
+export const BaseApi = api(
+  RpcGroup.make(
+    Rpc.make("ping", {
+      payload: { arg: Schema.String },
+      success: Schema.Struct({ host: Schema.String, topic: Schema.String, arg: Schema.String }),
+    }),
+    Rpc.make("status", { success: RemoteStatus }).annotate(Since, "1.1"),
+  ),
+  { namespace: "baseapi" },
+)
+
+/** @internal One API a service serves: a group, its handlers, its namespace and version. */
+export interface Endpoint {
+  readonly group: RpcGroup.RpcGroup<Rpc.Any>
+  /** The handlers, each with the context it was made in. */
+  readonly handlers: Context.Context<never>
+  readonly namespace: string | undefined
+  /** The version served; `undefined` for a manager's own API, which is served at its `apiVersion`. */
+  readonly version: Version | undefined
+  /** Each method's `Since`. */
+  readonly since: ReadonlyMap<string, Version>
+}
+
+/**
+ * @internal An endpoint from a group and its handlers (made in the current context, so they
+ * close over what a manager's `build` made). Every method's `Since` must parse, and be served by
+ * the endpoint's version when it has one.
+ */
+export const endpoint = <R extends Rpc.Any, Handlers extends RpcGroup.HandlersFrom<R>, EX, RX>(
+  group: RpcGroup.RpcGroup<R>,
+  handlers: Handlers | Effect.Effect<Handlers, EX, RX>,
+  options?: { readonly version?: string | undefined },
+): Effect.Effect<
+  Endpoint,
+  EX | InvalidRemoteOption,
+  RX | RpcGroup.HandlersContext<R, Handlers>
+> =>
+  Effect.gen(function* () {
+    const any = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
+    const since = yield* sinceVersions(any)
+    const version = options?.version === undefined ? undefined : yield* Either.mapLeft(
+      parseVersion(options.version),
+      () =>
+        new InvalidRemoteOption({
+          option: "version",
+          value: JSON.stringify(options.version),
+          expected: `"major.minor" or "major.minor.revision" in whole numbers`,
+        }),
+    )
+    if (version !== undefined) yield* checkSince(since, version)
+    const context = yield* group.toHandlersContext(handlers)
+    return {
+      group: any,
+      handlers: context as Context.Context<never>,
+      namespace: namespaceOf(any),
+      version,
+      since,
+    }
+  })
+
+/** @internal Every method's `Since` is served by `version`: a method newer than its API is a mistake. */
+export const checkSince = (
+  since: ReadonlyMap<string, Version>,
+  version: Version,
+): Either.Either<void, InvalidRemoteOption> => {
+  for (const [tag, appeared] of since) {
+    if (!compatible(version, appeared)) {
+      return Either.left(
+        new InvalidRemoteOption({
+          option: `Since of ${JSON.stringify(tag)}`,
+          value: formatVersion(appeared),
+          expected: `a version that ${formatVersion(version)} serves (the endpoint's version)`,
+        }),
+      )
+    }
+  }
+  return Either.right(undefined)
+}

@@ -1,0 +1,280 @@
+/**
+ * nova's `rpcapi`: a client of one API for one topic. Hosts are found in the `ServiceRegistry`
+ * (their records carry their address); a host that is unknown, down or serves no RPC is a typed
+ * error before any connection is tried. Each request carries the version it needs (its method's
+ * `Since`, or one given) and its namespace; a version the client's cap does not accept is refused
+ * before anything is sent. Connections are pooled per address and connect again by themselves.
+ *
+ * @internal
+ */
+import type * as Rpc from "@effect/rpc/Rpc"
+import * as RpcClient from "@effect/rpc/RpcClient"
+import type { RpcClientError } from "@effect/rpc/RpcClientError"
+import type * as RpcGroup from "@effect/rpc/RpcGroup"
+import type * as RpcSchema from "@effect/rpc/RpcSchema"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as RcMap from "effect/RcMap"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as ServiceRegistry from "../../ServiceRegistry.ts"
+import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
+import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
+import { Header, namespaceOf, sinceVersions } from "./api.ts"
+import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
+import { Transport } from "./transport.ts"
+
+/** @internal What one call may say besides its payload. */
+export interface CallOptions {
+  /** The version the request asks for, instead of its method's `Since` (oslo's `prepare(version=…)`). */
+  readonly version?: string | undefined
+}
+
+/** @internal The options of a client. */
+export interface ClientOptions {
+  /** The topic whose hosts the client calls (nova's `target.topic`). */
+  readonly topic: string
+  /** The highest version the client sends (oslo's `version_cap`); none by default. */
+  readonly versionCap?: string | undefined
+  /** A host's record older than this is down (nova's `service_down_time`); 60 s by default. */
+  readonly serviceDownTime?: Duration.DurationInput | undefined
+}
+
+/** @internal The options of a fan-out. */
+export interface FanoutOptions extends CallOptions {
+  /** How many hosts are called at once; 16 by default. */
+  readonly concurrency?: number | undefined
+  /** How long each host is given; 30 s by default. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+type Parts<Current> = Current extends
+  Rpc.Rpc<infer _Tag, infer _Payload, infer Success, infer Error, infer Middleware>
+  ? { success: Success; error: Error["Type"] | Middleware["failure"]["Type"] }
+  : never
+
+/** @internal The tags of the methods that answer once (not with a stream). */
+export type CallTag<R extends Rpc.Any> = R extends Rpc.Any
+  ? Parts<R>["success"] extends RpcSchema.Stream<any, any> ? never : R["_tag"]
+  : never
+
+/** @internal The tags of the methods that answer with a stream. */
+export type StreamTag<R extends Rpc.Any> = R extends Rpc.Any
+  ? Parts<R>["success"] extends RpcSchema.Stream<any, any> ? R["_tag"] : never
+  : never
+
+/** @internal Why a request did not get an answer from the method. */
+export type ClientError =
+  | RpcClientError
+  | HostUnavailable
+  | VersionCapExceeded
+  | InvalidRemoteOption
+  | ServiceRegistry.ServiceRegistryError
+
+/** @internal The error of a method, the server's refusals, and the client's own. */
+export type ErrorOf<R extends Rpc.Any, Tag extends string> =
+  | Parts<Rpc.ExtractTag<R, Tag>>["error"]
+  | ClientError
+
+/** @internal What a call answers. */
+export type SuccessOf<R extends Rpc.Any, Tag extends string> = Rpc.Success<Rpc.ExtractTag<R, Tag>>
+
+/** @internal What each item of a stream is, and what its stream may fail with. */
+export type StreamOf<R extends Rpc.Any, Tag extends string> =
+  Parts<Rpc.ExtractTag<R, Tag>>["success"] extends RpcSchema.Stream<infer A, infer E>
+    ? Stream.Stream<A["Type"], E["Type"] | ErrorOf<R, Tag>>
+    : never
+
+/** @internal One host's answer to a fan-out. */
+export interface HostExit<A, E> {
+  readonly host: string
+  readonly exit: Exit.Exit<A, E>
+}
+
+/** @internal */
+export interface RemoteClient<R extends Rpc.Any> {
+  readonly topic: string
+  /** The cap, as given. */
+  readonly versionCap: string | undefined
+  /** Whether a request for `version` may be sent under the cap (oslo's `can_send_version`). */
+  readonly canSendVersion: (version: string) => boolean
+  /** Calls `tag` on `host` and waits for its answer (oslo's `call`). */
+  readonly call: <const Tag extends CallTag<R>>(
+    host: string,
+    tag: Tag,
+    payload: Rpc.PayloadConstructor<Rpc.ExtractTag<R, Tag>>,
+    options?: CallOptions,
+  ) => Effect.Effect<SuccessOf<R, Tag>, ErrorOf<R, Tag>>
+  /** Sends `tag` to `host` and returns once it is handed to the transport (oslo's `cast`). */
+  readonly cast: <const Tag extends CallTag<R>>(
+    host: string,
+    tag: Tag,
+    payload: Rpc.PayloadConstructor<Rpc.ExtractTag<R, Tag>>,
+    options?: CallOptions,
+  ) => Effect.Effect<void, ClientError>
+  /** Calls `tag` on every host of the topic that is up; one exit per host, by host name. */
+  readonly fanout: <const Tag extends CallTag<R>>(
+    tag: Tag,
+    payload: Rpc.PayloadConstructor<Rpc.ExtractTag<R, Tag>>,
+    options?: FanoutOptions,
+  ) => Effect.Effect<
+    ReadonlyArray<HostExit<SuccessOf<R, Tag>, ErrorOf<R, Tag> | CallTimedOut>>,
+    ServiceRegistry.ServiceRegistryError
+  >
+  /** The stream `tag` answers with on `host`. */
+  readonly stream: <const Tag extends StreamTag<R>>(
+    host: string,
+    tag: Tag,
+    payload: Rpc.PayloadConstructor<Rpc.ExtractTag<R, Tag>>,
+    options?: CallOptions,
+  ) => StreamOf<R, Tag>
+}
+
+const invalidVersion = (option: string, value: unknown) =>
+  new InvalidRemoteOption({
+    option,
+    value: JSON.stringify(value),
+    expected: `"major.minor" or "major.minor.revision" in whole numbers`,
+  })
+
+const readVersion = (option: string, value: string) =>
+  Either.mapLeft(parseVersion(value), () => invalidVersion(option, value))
+
+type Flat = RpcClient.RpcClient.Flat<Rpc.Any, RpcClientError>
+
+/** @internal A client of `group` for `options.topic`, its connections closed with the scope. */
+export const make = <R extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<R>,
+  options: ClientOptions,
+): Effect.Effect<
+  RemoteClient<R>,
+  InvalidRemoteOption,
+  Scope.Scope | Transport | ServiceRegistry.ServiceRegistry
+> =>
+  Effect.gen(function* () {
+    const any = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
+    const since = yield* sinceVersions(any)
+    const cap = options.versionCap === undefined
+      ? undefined
+      : yield* readVersion("versionCap", options.versionCap)
+    const downTime = options.serviceDownTime ?? Duration.seconds(60)
+    const namespace = namespaceOf(any)
+    const transport = yield* Transport
+    const registry = yield* RegistryTag
+    const pool = yield* RcMap.make({
+      lookup: (address: string) =>
+        Effect.flatMap(transport.connect(address), (protocol) =>
+          RpcClient.make(any, { flatten: true }).pipe(
+            Effect.provideService(RpcClient.Protocol, protocol),
+          )),
+      idleTimeToLive: Duration.minutes(5),
+    })
+
+    /** The address of `host`, or why it cannot be called. */
+    const addressOf = (host: string) =>
+      Effect.gen(function* () {
+        const found = yield* registry.get(host, options.topic)
+        if (Option.isNone(found)) {
+          return yield* new HostUnavailable({ host, topic: options.topic, reason: "unknown" })
+        }
+        const record = found.value
+        if (!isUp(record, yield* Clock.currentTimeMillis, downTime)) {
+          return yield* new HostUnavailable({ host, topic: options.topic, reason: "down" })
+        }
+        if (record.endpoint === undefined) {
+          return yield* new HostUnavailable({ host, topic: options.topic, reason: "no endpoint" })
+        }
+        return record.endpoint.address
+      })
+
+    /** The headers of a request for `tag`, or why it may not be sent. */
+    const headersFor = (tag: string, callOptions: CallOptions | undefined) =>
+      Effect.gen(function* () {
+        const version: Version = callOptions?.version === undefined
+          ? since.get(tag) ?? { major: 1, minor: 0, revision: 0 }
+          : yield* readVersion("version", callOptions.version)
+        if (!canSendVersion(cap, version)) {
+          return yield* new VersionCapExceeded({
+            method: tag,
+            version: formatVersion(version),
+            cap: formatVersion(cap!),
+          })
+        }
+        const headers: Record<string, string> = { [Header.version]: formatVersion(version) }
+        if (namespace !== undefined) {
+          headers[Header.namespace] = namespace
+        }
+        return headers
+      })
+
+    const send = (
+      host: string,
+      tag: string,
+      payload: unknown,
+      callOptions: CallOptions | undefined,
+      discard: boolean,
+    ) =>
+      Effect.gen(function* () {
+        const headers = yield* headersFor(tag, callOptions)
+        const address = yield* addressOf(host)
+        const client = (yield* RcMap.get(pool, address)) as Flat
+        return yield* (client as any)(tag, payload, { headers, discard }) as Effect.Effect<
+          unknown,
+          unknown
+        >
+      }).pipe(Effect.scoped)
+
+    const hostsUp = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const records = yield* registry.list
+      return records
+        .filter((r) =>
+          r.topic === options.topic && r.endpoint !== undefined && isUp(r, now, downTime)
+        )
+        .map((r) =>
+          r.host
+        )
+    })
+
+    const client: RemoteClient<Rpc.Any> = {
+      topic: options.topic,
+      versionCap: options.versionCap,
+      canSendVersion: (version) => {
+        const parsed = parseVersion(version)
+        return Either.isRight(parsed) && canSendVersion(cap, parsed.right)
+      },
+      call: (host, tag, payload, callOptions) =>
+        send(host, tag, payload, callOptions, false) as never,
+      cast: (host, tag, payload, callOptions) =>
+        Effect.asVoid(send(host, tag, payload, callOptions, true)) as never,
+      fanout: (tag, payload, fanoutOptions) =>
+        Effect.flatMap(hostsUp, (hosts) =>
+          Effect.forEach(hosts, (host) =>
+            send(host, tag, payload, fanoutOptions, false).pipe(
+              Effect.timeoutFail({
+                duration: fanoutOptions?.timeout ?? Duration.seconds(30),
+                onTimeout: () =>
+                  new CallTimedOut({
+                    host,
+                    topic: options.topic,
+                    method: tag,
+                    limitMillis: Duration.toMillis(fanoutOptions?.timeout ?? Duration.seconds(30)),
+                  }),
+              }),
+              Effect.exit,
+              Effect.map((exit) => ({ host, exit })),
+            ), { concurrency: fanoutOptions?.concurrency ?? 16 })) as never,
+      stream: (host, tag, payload, callOptions) =>
+        Stream.unwrapScoped(Effect.gen(function* () {
+          const headers = yield* headersFor(tag, callOptions)
+          const address = yield* addressOf(host)
+          const client = (yield* RcMap.get(pool, address)) as Flat
+          return (client as any)(tag, payload, { headers }) as Stream.Stream<unknown, unknown>
+        })) as never,
+    }
+    return client as unknown as RemoteClient<R>
+  })

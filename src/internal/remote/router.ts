@@ -1,0 +1,275 @@
+/**
+ * The server side of a service's RPC: one protocol (a transport's) in front of one `RpcServer`
+ * per endpoint. Every request is checked here, before any endpoint sees it: credentials, then
+ * oslo's dispatch (R2–R3: namespace and version pick the endpoint, `NoSuchMethod` or
+ * `UnsupportedVersion` otherwise), then whether the service still takes calls. A refused request
+ * gets its own failure exit; the connection and every other call on it go on (out of the box,
+ * `@effect/rpc` answers an unknown method by failing the whole connection).
+ *
+ * @internal
+ */
+import type * as Rpc from "@effect/rpc/Rpc"
+import type { FromClientEncoded, FromServerEncoded, RequestEncoded } from "@effect/rpc/RpcMessage"
+import { constPong } from "@effect/rpc/RpcMessage"
+import * as RpcServer from "@effect/rpc/RpcServer"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Mailbox from "effect/Mailbox"
+import * as Schema from "effect/Schema"
+import {
+  dispatch,
+  type Endpoint as Dispatchable,
+  formatVersion,
+  parseVersion,
+  type Version,
+} from "../rpcVersion.ts"
+import { Header, type Principal, principalHeader, RemoteFailure } from "./api.ts"
+import { NoSuchMethod, ServiceStopping, UnsupportedVersion } from "./errors.ts"
+
+/** @internal One endpoint as the router sees it: where requests go, and what it serves. */
+export interface Route {
+  readonly namespace: string | undefined
+  readonly version: Version
+  readonly methods: ReadonlyMap<string, Rpc.Any>
+}
+
+/** @internal What the router needs besides its routes. */
+export interface RouterOptions {
+  readonly host: string
+  readonly topic: string
+  /** Who made a request, or why it is refused; `undefined` takes every request as anonymous. */
+  readonly authenticate?:
+    | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
+    | undefined
+}
+
+/** @internal The protocol of each route's `RpcServer`, and how the router stops taking calls. */
+export interface Router {
+  readonly protocols: ReadonlyArray<RpcServer.Protocol["Type"]>
+  /** Runs the router on the transport's protocol; never returns. */
+  readonly run: Effect.Effect<never>
+  /** From now on a new request is refused with `ServiceStopping`. */
+  readonly stopAccepting: Effect.Effect<void>
+  /** Waits until no accepted call is running. */
+  readonly drained: Effect.Effect<void>
+  /** How many accepted calls are running. */
+  readonly inFlight: Effect.Effect<number>
+}
+
+const encodeFailure = Schema.encodeSync(RemoteFailure)
+
+const headerOf = (request: RequestEncoded, name: string): string | undefined => {
+  for (const [key, value] of request.headers) if (key.toLowerCase() === name) return value
+  return undefined
+}
+
+/** A request's headers without the principal a client may have set, with the one we found. */
+const withPrincipal = (request: RequestEncoded, principal: Principal): RequestEncoded => ({
+  ...request,
+  headers: [
+    ...request.headers.filter(([key]) => key.toLowerCase() !== Header.principal),
+    [Header.principal, principalHeader(principal)],
+  ],
+})
+
+const printable = (raw: string): string =>
+  JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw)
+
+/** The route of a request, or the failure to answer it with. */
+const route = (
+  routes: ReadonlyArray<Route>,
+  dispatchable: ReadonlyArray<Dispatchable<number>>,
+  request: RequestEncoded,
+): Either.Either<number, RemoteFailure> => {
+  const namespace = headerOf(request, Header.namespace)
+  const raw = headerOf(request, Header.version)
+  const parsed = raw === undefined ? undefined : parseVersion(raw)
+  if (parsed !== undefined && Either.isLeft(parsed)) {
+    return Either.left(
+      new UnsupportedVersion({
+        method: request.tag,
+        ...(namespace === undefined ? {} : { namespace }),
+        requested: printable(raw!),
+        served: routes.filter((r) => r.namespace === namespace).map((r) =>
+          formatVersion(r.version)
+        ),
+      }),
+    )
+  }
+  const found = dispatch(dispatchable, {
+    method: request.tag,
+    namespace,
+    version: parsed === undefined ? undefined : parsed.right,
+  })
+  if (Either.isRight(found)) return Either.right(found.right.method)
+  const miss = found.left
+  const common = {
+    method: miss.method,
+    ...(miss.namespace === undefined ? {} : { namespace: miss.namespace }),
+    requested: formatVersion(miss.requested),
+  }
+  return Either.left(
+    miss._tag === "NoSuchMethod"
+      ? new NoSuchMethod(common)
+      : new UnsupportedVersion({ ...common, served: miss.served.map(formatVersion) }),
+  )
+}
+
+/** @internal A router over `transport` for `routes`, in the order R2 tries them. */
+export const make = (
+  transport: RpcServer.Protocol["Type"],
+  routes: ReadonlyArray<Route>,
+  options: RouterOptions,
+): Effect.Effect<Router> =>
+  Effect.gen(function* () {
+    const dispatchable: ReadonlyArray<Dispatchable<number>> = routes.map((r, index) => ({
+      namespace: r.namespace,
+      version: r.version,
+      method: (name) => r.methods.has(name) ? index : undefined,
+    }))
+    const state = yield* makeState(routes.length)
+    const ends = new Map<number, number>()
+    const protocols = yield* Effect.forEach(routes, (_, index) =>
+      RpcServer.Protocol.make((write) => {
+        state.writers[index] = write
+        return Effect.succeed({
+          disconnects: state.disconnects[index]!,
+          send: (clientId: number, response: FromServerEncoded) => {
+            if (response._tag === "Exit") state.finish(clientId, response.requestId)
+            return transport.send(clientId, response)
+          },
+          end: (clientId: number) => {
+            const left = (ends.get(clientId) ?? 1) - 1
+            if (left > 0) return Effect.sync(() => ends.set(clientId, left))
+            ends.delete(clientId)
+            return transport.end(clientId)
+          },
+          clientIds: transport.clientIds,
+          initialMessage: transport.initialMessage,
+          supportsAck: transport.supportsAck,
+          supportsTransferables: transport.supportsTransferables,
+          supportsSpanPropagation: transport.supportsSpanPropagation,
+        })
+      }))
+
+    const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
+      Effect.zipRight(
+        Effect.logDebug(`Refused ${JSON.stringify(request.tag)}: ${failure.message}`),
+        transport.send(clientId, {
+          _tag: "Exit",
+          requestId: request.id,
+          exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
+        }),
+      )
+
+    const onRequest = (clientId: number, request: RequestEncoded) =>
+      Effect.gen(function* () {
+        const principal = options.authenticate === undefined
+          ? Either.right(anonymous)
+          : yield* Effect.either(options.authenticate(request))
+        if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
+        const found = route(routes, dispatchable, request)
+        if (Either.isLeft(found)) return yield* refuse(clientId, request, found.left)
+        if (state.stopping) {
+          return yield* refuse(
+            clientId,
+            request,
+            new ServiceStopping({ host: options.host, topic: options.topic }),
+          )
+        }
+        state.start(clientId, request.id, found.right)
+        return yield* state.writers[found.right]!(clientId, withPrincipal(request, principal.right))
+      })
+
+    const onMessage = (clientId: number, message: FromClientEncoded): Effect.Effect<void> => {
+      switch (message._tag) {
+        case "Request":
+          return onRequest(clientId, message)
+        case "Ack":
+        case "Interrupt": {
+          const index = state.routeOf(clientId, message.requestId)
+          return index === undefined ? Effect.void : state.writers[index]!(clientId, message)
+        }
+        case "Ping":
+          return transport.send(clientId, constPong)
+        case "Eof":
+          ends.set(clientId, routes.length)
+          return Effect.forEach(state.writers, (write) => write(clientId, message), {
+            discard: true,
+          })
+      }
+    }
+
+    const forwardDisconnects = Effect.forever(
+      Effect.flatMap(transport.disconnects.take, (clientId) =>
+        Effect.sync(() => {
+          state.forget(clientId)
+          ends.delete(clientId)
+          for (const mailbox of state.disconnects) mailbox.unsafeOffer(clientId)
+        })),
+    )
+
+    return {
+      protocols,
+      run: Effect.zipRight(
+        Effect.forkScoped(forwardDisconnects),
+        transport.run(onMessage),
+      ).pipe(Effect.scoped) as Effect.Effect<never>,
+      stopAccepting: state.stopAccepting,
+      drained: state.drained,
+      inFlight: Effect.sync(() => state.size()),
+    }
+  })
+
+const anonymous: Principal = { scheme: "none", name: "anonymous" }
+
+/** Which route each accepted call went to, per client; whether new calls are refused. */
+const makeState = (routeCount: number) =>
+  Effect.gen(function* () {
+    const disconnects = yield* Effect.forEach(
+      Array.from({ length: routeCount }),
+      () => Mailbox.make<number>(),
+    )
+    const calls = new Map<number, Map<string, number>>()
+    const drainedLatch = yield* Effect.makeLatch(false)
+    let size = 0
+    let stopping = false
+    const settle = () => {
+      if (stopping && size === 0) drainedLatch.unsafeOpen()
+    }
+    return {
+      disconnects,
+      writers: [] as Array<(clientId: number, message: FromClientEncoded) => Effect.Effect<void>>,
+      get stopping() {
+        return stopping
+      },
+      size: () => size,
+      start: (clientId: number, requestId: string, index: number) => {
+        let client = calls.get(clientId)
+        if (client === undefined) calls.set(clientId, client = new Map())
+        if (!client.has(requestId)) size++
+        client.set(requestId, index)
+      },
+      routeOf: (clientId: number, requestId: string) => calls.get(clientId)?.get(requestId),
+      finish: (clientId: number, requestId: string) => {
+        const client = calls.get(clientId)
+        if (client?.delete(requestId)) {
+          size--
+          if (client.size === 0) calls.delete(clientId)
+          settle()
+        }
+      },
+      forget: (clientId: number) => {
+        const client = calls.get(clientId)
+        if (client === undefined) return
+        size -= client.size
+        calls.delete(clientId)
+        settle()
+      },
+      stopAccepting: Effect.sync(() => {
+        stopping = true
+        settle()
+      }),
+      drained: drainedLatch.await,
+    }
+  })

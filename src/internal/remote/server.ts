@@ -1,0 +1,156 @@
+/**
+ * Serving a service's endpoints: a transport, the router in front, one `RpcServer` per endpoint
+ * (its handlers, the `Guard` that hands them the principal), the built-in `BaseApi`; and the
+ * `RemoteServer` service that `Service` starts between `preStart` and `postStart`.
+ *
+ * @internal
+ */
+import type { RequestEncoded } from "@effect/rpc/RpcMessage"
+import * as RpcServer from "@effect/rpc/RpcServer"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { formatVersion, type Version } from "../rpcVersion.ts"
+import {
+  RemoteServer,
+  type RunningServer,
+  type Served,
+  type ServeRequest,
+  type ServerInfo,
+} from "./serving.ts"
+import { BaseApi, guard, type Principal, type RemoteFailure } from "./api.ts"
+import { InvalidRemoteOption } from "./errors.ts"
+import * as Router from "./router.ts"
+import { type Listen, Transport, type TransportError } from "./transport.ts"
+
+/** @internal The options of a server. */
+export interface ServerOptions {
+  readonly listen: Listen
+  readonly authenticate?:
+    | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
+    | undefined
+}
+
+const baseApiVersion: Version = { major: 1, minor: 1, revision: 0 }
+
+/** The built-in endpoint: `ping` and `status` of this service. */
+const baseEndpoint = (request: ServeRequest, apis: ServerInfo["apis"]) =>
+  Effect.map(
+    BaseApi.toHandlersContext({
+      ping: ({ arg }) => Effect.succeed({ host: request.host, topic: request.topic, arg }),
+      status: () =>
+        Effect.map(request.state, (state) => ({
+          host: request.host,
+          topic: request.topic,
+          state,
+          endpoints: apis,
+        })),
+    }),
+    (handlers): Served => ({
+      endpoint: {
+        group: BaseApi as never,
+        handlers: handlers as Context.Context<never>,
+        namespace: "baseapi",
+        version: baseApiVersion,
+        since: new Map(),
+      },
+      version: baseApiVersion,
+    }),
+  )
+
+const describe = (served: ReadonlyArray<Served>): ServerInfo["apis"] =>
+  served.map(({ endpoint, version }) =>
+    endpoint.namespace === undefined
+      ? { version: formatVersion(version) }
+      : { namespace: endpoint.namespace, version: formatVersion(version) }
+  )
+
+/** @internal Serves `request`'s endpoints with `transport` until the scope closes. */
+export const serve = (
+  transport: Transport,
+  options: ServerOptions,
+  request: ServeRequest,
+): Effect.Effect<RunningServer, TransportError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const served = yield* transport.serve(options.listen)
+    const managers = describe(request.endpoints)
+    const all = [...request.endpoints, yield* baseEndpoint(request, managers)]
+    const router = yield* Router.make(
+      served.protocol,
+      all.map(({ endpoint, version }) => ({
+        namespace: endpoint.namespace,
+        version,
+        methods: endpoint.group.requests,
+      })),
+      { host: request.host, topic: request.topic, authenticate: options.authenticate },
+    )
+    // Each endpoint's server runs in a scope of its own: the drain closes them (interrupting
+    // what still runs) before the transport stops.
+    yield* Effect.forEach(all, ({ endpoint }, index) =>
+      RpcServer.make(endpoint.group).pipe(
+        Effect.provide(
+          Context.merge(endpoint.handlers, guard).pipe(
+            Context.add(RpcServer.Protocol, router.protocols[index]!),
+          ),
+        ),
+        Effect.interruptible,
+        Effect.forkScoped,
+      ), { discard: true })
+    yield* Effect.forkScoped(Effect.interruptible(router.run))
+    return {
+      address: served.address,
+      apis: describe(all),
+      stopAccepting: router.stopAccepting,
+      drain: (millis) =>
+        router.drained.pipe(
+          Effect.timeoutOption(millis),
+          Effect.zipRight(router.inFlight),
+        ),
+    }
+  })
+
+/** The listen options, checked: a non-empty hostname, a whole port from 0 to 65535. */
+const checkListen = (
+  options: {
+    readonly hostname?: string | undefined
+    readonly port?: number | undefined
+  } | undefined,
+): Either.Either<Listen, InvalidRemoteOption> => {
+  const hostname = options?.hostname ?? "127.0.0.1"
+  const port = options?.port ?? 0
+  if (typeof hostname !== "string" || hostname.trim() === "") {
+    return Either.left(
+      new InvalidRemoteOption({
+        option: "hostname",
+        value: JSON.stringify(hostname) ?? String(hostname),
+        expected: "an interface name or address",
+      }),
+    )
+  }
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    return Either.left(
+      new InvalidRemoteOption({
+        option: "port",
+        value: String(port),
+        expected: "a whole number from 0 to 65535 (0: the system picks one)",
+      }),
+    )
+  }
+  return Either.right({ hostname, port })
+}
+
+/** @internal A `RemoteServer` that serves with the context's transport. */
+export const layer = (options?: {
+  readonly hostname?: string | undefined
+  readonly port?: number | undefined
+}): Layer.Layer<RemoteServer, InvalidRemoteOption, Transport> =>
+  Layer.effect(
+    RemoteServer,
+    Effect.gen(function* () {
+      const listen = yield* checkListen(options)
+      const transport = yield* Transport
+      return { serve: (request) => serve(transport, { listen }, request) }
+    }),
+  )

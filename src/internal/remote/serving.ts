@@ -1,0 +1,56 @@
+/**
+ * What `Service` knows of an RPC server: the `RemoteServer` it finds in its context, what it
+ * hands it, and the running server it stops. Types and a tag only, so that a service without
+ * RPC does not load `@effect/rpc`.
+ *
+ * @internal
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { Version } from "../rpcVersion.ts"
+import type { Endpoint } from "./api.ts"
+import type { TransportError } from "./transport.ts"
+
+/** @internal An endpoint with the version it is served at. */
+export interface Served {
+  readonly endpoint: Endpoint
+  readonly version: Version
+}
+
+/** @internal What a running server says about itself (the service record carries it). */
+export interface ServerInfo {
+  /** The address clients reach it at: the bound one (a port 0 resolved). */
+  readonly address: string
+  readonly apis: ReadonlyArray<{ readonly namespace?: string; readonly version: string }>
+}
+
+/** @internal A running server, as `Service` drives it. */
+export interface RunningServer extends ServerInfo {
+  /** New requests are refused with `ServiceStopping` from now on. */
+  readonly stopAccepting: Effect.Effect<void>
+  /** Waits for the calls in flight, at most `millis`; the number still running then. */
+  readonly drain: (millis: number) => Effect.Effect<number>
+}
+
+/** @internal What a service hands its server. */
+export interface ServeRequest {
+  readonly host: string
+  readonly topic: string
+  /** The managers' endpoints and the additional ones, in R2's order (the built-in one is added). */
+  readonly endpoints: ReadonlyArray<Served>
+  /** The service's state, for `status`. */
+  readonly state: Effect.Effect<string>
+}
+
+/** @internal Serves a service's endpoints; `Service` finds it in the context of its layer. */
+export interface RemoteServer {
+  readonly serve: (
+    request: ServeRequest,
+  ) => Effect.Effect<RunningServer, TransportError, Scope.Scope>
+}
+
+/** @internal */
+export const RemoteServer: Context.Tag<RemoteServer, RemoteServer> = Context.GenericTag<
+  RemoteServer
+>("effect-manager/Remote/RemoteServer")
