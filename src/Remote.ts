@@ -12,9 +12,10 @@
  * - A {@link client} of a group and a topic calls one host, casts, fans out to every host up,
  *   and reads streams, with an optional version cap.
  *
- * Transports: {@link layerMemory} (in memory, for tests under `TestClock`). WebSocket and HTTP
- * servers and clients for Node, Deno and Bun, authentication and request limits are not built
- * yet.
+ * - Requests are authenticated ({@link Credentials}: bearer tokens or HMAC-signed requests), on
+ *   by default for a server not bound to loopback.
+ *
+ * Transports: {@link layerMemory} (in memory, for tests under `TestClock`).
  *
  * @since 0.1.0
  */
@@ -27,6 +28,7 @@ import type * as Scope from "effect/Scope"
 import * as internalApi from "./internal/remote/api.ts"
 import * as internalClient from "./internal/remote/client.ts"
 import type { InvalidRemoteOption } from "./internal/remote/errors.ts"
+import type * as internalAuth from "./internal/rpcAuth.ts"
 import * as internalServer from "./internal/remote/server.ts"
 import type * as serving from "./internal/remote/serving.ts"
 import * as internalTransport from "./internal/remote/transport.ts"
@@ -313,17 +315,35 @@ export interface Listen extends internalTransport.Listen {}
 export const layerMemory: Layer.Layer<Transport> = internalTransport.layerMemory
 
 /**
- * The options of a server: where it listens (default `127.0.0.1`, port 0).
+ * The options of a server: where it listens (`hostname`, "127.0.0.1" by default; `port`, 0 by
+ * default: the system picks one, and the bound one goes into the record) and who it lets in
+ * (`auth`: the {@link Credentials} it accepts, or "none"). A server not bound to loopback
+ * must be given `auth`: it refuses to start otherwise.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ServerOptions {
-  /** The interface to bind; "127.0.0.1" by default. */
-  readonly hostname?: string | undefined
-  /** The port; 0 (the default) lets the system pick one. The bound one goes into the record. */
-  readonly port?: number | undefined
-}
+export interface ServerOptions extends internalServer.LayerOptions {}
+
+/**
+ * What a client signs its requests with and what a server knows its clients by: a shared bearer
+ * token (`{ _tag: "Token", principal, token }`, sent as `authorization: Bearer …`), or an
+ * HMAC-SHA256 key (`{ _tag: "Hmac", principal, secret }`: each request carries the key id
+ * (`principal`), a timestamp, a nonce and a signature over method, timestamp, nonce, key id and
+ * the encoded payload; the server refuses a timestamp more than 30 s away from its clock and a
+ * nonce it has seen). A secret never leaves the process and never reaches a log or an error.
+ *
+ * @example
+ * ```ts
+ * import type { Remote } from "effect-manager"
+ *
+ * const key: Remote.Credentials = { _tag: "Hmac", principal: "conductor", secret: "s3cret…" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Credentials = internalAuth.Credentials
 
 /**
  * A service whose layer has this serves its managers' endpoints and {@link BaseApi} with the
@@ -594,6 +614,26 @@ export {
    */
   VersionCapExceeded,
 } from "./internal/remote/errors.ts"
+
+export {
+  /**
+   * A request without valid credentials (its `reason`: missing, malformed, a bad token, an
+   * unknown key, a stale timestamp, a bad signature, a replay). A request for a method that does
+   * not exist gets it too when it has no valid credentials: method names do not leak. It never
+   * carries a secret.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.Unauthorized({ reason: "bad token" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  Unauthorized,
+} from "./internal/rpcAuth.ts"
 
 export {
   /**

@@ -1,10 +1,9 @@
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -80,14 +79,17 @@ const startCompute = (
   host: string,
   log: Ref.Ref<ReadonlyArray<string>>,
   scope: Scope.Scope,
-  apiVersion = "6.1",
+  options: { readonly apiVersion?: string; readonly server?: Remote.ServerOptions } = {},
 ) =>
   Layer.buildWithScope(
-    Service.layer({ host, topic: "compute" }, computeManager(log, apiVersion)).pipe(
-      Layer.provide(Remote.layerServer()),
-    ),
+    Service.layer(
+      { host, topic: "compute", shutdownTimeout: "10 seconds" },
+      computeManager(log, options.apiVersion ?? "6.1"),
+    ).pipe(Layer.provide(Remote.layerServer(options.server))),
     scope,
   )
+
+const newLog = Ref.make<ReadonlyArray<string>>([])
 
 describe("Remote: a manager's API served by its service", () => {
   it.scoped("a call reaches the manager's handler and answers with its typed result", () =>
@@ -116,5 +118,412 @@ describe("Remote: a manager's API served by its service", () => {
         address: "memory://127.0.0.1:1",
         apis: [{ version: "6.1" }, { namespace: "baseapi", version: "1.1" }],
       })
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: oslo's version rules on the wire", () => {
+  it.scoped("a request asks for its method's Since; the server accepts the same or an older minor of its major", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1) // asks 6.0
+      expect(yield* compute.call("node-1", "resize", { id: "a" })).toBe("resized a") // asks 6.1
+      expect(yield* compute.call("node-1", "resize", { id: "a" }, { version: "6.0" })).toBe(
+        "resized a",
+      )
+      for (const version of ["6.2", "5.9", "7.0", "6.1.1"]) {
+        const error = yield* Effect.flip(compute.call("node-1", "build", { id: "a" }, { version }))
+        expect(error).toEqual(
+          new Remote.UnsupportedVersion({ method: "build", requested: version, served: ["6.1"] }),
+        )
+      }
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a server of an older minor refuses a method that appeared later; a method it lacks at a version it serves is NoSuchMethod", () =>
+    Effect.gen(function* () {
+      const OldApi = Remote.api(
+        RpcGroup.make(
+          Rpc.make("build", { payload: { id: Schema.String }, success: Schema.Number }),
+        ),
+        { since: "6.0" },
+      )
+      const OldManager = Manager.layer(
+        Compute,
+        Effect.gen(function* () {
+          return {
+            service: { built: Effect.succeed([]) },
+            apiVersion: "6.0",
+            api: yield* Remote.endpoint(OldApi, { build: () => Effect.succeed(7) }),
+          }
+        }),
+      )
+      yield* Layer.buildWithScope(
+        Service.layer({ host: "old", topic: "compute" }, OldManager).pipe(
+          Layer.provide(Remote.layerServer()),
+        ),
+        yield* Effect.scope,
+      )
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      expect(yield* compute.call("old", "build", { id: "a" })).toBe(7)
+      expect(yield* Effect.flip(compute.call("old", "resize", { id: "a" }))).toEqual(
+        new Remote.UnsupportedVersion({ method: "resize", requested: "6.1", served: ["6.0"] }),
+      )
+      expect(yield* Effect.flip(compute.call("old", "resize", { id: "a" }, { version: "6.0" })))
+        .toEqual(new Remote.NoSuchMethod({ method: "resize", requested: "6.0" }))
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a version cap refuses, before sending, a call that needs more; canSendVersion says so beforehand", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute", versionCap: "6.0" })
+      expect(compute.canSendVersion("6.0")).toBe(true)
+      expect(compute.canSendVersion("6.1")).toBe(false)
+      expect(compute.canSendVersion("5.3")).toBe(false)
+      expect(compute.canSendVersion("6.x")).toBe(false)
+      expect(yield* Effect.flip(compute.call("node-1", "resize", { id: "a" }))).toEqual(
+        new Remote.VersionCapExceeded({ method: "resize", version: "6.1", cap: "6.0" }),
+      )
+      // nova's fallback: the older form of the call, pinned to what the cap allows
+      expect(yield* compute.call("node-1", "resize", { id: "a" }, { version: "6.0" })).toBe(
+        "resized a",
+      )
+      // a host that does not exist is not even looked up when the cap refuses
+      expect(yield* Effect.flip(compute.call("nowhere", "resize", { id: "a" })))
+        .toBeInstanceOf(Remote.VersionCapExceeded)
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("malformed versions are typed errors where they are given", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      for (const versionCap of ["6", "6.x", "-1.0", "06.1", ""]) {
+        const error = yield* Effect.flip(
+          Remote.client(ComputeApi, { topic: "compute", versionCap }),
+        )
+        expect(error).toBeInstanceOf(Remote.InvalidRemoteOption)
+        expect(error.option).toBe("versionCap")
+        expect(error.value).toBe(JSON.stringify(versionCap))
+      }
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const bad = yield* Effect.flip(compute.call("node-1", "build", { id: "a" }, { version: "1" }))
+      expect(bad).toEqual(
+        new Remote.InvalidRemoteOption({
+          option: "version",
+          value: '"1"',
+          expected: `"major.minor" or "major.minor.revision" in whole numbers`,
+        }),
+      )
+      const BadSince = Remote.api(RpcGroup.make(Rpc.make("x").annotate(Remote.Since, "1.x")))
+      const endpointError = yield* Effect.flip(Remote.endpoint(BadSince, { x: () => Effect.void }))
+      expect(endpointError.message).toBe(
+        `Since of "x": expected "major.minor" or "major.minor.revision" in whole numbers, got "1.x"`,
+      )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a manager whose apiVersion is older than one of its methods fails to build, naming both", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const error = yield* Effect.flip(
+        startCompute("node-1", log, yield* Effect.scope, { apiVersion: "6.0" }),
+      )
+      expect(error._tag).toBe("InvalidApiVersion")
+      expect(yield* Ref.get(log)).toEqual([]) // no hook ran
+      const message = error.message
+      expect(message).toBe(
+        `Manager "Compute": an API served at 6.0 has method "resize", which appeared in 6.1: raise the version or lower the method's Since`,
+      )
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: calls, casts, fan-outs and streams", () => {
+  it.scoped("an unknown method fails that request only: a call running on the same connection goes on", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 10_000 }))
+      yield* TestClock.adjust(1)
+      // A client built from a newer API that has a method this server lacks, on the same address
+      const NewerApi = Remote.api(
+        RpcGroup.make(
+          Rpc.make("migrate", { payload: { id: Schema.String } }),
+        ),
+        { since: "6.0" },
+      )
+      const newer = yield* Remote.client(NewerApi, { topic: "compute" })
+      expect(yield* Effect.flip(newer.call("node-1", "migrate", { id: "a" }))).toEqual(
+        new Remote.NoSuchMethod({ method: "migrate", requested: "6.0" }),
+      )
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1)
+      yield* TestClock.adjust(10_000)
+      expect(yield* Fiber.join(slow)).toBe("slept 10000")
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("names that begin with _ are never callable", () =>
+    Effect.gen(function* () {
+      const PrivateApi = Remote.api(RpcGroup.make(Rpc.make("_secret", { success: Schema.String })))
+      class Private extends Context.Tag("Private")<Private, object>() {}
+      const calls = yield* Ref.make(0)
+      const PrivateManager = Manager.layer(
+        Private,
+        Effect.gen(function* () {
+          return {
+            service: {},
+            api: yield* Remote.endpoint(PrivateApi, {
+              _secret: () => Effect.as(Ref.update(calls, (n) => n + 1), "leaked"),
+            }),
+          }
+        }),
+      )
+      yield* Layer.buildWithScope(
+        Service.layer({ host: "node-1", topic: "private" }, PrivateManager).pipe(
+          Layer.provide(Remote.layerServer()),
+        ),
+        yield* Effect.scope,
+      )
+      const client = yield* Remote.client(PrivateApi, { topic: "private" })
+      expect(yield* Effect.flip(client.call("node-1", "_secret", undefined))).toEqual(
+        new Remote.NoSuchMethod({ method: "_secret", requested: "1.0" }),
+      )
+      expect(yield* Ref.get(calls)).toBe(0)
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a cast returns once sent, before the handler has run", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      yield* compute.cast("node-1", "slow", { millis: 5_000 })
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart"])
+      yield* TestClock.adjust(5_000)
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart", "slow 5000 done"])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a fan-out calls every host of the topic that is up, one exit per host, each within its time", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      for (const host of ["node-a", "node-b", "node-c"]) {
+        yield* startCompute(host, log, yield* Effect.scope)
+      }
+      const stopped = yield* Scope.make()
+      yield* startCompute("node-d", log, stopped)
+      yield* Scope.close(stopped, Exit.void) // its record is marked down
+      const base = yield* Remote.client(Remote.BaseApi, { topic: "compute" })
+      const pings = yield* base.fanout("ping", { arg: "hi" })
+      expect(pings.map(({ exit, host }) => [host, Exit.isSuccess(exit) ? exit.value : exit]))
+        .toEqual([
+          ["node-a", { host: "node-a", topic: "compute", arg: "hi" }],
+          ["node-b", { host: "node-b", topic: "compute", arg: "hi" }],
+          ["node-c", { host: "node-c", topic: "compute", arg: "hi" }],
+        ])
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const fanout = yield* Effect.fork(
+        compute.fanout("slow", { millis: 3_000 }, { timeout: "2 seconds" }),
+      )
+      yield* TestClock.adjust(2_000)
+      const slow = yield* Fiber.join(fanout)
+      expect(
+        slow.map(({ exit, host }) => [host, Exit.isFailure(exit) ? Exit.causeOption(exit) : exit]),
+      )
+        .toEqual(["node-a", "node-b", "node-c"].map((host) => [
+          host,
+          Option.some(Cause.fail(
+            new Remote.CallTimedOut({ host, topic: "compute", method: "slow", limitMillis: 2_000 }),
+          )),
+        ]))
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a host with no record, down, or serving no RPC is HostUnavailable, and nothing is sent", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const stopped = yield* Scope.make()
+      yield* startCompute("node-down", log, stopped)
+      yield* Scope.close(stopped, Exit.void)
+      yield* Layer.buildWithScope(
+        Service.layer({ host: "node-plain", topic: "compute" }, computeManager(log, "6.1")),
+        yield* Effect.scope,
+      )
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      for (
+        const [host, reason] of [["node-x", "unknown"], ["node-down", "down"], [
+          "node-plain",
+          "no endpoint",
+        ]] as const
+      ) {
+        const error = yield* Effect.flip(compute.call(host, "build", { id: "a" }))
+        expect(error).toEqual(new Remote.HostUnavailable({ host, topic: "compute", reason }))
+      }
+      // a host that keeps beating stays up past serviceDownTime (60 s)
+      yield* startCompute("node-beating", log, yield* Effect.scope)
+      yield* TestClock.adjust("61 seconds")
+      expect(yield* compute.call("node-beating", "build", { id: "b" })).toBe(1)
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a server that goes away fails the calls in flight at once; a server started again is called at its new address", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const first = yield* Scope.make()
+      yield* startCompute("node-1", log, first)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 60_000 }))
+      yield* TestClock.adjust(1)
+      // the stop gives the call its deadline (10 s), then interrupts it and closes the transport
+      const stopping = yield* Effect.fork(Scope.close(first, Exit.void))
+      yield* Effect.yieldNow() // the stop starts now: its deadline is 10 s from here
+      yield* TestClock.adjust(10_000)
+      yield* Fiber.join(stopping)
+      const failed = yield* Fiber.await(slow)
+      expect(Exit.isFailure(failed)).toBe(true)
+      yield* startCompute("node-1", log, yield* Effect.scope)
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const record = Option.getOrThrow(yield* registry.get("node-1", "compute"))
+      expect(record.endpoint?.address).toBe("memory://127.0.0.1:2")
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1)
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: a service's stop", () => {
+  it.scoped("refuses new calls with ServiceStopping, lets calls in flight finish, then stops its tasks and cleans up", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const scope = yield* Scope.make()
+      yield* startCompute("node-1", log, scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 3_000 }))
+      yield* TestClock.adjust(1)
+      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust(1)
+      // the record is still up: the server itself refuses
+      expect(yield* Effect.flip(compute.call("node-1", "build", { id: "a" }))).toEqual(
+        new Remote.ServiceStopping({ host: "node-1", topic: "compute" }),
+      )
+      yield* TestClock.adjust(3_000)
+      expect(yield* Fiber.join(slow)).toBe("slept 3000")
+      yield* Fiber.join(stopping)
+      expect(yield* Ref.get(log)).toEqual([
+        "init",
+        "preStart",
+        "postStart",
+        "slow 3000 done",
+        "cleanup",
+      ])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("interrupts a call still running at the shutdown deadline", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const scope = yield* Scope.make()
+      yield* startCompute("node-1", log, scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 30_000 }))
+      yield* TestClock.adjust(1)
+      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.yieldNow() // the stop starts now: its deadline is 10 s from here
+      yield* TestClock.adjust(9_999)
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart"])
+      yield* TestClock.adjust(1)
+      yield* Fiber.join(stopping)
+      expect(Exit.isFailure(yield* Fiber.await(slow))).toBe(true)
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart", "cleanup"])
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: BaseApi", () => {
+  it.scoped("status says the service's state and what it serves", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      const base = yield* Remote.client(Remote.BaseApi, { topic: "compute" })
+      expect(yield* base.call("node-1", "status", undefined)).toEqual({
+        host: "node-1",
+        topic: "compute",
+        state: "running",
+        endpoints: [{ version: "6.1" }],
+      })
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: authentication", () => {
+  const keys: ReadonlyArray<Remote.Credentials> = [
+    { _tag: "Hmac", principal: "conductor", secret: "hmac-secret-1" },
+    { _tag: "Token", principal: "operator", token: "token-secret-2" },
+  ]
+
+  it.scoped("HMAC-signed and token requests reach the handler with their principal; others are Unauthorized", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      const signed = yield* Remote.client(ComputeApi, { topic: "compute", credentials: keys[0]! })
+      expect(yield* signed.call("node-1", "whoami", undefined)).toBe("hmac:conductor")
+      const token = yield* Remote.client(ComputeApi, { topic: "compute", credentials: keys[1]! })
+      expect(yield* token.call("node-1", "whoami", undefined)).toBe("token:operator")
+      const anonymous = yield* Remote.client(ComputeApi, { topic: "compute" })
+      expect(yield* Effect.flip(anonymous.call("node-1", "whoami", undefined))).toEqual(
+        new Remote.Unauthorized({ reason: "missing credentials" }),
+      )
+      const wrong = yield* Remote.client(ComputeApi, {
+        topic: "compute",
+        credentials: { _tag: "Token", principal: "operator", token: "guess" },
+      })
+      const refused = yield* Effect.flip(wrong.call("node-1", "whoami", undefined))
+      expect(refused).toEqual(new Remote.Unauthorized({ reason: "bad token" }))
+      expect(JSON.stringify(refused)).not.toContain("guess")
+      const forged = yield* Remote.client(ComputeApi, {
+        topic: "compute",
+        credentials: { _tag: "Hmac", principal: "conductor", secret: "not-the-secret" },
+      })
+      expect(yield* Effect.flip(forged.call("node-1", "whoami", undefined))).toEqual(
+        new Remote.Unauthorized({ reason: "bad signature", principal: "conductor" }),
+      )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a method that does not exist is Unauthorized without credentials: method names do not leak", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      const NewerApi = Remote.api(RpcGroup.make(Rpc.make("migrate")), { since: "6.0" })
+      const anonymous = yield* Remote.client(NewerApi, { topic: "compute" })
+      expect(yield* Effect.flip(anonymous.call("node-1", "migrate", undefined))).toEqual(
+        new Remote.Unauthorized({ reason: "missing credentials" }),
+      )
+      const signed = yield* Remote.client(NewerApi, { topic: "compute", credentials: keys[0]! })
+      expect(yield* Effect.flip(signed.call("node-1", "migrate", undefined))).toEqual(
+        new Remote.NoSuchMethod({ method: "migrate", requested: "6.0" }),
+      )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a server not bound to loopback refuses to start without credentials", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      for (const hostname of ["0.0.0.0", "10.0.0.5", "compute-1.example"]) {
+        const error = yield* Effect.flip(
+          startCompute("node-1", log, yield* Effect.scope, { server: { hostname } }),
+        )
+        expect(error).toBeInstanceOf(Remote.InvalidRemoteOption)
+        expect((error as Remote.InvalidRemoteOption).option).toBe("auth")
+      }
+      for (
+        const [option, value] of [["port", -1], ["port", 70_000], ["port", 1.5], [
+          "port",
+          Number.NaN,
+        ]] as const
+      ) {
+        const error = yield* Effect.flip(
+          startCompute("node-1", log, yield* Effect.scope, { server: { [option]: value } }),
+        )
+        expect(error).toEqual(
+          new Remote.InvalidRemoteOption({
+            option,
+            value: String(value),
+            expected: "a whole number from 0 to 65535 (0: the system picks one)",
+          }),
+        )
+      }
+      // explicitly open, and loopback by default
+      yield* startCompute("node-1", log, yield* Effect.scope, {
+        server: { hostname: "0.0.0.0", auth: "none" },
+      })
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart"])
     }).pipe(Effect.provide(network)))
 })

@@ -24,6 +24,7 @@ import * as Stream from "effect/Stream"
 import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
+import { type Credentials, signRequest } from "../rpcAuth.ts"
 import { Header, namespaceOf, sinceVersions } from "./api.ts"
 import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
 import { Transport } from "./transport.ts"
@@ -42,6 +43,8 @@ export interface ClientOptions {
   readonly versionCap?: string | undefined
   /** A host's record older than this is down (nova's `service_down_time`); 60 s by default. */
   readonly serviceDownTime?: Duration.DurationInput | undefined
+  /** What requests are signed with (a bearer token or an HMAC key); none by default. */
+  readonly credentials?: Credentials | undefined
 }
 
 /** @internal The options of a fan-out. */
@@ -146,6 +149,93 @@ const readVersion = (option: string, value: string) =>
 
 type Flat = RpcClient.RpcClient.Flat<Rpc.Any, RpcClientError>
 
+/** Where a topic's hosts are, by their records: an address, or why a host cannot be called. */
+const hostsOf = (
+  registry: ServiceRegistry.ServiceRegistry,
+  topic: string,
+  downTime: Duration.DurationInput,
+) => ({
+  addressOf: (host: string) =>
+    Effect.gen(function* () {
+      const found = yield* registry.get(host, topic)
+      if (Option.isNone(found)) {
+        return yield* new HostUnavailable({ host, topic, reason: "unknown" })
+      }
+      const record = found.value
+      if (!isUp(record, yield* Clock.currentTimeMillis, downTime)) {
+        return yield* new HostUnavailable({ host, topic, reason: "down" })
+      }
+      if (record.endpoint === undefined) {
+        return yield* new HostUnavailable({ host, topic, reason: "no endpoint" })
+      }
+      return record.endpoint.address
+    }),
+  up: Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const records = yield* registry.list
+    return records
+      .filter((r) => r.topic === topic && r.endpoint !== undefined && isUp(r, now, downTime))
+      .map((r) => r.host)
+  }),
+})
+
+/**
+ * The headers of a request for `tag` (the version it asks for, the API's namespace), or why it
+ * may not be sent: a malformed explicit version, a version above the cap.
+ */
+const headersOf = (
+  since: ReadonlyMap<string, Version>,
+  cap: Version | undefined,
+  namespace: string | undefined,
+) =>
+(tag: string, callOptions: CallOptions | undefined) =>
+  Effect.gen(function* () {
+    const version: Version = callOptions?.version === undefined
+      ? since.get(tag) ?? { major: 1, minor: 0, revision: 0 }
+      : yield* readVersion("version", callOptions.version)
+    if (!canSendVersion(cap, version)) {
+      return yield* new VersionCapExceeded({
+        method: tag,
+        version: formatVersion(version),
+        cap: formatVersion(cap!),
+      })
+    }
+    const headers: Record<string, string> = { [Header.version]: formatVersion(version) }
+    if (namespace !== undefined) headers[Header.namespace] = namespace
+    return headers
+  })
+
+/** A protocol whose requests are signed with `credentials` before they are sent. */
+const signing = (
+  protocol: RpcClient.Protocol["Type"],
+  credentials: Credentials | undefined,
+): RpcClient.Protocol["Type"] => {
+  if (credentials === undefined) return protocol
+  const sign = signRequest(credentials)
+  return {
+    ...protocol,
+    send: (request, transferables) =>
+      request._tag === "Request"
+        ? Effect.flatMap(sign(request), (signed) => protocol.send(signed, transferables))
+        : protocol.send(request, transferables),
+  }
+}
+
+/** One `@effect/rpc` client per address, made on first use, closed after 5 idle minutes. */
+const connections = (
+  transport: Transport,
+  group: RpcGroup.RpcGroup<Rpc.Any>,
+  credentials: Credentials | undefined,
+) =>
+  RcMap.make({
+    lookup: (address: string) =>
+      Effect.flatMap(transport.connect(address), (protocol) =>
+        RpcClient.make(group, { flatten: true }).pipe(
+          Effect.provideService(RpcClient.Protocol, signing(protocol, credentials)),
+        )),
+    idleTimeToLive: Duration.minutes(5),
+  })
+
 /** @internal A client of `group` for `options.topic`, its connections closed with the scope. */
 export const make = <R extends Rpc.Any>(
   group: RpcGroup.RpcGroup<R>,
@@ -157,60 +247,25 @@ export const make = <R extends Rpc.Any>(
 > =>
   Effect.gen(function* () {
     const any = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
-    const since = yield* sinceVersions(any)
     const cap = options.versionCap === undefined
       ? undefined
       : yield* readVersion("versionCap", options.versionCap)
-    const downTime = options.serviceDownTime ?? Duration.seconds(60)
-    const namespace = namespaceOf(any)
-    const transport = yield* Transport
-    const registry = yield* RegistryTag
-    const pool = yield* RcMap.make({
-      lookup: (address: string) =>
-        Effect.flatMap(transport.connect(address), (protocol) =>
-          RpcClient.make(any, { flatten: true }).pipe(
-            Effect.provideService(RpcClient.Protocol, protocol),
-          )),
-      idleTimeToLive: Duration.minutes(5),
-    })
-
-    /** The address of `host`, or why it cannot be called. */
-    const addressOf = (host: string) =>
+    const headersFor = headersOf(yield* sinceVersions(any), cap, namespaceOf(any))
+    const hosts = hostsOf(
+      yield* RegistryTag,
+      options.topic,
+      options.serviceDownTime ?? Duration.seconds(60),
+    )
+    const pool = yield* connections(yield* Transport, any, options.credentials)
+    const connect = (host: string, tag: string, callOptions: CallOptions | undefined) =>
       Effect.gen(function* () {
-        const found = yield* registry.get(host, options.topic)
-        if (Option.isNone(found)) {
-          return yield* new HostUnavailable({ host, topic: options.topic, reason: "unknown" })
+        const headers = yield* headersFor(tag, callOptions)
+        const client = (yield* RcMap.get(pool, yield* hosts.addressOf(host))) as Flat
+        return {
+          headers,
+          client: client as (tag: string, payload: unknown, options: object) => any,
         }
-        const record = found.value
-        if (!isUp(record, yield* Clock.currentTimeMillis, downTime)) {
-          return yield* new HostUnavailable({ host, topic: options.topic, reason: "down" })
-        }
-        if (record.endpoint === undefined) {
-          return yield* new HostUnavailable({ host, topic: options.topic, reason: "no endpoint" })
-        }
-        return record.endpoint.address
       })
-
-    /** The headers of a request for `tag`, or why it may not be sent. */
-    const headersFor = (tag: string, callOptions: CallOptions | undefined) =>
-      Effect.gen(function* () {
-        const version: Version = callOptions?.version === undefined
-          ? since.get(tag) ?? { major: 1, minor: 0, revision: 0 }
-          : yield* readVersion("version", callOptions.version)
-        if (!canSendVersion(cap, version)) {
-          return yield* new VersionCapExceeded({
-            method: tag,
-            version: formatVersion(version),
-            cap: formatVersion(cap!),
-          })
-        }
-        const headers: Record<string, string> = { [Header.version]: formatVersion(version) }
-        if (namespace !== undefined) {
-          headers[Header.namespace] = namespace
-        }
-        return headers
-      })
-
     const send = (
       host: string,
       tag: string,
@@ -218,28 +273,11 @@ export const make = <R extends Rpc.Any>(
       callOptions: CallOptions | undefined,
       discard: boolean,
     ) =>
-      Effect.gen(function* () {
-        const headers = yield* headersFor(tag, callOptions)
-        const address = yield* addressOf(host)
-        const client = (yield* RcMap.get(pool, address)) as Flat
-        return yield* (client as any)(tag, payload, { headers, discard }) as Effect.Effect<
-          unknown,
-          unknown
-        >
-      }).pipe(Effect.scoped)
-
-    const hostsUp = Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      const records = yield* registry.list
-      return records
-        .filter((r) =>
-          r.topic === options.topic && r.endpoint !== undefined && isUp(r, now, downTime)
-        )
-        .map((r) =>
-          r.host
-        )
-    })
-
+      Effect.scoped(Effect.flatMap(
+        connect(host, tag, callOptions),
+        ({ client, headers }) =>
+          client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
+      ))
     const client: RemoteClient<Rpc.Any> = {
       topic: options.topic,
       versionCap: options.versionCap,
@@ -252,29 +290,35 @@ export const make = <R extends Rpc.Any>(
       cast: (host, tag, payload, callOptions) =>
         Effect.asVoid(send(host, tag, payload, callOptions, true)) as never,
       fanout: (tag, payload, fanoutOptions) =>
-        Effect.flatMap(hostsUp, (hosts) =>
-          Effect.forEach(hosts, (host) =>
+        Effect.flatMap(hosts.up, (up) =>
+          Effect.forEach(up, (host) =>
             send(host, tag, payload, fanoutOptions, false).pipe(
-              Effect.timeoutFail({
-                duration: fanoutOptions?.timeout ?? Duration.seconds(30),
-                onTimeout: () =>
-                  new CallTimedOut({
-                    host,
-                    topic: options.topic,
-                    method: tag,
-                    limitMillis: Duration.toMillis(fanoutOptions?.timeout ?? Duration.seconds(30)),
-                  }),
-              }),
+              limitHost(options.topic, host, tag, fanoutOptions?.timeout),
               Effect.exit,
               Effect.map((exit) => ({ host, exit })),
             ), { concurrency: fanoutOptions?.concurrency ?? 16 })) as never,
       stream: (host, tag, payload, callOptions) =>
-        Stream.unwrapScoped(Effect.gen(function* () {
-          const headers = yield* headersFor(tag, callOptions)
-          const address = yield* addressOf(host)
-          const client = (yield* RcMap.get(pool, address)) as Flat
-          return (client as any)(tag, payload, { headers }) as Stream.Stream<unknown, unknown>
-        })) as never,
+        Stream.unwrapScoped(Effect.map(
+          connect(host, tag, callOptions),
+          ({ client, headers }) =>
+            client(tag, payload, { headers }) as Stream.Stream<unknown, unknown>,
+        )) as never,
     }
     return client as unknown as RemoteClient<R>
   })
+
+/** A fan-out's time for one host: 30 s unless given. */
+const limitHost = (
+  topic: string,
+  host: string,
+  method: string,
+  timeout: Duration.DurationInput | undefined,
+) => {
+  const limit = Duration.decode(timeout ?? Duration.seconds(30))
+  return <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.timeoutFail(effect, {
+      duration: limit,
+      onTimeout: () =>
+        new CallTimedOut({ host, topic, method, limitMillis: Duration.toMillis(limit) }),
+    })
+}

@@ -115,6 +115,95 @@ const route = (
   )
 }
 
+type State = Effect.Effect.Success<ReturnType<typeof makeState>>
+
+/**
+ * The protocol of route `index`'s `RpcServer`: its answers go out through the transport (an
+ * exit ends the call's tracking); the transport's client ends once every route has ended it.
+ */
+const routeProtocol = (transport: RpcServer.Protocol["Type"], state: State, index: number) =>
+  RpcServer.Protocol.make((write) => {
+    state.writers[index] = write
+    return Effect.succeed({
+      disconnects: state.disconnects[index]!,
+      send: (clientId: number, response: FromServerEncoded) => {
+        if (response._tag === "Exit") state.finish(clientId, response.requestId)
+        return transport.send(clientId, response)
+      },
+      end: (clientId: number) => {
+        const left = (state.ends.get(clientId) ?? 1) - 1
+        if (left > 0) return Effect.sync(() => state.ends.set(clientId, left))
+        state.ends.delete(clientId)
+        return transport.end(clientId)
+      },
+      clientIds: transport.clientIds,
+      initialMessage: transport.initialMessage,
+      supportsAck: transport.supportsAck,
+      supportsTransferables: transport.supportsTransferables,
+      supportsSpanPropagation: transport.supportsSpanPropagation,
+    })
+  })
+
+/**
+ * What the router does with each message from a client: a request is authenticated, routed and
+ * handed to its route's server, or refused with its own failure exit; acks and interrupts follow
+ * their request; pings are answered here; the end of a client's input goes to every route.
+ */
+const onMessages = (
+  transport: RpcServer.Protocol["Type"],
+  routes: ReadonlyArray<Route>,
+  state: State,
+  options: RouterOptions,
+) => {
+  const dispatchable: ReadonlyArray<Dispatchable<number>> = routes.map((r, index) => ({
+    namespace: r.namespace,
+    version: r.version,
+    method: (name) => r.methods.has(name) ? index : undefined,
+  }))
+  const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
+    Effect.zipRight(
+      Effect.logDebug(`Refused ${JSON.stringify(request.tag)}: ${failure.message}`),
+      transport.send(clientId, {
+        _tag: "Exit",
+        requestId: request.id,
+        exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
+      }),
+    )
+  const onRequest = (clientId: number, request: RequestEncoded) =>
+    Effect.gen(function* () {
+      const principal = options.authenticate === undefined
+        ? Either.right(anonymous)
+        : yield* Effect.either(options.authenticate(request))
+      if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
+      const found = route(routes, dispatchable, request)
+      if (Either.isLeft(found)) return yield* refuse(clientId, request, found.left)
+      if (state.stopping) {
+        const stopping = new ServiceStopping({ host: options.host, topic: options.topic })
+        return yield* refuse(clientId, request, stopping)
+      }
+      state.start(clientId, request.id, found.right)
+      return yield* state.writers[found.right]!(clientId, withPrincipal(request, principal.right))
+    })
+  return (clientId: number, message: FromClientEncoded): Effect.Effect<void> => {
+    switch (message._tag) {
+      case "Request":
+        return onRequest(clientId, message)
+      case "Ack":
+      case "Interrupt": {
+        const index = state.routeOf(clientId, message.requestId)
+        return index === undefined ? Effect.void : state.writers[index]!(clientId, message)
+      }
+      case "Ping":
+        return transport.send(clientId, constPong)
+      case "Eof":
+        state.ends.set(clientId, routes.length)
+        return Effect.forEach(state.writers, (write) => write(clientId, message), {
+          discard: true,
+        })
+    }
+  }
+}
+
 /** @internal A router over `transport` for `routes`, in the order R2 tries them. */
 export const make = (
   transport: RpcServer.Protocol["Type"],
@@ -122,102 +211,30 @@ export const make = (
   options: RouterOptions,
 ): Effect.Effect<Router> =>
   Effect.gen(function* () {
-    const dispatchable: ReadonlyArray<Dispatchable<number>> = routes.map((r, index) => ({
-      namespace: r.namespace,
-      version: r.version,
-      method: (name) => r.methods.has(name) ? index : undefined,
-    }))
     const state = yield* makeState(routes.length)
-    const ends = new Map<number, number>()
     const protocols = yield* Effect.forEach(routes, (_, index) =>
-      RpcServer.Protocol.make((write) => {
-        state.writers[index] = write
-        return Effect.succeed({
-          disconnects: state.disconnects[index]!,
-          send: (clientId: number, response: FromServerEncoded) => {
-            if (response._tag === "Exit") state.finish(clientId, response.requestId)
-            return transport.send(clientId, response)
-          },
-          end: (clientId: number) => {
-            const left = (ends.get(clientId) ?? 1) - 1
-            if (left > 0) return Effect.sync(() => ends.set(clientId, left))
-            ends.delete(clientId)
-            return transport.end(clientId)
-          },
-          clientIds: transport.clientIds,
-          initialMessage: transport.initialMessage,
-          supportsAck: transport.supportsAck,
-          supportsTransferables: transport.supportsTransferables,
-          supportsSpanPropagation: transport.supportsSpanPropagation,
-        })
-      }))
-
-    const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
-      Effect.zipRight(
-        Effect.logDebug(`Refused ${JSON.stringify(request.tag)}: ${failure.message}`),
-        transport.send(clientId, {
-          _tag: "Exit",
-          requestId: request.id,
-          exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
-        }),
-      )
-
-    const onRequest = (clientId: number, request: RequestEncoded) =>
-      Effect.gen(function* () {
-        const principal = options.authenticate === undefined
-          ? Either.right(anonymous)
-          : yield* Effect.either(options.authenticate(request))
-        if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
-        const found = route(routes, dispatchable, request)
-        if (Either.isLeft(found)) return yield* refuse(clientId, request, found.left)
-        if (state.stopping) {
-          return yield* refuse(
-            clientId,
-            request,
-            new ServiceStopping({ host: options.host, topic: options.topic }),
-          )
-        }
-        state.start(clientId, request.id, found.right)
-        return yield* state.writers[found.right]!(clientId, withPrincipal(request, principal.right))
-      })
-
-    const onMessage = (clientId: number, message: FromClientEncoded): Effect.Effect<void> => {
-      switch (message._tag) {
-        case "Request":
-          return onRequest(clientId, message)
-        case "Ack":
-        case "Interrupt": {
-          const index = state.routeOf(clientId, message.requestId)
-          return index === undefined ? Effect.void : state.writers[index]!(clientId, message)
-        }
-        case "Ping":
-          return transport.send(clientId, constPong)
-        case "Eof":
-          ends.set(clientId, routes.length)
-          return Effect.forEach(state.writers, (write) => write(clientId, message), {
-            discard: true,
-          })
-      }
-    }
-
+      routeProtocol(transport, state, index))
     const forwardDisconnects = Effect.forever(
       Effect.flatMap(transport.disconnects.take, (clientId) =>
         Effect.sync(() => {
           state.forget(clientId)
-          ends.delete(clientId)
-          for (const mailbox of state.disconnects) mailbox.unsafeOffer(clientId)
+          state.ends.delete(clientId)
+          for (const mailbox of state.disconnects) {
+            mailbox.unsafeOffer(clientId)
+          }
         })),
     )
-
     return {
       protocols,
       run: Effect.zipRight(
         Effect.forkScoped(forwardDisconnects),
-        transport.run(onMessage),
+        transport.run(onMessages(transport, routes, state, options)),
       ).pipe(Effect.scoped) as Effect.Effect<never>,
       stopAccepting: state.stopAccepting,
       drained: state.drained,
-      inFlight: Effect.sync(() => state.size()),
+      inFlight: Effect.sync(() =>
+        state.size()
+      ),
     }
   })
 
@@ -239,6 +256,8 @@ const makeState = (routeCount: number) =>
     }
     return {
       disconnects,
+      /** Per client whose input ended: how many routes have yet to end it. */
+      ends: new Map<number, number>(),
       writers: [] as Array<(clientId: number, message: FromClientEncoded) => Effect.Effect<void>>,
       get stopping() {
         return stopping

@@ -23,6 +23,7 @@ import {
 import { BaseApi, guard, type Principal, type RemoteFailure } from "./api.ts"
 import { InvalidRemoteOption } from "./errors.ts"
 import * as Router from "./router.ts"
+import { type Credentials, makeVerifier } from "../rpcAuth.ts"
 import { type Listen, Transport, type TransportError } from "./transport.ts"
 
 /** @internal The options of a server. */
@@ -103,8 +104,10 @@ export const serve = (
       address: served.address,
       apis: describe(all),
       stopAccepting: router.stopAccepting,
+      // A stop drains from a finalizer, which is uninterruptible: the wait is made interruptible
+      // so that the time limit can end it.
       drain: (millis) =>
-        router.drained.pipe(
+        Effect.interruptible(router.drained).pipe(
           Effect.timeoutOption(millis),
           Effect.zipRight(router.inFlight),
         ),
@@ -141,16 +144,64 @@ const checkListen = (
   return Either.right({ hostname, port })
 }
 
-/** @internal A `RemoteServer` that serves with the context's transport. */
-export const layer = (options?: {
+/** @internal The options of `Remote.layerServer`. */
+export interface LayerOptions {
   readonly hostname?: string | undefined
   readonly port?: number | undefined
-}): Layer.Layer<RemoteServer, InvalidRemoteOption, Transport> =>
+  /**
+   * The credentials the server accepts, or "none" to accept anyone. Required for a server not
+   * bound to loopback; "none" by default on loopback.
+   */
+  readonly auth?:
+    | "none"
+    | {
+      readonly keys: ReadonlyArray<Credentials>
+      /** How far a signed request's timestamp may be from the server's clock; 30 s by default. */
+      readonly skewMillis?: number | undefined
+      /** How many nonces of signed requests are remembered against replays; 100,000 by default. */
+      readonly replayCacheSize?: number | undefined
+    }
+    | undefined
+}
+
+const isLoopback = (hostname: string): boolean =>
+  hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+
+/** How requests are authenticated: by the keys given, or not at all (loopback or "none"). */
+const authenticator = (listen: Listen, auth: LayerOptions["auth"]) =>
+  Effect.gen(function* () {
+    if (auth === "none" || (auth === undefined && isLoopback(listen.hostname))) return undefined
+    if (auth === undefined) {
+      return yield* new InvalidRemoteOption({
+        option: "auth",
+        value: "undefined",
+        expected:
+          `keys (bearer tokens or HMAC keys) for a server bound to ${listen.hostname}, which is not loopback, or "none" to accept anyone`,
+      })
+    }
+    const verify = yield* makeVerifier(auth.keys, auth).pipe(
+      Effect.mapError((error) =>
+        new InvalidRemoteOption({
+          option: `auth.${error.option}`,
+          value: error.value,
+          expected: `a value that ${error.reason.replace(/^must /, "")}`,
+        })
+      ),
+    )
+    return (request: RequestEncoded): Effect.Effect<Principal, RemoteFailure> =>
+      Effect.map(verify(request), (found) => ({ name: found.principal, scheme: found.scheme }))
+  })
+
+/** @internal A `RemoteServer` that serves with the context's transport. */
+export const layer = (
+  options?: LayerOptions,
+): Layer.Layer<RemoteServer, InvalidRemoteOption, Transport> =>
   Layer.effect(
     RemoteServer,
     Effect.gen(function* () {
       const listen = yield* checkListen(options)
+      const authenticate = yield* authenticator(listen, options?.auth)
       const transport = yield* Transport
-      return { serve: (request) => serve(transport, { listen }, request) }
+      return { serve: (request) => serve(transport, { listen, authenticate }, request) }
     }),
   )
