@@ -22,6 +22,7 @@
 import type * as Rpc from "@effect/rpc/Rpc"
 import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -60,6 +61,33 @@ export const Since: Context.Tag<Since, string> = internalApi.Since
  * @category annotations
  */
 export interface Since extends internalApi.Since {}
+
+/**
+ * The annotation of the time a method's handler is given on the server, instead of the
+ * server's `handlerTimeout` (60 s by default for a method that answers once; none for a stream);
+ * `"infinite"` for no limit. A handler past it is interrupted: {@link HandlerTimedOut}.
+ *
+ * @example
+ * ```ts
+ * import * as Rpc from "@effect/rpc/Rpc"
+ * import { Remote } from "effect-manager"
+ *
+ * const migrate = Rpc.make("migrate").annotate(Remote.HandlerTimeout, "10 minutes")
+ * ```
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
+export const HandlerTimeout: Context.Tag<HandlerTimeout, Duration.DurationInput> =
+  internalApi.HandlerTimeout
+
+/**
+ * The identifier of the {@link HandlerTimeout} annotation.
+ *
+ * @since 0.1.0
+ * @category annotations
+ */
+export interface HandlerTimeout extends internalApi.HandlerTimeout {}
 
 /**
  * The annotation of a group's namespace (oslo's target namespace); {@link api} sets it.
@@ -113,7 +141,8 @@ export interface Principal extends internalApi.Principal {}
 /**
  * Every failure a server may answer a request with, whatever the method:
  * {@link UnsupportedVersion}, {@link NoSuchMethod}, {@link ServiceStopping},
- * {@link HandlerTimedOut}, {@link Unauthorized}.
+ * {@link HandlerTimedOut}, {@link Unauthorized}, {@link MalformedRequest},
+ * {@link TooManyRequests}.
  *
  * @example
  * ```ts
@@ -316,9 +345,10 @@ export const layerMemory: Layer.Layer<Transport> = internalTransport.layerMemory
 
 /**
  * The options of a server: where it listens (`hostname`, "127.0.0.1" by default; `port`, 0 by
- * default: the system picks one, and the bound one goes into the record) and who it lets in
- * (`auth`: the {@link Credentials} it accepts, or "none"). A server not bound to loopback
- * must be given `auth`: it refuses to start otherwise.
+ * default: the system picks one, and the bound one goes into the record), who it lets in
+ * (`auth`: the {@link Credentials} it accepts, or "none"; a server not bound to loopback must be
+ * given `auth`: it refuses to start otherwise), how long a handler may run (`handlerTimeout`,
+ * 60 s) and how many calls one connection may have running (`maxConcurrentPerConnection`, 256).
  *
  * @since 0.1.0
  * @category models
@@ -510,8 +540,8 @@ export {
    */
   CallTimedOut,
   /**
-   * A handler ran past its time limit on the server and was interrupted (not raised yet: handler
-   * time limits are not built).
+   * A handler ran past its time limit on the server (the server's `handlerTimeout`, 60 s by
+   * default, or its method's {@link HandlerTimeout}) and was interrupted.
    *
    * @example
    * ```ts
@@ -555,6 +585,21 @@ export {
    */
   InvalidRemoteOption,
   /**
+   * A request whose payload does not fit its method's schema (from a broken or hostile client):
+   * refused before any handler sees it, with what is wrong, and logged as a warning.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.MalformedRequest({ method: "build", reason: "is missing id" })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  MalformedRequest,
+  /**
    * An endpoint serves the namespace and version, but none has the method, or its name begins
    * with `_` (oslo's `NoSuchMethod`). Only that request fails; the connection goes on.
    *
@@ -584,6 +629,21 @@ export {
    * @category errors
    */
   ServiceStopping,
+  /**
+   * The connection already has as many calls running as the server allows one
+   * (`maxConcurrentPerConnection`); the call was not started.
+   *
+   * @example
+   * ```ts
+   * import { Remote } from "effect-manager"
+   *
+   * const error = new Remote.TooManyRequests({ limit: 256 })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  TooManyRequests,
   /**
    * No endpoint of the service serves the namespace at the version asked for (oslo's
    * `UnsupportedVersion`): `method`, `namespace`, `requested` and the versions `served`.

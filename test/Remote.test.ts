@@ -1,4 +1,5 @@
 import * as Rpc from "@effect/rpc/Rpc"
+import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -9,8 +10,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Manager, Remote, Service, ServiceRegistry } from "../mod.ts"
 
@@ -525,5 +528,220 @@ describe("Remote: authentication", () => {
         server: { hostname: "0.0.0.0", auth: "none" },
       })
       expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart"])
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: limits and bad input", () => {
+  it.scoped("a handler past its time limit is interrupted: HandlerTimedOut (the server's default, or its method's)", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope, {
+        server: { handlerTimeout: "5 seconds" },
+      })
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 6_000 }))
+      yield* TestClock.adjust(5_000)
+      expect(yield* Effect.flip(Fiber.join(slow))).toEqual(
+        new Remote.HandlerTimedOut({ method: "slow", limitMillis: 5_000 }),
+      )
+      yield* TestClock.adjust(1_000)
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart"]) // never finished
+      // within the limit it answers
+      const quick = yield* Effect.fork(compute.call("node-1", "slow", { millis: 4_999 }))
+      yield* TestClock.adjust(4_999)
+      expect(yield* Fiber.join(quick)).toBe("slept 4999")
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a connection with as many calls running as allowed gets TooManyRequests for the next one", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { maxConcurrentPerConnection: 2 },
+      })
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const running = yield* Effect.forEach(
+        [1_000, 2_000],
+        (millis) => Effect.fork(compute.call("node-1", "slow", { millis })),
+      )
+      yield* TestClock.adjust(1)
+      expect(yield* Effect.flip(compute.call("node-1", "build", { id: "a" }))).toEqual(
+        new Remote.TooManyRequests({ limit: 2 }),
+      )
+      yield* TestClock.adjust(1_000)
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1) // one slot free again
+      yield* TestClock.adjust(1_000)
+      expect(yield* Effect.forEach(running, Fiber.join)).toEqual(["slept 1000", "slept 2000"])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a payload that does not fit the method's schema is MalformedRequest, and the handler never runs", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope)
+      // a client built from a different idea of the API: build takes a number
+      const Confused = Remote.api(
+        RpcGroup.make(
+          Rpc.make("build", { payload: { id: Schema.Number }, success: Schema.Number }),
+        ),
+        { since: "6.0" },
+      )
+      const confused = yield* Remote.client(Confused, { topic: "compute" })
+      const error = yield* Effect.flip(confused.call("node-1", "build", { id: 7 }))
+      expect(error._tag).toBe("MalformedRequest")
+      expect((error as Remote.MalformedRequest).method).toBe("build")
+      expect((error as Remote.MalformedRequest).reason).toContain("Expected string, actual 7")
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1) // the first build
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("method names a JavaScript object has (__proto__, constructor, toString) are NoSuchMethod", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+        const Odd = Remote.api(RpcGroup.make(Rpc.make(name)), { since: "6.0" })
+        const odd = yield* Remote.client(Odd, { topic: "compute" })
+        expect(yield* Effect.flip(odd.call("node-1", name as never, undefined as never))).toEqual(
+          new Remote.NoSuchMethod({ method: name, requested: "6.0" }),
+        )
+      }
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a principal header sent by a client is dropped: only the server says who called", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const who = yield* compute.call("node-1", "whoami", undefined).pipe(
+        RpcClient.withHeaders({ "x-em-principal": "hmac:admin" }),
+      )
+      expect(who).toBe("none:anonymous")
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("server options that cannot work are typed errors naming the option and value", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const cases: ReadonlyArray<readonly [Remote.ServerOptions, string, string]> = [
+        [{ handlerTimeout: -1 }, "handlerTimeout", "-1"],
+        [{ handlerTimeout: Number.NaN }, "handlerTimeout", "NaN"],
+        [{ handlerTimeout: "soon" as never }, "handlerTimeout", '"soon"'],
+        [{ maxConcurrentPerConnection: 0 }, "maxConcurrentPerConnection", "0"],
+        [
+          { maxConcurrentPerConnection: Number.POSITIVE_INFINITY },
+          "maxConcurrentPerConnection",
+          "Infinity",
+        ],
+        [{ hostname: "" }, "hostname", '""'],
+        [
+          { auth: { keys: [{ _tag: "Token", principal: "x", token: "" }] } },
+          "auth.keys[0].token",
+          '""',
+        ],
+      ]
+      for (const [server, option, value] of cases) {
+        const error = yield* Effect.flip(
+          startCompute("node-1", log, yield* Effect.scope, { server }),
+        )
+        expect(error).toBeInstanceOf(Remote.InvalidRemoteOption)
+        expect([
+          (error as Remote.InvalidRemoteOption).option,
+          (error as Remote.InvalidRemoteOption).value,
+        ])
+          .toEqual([option, value])
+      }
+      expect(yield* Ref.get(log)).toEqual([])
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: more than one API per service, and streams", () => {
+  const AdminApi = Remote.api(
+    RpcGroup.make(
+      Rpc.make("ping", { success: Schema.String }),
+      Rpc.make("drain", { success: Schema.String }).annotate(Remote.Since, "2.3"),
+    ),
+    { namespace: "admin", since: "2.0" },
+  )
+  const WatchApi = Remote.api(
+    RpcGroup.make(
+      Rpc.make("watch", {
+        payload: { count: Schema.Number },
+        success: Schema.Number,
+        stream: true,
+      }),
+    ),
+    { namespace: "watch" },
+  )
+
+  class Admin extends Context.Tag("Admin")<Admin, object>() {}
+  const AdminManager = Manager.layer(
+    Admin,
+    Effect.gen(function* () {
+      return {
+        service: {},
+        apiVersion: "6.1",
+        additionalEndpoints: [
+          yield* Remote.endpoint(AdminApi, {
+            ping: () => Effect.succeed("admin pong"),
+            drain: () => Effect.succeed("draining"),
+          }, { version: "2.3" }),
+          yield* Remote.endpoint(WatchApi, {
+            watch: ({ count }) =>
+              Stream.range(1, count).pipe(Stream.schedule(Schedule.spaced("1 second"))),
+          }, { version: "1.0" }),
+        ],
+      }
+    }),
+  )
+  const startAdmin = (scope: Scope.Scope) =>
+    Layer.buildWithScope(
+      Service.layer({ host: "node-1", topic: "admin" }, AdminManager).pipe(
+        Layer.provide(Remote.layerServer()),
+      ),
+      scope,
+    )
+
+  it.scoped("each API is reached by its namespace and version; the same method name lives in several", () =>
+    Effect.gen(function* () {
+      yield* startAdmin(yield* Effect.scope)
+      const admin = yield* Remote.client(AdminApi, { topic: "admin" })
+      expect(yield* admin.call("node-1", "ping", undefined)).toBe("admin pong")
+      expect(yield* admin.call("node-1", "drain", undefined)).toBe("draining")
+      const base = yield* Remote.client(Remote.BaseApi, { topic: "admin" })
+      expect(yield* base.call("node-1", "ping", { arg: "x" })).toEqual({
+        host: "node-1",
+        topic: "admin",
+        arg: "x",
+      })
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const record = Option.getOrThrow(yield* registry.get("node-1", "admin"))
+      expect(record.endpoint?.apis).toEqual([
+        { namespace: "admin", version: "2.3" },
+        { namespace: "watch", version: "1.0" },
+        { namespace: "baseapi", version: "1.1" },
+      ])
+      // a namespace nobody serves
+      const Lost = Remote.api(RpcGroup.make(Rpc.make("ping")), { namespace: "lost" })
+      const lost = yield* Remote.client(Lost, { topic: "admin" })
+      expect(yield* Effect.flip(lost.call("node-1", "ping", undefined))).toEqual(
+        new Remote.UnsupportedVersion({
+          method: "ping",
+          namespace: "lost",
+          requested: "1.0",
+          served: [],
+        }),
+      )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a streamed method is a Stream on the client; an unknown method meanwhile leaves it intact", () =>
+    Effect.gen(function* () {
+      yield* startAdmin(yield* Effect.scope)
+      const watch = yield* Remote.client(WatchApi, { topic: "admin" })
+      const items = yield* Effect.fork(
+        Stream.runCollect(watch.stream("node-1", "watch", { count: 5 })),
+      )
+      yield* TestClock.adjust(2_000)
+      const NewerWatch = Remote.api(RpcGroup.make(Rpc.make("unwatch")), { namespace: "watch" })
+      const newer = yield* Remote.client(NewerWatch, { topic: "admin" })
+      expect(yield* Effect.flip(newer.call("node-1", "unwatch", undefined))).toEqual(
+        new Remote.NoSuchMethod({ method: "unwatch", namespace: "watch", requested: "1.0" }),
+      )
+      yield* TestClock.adjust(10_000)
+      expect([...(yield* Fiber.join(items))]).toEqual([1, 2, 3, 4, 5])
     }).pipe(Effect.provide(network)))
 })

@@ -9,7 +9,9 @@
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
+import * as RpcSchema from "@effect/rpc/RpcSchema"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -18,8 +20,10 @@ import { compatible, formatVersion, parseVersion, type Version } from "../rpcVer
 import {
   HandlerTimedOut,
   InvalidRemoteOption,
+  MalformedRequest,
   NoSuchMethod,
   ServiceStopping,
+  TooManyRequests,
   UnsupportedVersion,
 } from "./errors.ts"
 import { Unauthorized } from "../rpcAuth.ts"
@@ -72,7 +76,17 @@ export const RemoteFailure: Schema.Union<[
   typeof ServiceStopping,
   typeof HandlerTimedOut,
   typeof Unauthorized,
-]> = Schema.Union(UnsupportedVersion, NoSuchMethod, ServiceStopping, HandlerTimedOut, Unauthorized)
+  typeof MalformedRequest,
+  typeof TooManyRequests,
+]> = Schema.Union(
+  UnsupportedVersion,
+  NoSuchMethod,
+  ServiceStopping,
+  HandlerTimedOut,
+  Unauthorized,
+  MalformedRequest,
+  TooManyRequests,
+)
 
 /** @internal */
 export type RemoteFailure = Schema.Schema.Type<typeof RemoteFailure>
@@ -80,18 +94,36 @@ export type RemoteFailure = Schema.Schema.Type<typeof RemoteFailure>
 const GuardBase: RpcMiddleware.TagClass<
   Guard,
   "effect-manager/Remote/Guard",
-  { readonly failure: typeof RemoteFailure; readonly provides: typeof Principal }
+  {
+    readonly failure: typeof RemoteFailure
+    readonly provides: typeof Principal
+    readonly wrap: true
+  }
 > = RpcMiddleware.Tag<Guard>()("effect-manager/Remote/Guard", {
   failure: RemoteFailure,
   provides: Principal,
+  wrap: true,
 })
 
 /**
  * @internal The middleware of every remote API: the server's router does the checks (version,
- * namespace, credentials) before a request reaches a handler, and answers with `RemoteFailure`;
- * this middleware hands the principal it found to the handler.
+ * namespace, credentials, payload) before a request reaches a handler, and answers with
+ * `RemoteFailure`; this middleware hands the principal it found to the handler and holds the
+ * handler to its time limit.
  */
 export class Guard extends GuardBase {}
+
+/** @internal The identifier of the `HandlerTimeout` annotation. */
+export interface HandlerTimeout {
+  readonly _: unique symbol
+}
+
+/**
+ * @internal The time a method's handler is given on the server, instead of the server's
+ * `handlerTimeout`; `"infinite"` for none.
+ */
+export const HandlerTimeout: Context.Tag<HandlerTimeout, Duration.DurationInput> = Context
+  .GenericTag<HandlerTimeout, Duration.DurationInput>("effect-manager/Remote/HandlerTimeout")
 
 const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): Principal => {
   const raw = headers[Header.principal]
@@ -102,11 +134,28 @@ const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): P
   return { scheme: "none", name: "anonymous" }
 }
 
-/** @internal The server side of `Guard`. */
-export const guard: Context.Context<Guard> = Context.make(
-  Guard,
-  ({ headers }) => Effect.succeed(readPrincipal(headers)),
-)
+/**
+ * @internal The server side of `Guard`: the principal, and the handler's time limit (its
+ * method's `HandlerTimeout`, or `defaultTimeout` for a method that answers once; a stream has
+ * none unless its method says so). A handler past it is interrupted: `HandlerTimedOut`.
+ */
+export const guard = (defaultTimeout: Duration.Duration): Context.Context<Guard> =>
+  Context.make(Guard, ({ headers, next, rpc }) => {
+    const withPrincipal = Effect.provideService(next, Principal, readPrincipal(headers))
+    const annotated = Context.getOption(rpc.annotations, HandlerTimeout)
+    const isStream = RpcSchema.isStreamSchema(rpc.successSchema)
+    const limit = Option.isSome(annotated)
+      ? Duration.decode(annotated.value)
+      : isStream
+      ? Duration.infinity
+      : defaultTimeout
+    if (!Duration.isFinite(limit)) return withPrincipal
+    return Effect.timeoutFail(withPrincipal, {
+      duration: limit,
+      onTimeout: () =>
+        new HandlerTimedOut({ method: rpc._tag, limitMillis: Duration.toMillis(limit) }),
+    })
+  })
 
 /** @internal The header value of a principal the router authenticated. */
 export const principalHeader = (principal: Principal): string =>

@@ -157,3 +157,33 @@ export class CallTimedOut extends CallTimedOutBase<{
     } did not answer ${JSON.stringify(this.method)} within ${this.limitMillis} ms`
   }
 }
+
+const malformedRequestFields = { method: Schema.String, reason: Schema.String }
+
+const MalformedRequestBase: Schema.TaggedErrorClass<
+  MalformedRequest,
+  "MalformedRequest",
+  { readonly _tag: Schema.tag<"MalformedRequest"> } & typeof malformedRequestFields
+> = Schema.TaggedError<MalformedRequest>()("MalformedRequest", malformedRequestFields)
+
+/** @internal A request whose payload does not fit its method's schema: refused, never handled. */
+export class MalformedRequest extends MalformedRequestBase {
+  override get message(): string {
+    return `The payload of ${JSON.stringify(this.method)} does not fit its schema: ${this.reason}`
+  }
+}
+
+const tooManyRequestsFields = { limit: Schema.Number }
+
+const TooManyRequestsBase: Schema.TaggedErrorClass<
+  TooManyRequests,
+  "TooManyRequests",
+  { readonly _tag: Schema.tag<"TooManyRequests"> } & typeof tooManyRequestsFields
+> = Schema.TaggedError<TooManyRequests>()("TooManyRequests", tooManyRequestsFields)
+
+/** @internal The connection already has as many calls running as the server allows one. */
+export class TooManyRequests extends TooManyRequestsBase {
+  override get message(): string {
+    return `This connection already has ${this.limit} calls running, the most the server allows one`
+  }
+}

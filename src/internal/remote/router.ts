@@ -15,6 +15,7 @@ import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import {
   dispatch,
@@ -24,7 +25,13 @@ import {
   type Version,
 } from "../rpcVersion.ts"
 import { Header, type Principal, principalHeader, RemoteFailure } from "./api.ts"
-import { NoSuchMethod, ServiceStopping, UnsupportedVersion } from "./errors.ts"
+import {
+  MalformedRequest,
+  NoSuchMethod,
+  ServiceStopping,
+  TooManyRequests,
+  UnsupportedVersion,
+} from "./errors.ts"
 
 /** @internal One endpoint as the router sees it: where requests go, and what it serves. */
 export interface Route {
@@ -41,6 +48,8 @@ export interface RouterOptions {
   readonly authenticate?:
     | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
     | undefined
+  /** The most calls one client (connection) may have running at once. */
+  readonly maxConcurrentPerConnection: number
 }
 
 /** @internal The protocol of each route's `RpcServer`, and how the router stops taking calls. */
@@ -74,6 +83,31 @@ const withPrincipal = (request: RequestEncoded, principal: Principal): RequestEn
 
 const printable = (raw: string): string =>
   JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw)
+
+const decoders = new WeakMap<
+  object,
+  (payload: unknown) => Either.Either<unknown, ParseResult.ParseError>
+>()
+
+/**
+ * Whether a request's payload fits its method's schema, checked before any handler is involved
+ * (`@effect/rpc` would answer a misfit with a defect); what is wrong, if it does not.
+ */
+const checkPayload = (route: Route, request: RequestEncoded): MalformedRequest | undefined => {
+  const rpc = route.methods.get(request.tag) as unknown as Rpc.AnyWithProps
+  let decode = decoders.get(rpc)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
+    decoders.set(rpc, decode)
+  }
+  const decoded = decode(request.payload)
+  if (Either.isRight(decoded)) return undefined
+  const reason = ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+  return new MalformedRequest({
+    method: request.tag,
+    reason: reason.length > 500 ? `${reason.slice(0, 500)}…` : reason,
+  })
+}
 
 /** The route of a request, or the failure to answer it with. */
 const route = (
@@ -162,7 +196,11 @@ const onMessages = (
   }))
   const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
     Effect.zipRight(
-      Effect.logDebug(`Refused ${JSON.stringify(request.tag)}: ${failure.message}`),
+      // What may be an attack or a broken client is a warning; the rest is ordinary (a client
+      // newer than the server, a stop).
+      failure._tag === "Unauthorized" || failure._tag === "MalformedRequest"
+        ? Effect.logWarning(`Refused ${printable(request.tag)}: ${failure.message}`)
+        : Effect.logDebug(`Refused ${printable(request.tag)}: ${failure.message}`),
       transport.send(clientId, {
         _tag: "Exit",
         requestId: request.id,
@@ -177,6 +215,12 @@ const onMessages = (
       if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
       const found = route(routes, dispatchable, request)
       if (Either.isLeft(found)) return yield* refuse(clientId, request, found.left)
+      const malformed = checkPayload(routes[found.right]!, request)
+      if (malformed !== undefined) return yield* refuse(clientId, request, malformed)
+      if (state.running(clientId) >= options.maxConcurrentPerConnection) {
+        const limit = options.maxConcurrentPerConnection
+        return yield* refuse(clientId, request, new TooManyRequests({ limit }))
+      }
       if (state.stopping) {
         const stopping = new ServiceStopping({ host: options.host, topic: options.topic })
         return yield* refuse(clientId, request, stopping)
@@ -270,6 +314,7 @@ const makeState = (routeCount: number) =>
         client.set(requestId, index)
       },
       routeOf: (clientId: number, requestId: string) => calls.get(clientId)?.get(requestId),
+      running: (clientId: number) => calls.get(clientId)?.size ?? 0,
       finish: (clientId: number, requestId: string) => {
         const client = calls.get(clientId)
         if (client?.delete(requestId)) {

@@ -8,9 +8,11 @@
 import type { RequestEncoded } from "@effect/rpc/RpcMessage"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { formatVersion, type Version } from "../rpcVersion.ts"
 import {
@@ -29,6 +31,10 @@ import { type Listen, Transport, type TransportError } from "./transport.ts"
 /** @internal The options of a server. */
 export interface ServerOptions {
   readonly listen: Listen
+  /** The time a handler of a method that answers once is given, unless its method says. */
+  readonly handlerTimeout: Duration.Duration
+  /** The most calls one connection may have running at once. */
+  readonly maxConcurrentPerConnection: number
   readonly authenticate?:
     | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
     | undefined
@@ -85,14 +91,19 @@ export const serve = (
         version,
         methods: endpoint.group.requests,
       })),
-      { host: request.host, topic: request.topic, authenticate: options.authenticate },
+      {
+        host: request.host,
+        topic: request.topic,
+        authenticate: options.authenticate,
+        maxConcurrentPerConnection: options.maxConcurrentPerConnection,
+      },
     )
     // Each endpoint's server runs in a scope of its own: the drain closes them (interrupting
     // what still runs) before the transport stops.
     yield* Effect.forEach(all, ({ endpoint }, index) =>
       RpcServer.make(endpoint.group).pipe(
         Effect.provide(
-          Context.merge(endpoint.handlers, guard).pipe(
+          Context.merge(endpoint.handlers, guard(options.handlerTimeout)).pipe(
             Context.add(RpcServer.Protocol, router.protocols[index]!),
           ),
         ),
@@ -149,6 +160,14 @@ export interface LayerOptions {
   readonly hostname?: string | undefined
   readonly port?: number | undefined
   /**
+   * The time a handler of a method that answers once is given (60 s by default, oslo's
+   * `rpc_response_timeout`); a method's `HandlerTimeout` annotation overrides it. A handler past
+   * it is interrupted and the call fails with `HandlerTimedOut`.
+   */
+  readonly handlerTimeout?: Duration.DurationInput | undefined
+  /** The most calls one connection may have running at once (256 by default): `TooManyRequests`. */
+  readonly maxConcurrentPerConnection?: number | undefined
+  /**
    * The credentials the server accepts, or "none" to accept anyone. Required for a server not
    * bound to loopback; "none" by default on loopback.
    */
@@ -166,6 +185,32 @@ export interface LayerOptions {
 
 const isLoopback = (hostname: string): boolean =>
   hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+
+/** The handler time limit (a duration, 60 s by default) and the per-connection call cap (256). */
+const checkLimits = (options: LayerOptions | undefined) =>
+  Effect.gen(function* () {
+    const timeout = options?.handlerTimeout ?? Duration.seconds(60)
+    const handlerTimeout = Duration.decodeUnknown(timeout)
+    if (
+      Option.isNone(handlerTimeout) || Duration.toMillis(handlerTimeout.value) <= 0 ||
+      Number.isNaN(Duration.toMillis(handlerTimeout.value))
+    ) {
+      return yield* new InvalidRemoteOption({
+        option: "handlerTimeout",
+        value: typeof timeout === "string" ? JSON.stringify(timeout) : String(timeout),
+        expected: `a duration above 0 (e.g. "30 seconds"), or "infinite"`,
+      })
+    }
+    const cap = options?.maxConcurrentPerConnection ?? 256
+    if (typeof cap !== "number" || !Number.isInteger(cap) || cap < 1) {
+      return yield* new InvalidRemoteOption({
+        option: "maxConcurrentPerConnection",
+        value: String(cap),
+        expected: "a whole number of at least 1",
+      })
+    }
+    return { handlerTimeout: handlerTimeout.value, maxConcurrentPerConnection: cap }
+  })
 
 /** How requests are authenticated: by the keys given, or not at all (loopback or "none"). */
 const authenticator = (listen: Listen, auth: LayerOptions["auth"]) =>
@@ -200,8 +245,9 @@ export const layer = (
     RemoteServer,
     Effect.gen(function* () {
       const listen = yield* checkListen(options)
+      const limits = yield* checkLimits(options)
       const authenticate = yield* authenticator(listen, options?.auth)
       const transport = yield* Transport
-      return { serve: (request) => serve(transport, { listen, authenticate }, request) }
+      return { serve: (request) => serve(transport, { listen, authenticate, ...limits }, request) }
     }),
   )
