@@ -152,6 +152,29 @@ for (const [name, layer] of Object.entries(layers)) {
         expect(yield* registry.setDisabled("node-1", "compute", false)).toEqual(record())
       }).pipe(Effect.provide(layer)))
 
+    it.effect("setEndpoint keeps where the service takes RPC calls until it is removed; heartbeats keep it", () =>
+      Effect.gen(function* () {
+        const registry = yield* ServiceRegistry.ServiceRegistry
+        yield* registry.register("node-1", "compute")
+        const endpoint = {
+          address: "ws://127.0.0.1:41234/rpc",
+          apis: [{ version: "6.1" }, { namespace: "baseapi", version: "1.1" }],
+        }
+        expect(yield* registry.setEndpoint("node-1", "compute", endpoint)).toEqual(
+          record({ endpoint }),
+        )
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* registry.report("node-1", "compute")).toEqual(
+          record({ endpoint, reportCount: 1, updatedAt: 10_000 }),
+        )
+        expect(yield* registry.setEndpoint("node-1", "compute", undefined)).toEqual(
+          record({ reportCount: 1, updatedAt: 10_000 }),
+        )
+        expect(yield* Effect.flip(registry.setEndpoint("node-2", "compute", endpoint))).toEqual(
+          new ServiceRegistry.ServiceNotFound({ host: "node-2", topic: "compute" }),
+        )
+      }).pipe(Effect.provide(layer)))
+
     it.effect("report, markDown and setDisabled of an unknown service fail with ServiceNotFound", () =>
       Effect.gen(function* () {
         const registry = yield* ServiceRegistry.ServiceRegistry
@@ -354,9 +377,9 @@ describe("ServiceRegistry.layerKeyValueStore", () => {
           topic: "compute",
           key: "service/compute/node-1",
           reason:
-            `(parseJson <-> { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean })
+            `(parseJson <-> { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean; readonly endpoint?: { readonly address: string; readonly apis: ReadonlyArray<{ readonly namespace?: string | undefined; readonly version: string }> } | undefined })
 └─ Type side transformation failure
-   └─ { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean }
+   └─ { readonly host: string; readonly topic: string; readonly reportCount: NonNegativeInt; readonly createdAt: number; readonly updatedAt: number; readonly disabled: boolean; readonly forcedDown: boolean; readonly endpoint?: { readonly address: string; readonly apis: ReadonlyArray<{ readonly namespace?: string | undefined; readonly version: string }> } | undefined }
       └─ ["reportCount"]
          └─ NonNegativeInt
             └─ From side refinement failure

@@ -87,7 +87,18 @@ const BEARER = /^bearer (.+)$/i
 
 // --- the error ---------------------------------------------------------------------------------
 
-const unauthorizedFields = {
+const unauthorizedFields: {
+  reason: Schema.Literal<[
+    "missing credentials",
+    "malformed credentials",
+    "bad token",
+    "unknown key",
+    "stale timestamp",
+    "bad signature",
+    "replayed",
+  ]>
+  principal: Schema.optional<typeof Schema.String>
+} = {
   reason: Schema.Literal(
     "missing credentials",
     "malformed credentials",

@@ -494,6 +494,7 @@ const stopServer = (run: Run, deadline: number) =>
   Effect.gen(function* () {
     if (run.server === undefined) return
     const { running, scope } = run.server
+    yield* Effect.logInfo(`Stopping service ${run.config.topic} on ${run.config.host}: RPC server`)
     yield* running.stopAccepting
     const left = yield* running.drain(Math.max(0, deadline - run.now()))
     if (left > 0) {
@@ -651,7 +652,7 @@ const addStop = (
         const deadline = started + run.config.shutdownTimeout
         run.state = "stopping"
         for (const lifecycle of run.lifecycles) yield* setPhase(run, lifecycle, "stopping")
-        yield* stopPhase(run, "rpc", stopServer(run, deadline))
+        if (run.server !== undefined) yield* stopPhase(run, "rpc", stopServer(run, deadline))
         yield* Effect.logInfo(`Stopping service ${topic} on ${host}: periodic tasks`)
         yield* stopPhase(
           run,

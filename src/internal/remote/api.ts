@@ -214,8 +214,18 @@ export const sinceVersions = (
   return Either.right(versions)
 }
 
+type ApiVersionSchema = Schema.Struct<{
+  namespace: Schema.optional<typeof Schema.String>
+  version: typeof Schema.String
+}>
+
 /** @internal The schema of what `status` answers. */
-export const RemoteStatus = Schema.Struct({
+export const RemoteStatus: Schema.Struct<{
+  host: typeof Schema.String
+  topic: typeof Schema.String
+  state: typeof Schema.String
+  endpoints: Schema.Array$<ApiVersionSchema>
+}> = Schema.Struct({
   host: Schema.String,
   topic: Schema.String,
   state: Schema.String,
@@ -232,11 +242,29 @@ export type RemoteStatus = Schema.Schema.Type<typeof RemoteStatus>
  * `baseapi`): `ping` echoes its argument with the host and topic that answered, `status` says
  * what the service serves. A client tells "host down" from "method failed" with them.
  */
-export const BaseApi = api(
+const PingReply: Schema.Struct<{
+  host: typeof Schema.String
+  topic: typeof Schema.String
+  arg: typeof Schema.String
+}> = Schema.Struct({ host: Schema.String, topic: Schema.String, arg: Schema.String })
+
+/** @internal The methods of `BaseApi`. */
+export type BaseApiRpcs =
+  | Rpc.Rpc<
+    "ping",
+    Schema.Struct<{ arg: typeof Schema.String }>,
+    typeof PingReply,
+    typeof Schema.Never,
+    typeof Guard
+  >
+  | Rpc.Rpc<"status", typeof Schema.Void, typeof RemoteStatus, typeof Schema.Never, typeof Guard>
+
+/** @internal */
+export const BaseApi: RpcGroup.RpcGroup<BaseApiRpcs> = api(
   RpcGroup.make(
     Rpc.make("ping", {
       payload: { arg: Schema.String },
-      success: Schema.Struct({ host: Schema.String, topic: Schema.String, arg: Schema.String }),
+      success: PingReply,
     }),
     Rpc.make("status", { success: RemoteStatus }).annotate(Since, "1.1"),
   ),

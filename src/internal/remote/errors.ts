@@ -13,7 +13,12 @@ import * as Schema from "effect/Schema"
 const where = (namespace: string | undefined): string =>
   namespace === undefined ? "" : ` in namespace ${JSON.stringify(namespace)}`
 
-const unsupportedVersionFields = {
+const unsupportedVersionFields: {
+  method: typeof Schema.String
+  namespace: Schema.optional<typeof Schema.String>
+  requested: typeof Schema.String
+  served: Schema.Array$<typeof Schema.String>
+} = {
   method: Schema.String,
   namespace: Schema.optional(Schema.String),
   requested: Schema.String,
@@ -36,7 +41,11 @@ export class UnsupportedVersion extends UnsupportedVersionBase {
   }
 }
 
-const noSuchMethodFields = {
+const noSuchMethodFields: {
+  method: typeof Schema.String
+  namespace: Schema.optional<typeof Schema.String>
+  requested: typeof Schema.String
+} = {
   method: Schema.String,
   namespace: Schema.optional(Schema.String),
   requested: Schema.String,
