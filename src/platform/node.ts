@@ -1,12 +1,22 @@
 /**
  * Runs a service as a Node.js process: SIGHUP resets it, SIGTERM or SIGINT stops it gracefully
- * and the process exits with the outcome (0 after a clean stop, 1 otherwise).
+ * and the process exits with the outcome (0 after a clean stop, 1 otherwise). Serves and calls
+ * remote APIs over WebSocket or HTTP with `@effect/platform-node` (an optional peer dependency,
+ * needed only by {@link layerWebSocket} and {@link layerHttp}).
  *
  * @since 0.1.0
  */
-import type * as Layer from "effect/Layer"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import type { InvalidRemoteOption } from "../internal/remote/errors.ts"
+import * as socket from "../internal/remote/socket.ts"
 import type { RunMainOptions } from "../internal/runMain.ts"
 import * as internal from "../internal/runMain.ts"
+import type { Transport } from "../Remote.ts"
 import type { Service } from "../Service.ts"
 
 // No Node types in this project: only what is used here.
@@ -61,6 +71,140 @@ export const runMain: <E>(layer: Layer.Layer<Service, E>, options?: RunMainOptio
     },
     exit: (code) => process.exit(code),
   })
+
+/**
+ * The options of {@link layerWebSocket} and {@link layerHttp}: `maxRequestBytes`, the largest
+ * request a server reads (1 MiB by default). A larger one is refused: 413 over HTTP; over
+ * WebSocket the connection is closed (code 1009), which fails that client's calls in flight,
+ * and its next call connects again.
+ *
+ * @example
+ * ```ts
+ * import { layerWebSocket, type TransportOptions } from "effect-manager/platform/node"
+ *
+ * const options: TransportOptions = { maxRequestBytes: 256 * 1024 }
+ * const transport = layerWebSocket(options)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportOptions extends socket.SocketOptions {}
+
+// Imported by a computed name: the project has no Node types on purpose, and `deno check` would
+// look for them (npm:@types/node) to check a static import of node:http.
+const nodeHttp = "node:http"
+
+/** What is used of `node:http`. */
+interface NodeHttp {
+  readonly createServer: () => ReturnType<Parameters<typeof NodeHttpServer.make>[0]> & {
+    on(event: "upgrade", listener: (request: unknown, connection: Connection) => void): unknown
+    closeAllConnections(): void
+  }
+}
+
+/** What is used of a connection of Node's HTTP server. */
+interface Connection {
+  destroy(): void
+  once(event: "close", listener: () => void): void
+}
+
+// Node's HTTP server; WebSocket clients take the global WebSocket when there is one (Deno, Bun,
+// Node 22) and the `ws` package otherwise (Node 20); HTTP clients use the global fetch.
+const platform: socket.Platform = {
+  listen: (listen) =>
+    Effect.gen(function* () {
+      const server = (yield* Effect.promise(() => import(nodeHttp) as Promise<NodeHttp>))
+        .createServer()
+      const upgraded = new Set<Connection>()
+      server.on("upgrade", (_: unknown, connection: Connection) => {
+        upgraded.add(connection)
+        connection.once("close", () => upgraded.delete(connection))
+      })
+      // Node's close waits for every connection to end, and so does the WebSocket server that
+      // `NodeHttpServer` makes at the first upgrade (and releases first): end them all before,
+      // so that the stop is prompt and the calls in flight fail at once.
+      const inner = yield* Scope.make()
+      yield* Effect.addFinalizer((exit) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            server.closeAllConnections()
+            for (const connection of upgraded) connection.destroy()
+          }),
+          Scope.close(inner, exit),
+        )
+      )
+      return yield* Scope.extend(
+        NodeHttpServer.make(() => server, { host: listen.hostname, port: listen.port }),
+        inner,
+      )
+    }),
+  clients: Layer.merge(NodeSocket.layerWebSocketConstructor, FetchHttpClient.layer),
+}
+
+/**
+ * The WebSocket transport: servers listen at `ws://<hostname>:<port>/rpc` (the bound port goes
+ * into the service record), one connection per client and address carries every call and
+ * stream. Clients reach `ws://` and `http://` addresses alike. A connection that drops fails
+ * its calls in flight at once with an `RpcClientError`; the next call connects again. Requests
+ * are msgpack; one over `maxRequestBytes` closes its connection (1009); a malformed frame is
+ * logged and closes only its own connection.
+ *
+ * @example
+ * ```ts
+ * import * as Layer from "effect/Layer"
+ * import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+ * import * as NodePath from "@effect/platform-node/NodePath"
+ * import { Remote, Service, ServiceRegistry } from "effect-manager"
+ * import { layerWebSocket, runMain } from "effect-manager/platform/node"
+ *
+ * const registry = ServiceRegistry.layerFileSystem("/var/lib/cloud/services").pipe(
+ *   Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
+ * )
+ *
+ * runMain(
+ *   Service.layer({ host: "scheduler-1", topic: "scheduler" }).pipe(
+ *     Layer.provide(Remote.layerServer({ hostname: "127.0.0.1", port: 0 })),
+ *     Layer.provide(Layer.mergeAll(layerWebSocket({ maxRequestBytes: 256 * 1024 }), registry)),
+ *   ),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const layerWebSocket = (
+  options?: TransportOptions,
+): Layer.Layer<Transport, InvalidRemoteOption> => socket.layer("websocket", platform, options)
+
+/**
+ * The HTTP transport: servers listen at `http://<hostname>:<port>/rpc` and each call is one
+ * POST (a stream is the body of its reply). Clients reach `http://` and `ws://` addresses
+ * alike; a reply that is not 2xx fails the call with an `RpcClientError`. A request over
+ * `maxRequestBytes` is answered 413.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Remote, ServiceRegistry } from "effect-manager"
+ * import { layerHttp } from "effect-manager/platform/node"
+ *
+ * const ping = Effect.gen(function*() {
+ *   const client = yield* Remote.client(Remote.BaseApi, { topic: "compute" })
+ *   return yield* client.call("compute-1", "ping", { arg: "hello" })
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.provide(layerHttp()),
+ *   Effect.provide(ServiceRegistry.layerMemory),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category transports
+ */
+export const layerHttp = (
+  options?: TransportOptions,
+): Layer.Layer<Transport, InvalidRemoteOption> => socket.layer("http", platform, options)
 
 export type {
   /**
