@@ -10,7 +10,15 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const deno = join(root, "node_modules/.bin/deno")
 // Tests may touch temp dirs, env and child processes; no network. @effect/platform-node's
 // FileSystem.exists is node:fs `access`, which Deno gates behind --allow-sys.
-const permissions = ["--allow-read", "--allow-env", "--allow-write", "--allow-run", "--allow-sys"]
+// --allow-net: the RPC transports' tests serve and connect on loopback only.
+const permissions = [
+  "--allow-read",
+  "--allow-env",
+  "--allow-write",
+  "--allow-run",
+  "--allow-sys",
+  "--allow-net=127.0.0.1,localhost",
+]
 
 const started = Date.now()
 const child = spawn(deno, ["test", "--quiet", ...permissions, ...process.argv.slice(2)], {

@@ -498,7 +498,9 @@ const stopServer = (run: Run, deadline: number) =>
     yield* running.stopAccepting
     const left = yield* running.drain(Math.max(0, deadline - run.now()))
     if (left > 0) {
-      yield* Effect.logWarning(`${left} RPC call(s) still running at the deadline: interrupted`)
+      yield* Effect.logWarning(
+        `${left} RPC call(s) still running at the deadline: answered ServiceStopping, interrupted`,
+      )
     }
     yield* Scope.close(scope, Exit.void)
   })

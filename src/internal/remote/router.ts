@@ -63,6 +63,11 @@ export interface Router {
   readonly drained: Effect.Effect<void>
   /** How many accepted calls are running. */
   readonly inFlight: Effect.Effect<number>
+  /**
+   * Answers every accepted call still running with `failure` and forgets it (its handler's later
+   * answer is dropped); how many there were.
+   */
+  readonly abandon: (failure: RemoteFailure) => Effect.Effect<number>
 }
 
 const encodeFailure = Schema.encodeSync(RemoteFailure)
@@ -161,7 +166,12 @@ const routeProtocol = (transport: RpcServer.Protocol["Type"], state: State, inde
     return Effect.succeed({
       disconnects: state.disconnects[index]!,
       send: (clientId: number, response: FromServerEncoded) => {
-        if (response._tag === "Exit") state.finish(clientId, response.requestId)
+        // The answer of a call no longer tracked (abandoned at a stop's deadline) is dropped:
+        // its caller already has its failure.
+        if (response._tag === "Exit" || response._tag === "Chunk") {
+          if (state.routeOf(clientId, response.requestId) === undefined) return Effect.void
+          if (response._tag === "Exit") state.finish(clientId, response.requestId)
+        }
         return transport.send(clientId, response)
       },
       end: (clientId: number) => {
@@ -276,6 +286,19 @@ export const make = (
       ).pipe(Effect.scoped) as Effect.Effect<never>,
       stopAccepting: state.stopAccepting,
       drained: state.drained,
+      abandon: (failure) =>
+        Effect.suspend(() => {
+          const calls = state.takeAll()
+          return Effect.as(
+            Effect.forEach(calls, ([clientId, requestId]) =>
+              transport.send(clientId, {
+                _tag: "Exit",
+                requestId,
+                exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
+              }), { discard: true }),
+            calls.length,
+          )
+        }),
       inFlight: Effect.sync(() =>
         state.size()
       ),
@@ -322,6 +345,17 @@ const makeState = (routeCount: number) =>
           if (client.size === 0) calls.delete(clientId)
           settle()
         }
+      },
+      /** Every call running, as (client, request) pairs; none is tracked afterwards. */
+      takeAll: () => {
+        const all: Array<readonly [number, string]> = []
+        for (const [clientId, client] of calls) {
+          for (const requestId of client.keys()) all.push([clientId, requestId])
+        }
+        calls.clear()
+        size = 0
+        settle()
+        return all
       },
       forget: (clientId: number) => {
         const client = calls.get(clientId)

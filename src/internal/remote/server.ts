@@ -23,7 +23,7 @@ import {
   type ServerInfo,
 } from "./serving.ts"
 import { BaseApi, guard, type Principal, type RemoteFailure } from "./api.ts"
-import { InvalidRemoteOption } from "./errors.ts"
+import { InvalidRemoteOption, ServiceStopping } from "./errors.ts"
 import * as Router from "./router.ts"
 import { type Credentials, makeVerifier } from "../rpcAuth.ts"
 import { type Listen, Transport, type TransportError } from "./transport.ts"
@@ -120,7 +120,9 @@ export const serve = (
       drain: (millis) =>
         Effect.interruptible(router.drained).pipe(
           Effect.timeoutOption(millis),
-          Effect.zipRight(router.inFlight),
+          Effect.zipRight(
+            router.abandon(new ServiceStopping({ host: request.host, topic: request.topic })),
+          ),
         ),
     }
   })

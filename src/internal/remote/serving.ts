@@ -29,7 +29,10 @@ export interface ServerInfo {
 export interface RunningServer extends ServerInfo {
   /** New requests are refused with `ServiceStopping` from now on. */
   readonly stopAccepting: Effect.Effect<void>
-  /** Waits for the calls in flight, at most `millis`; the number still running then. */
+  /**
+   * Waits for the calls in flight, at most `millis`; those still running then are answered with
+   * `ServiceStopping` at once (their handlers are interrupted when the server closes): how many.
+   */
   readonly drain: (millis: number) => Effect.Effect<number>
 }
 
