@@ -16,6 +16,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Manager, Remote, Service, ServiceRegistry } from "../mod.ts"
+import { captureLogs } from "./support/periodic.ts"
 
 class InstanceNotFound extends Schema.TaggedError<InstanceNotFound>()("InstanceNotFound", {
   id: Schema.String,
@@ -482,6 +483,37 @@ describe("Remote: authentication", () => {
       expect(yield* Effect.flip(forged.call("node-1", "whoami", undefined))).toEqual(
         new Remote.Unauthorized({ reason: "bad signature", principal: "conductor" }),
       )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("refused credentials are logged as warnings that carry no secret", () =>
+    Effect.gen(function* () {
+      const logs = yield* captureLogs
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      const attempts: ReadonlyArray<Remote.Credentials> = [
+        { _tag: "Token", principal: "operator", token: "guessed-token-3" },
+        { _tag: "Hmac", principal: "conductor", secret: "forged-secret-4" },
+        keys[0]!,
+        keys[1]!,
+      ]
+      for (const credentials of attempts) {
+        const client = yield* Remote.client(ComputeApi, { topic: "compute", credentials })
+        yield* Effect.exit(client.call("node-1", "whoami", undefined))
+      }
+      const warnings = logs.filter((line) => line.level === "WARN").map((line) => line.message)
+      expect(warnings).toEqual([
+        `Refused "whoami": Request refused: bad token`,
+        `Refused "whoami": Request refused: bad signature (key conductor)`,
+      ])
+      const everything = JSON.stringify(
+        logs.map((line) => [line.message, line.annotations, Cause.pretty(line.cause)]),
+      )
+      for (
+        const secret of ["hmac-secret-1", "token-secret-2", "guessed-token-3", "forged-secret-4"]
+      ) {
+        expect(everything).not.toContain(secret)
+      }
     }).pipe(Effect.provide(network)))
 
   it.scoped("a method that does not exist is Unauthorized without credentials: method names do not leak", () =>
