@@ -36,6 +36,3 @@ export * as Scheduler from "./src/Scheduler.ts"
 
 /** Spans and metrics: what the library tells an operator besides its log lines. */
 export * as Telemetry from "./src/Telemetry.ts"
-
-/** Managers across hosts: remote APIs on `@effect/rpc`, served by services, called by topic and host. */
-export * as Remote from "./src/Remote.ts"

@@ -203,7 +203,26 @@ export const notANumber: number = heal
 export const internal = import("effect-manager/dist/src/internal/options.js")
 `
 
-const tsconfig = (module, moduleResolution) =>
+// msgpackr, which @effect/rpc serializes with, names Node's Buffer and "stream" in its
+// declarations, so with skipLibCheck off an RPC user needs Node's types (@types/node, or Deno's
+// or Bun's). This stands in for them here (no network); the core check below has none.
+const nodeTypesShim = `declare class Buffer extends Uint8Array {}
+declare module "stream" {
+  export class Transform {}
+  export class Readable {}
+}
+`
+
+// Only the modules that do not use @effect/rpc: they type-check with no Node types at all.
+const coreSpecifiers = specifiers.filter((specifier) =>
+  !/\/(Remote|platform\/(node|deno|bun))$/.test(specifier)
+)
+const coreConsumerSource = `
+${coreSpecifiers.map((specifier, i) => `import * as module${i} from "${specifier}"`).join("\n")}
+export const modules = [${coreSpecifiers.map((_, i) => `module${i}`).join(", ")}]
+`
+
+const tsconfig = (module, moduleResolution, files = ["consumer.ts", "node-types-shim.d.ts"]) =>
   JSON.stringify({
     compilerOptions: {
       target: "ES2022",
@@ -216,7 +235,7 @@ const tsconfig = (module, moduleResolution) =>
       noEmit: true,
       skipLibCheck: false,
     },
-    files: ["consumer.ts"],
+    files,
   })
 
 // --- the checks ----------------------------------------------------------------------------
@@ -314,6 +333,12 @@ const main = async () => {
   writeFileSync(join(consumer, "consumer.ts"), consumerSource)
   writeFileSync(join(consumer, "tsconfig.nodenext.json"), tsconfig("NodeNext", "NodeNext"))
   writeFileSync(join(consumer, "tsconfig.bundler.json"), tsconfig("ESNext", "bundler"))
+  writeFileSync(join(consumer, "node-types-shim.d.ts"), nodeTypesShim)
+  writeFileSync(join(consumer, "core-consumer.ts"), coreConsumerSource)
+  writeFileSync(
+    join(consumer, "tsconfig.core.json"),
+    tsconfig("NodeNext", "NodeNext", ["core-consumer.ts"]),
+  )
 
   await importCheck("node", process.execPath, [])
   await importCheck("deno", bin("deno"), [
@@ -332,14 +357,18 @@ const main = async () => {
   }
 
   // Both at once (tsc is mostly single-threaded); each line prints as its check ends.
-  await Promise.all(
-    ["nodenext", "bundler"].map((variant) =>
+  await Promise.all([
+    ...["nodenext", "bundler"].map((variant) =>
       check(`tsc --strict, ${variant} resolution`, async () => {
         await succeed(process.execPath, [bin("tsc"), "-p", `tsconfig.${variant}.json`])
-        return `${specifiers.length} subpaths, skipLibCheck off`
+        return `${specifiers.length} subpaths, skipLibCheck off (Node's Buffer shimmed for msgpackr)`
       })
     ),
-  )
+    check("tsc --strict, the modules without @effect/rpc and no Node types at all", async () => {
+      await succeed(process.execPath, [bin("tsc"), "-p", "tsconfig.core.json"])
+      return `${coreSpecifiers.length} subpaths, skipLibCheck off`
+    }),
+  ])
 }
 
 try {

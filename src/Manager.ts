@@ -20,7 +20,7 @@ import * as internalCapabilities from "./internal/capabilities.ts"
 import type { InvalidApiVersion } from "./internal/manager.ts"
 import * as internal from "./internal/manager.ts"
 import type { PeriodicTask } from "./PeriodicTask.ts"
-import type { Endpoint } from "./Remote.ts"
+import type * as internalEndpoint from "./internal/remote/endpoint.ts"
 
 /**
  * The type of {@link TypeId}.
@@ -100,12 +100,12 @@ export interface Definition<S, E = never, R = never> {
    * The manager's remote API, made with `Remote.endpoint` in `build` so that its handlers close
    * over the manager's state; served at `apiVersion` by a service that has a `Remote` server.
    */
-  readonly api?: Endpoint | undefined
+  readonly api?: RemoteEndpoint | undefined
   /**
    * More APIs the service serves for this manager (nova's `additional_endpoints`), each at its
    * own namespace and version (`apiVersion` when it gives none).
    */
-  readonly additionalEndpoints?: ReadonlyArray<Endpoint> | undefined
+  readonly additionalEndpoints?: ReadonlyArray<RemoteEndpoint> | undefined
 }
 
 /** The effects of a definition's hooks, tasks and capabilities, as a union. */
@@ -245,6 +245,23 @@ export interface Lifecycle<E> {
 }
 
 /**
+ * A remote API a manager serves, made by `Remote.endpoint` (module `effect-manager/Remote`) from
+ * an `@effect/rpc` group and its handlers: opaque here, with its namespace, the version it is
+ * served at if it says one, and the version each method appeared in.
+ *
+ * @example
+ * ```ts
+ * import type { Manager } from "effect-manager"
+ *
+ * const methods = (endpoint: Manager.RemoteEndpoint) => [...endpoint.since.keys()]
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RemoteEndpoint extends internalEndpoint.Endpoint {}
+
+/**
  * A remote API of a manager and the version it is served at.
  *
  * @example
@@ -259,8 +276,8 @@ export interface Lifecycle<E> {
  * @category models
  */
 export interface ServedEndpoint {
-  /** The API: its group, handlers and namespace. */
-  readonly endpoint: Endpoint
+  /** The API. */
+  readonly endpoint: RemoteEndpoint
   /** The version it is served at. */
   readonly version: ApiVersion
 }

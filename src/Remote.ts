@@ -33,6 +33,7 @@ import type * as internalAuth from "./internal/rpcAuth.ts"
 import * as internalServer from "./internal/remote/server.ts"
 import type * as serving from "./internal/remote/serving.ts"
 import * as internalTransport from "./internal/remote/transport.ts"
+import type { RemoteEndpoint } from "./Manager.ts"
 import type { ServiceRegistry } from "./ServiceRegistry.ts"
 
 /**
@@ -43,7 +44,7 @@ import type { ServiceRegistry } from "./ServiceRegistry.ts"
  * ```ts
  * import * as Rpc from "@effect/rpc/Rpc"
  * import * as Schema from "effect/Schema"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const resize = Rpc.make("resize", { payload: { id: Schema.String, ramMb: Schema.Number } })
  *   .annotate(Remote.Since, "6.1")
@@ -70,7 +71,7 @@ export interface Since extends internalApi.Since {}
  * @example
  * ```ts
  * import * as Rpc from "@effect/rpc/Rpc"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const migrate = Rpc.make("migrate").annotate(Remote.HandlerTimeout, "10 minutes")
  * ```
@@ -95,7 +96,7 @@ export interface HandlerTimeout extends internalApi.HandlerTimeout {}
  * @example
  * ```ts
  * import * as Context from "effect/Context"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const namespace = Context.getOption(Remote.BaseApi.annotations, Remote.Namespace) // "baseapi"
  * ```
@@ -119,7 +120,7 @@ export interface Namespace extends internalApi.Namespace {}
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const whoAsks = Effect.map(Remote.Principal, (principal) => principal.name)
  * ```
@@ -147,7 +148,7 @@ export interface Principal extends internalApi.Principal {}
  * @example
  * ```ts
  * import * as Schema from "effect/Schema"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const isRefusal = Schema.is(Remote.RemoteFailure)
  * ```
@@ -185,7 +186,7 @@ export interface ApiOptions extends internalApi.ApiOptions {}
  * import * as Rpc from "@effect/rpc/Rpc"
  * import * as RpcGroup from "@effect/rpc/RpcGroup"
  * import * as Schema from "effect/Schema"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * export const ComputeApi = Remote.api(RpcGroup.make(
  *   Rpc.make("build", { payload: { id: Schema.String }, success: Schema.String }),
@@ -211,7 +212,7 @@ export const api: <R extends Rpc.Any>(
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const ping = Effect.flatMap(
  *   Remote.client(Remote.BaseApi, { topic: "compute" }),
@@ -233,13 +234,13 @@ export const BaseApi: typeof internalApi.BaseApi = internalApi.BaseApi
 export type RemoteStatus = internalApi.RemoteStatus
 
 /**
- * One API a manager serves: a group, its handlers (each with the context it was made in), its
+ * One API a manager serves (`Manager.RemoteEndpoint`): made by {@link endpoint}, with its
  * namespace, its version (the manager's `apiVersion` when it has none) and each method's `Since`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Endpoint extends internalApi.Endpoint {}
+export interface Endpoint extends RemoteEndpoint {}
 
 /**
  * An endpoint from a group and its handlers, for `Manager.layer`'s `api` or
@@ -255,7 +256,8 @@ export interface Endpoint extends internalApi.Endpoint {}
  * import * as Effect from "effect/Effect"
  * import * as Ref from "effect/Ref"
  * import * as Schema from "effect/Schema"
- * import { Manager, Remote } from "effect-manager"
+ * import { Manager } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const ComputeApi = Remote.api(RpcGroup.make(
  *   Rpc.make("build", { payload: { id: Schema.String }, success: Schema.Number }),
@@ -304,7 +306,7 @@ export interface Transport extends internalTransport.Transport {}
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const served = Effect.flatMap(Remote.Transport, (transport) =>
  *   transport.serve({ hostname: "127.0.0.1", port: 0 }))
@@ -333,7 +335,8 @@ export interface Listen extends internalTransport.Listen {}
  * @example
  * ```ts
  * import * as Layer from "effect/Layer"
- * import { Remote, ServiceRegistry } from "effect-manager"
+ * import { ServiceRegistry } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const network = Layer.mergeAll(Remote.layerMemory, ServiceRegistry.layerMemory)
  * ```
@@ -386,7 +389,8 @@ export type Credentials = internalAuth.Credentials
  * @example
  * ```ts
  * import * as Layer from "effect/Layer"
- * import { Remote, Service, ServiceRegistry } from "effect-manager"
+ * import { Service, ServiceRegistry } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const scheduler = Service.layer({ host: "node-1", topic: "scheduler" }).pipe(
  *   Layer.provide(Remote.layerServer()),
@@ -476,7 +480,7 @@ export type ClientError = internalClient.ClientError
  * import * as RpcGroup from "@effect/rpc/RpcGroup"
  * import * as Effect from "effect/Effect"
  * import * as Schema from "effect/Schema"
- * import { Remote } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  *
  * const ComputeApi = Remote.api(RpcGroup.make(
  *   Rpc.make("build", { payload: { id: Schema.String }, success: Schema.Number }),
@@ -513,7 +517,7 @@ export {
    * @example
    * ```ts
    * import * as RpcGroup from "@effect/rpc/RpcGroup"
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const guarded = RpcGroup.make().middleware(Remote.Guard) // what Remote.api does
    * ```
@@ -530,7 +534,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.CallTimedOut({ host: "node-1", topic: "compute", method: "ping", limitMillis: 5000 })
    * ```
@@ -545,7 +549,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.HandlerTimedOut({ method: "build", limitMillis: 30_000 })
    * ```
@@ -560,7 +564,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.HostUnavailable({ host: "node-9", topic: "compute", reason: "unknown" })
    * ```
@@ -575,7 +579,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.InvalidRemoteOption({ option: "versionCap", value: "\"6\"", expected: "major.minor" })
    * ```
@@ -590,7 +594,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.MalformedRequest({ method: "build", reason: "is missing id" })
    * ```
@@ -605,7 +609,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.NoSuchMethod({ method: "migrate", requested: "6.1" })
    * ```
@@ -620,7 +624,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.ServiceStopping({ host: "node-1", topic: "compute" })
    * ```
@@ -635,7 +639,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.TooManyRequests({ limit: 256 })
    * ```
@@ -650,7 +654,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.UnsupportedVersion({ method: "resize", requested: "6.2", served: ["6.1"] })
    * ```
@@ -664,7 +668,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.VersionCapExceeded({ method: "resize", version: "6.1", cap: "6.0" })
    * ```
@@ -684,7 +688,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.Unauthorized({ reason: "bad token" })
    * ```
@@ -701,7 +705,7 @@ export {
    *
    * @example
    * ```ts
-   * import { Remote } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    *
    * const error = new Remote.TransportError({ address: "memory://127.0.0.1:1", cause: "address in use" })
    * ```

@@ -15,7 +15,8 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Manager, Remote, Service, ServiceRegistry } from "../mod.ts"
+import { Manager, Service, ServiceRegistry } from "../mod.ts"
+import * as Remote from "../src/Remote.ts"
 import { captureLogs } from "./support/periodic.ts"
 
 class InstanceNotFound extends Schema.TaggedError<InstanceNotFound>()("InstanceNotFound", {

@@ -9,7 +9,7 @@ import * as Stream from "effect/Stream"
 import type * as Manager from "../Manager.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { withRun } from "./periodicTask.ts"
-import type { Endpoint } from "./remote/api.ts"
+import type { Endpoint } from "./remote/endpoint.ts"
 import { compatible, formatVersion, parseVersion } from "./rpcVersion.ts"
 
 /** @internal */

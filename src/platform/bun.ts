@@ -12,7 +12,8 @@ export {
    * @example
    * ```ts
    * import * as Layer from "effect/Layer"
-   * import { Remote, Service, ServiceRegistry } from "effect-manager"
+   * import { Service, ServiceRegistry } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    * import { layerHttp } from "effect-manager/platform/bun"
    *
    * const scheduler = Service.layer({ host: "scheduler-1", topic: "scheduler" }).pipe(
@@ -33,7 +34,8 @@ export {
    * @example
    * ```ts
    * import * as Layer from "effect/Layer"
-   * import { Remote, Service, ServiceRegistry } from "effect-manager"
+   * import { Service, ServiceRegistry } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    * import { layerWebSocket, runMain } from "effect-manager/platform/bun"
    *
    * runMain(

@@ -75,7 +75,8 @@ export {
    * @example
    * ```ts
    * import * as Layer from "effect/Layer"
-   * import { Remote, Service, ServiceRegistry } from "effect-manager"
+   * import { Service, ServiceRegistry } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    * import { layerHttp } from "effect-manager/platform/deno"
    *
    * const scheduler = Service.layer({ host: "scheduler-1", topic: "scheduler" }).pipe(
@@ -96,7 +97,8 @@ export {
    * @example
    * ```ts
    * import * as Layer from "effect/Layer"
-   * import { Remote, Service, ServiceRegistry } from "effect-manager"
+   * import { Service, ServiceRegistry } from "effect-manager"
+   * import * as Remote from "effect-manager/Remote"
    * import { layerWebSocket, runMain } from "effect-manager/platform/deno"
    *
    * runMain(

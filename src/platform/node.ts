@@ -155,7 +155,8 @@ const platform: socket.Platform = {
  * import * as Layer from "effect/Layer"
  * import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
  * import * as NodePath from "@effect/platform-node/NodePath"
- * import { Remote, Service, ServiceRegistry } from "effect-manager"
+ * import { Service, ServiceRegistry } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  * import { layerWebSocket, runMain } from "effect-manager/platform/node"
  *
  * const registry = ServiceRegistry.layerFileSystem("/var/lib/cloud/services").pipe(
@@ -186,7 +187,8 @@ export const layerWebSocket = (
  * @example
  * ```ts
  * import * as Effect from "effect/Effect"
- * import { Remote, ServiceRegistry } from "effect-manager"
+ * import { ServiceRegistry } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
  * import { layerHttp } from "effect-manager/platform/node"
  *
  * const ping = Effect.gen(function*() {

@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { compatible, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
+import { type Endpoint, EndpointTypeId } from "./endpoint.ts"
 import {
   HandlerTimedOut,
   InvalidRemoteOption,
@@ -271,17 +272,15 @@ export const BaseApi: RpcGroup.RpcGroup<BaseApiRpcs> = api(
   { namespace: "baseapi" },
 )
 
-/** @internal One API a service serves: a group, its handlers, its namespace and version. */
-export interface Endpoint {
+/** @internal An endpoint as the server needs it: its group and its handlers too. */
+export interface EndpointImpl extends Endpoint {
   readonly group: RpcGroup.RpcGroup<Rpc.Any>
   /** The handlers, each with the context it was made in. */
   readonly handlers: Context.Context<never>
-  readonly namespace: string | undefined
-  /** The version served; `undefined` for a manager's own API, which is served at its `apiVersion`. */
-  readonly version: Version | undefined
-  /** Each method's `Since`. */
-  readonly since: ReadonlyMap<string, Version>
 }
+
+/** @internal The group and handlers of an endpoint, which `endpoint` made. */
+export const implOf = (endpoint: Endpoint): EndpointImpl => endpoint as EndpointImpl
 
 /**
  * @internal An endpoint from a group and its handlers (made in the current context, so they
@@ -311,13 +310,15 @@ export const endpoint = <R extends Rpc.Any, Handlers extends RpcGroup.HandlersFr
     )
     if (version !== undefined) yield* checkSince(since, version)
     const context = yield* group.toHandlersContext(handlers)
-    return {
+    const made: EndpointImpl = {
+      [EndpointTypeId]: EndpointTypeId,
       group: any,
       handlers: context as Context.Context<never>,
       namespace: namespaceOf(any),
       version,
       since,
     }
+    return made as Endpoint
   })
 
 /** @internal Every method's `Since` is served by `version`: a method newer than its API is a mistake. */

@@ -196,3 +196,17 @@ export class TooManyRequests extends TooManyRequestsBase {
     return `This connection already has ${this.limit} calls running, the most the server allows one`
   }
 }
+
+const TransportErrorBase: ReturnType<typeof Data.TaggedError<"TransportError">> = Data
+  .TaggedError("TransportError")
+
+/** @internal A server that could not listen (the address in use, a refused bind). */
+export class TransportError extends TransportErrorBase<{
+  readonly address: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Could not serve at ${this.address}: ${cause}`
+  }
+}

@@ -22,7 +22,15 @@ import {
   type ServeRequest,
   type ServerInfo,
 } from "./serving.ts"
-import { BaseApi, guard, type Principal, type RemoteFailure } from "./api.ts"
+import { EndpointTypeId } from "./endpoint.ts"
+import {
+  BaseApi,
+  type EndpointImpl,
+  guard,
+  implOf,
+  type Principal,
+  type RemoteFailure,
+} from "./api.ts"
 import { InvalidRemoteOption, ServiceStopping } from "./errors.ts"
 import * as Router from "./router.ts"
 import { type Credentials, makeVerifier } from "../rpcAuth.ts"
@@ -55,16 +63,17 @@ const baseEndpoint = (request: ServeRequest, apis: ServerInfo["apis"]) =>
           endpoints: apis,
         })),
     }),
-    (handlers): Served => ({
-      endpoint: {
+    (handlers): Served => {
+      const endpoint: EndpointImpl = {
+        [EndpointTypeId]: EndpointTypeId,
         group: BaseApi as never,
         handlers: handlers as Context.Context<never>,
         namespace: "baseapi",
         version: baseApiVersion,
         since: new Map(),
-      },
-      version: baseApiVersion,
-    }),
+      }
+      return { endpoint, version: baseApiVersion }
+    },
   )
 
 const describe = (served: ReadonlyArray<Served>): ServerInfo["apis"] =>
@@ -89,7 +98,7 @@ export const serve = (
       all.map(({ endpoint, version }) => ({
         namespace: endpoint.namespace,
         version,
-        methods: endpoint.group.requests,
+        methods: implOf(endpoint).group.requests,
       })),
       {
         host: request.host,
@@ -100,7 +109,7 @@ export const serve = (
     )
     // Each endpoint's server runs in a scope of its own: the drain closes them (interrupting
     // what still runs) before the transport stops.
-    yield* Effect.forEach(all, ({ endpoint }, index) =>
+    yield* Effect.forEach(all.map(({ endpoint }) => implOf(endpoint)), (endpoint, index) =>
       RpcServer.make(endpoint.group).pipe(
         Effect.provide(
           Context.merge(endpoint.handlers, guard(options.handlerTimeout)).pipe(

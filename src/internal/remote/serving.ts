@@ -9,8 +9,8 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Version } from "../rpcVersion.ts"
-import type { Endpoint } from "./api.ts"
-import type { TransportError } from "./transport.ts"
+import type { Endpoint } from "./endpoint.ts"
+import type { TransportError } from "./errors.ts"
 
 /** @internal An endpoint with the version it is served at. */
 export interface Served {

@@ -11,12 +11,12 @@ import { RpcClientError } from "@effect/rpc/RpcClientError"
 import type { FromClientEncoded, FromServerEncoded } from "@effect/rpc/RpcMessage"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { TransportError } from "./errors.ts"
 
 /** @internal Where and how a server listens. */
 export interface Listen {
@@ -32,19 +32,7 @@ export interface Served {
   readonly protocol: RpcServer.Protocol["Type"]
 }
 
-const TransportErrorBase: ReturnType<typeof Data.TaggedError<"TransportError">> = Data
-  .TaggedError("TransportError")
-
-/** @internal A server that could not listen (the address in use, a refused bind). */
-export class TransportError extends TransportErrorBase<{
-  readonly address: string
-  readonly cause: unknown
-}> {
-  override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `Could not serve at ${this.address}: ${cause}`
-  }
-}
+export { TransportError } from "./errors.ts"
 
 /** @internal */
 export interface Transport {
