@@ -147,7 +147,11 @@ const invalidVersion = (option: string, value: unknown) =>
 const readVersion = (option: string, value: string) =>
   Either.mapLeft(parseVersion(value), () => invalidVersion(option, value))
 
-type Flat = RpcClient.RpcClient.Flat<Rpc.Any, RpcClientError>
+/**
+ * `@effect/rpc`'s flat client, called with a tag only known as a string here: the public
+ * signatures (`RemoteClient`) tie each tag to its payload, answer and errors.
+ */
+type Untyped = (tag: string, payload: unknown, options: object) => unknown
 
 /** Where a topic's hosts are, by their records: an address, or why a host cannot be called. */
 const hostsOf = (
@@ -246,25 +250,22 @@ export const make = <R extends Rpc.Any>(
   Scope.Scope | Transport | ServiceRegistry.ServiceRegistry
 > =>
   Effect.gen(function* () {
-    const any = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
+    const untyped = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
     const cap = options.versionCap === undefined
       ? undefined
       : yield* readVersion("versionCap", options.versionCap)
-    const headersFor = headersOf(yield* sinceVersions(any), cap, namespaceOf(any))
+    const headersFor = headersOf(yield* sinceVersions(untyped), cap, namespaceOf(untyped))
     const hosts = hostsOf(
       yield* RegistryTag,
       options.topic,
       options.serviceDownTime ?? Duration.seconds(60),
     )
-    const pool = yield* connections(yield* Transport, any, options.credentials)
+    const pool = yield* connections(yield* Transport, untyped, options.credentials)
     const connect = (host: string, tag: string, callOptions: CallOptions | undefined) =>
       Effect.gen(function* () {
         const headers = yield* headersFor(tag, callOptions)
-        const client = (yield* RcMap.get(pool, yield* hosts.addressOf(host))) as Flat
-        return {
-          headers,
-          client: client as (tag: string, payload: unknown, options: object) => any,
-        }
+        const client = (yield* RcMap.get(pool, yield* hosts.addressOf(host))) as Untyped
+        return { headers, client }
       })
     const send = (
       host: string,
