@@ -1,7 +1,9 @@
+import * as PlatformError from "@effect/platform/Error"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { PeriodicTask } from "../mod.ts"
@@ -29,9 +31,6 @@ const fakeKv = (): Workers.KvNamespace & { readonly data: Map<string, string> } 
     data,
     get: (key) => Promise.resolve(data.get(key) ?? null),
     put: (key, value) => Promise.resolve(void data.set(key, value)),
-    delete: (key) => Promise.resolve(void data.delete(key)),
-    list: () =>
-      Promise.resolve({ keys: [...data.keys()].map((name) => ({ name })), list_complete: true }),
   }
 }
 
@@ -47,16 +46,16 @@ describe("platform/workers", () => {
       expect(runs).toEqual(["report@0", "report@45", "purge@61", "report@100", "purge@121"])
       // Time until the next due task after each invocation.
       expect(idles).toEqual([30, 10, 15, 14, 20, 9])
-      const store = yield* KeyValueStore.KeyValueStore
+      const store = yield* Workers.Store
       expect(yield* store.get("effect-manager/periodic")).toEqual(
         Option.some(JSON.stringify({ purge: 180_000, report: 130_000 })),
       )
-    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+    }).pipe(Effect.provide(Workers.layerMemory)))
 
   it.effect("a stored state that is not a JSON object is logged and replaced", () =>
     Effect.gen(function* () {
       const logs = yield* captureLogs
-      const store = yield* KeyValueStore.KeyValueStore
+      const store = yield* Workers.Store
       const runs: Array<string> = []
       for (const stored of ["{not json", "[60000]", "null"]) {
         yield* store.set("effect-manager/periodic", stored)
@@ -83,12 +82,12 @@ describe("platform/workers", () => {
       expect(logs.map((line) => line.annotations)).toEqual(
         Array(3).fill({ key: "effect-manager/periodic" }),
       )
-    }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.scoped))
+    }).pipe(Effect.provide(Workers.layerMemory), Effect.scoped))
 
   it.effect("a stored entry that is not a finite instant is dropped with a warning; the others are kept", () =>
     Effect.gen(function* () {
       const logs = yield* captureLogs
-      const store = yield* KeyValueStore.KeyValueStore
+      const store = yield* Workers.Store
       const runs: Array<string> = []
       // 1e999 parses to Infinity.
       for (const purge of ["1e999", `"x"`, "null"]) {
@@ -109,7 +108,7 @@ describe("platform/workers", () => {
       expect(logs.map((line) => line.annotations)).toEqual(
         Array(3).fill({ key: "effect-manager/periodic", periodicTask: "purge" }),
       )
-    }).pipe(Effect.provide(KeyValueStore.layerMemory), Effect.scoped))
+    }).pipe(Effect.provide(Workers.layerMemory), Effect.scoped))
 
   it.effect("task names such as __proto__, constructor and toString are stored and run like others", () =>
     Effect.gen(function* () {
@@ -126,7 +125,7 @@ describe("platform/workers", () => {
         }),
         PeriodicTask.fixed("toString", "45 seconds", record("toString")),
       ]
-      const store = yield* KeyValueStore.KeyValueStore
+      const store = yield* Workers.Store
       const saved: Array<Option.Option<string>> = []
       for (const at of [0, 50, 61]) {
         yield* TestClock.setTime(at * 1000)
@@ -139,7 +138,7 @@ describe("platform/workers", () => {
         `{"__proto__":60000,"constructor":80000,"toString":90000}`,
         `{"__proto__":120000,"constructor":80000,"toString":90000}`,
       ])
-    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+    }).pipe(Effect.provide(Workers.layerMemory)))
 
   it.effect('a tick failed by a "fail"-policy task still saves the next due instants', () =>
     Effect.gen(function* () {
@@ -154,11 +153,11 @@ describe("platform/workers", () => {
       const exit = yield* Effect.exit(Workers.tick(failing))
       expect(exit._tag).toBe("Failure")
       expect(runs).toEqual(["report@0"])
-      const store = yield* KeyValueStore.KeyValueStore
+      const store = yield* Workers.Store
       expect(yield* store.get("effect-manager/periodic")).toEqual(
         Option.some(JSON.stringify({ purge: 60_000, report: 30_000, broken: 10_000 })),
       )
-    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+    }).pipe(Effect.provide(Workers.layerMemory)))
 
   it.effect("the saved state reads back as it was written, __proto__ included", () =>
     Effect.gen(function* () {
@@ -166,7 +165,7 @@ describe("platform/workers", () => {
         PeriodicTask.fixed("__proto__", "60 seconds", Effect.void),
         PeriodicTask.spaced("report", "30 seconds", Effect.void, { runImmediately: true }),
       ]
-      const store = yield* KeyValueStore.KeyValueStore
+      const store = yield* Workers.Store
       yield* TestClock.setTime(5_000)
       yield* Workers.tick(named)
       const saved = yield* store.get("effect-manager/periodic")
@@ -175,7 +174,7 @@ describe("platform/workers", () => {
       expect([...read]).toEqual([["__proto__", 65_000], ["report", 35_000]])
       const instants = new Map([["__proto__", 65_000], ["report", 35_000]])
       expect(EdgeTick.writeState(instants)).toBe(Option.getOrThrow(saved))
-    }).pipe(Effect.provide(KeyValueStore.layerMemory)))
+    }).pipe(Effect.provide(Workers.layerMemory)))
 
   it.live("the scheduled handler keeps state in a KV namespace between events", () =>
     Effect.gen(function* () {
@@ -193,9 +192,66 @@ describe("platform/workers", () => {
       expect(runs.map((run) => run.split("@")[0])).toEqual(["report"])
       const state = JSON.parse(kv.data.get("effect-manager/periodic") ?? "{}")
       expect(Object.keys(state)).toEqual(["purge", "report"])
-      const size = yield* Effect.flatMap(KeyValueStore.KeyValueStore, (store) => store.size).pipe(
-        Effect.provide(Workers.layerKv(kv)),
+      expect([...kv.data.keys()]).toEqual(["effect-manager/periodic"])
+    }))
+
+  it.live("a KV namespace that rejects fails the tick with a StoreError naming the method and key", () =>
+    Effect.gen(function* () {
+      const down: Workers.KvNamespace = {
+        get: () => Promise.resolve(null),
+        put: () => Promise.reject(new Error("KV PUT failed: 429 Too Many Requests")),
+      }
+      const error = yield* Effect.flip(
+        Workers.tick(tasks([])).pipe(Effect.provide(Workers.layerKv(down))),
       )
-      expect(size).toBe(1)
+      expect(error).toBeInstanceOf(Workers.StoreError)
+      expect(error._tag).toBe("StoreError")
+      expect(error.message).toBe(
+        `Could not set "effect-manager/periodic" in the periodic task store: KV PUT failed: 429 Too Many Requests`,
+      )
+    }))
+
+  it.effect("a @effect/platform KeyValueStore keeps the state through layerKeyValueStore", () =>
+    Effect.gen(function* () {
+      const runs: Array<string> = []
+      for (const at of [0, 61]) {
+        yield* TestClock.setTime(at * 1000)
+        yield* Workers.tick(tasks(runs))
+      }
+      expect(runs).toEqual(["report@0", "report@61", "purge@61"])
+      const store = yield* KeyValueStore.KeyValueStore
+      expect(yield* store.get("effect-manager/periodic")).toEqual(
+        Option.some(JSON.stringify({ purge: 120_000, report: 91_000 })),
+      )
+    }).pipe(
+      Effect.provide(
+        Layer.provideMerge(Workers.layerKeyValueStore, KeyValueStore.layerMemory),
+      ),
+    ))
+
+  it.effect("a KeyValueStore's PlatformError becomes a StoreError with it as the cause", () =>
+    Effect.gen(function* () {
+      const refusing = KeyValueStore.makeStringOnly({
+        get: (key) =>
+          Effect.fail(
+            new PlatformError.SystemError({
+              reason: "PermissionDenied",
+              module: "KeyValueStore",
+              method: "get",
+              pathOrDescriptor: key,
+            }),
+          ),
+        set: () => Effect.void,
+        remove: () => Effect.void,
+        clear: Effect.void,
+        size: Effect.succeed(0),
+      })
+      const error = yield* Effect.flip(Workers.fromKeyValueStore(refusing).get("state"))
+      expect(error.method).toBe("get")
+      expect(error.key).toBe("state")
+      expect(error.cause).toBeInstanceOf(PlatformError.SystemError)
+      expect(error.message).toBe(
+        `Could not get "state" in the periodic task store: PermissionDenied: KeyValueStore.get (state)`,
+      )
     }))
 })

@@ -1,5 +1,10 @@
-import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import * as PlatformError from "@effect/platform/Error"
+// A tick on an edge runtime, and where it keeps its state between invocations: a store of our own
+// (get and set of a text by key) rather than @effect/platform's `KeyValueStore`, whose `make`
+// builds `forSchema` on effect/Schema and whose errors are Schema classes — about 15 KB of a
+// gzipped Worker (README, Size). The adapter from a `KeyValueStore` is in `edgeKeyValueStore.ts`,
+// so a Worker that does not use it does not bundle it.
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -17,6 +22,37 @@ export interface EdgeTickOptions {
 
 /** @internal */
 export const DEFAULT_KEY = "effect-manager/periodic"
+
+/** @internal Where a tick keeps its state between invocations. */
+export interface Store {
+  readonly get: (key: string) => Effect.Effect<Option.Option<string>, StoreError>
+  readonly set: (key: string, value: string) => Effect.Effect<void, StoreError>
+}
+
+/** @internal */
+export const Store: Context.Tag<Store, Store> = Context.GenericTag<Store>(
+  "effect-manager/platform/workers/Store",
+)
+
+// The base class has its type written out: JSR documents and type-checks the package from
+// explicit types (no "slow types"), and cannot infer a call's.
+const StoreErrorBase: ReturnType<typeof Data.TaggedError<"StoreError">> = Data.TaggedError(
+  "StoreError",
+)
+
+/** @internal A store's read or write that failed: which one, the key, and the store's error. */
+export class StoreError extends StoreErrorBase<{
+  readonly method: "get" | "set"
+  readonly key: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Could not ${this.method} ${
+      JSON.stringify(this.key)
+    } in the periodic task store: ${reason}`
+  }
+}
 
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
@@ -96,7 +132,7 @@ export const tick = <E, R>(
 ) =>
   Effect.gen(function* () {
     const key = options.key ?? DEFAULT_KEY
-    const store = yield* KeyValueStore.KeyValueStore
+    const store = yield* Store
     const stored = yield* store.get(key)
     const resume = Option.isNone(stored) ? new Map<string, number>() : yield* decodeState(
       key,
@@ -122,65 +158,32 @@ export const tick = <E, R>(
     return yield* ticked
   }).pipe(Effect.scoped)
 
-/** @internal A Workers KV namespace, as much of it as a `KeyValueStore` needs. */
+/** @internal A Workers KV namespace, as much of it as a {@link Store} needs. */
 export interface KvNamespace {
   get(key: string): Promise<string | null>
   put(key: string, value: string): Promise<void>
-  delete(key: string): Promise<void>
-  list(options?: { readonly cursor?: string }): Promise<{
-    readonly keys: ReadonlyArray<{ readonly name: string }>
-    readonly list_complete: boolean
-    readonly cursor?: string
-  }>
 }
 
-const kvError = (method: string, key: string) => (cause: unknown) =>
-  new PlatformError.SystemError({
-    reason: "Unknown",
-    module: "KeyValueStore",
-    method,
-    pathOrDescriptor: key,
-    description: cause instanceof Error ? cause.message : String(cause),
-    cause,
+/** @internal */
+export const layerKv = (namespace: KvNamespace): Layer.Layer<Store> =>
+  Layer.succeed(Store, {
+    get: (key) =>
+      Effect.tryPromise({
+        try: () => namespace.get(key),
+        catch: (cause) => new StoreError({ method: "get", key, cause }),
+      }).pipe(Effect.map(Option.fromNullable)),
+    set: (key, value) =>
+      Effect.tryPromise({
+        try: () => namespace.put(key, value),
+        catch: (cause) => new StoreError({ method: "set", key, cause }),
+      }),
   })
 
 /** @internal */
-export const layerKv = (namespace: KvNamespace) => {
-  const keys = (cursor?: string): Effect.Effect<Array<string>, PlatformError.SystemError> =>
-    Effect.tryPromise({
-      try: () => namespace.list(cursor === undefined ? undefined : { cursor }),
-      catch: kvError("list", ""),
-    }).pipe(Effect.flatMap((page) => {
-      const names = page.keys.map((entry) => entry.name)
-      return page.list_complete || page.cursor === undefined
-        ? Effect.succeed(names)
-        : Effect.map(keys(page.cursor), (rest) => [...names, ...rest])
-    }))
-  return Layer.succeed(
-    KeyValueStore.KeyValueStore,
-    KeyValueStore.makeStringOnly({
-      get: (key) =>
-        Effect.tryPromise({ try: () => namespace.get(key), catch: kvError("get", key) }).pipe(
-          Effect.map(Option.fromNullable),
-        ),
-      set: (key, value) =>
-        Effect.tryPromise({ try: () => namespace.put(key, value), catch: kvError("set", key) }),
-      remove: (key) =>
-        Effect.tryPromise({ try: () => namespace.delete(key), catch: kvError("remove", key) }),
-      clear: Effect.flatMap(
-        keys(),
-        (names) =>
-          Effect.forEach(
-            names,
-            (key) =>
-              Effect.tryPromise({
-                try: () => namespace.delete(key),
-                catch: kvError("clear", key),
-              }),
-            { discard: true },
-          ),
-      ),
-      size: Effect.map(keys(), (names) => names.length),
-    }),
-  )
-}
+export const layerMemory: Layer.Layer<Store> = Layer.sync(Store, () => {
+  const entries = new Map<string, string>()
+  return {
+    get: (key) => Effect.sync(() => Option.fromNullable(entries.get(key))),
+    set: (key, value) => Effect.sync(() => void entries.set(key, value)),
+  }
+})
