@@ -78,12 +78,15 @@ const withoutSchema = {
 mkdirSync(join(root, ".tmp"), { recursive: true })
 const dir = mkdtempSync(join(root, ".tmp", "size-"))
 
-// A Worker module as a user would write it: one task, state in a KV namespace.
+// A Worker module as a user would write it: one task, state in a KV namespace, modules imported by
+// subpath (as README's Edge runtimes example): esbuild bundles a namespace imported by name from the
+// root (`import { PeriodicTask } from "effect-manager"`) whole, cron parser included
+// (evanw/esbuild#1420), and only the members used of one imported with `import * as`.
 const workerEntry = join(dir, "worker.ts")
 writeFileSync(
   workerEntry,
   `import * as Effect from "effect/Effect"
-import { PeriodicTask } from "effect-manager"
+import * as PeriodicTask from "effect-manager/PeriodicTask"
 import * as Workers from "effect-manager/platform/workers"
 
 interface Env {
@@ -98,7 +101,8 @@ export default Workers.scheduledHandler(
 )
 // For reference, what effect itself costs: a program that logs, one that drains a scheduled
 // Stream (the runner's outcomes are a Stream), and one that reads a @effect/platform KeyValueStore
-// (what the Worker keeps its state in; its `make` and `PlatformError` bring effect/Schema).
+// (its `make` and `PlatformError` bring effect/Schema: a Worker pays for it only through
+// `Workers.layerKeyValueStore`; `Workers.layerKv` is a store of our own).
 const floors = [
   [
     "Effect.runPromise(Effect.log(…))",

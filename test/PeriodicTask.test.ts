@@ -116,6 +116,17 @@ describe("PeriodicTask", () => {
         expect(yield* rec.times).toEqual([5, 10, 15])
       }))
 
+    it("a cron task's timing reads as its expression and zone, and a copy still resolves", () => {
+      const task = PeriodicTask.cron("archive", "@daily", Effect.void, { timeZone: "UTC" })
+      expect(task.timing).toEqual({ _tag: "Cron", expression: "@daily", timeZone: "UTC" })
+      expect(Object.keys(task.timing)).toEqual(["_tag", "expression", "timeZone"])
+      const copy = task.pipe(
+        PeriodicTask.withRunImmediately(),
+        PeriodicTask.withTimeout("1 minute"),
+      )
+      expect(PeriodicTask.validate(copy)).toEqual(Either.right(copy))
+    })
+
     it.scoped("cron runs at the expression's instants in the task's time zone", () =>
       Effect.gen(function* () {
         // 00:30 UTC on a summer day: 03:00 in Paris (UTC+2) is 01:00 UTC, in UTC it is 03:00.

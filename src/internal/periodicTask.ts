@@ -93,14 +93,32 @@ export const make = <E, R>(
 ): PeriodicTask.PeriodicTask<E, R> =>
   makeTask(name, run, { _tag: "Schedule", schedule: options.schedule }, options)
 
+/**
+ * How a cron timing resolves, kept on the timing by {@link cron}: the cron parser (effect/Cron,
+ * effect/DateTime, about 4.6 KB of a gzipped bundle) is then reached only from `cron`, and a
+ * program without a cron task does not bundle it. Not enumerable: the timing reads as its public
+ * fields.
+ */
+const ResolveCron: unique symbol = Symbol.for("effect-manager/PeriodicTask/resolveCron")
+
+/** A cron task's timing as {@link cron} builds it. */
+type CronTiming = Extract<PeriodicTask.Timing, { readonly _tag: "Cron" }> & {
+  readonly [ResolveCron]: (task: string) => Either.Either<ResolvedTiming, InvalidPeriodicTask>
+}
+
 /** @internal */
 export const cron = <E, R>(
   name: string,
   expression: string,
   run: Effect.Effect<unknown, E, R>,
   options: PeriodicTask.CronOptions,
-): PeriodicTask.PeriodicTask<E, R> =>
-  makeTask(name, run, { _tag: "Cron", expression, timeZone: options.timeZone }, options)
+): PeriodicTask.PeriodicTask<E, R> => {
+  const timeZone = options.timeZone
+  const timing = Object.defineProperty({ _tag: "Cron", expression, timeZone }, ResolveCron, {
+    value: (task: string) => resolveCron(task, expression, timeZone),
+  }) as CronTiming
+  return makeTask(name, run, timing, options)
+}
 
 /** @internal */
 export const fromSpacing = <E, R>(
@@ -235,8 +253,8 @@ export type ResolvedTiming =
     readonly schedule: Schedule.Schedule<unknown, unknown>
     /** A cron rule: its instants are wall-clock ones, and move with a step of the wall clock. */
     readonly wallClock: boolean
-    /** The cron rule itself, for a cron task: what tells the instants a run missed. */
-    readonly cron: Cron.Cron | undefined
+    /** The cron rule's instants, for a cron task: what tells the instants a run missed. */
+    readonly cron: Timing.CronInstants | undefined
   }
 
 /** A task whose inputs were checked, with durations in milliseconds. */
@@ -353,7 +371,7 @@ const resolveTiming = (
           }),
         )
     case "Cron":
-      return resolveCron(name, timing.expression, timing.timeZone)
+      return (timing as CronTiming)[ResolveCron](name)
   }
 }
 
@@ -406,7 +424,7 @@ const resolveCron = (
       _tag: "Schedule",
       schedule: Schedule.cron(parsed),
       wallClock: true,
-      cron: parsed,
+      cron: (after, before, limit) => Timing.missedCronInstants(parsed, after, before, limit),
     })),
     Either.mapLeft((error) =>
       new InvalidPeriodicTask({

@@ -14,7 +14,6 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import type * as Cron from "effect/Cron"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as PubSub from "effect/PubSub"
@@ -29,12 +28,12 @@ import { recordSkip } from "./record.ts"
 import type { RunnerTelemetry } from "./instrument.ts"
 import type { RunnerTask } from "./task.ts"
 import {
+  type CronInstants,
   fixedLastRun,
   floorToGrid,
   jitterMillis,
   MAX_MISSED_INSTANTS,
   MIN_STEP_MILLIS,
-  missedCronInstants,
   notTooSoon,
   spacedNextDue,
   stepSchedule,
@@ -270,16 +269,14 @@ export class RunnerCore<E, R> {
    * came while the task was paused (its latest pause): a paused task was told not to run, and
    * misses nothing, as a paused fixed task skips no slot.
    */
-  private missedInstants(task: RunnerTask<R>, cron: Cron.Cron): Array<number> {
+  private missedInstants(task: RunnerTask<R>, cron: CronInstants): Array<number> {
     const after = task.scheduledWall
     const next = task.nextDue + this.followedWallOffset
-    const sinceResumed = task.paused
-      ? []
-      : missedCronInstants(cron, Math.max(after, task.resumedWall), next)
+    const sinceResumed = task.paused ? [] : cron(Math.max(after, task.resumedWall), next)
     if (!(task.pausedWall > after)) return sinceResumed
     const beforePause = Math.min(task.pausedWall, next)
     const limit = MAX_MISSED_INSTANTS - sinceResumed.length
-    return missedCronInstants(cron, after, beforePause, limit).concat(sinceResumed)
+    return cron(after, beforePause, limit).concat(sinceResumed)
   }
 
   /**

@@ -5,7 +5,6 @@
  *
  * @internal
  */
-import type * as Cron from "effect/Cron"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -16,7 +15,7 @@ import type { HeapEntry } from "./dueHeap.ts"
 import type { ResolvedTask } from "../periodicTask.ts"
 import type { TaskMeters } from "../telemetry.ts"
 import { Succeeded } from "./errors.ts"
-import { fixedStart } from "./timing.ts"
+import { type CronInstants, fixedStart } from "./timing.ts"
 
 /** @internal */
 /** `R`: what the task's run needs, supplied by the runtime its fiber runs on. */
@@ -35,7 +34,7 @@ export interface RunnerTask<R> extends HeapEntry {
   /** A cron task: its next instant moves with a step of the wall clock. */
   readonly followsWall: boolean
   /** A cron task's rule: instants its runs miss are recorded as skipped. */
-  readonly cron: Cron.Cron | undefined
+  readonly cron: CronInstants | undefined
   /** Overlap policy `"queue"`: an occurrence due while the task runs waits for the run's end. */
   readonly queues: boolean
   /** A run has a time limit (`bounded.withLimit`), which warns of its own runaway work. */

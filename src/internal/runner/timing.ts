@@ -104,6 +104,14 @@ export const stepSchedule = (
   )
 
 /**
+ * A cron rule's instants strictly between `after` and `before`, at most `limit` (by default
+ * {@link MAX_MISSED_INSTANTS}), the latest, earliest first: {@link missedCronInstants} over the
+ * task's parsed rule. A cron task carries it from `PeriodicTask.cron`, so that the runner, which
+ * reads every kind of timing, does not bring the cron parser into a program without cron tasks.
+ */
+export type CronInstants = (after: number, before: number, limit?: number) => Array<number>
+
+/**
  * The most missed instants of a cron task one run records as skipped (after a long run, a stalled
  * process, or a wall clock set forward).
  */
