@@ -66,7 +66,8 @@ export interface Since extends internalApi.Since {}
 /**
  * The annotation of the time a method's handler is given on the server, instead of the
  * server's `handlerTimeout` (60 s by default for a method that answers once; none for a stream);
- * `"infinite"` for no limit. A handler past it is interrupted: {@link HandlerTimedOut}.
+ * `Duration.infinity` for no limit. A handler past it is interrupted: {@link HandlerTimedOut}.
+ * {@link endpoint} refuses a value that is not a duration above 0.
  *
  * @example
  * ```ts
@@ -619,14 +620,15 @@ export {
    */
   NoSuchMethod,
   /**
-   * The service is stopping: it takes no new call; calls already running get what is left of
-   * its shutdown deadline.
+   * The service is stopping. `started: false`: it takes no new call, and this one did not start
+   * (safe to send to another host); `true`: the call was still running at the stop's deadline,
+   * was interrupted, and may have done part of its work.
    *
    * @example
    * ```ts
    * import * as Remote from "effect-manager/Remote"
    *
-   * const error = new Remote.ServiceStopping({ host: "node-1", topic: "compute" })
+   * const error = new Remote.ServiceStopping({ host: "node-1", topic: "compute", started: false })
    * ```
    *
    * @since 0.1.0

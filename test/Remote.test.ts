@@ -4,6 +4,7 @@ import * as RpcGroup from "@effect/rpc/RpcGroup"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -35,6 +36,8 @@ const ComputeApi = Remote.api(
     Rpc.make("resize", { payload: { id: Schema.String }, success: Schema.String })
       .annotate(Remote.Since, "6.1"),
     Rpc.make("slow", { payload: { millis: Schema.Number }, success: Schema.String }),
+    Rpc.make("crash", { payload: { secret: Schema.String } }),
+    Rpc.make("stubborn", { payload: { millis: Schema.Number } }),
   ),
   { since: "6.0" },
 )
@@ -67,6 +70,11 @@ const computeManager = (log: Ref.Ref<ReadonlyArray<string>>, apiVersion: string)
             Effect.map(Remote.Principal, (p) =>
               `${p.scheme}:${p.name}`),
           resize: ({ id }) => Effect.succeed(`resized ${id}`),
+          crash: ({ secret }) => Effect.die(new Error(`internal detail: ${secret}`)),
+          stubborn: ({ millis }) =>
+            Effect.uninterruptible(
+              Effect.zipRight(Effect.sleep(millis), note(`stubborn ${millis} done`)),
+            ),
           slow: ({ millis }) =>
             Effect.zipRight(
               Effect.sleep(millis),
@@ -378,7 +386,7 @@ describe("Remote: calls, casts, fan-outs and streams", () => {
       yield* TestClock.adjust(10_000)
       yield* Fiber.join(stopping)
       expect(yield* Effect.flip(Fiber.join(slow))).toEqual(
-        new Remote.ServiceStopping({ host: "node-1", topic: "compute" }),
+        new Remote.ServiceStopping({ host: "node-1", topic: "compute", started: true }),
       )
       yield* startCompute("node-1", log, yield* Effect.scope)
       const registry = yield* ServiceRegistry.ServiceRegistry
@@ -401,7 +409,7 @@ describe("Remote: a service's stop", () => {
       yield* TestClock.adjust(1)
       // the record is still up: the server itself refuses
       expect(yield* Effect.flip(compute.call("node-1", "build", { id: "a" }))).toEqual(
-        new Remote.ServiceStopping({ host: "node-1", topic: "compute" }),
+        new Remote.ServiceStopping({ host: "node-1", topic: "compute", started: false }),
       )
       yield* TestClock.adjust(3_000)
       expect(yield* Fiber.join(slow)).toBe("slept 3000")
@@ -431,7 +439,7 @@ describe("Remote: a service's stop", () => {
       yield* Fiber.join(stopping)
       // the caller is told why, as a typed error, not left with an interruption
       expect(yield* Effect.flip(Fiber.join(slow))).toEqual(
-        new Remote.ServiceStopping({ host: "node-1", topic: "compute" }),
+        new Remote.ServiceStopping({ host: "node-1", topic: "compute", started: true }),
       )
       expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart", "cleanup"])
     }).pipe(Effect.provide(network)))
@@ -683,6 +691,70 @@ describe("Remote: limits and bad input", () => {
           .toEqual([option, value])
       }
       expect(yield* Ref.get(log)).toEqual([])
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: handlers that misbehave", () => {
+  it.scoped("a handler that dies fails its own call, without its defect; the connection goes on", () =>
+    Effect.gen(function* () {
+      const logs = yield* captureLogs
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { maxConcurrentPerConnection: 1 },
+      })
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      for (let i = 0; i < 3; i++) {
+        const exit = yield* Effect.exit(compute.call("node-1", "crash", { secret: "hunter2" }))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect(JSON.stringify(exit)).not.toContain("hunter2")
+        expect(Cause.pretty((exit as Exit.Failure<unknown, unknown>).cause)).toContain(
+          `The handler of "crash" died: see the server's log`,
+        )
+      }
+      // the call was not left tracked: with one call allowed per connection, the next one runs
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1)
+      const errors = logs.filter((line) => line.level === "ERROR")
+      expect(errors.map((line) => line.message)).toEqual(
+        Array.from({ length: 3 }, () => `The handler of "crash" died`),
+      )
+      expect(Cause.pretty(errors[0]!.cause)).toContain("internal detail: hunter2") // the server's log has it
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a HandlerTimeout annotation that is not a duration above 0 is refused where the endpoint is made", () =>
+    Effect.gen(function* () {
+      for (const value of [0, -5, Number.NaN, "soon", "infinite"] as const) {
+        const Api = Remote.api(
+          RpcGroup.make(Rpc.make("x").annotate(Remote.HandlerTimeout, value as never)),
+        )
+        const error = yield* Effect.flip(Remote.endpoint(Api, { x: () => Effect.void }))
+        expect([error.option, error.value]).toEqual([
+          `HandlerTimeout of "x"`,
+          typeof value === "string" ? JSON.stringify(value) : String(value),
+        ])
+      }
+      const Unlimited = Remote.api(
+        RpcGroup.make(Rpc.make("x").annotate(Remote.HandlerTimeout, Duration.infinity)),
+      )
+      yield* Remote.endpoint(Unlimited, { x: () => Effect.void })
+    }))
+
+  it.scoped("a handler that ignores its interruption holds a stop at most the rest of the deadline and the grace", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      const scope = yield* Scope.make()
+      yield* startCompute("node-1", log, scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const stubborn = yield* Effect.fork(compute.call("node-1", "stubborn", { millis: 3_600_000 }))
+      yield* TestClock.adjust(1)
+      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust(10_000) // the deadline: the caller is told
+      expect(yield* Effect.flip(Fiber.join(stubborn))).toEqual(
+        new Remote.ServiceStopping({ host: "node-1", topic: "compute", started: true }),
+      )
+      for (let i = 0; i < 4; i++) yield* TestClock.adjust(1_000) // the close's limit, then its grace
+      yield* Fiber.join(stopping)
+      // the stop went on (cleanup ran) while the handler, detached, still sleeps
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart", "cleanup"])
     }).pipe(Effect.provide(network)))
 })
 

@@ -502,7 +502,14 @@ const stopServer = (run: Run, deadline: number) =>
         `${left} RPC call(s) still running at the deadline: answered ServiceStopping, interrupted`,
       )
     }
-    yield* Scope.close(scope, Exit.void)
+    // Closing waits for the handlers it interrupts: one that ignores its interruption is given
+    // what is left of the deadline (at least the interrupt grace), then left to end by itself.
+    yield* bounded.withLimit(Scope.close(scope, Exit.void), {
+      millis: Math.max(bounded.INTERRUPT_GRACE_MILLIS, deadline - run.now()),
+      onTimeout: () => undefined,
+      runaway:
+        `An RPC handler of ${run.config.topic} on ${run.config.host} ignored its interruption at the deadline; it goes on, detached`,
+    }).pipe(Effect.catchAll(() => Effect.void))
   })
 
 // -- stop

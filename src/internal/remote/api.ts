@@ -10,6 +10,7 @@ import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as RpcMiddleware from "@effect/rpc/RpcMiddleware"
 import * as RpcSchema from "@effect/rpc/RpcSchema"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -121,7 +122,7 @@ export interface HandlerTimeout {
 
 /**
  * @internal The time a method's handler is given on the server, instead of the server's
- * `handlerTimeout`; `"infinite"` for none.
+ * `handlerTimeout`; `Duration.infinity` for none.
  */
 export const HandlerTimeout: Context.Tag<HandlerTimeout, Duration.DurationInput> = Context
   .GenericTag<HandlerTimeout, Duration.DurationInput>("effect-manager/Remote/HandlerTimeout")
@@ -142,14 +143,10 @@ const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): P
  */
 export const guard = (defaultTimeout: Duration.Duration): Context.Context<Guard> =>
   Context.make(Guard, ({ headers, next, rpc }) => {
-    const withPrincipal = Effect.provideService(next, Principal, readPrincipal(headers))
-    const annotated = Context.getOption(rpc.annotations, HandlerTimeout)
-    const isStream = RpcSchema.isStreamSchema(rpc.successSchema)
-    const limit = Option.isSome(annotated)
-      ? Duration.decode(annotated.value)
-      : isStream
-      ? Duration.infinity
-      : defaultTimeout
+    const withPrincipal = Effect.provideService(next, Principal, readPrincipal(headers)).pipe(
+      maskDefects(rpc._tag),
+    )
+    const limit = handlerLimit(rpc, defaultTimeout)
     if (!Duration.isFinite(limit)) return withPrincipal
     return Effect.timeoutFail(withPrincipal, {
       duration: limit,
@@ -157,6 +154,26 @@ export const guard = (defaultTimeout: Duration.Duration): Context.Context<Guard>
         new HandlerTimedOut({ method: rpc._tag, limitMillis: Duration.toMillis(limit) }),
     })
   })
+
+/** A method's handler time limit: its annotation (checked by `endpoint`), or the server's. */
+const handlerLimit = (rpc: Rpc.AnyWithProps, defaultTimeout: Duration.Duration) => {
+  const annotated = Context.getOption(rpc.annotations, HandlerTimeout)
+  if (Option.isSome(annotated)) {
+    return Option.getOrElse(Duration.decodeUnknown(annotated.value), () => defaultTimeout)
+  }
+  return RpcSchema.isStreamSchema(rpc.successSchema) ? Duration.infinity : defaultTimeout
+}
+
+/**
+ * A handler that dies (a bug) is logged with its defect on the server; its caller gets a defect
+ * that says where to look, not the defect itself (it may hold what only the server should see).
+ */
+const maskDefects = (method: string) => <A, E, R>(handler: Effect.Effect<A, E, R>) =>
+  Effect.catchAllDefect(handler, (defect) =>
+    Effect.zipRight(
+      Effect.logError(`The handler of ${JSON.stringify(method)} died`, Cause.die(defect)),
+      Effect.die(`The handler of ${JSON.stringify(method)} died: see the server's log`),
+    ))
 
 /** @internal The header value of a principal the router authenticated. */
 export const principalHeader = (principal: Principal): string =>
@@ -299,6 +316,7 @@ export const endpoint = <R extends Rpc.Any, Handlers extends RpcGroup.HandlersFr
   Effect.gen(function* () {
     const any = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
     const since = yield* sinceVersions(any)
+    yield* checkTimeouts(any)
     const version = options?.version === undefined ? undefined : yield* Either.mapLeft(
       parseVersion(options.version),
       () =>
@@ -320,6 +338,30 @@ export const endpoint = <R extends Rpc.Any, Handlers extends RpcGroup.HandlersFr
     }
     return made as Endpoint
   })
+
+/** Every `HandlerTimeout` annotation is a duration above 0 (`Duration.infinity` for none). */
+const checkTimeouts = (
+  group: RpcGroup.RpcGroup<Rpc.Any>,
+): Either.Either<void, InvalidRemoteOption> => {
+  for (const [tag, rpc] of group.requests) {
+    const annotations = (rpc as unknown as Rpc.AnyWithProps).annotations
+    const annotated = Context.getOption(annotations, HandlerTimeout)
+    if (Option.isNone(annotated)) continue
+    const decoded = Duration.decodeUnknown(annotated.value)
+    if (Option.isNone(decoded) || !(Duration.toMillis(decoded.value) > 0)) {
+      return Either.left(
+        new InvalidRemoteOption({
+          option: `HandlerTimeout of ${JSON.stringify(tag)}`,
+          value: typeof annotated.value === "string"
+            ? JSON.stringify(annotated.value)
+            : String(annotated.value),
+          expected: `a duration above 0 (e.g. "10 minutes"), or Duration.infinity for none`,
+        }),
+      )
+    }
+  }
+  return Either.right(undefined)
+}
 
 /** @internal Every method's `Since` is served by `version`: a method newer than its API is a mistake. */
 export const checkSince = (

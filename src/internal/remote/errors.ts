@@ -66,7 +66,7 @@ export class NoSuchMethod extends NoSuchMethodBase {
   }
 }
 
-const serviceStoppingFields = { host: Schema.String, topic: Schema.String }
+const serviceStoppingFields = { host: Schema.String, topic: Schema.String, started: Schema.Boolean }
 
 const ServiceStoppingBase: Schema.TaggedErrorClass<
   ServiceStopping,
@@ -74,10 +74,16 @@ const ServiceStoppingBase: Schema.TaggedErrorClass<
   { readonly _tag: Schema.tag<"ServiceStopping"> } & typeof serviceStoppingFields
 > = Schema.TaggedError<ServiceStopping>()("ServiceStopping", serviceStoppingFields)
 
-/** @internal The service is stopping: it takes no new call (calls already running finish). */
+/**
+ * @internal The service is stopping. `started: false`: it took no new call, this one never ran
+ * (safe to send elsewhere); `true`: the call had started and was still running at the stop's
+ * deadline, so it was interrupted and may have done part of its work.
+ */
 export class ServiceStopping extends ServiceStoppingBase {
   override get message(): string {
-    return `Service ${this.topic} on ${this.host} is stopping and takes no new call`
+    return this.started
+      ? `Service ${this.topic} on ${this.host} stopped before this call finished: it was interrupted and may have done part of its work`
+      : `Service ${this.topic} on ${this.host} is stopping and takes no new call: this one did not start`
   }
 }
 

@@ -232,7 +232,11 @@ const onMessages = (
         return yield* refuse(clientId, request, new TooManyRequests({ limit }))
       }
       if (state.stopping) {
-        const stopping = new ServiceStopping({ host: options.host, topic: options.topic })
+        const stopping = new ServiceStopping({
+          host: options.host,
+          topic: options.topic,
+          started: false,
+        })
         return yield* refuse(clientId, request, stopping)
       }
       state.start(clientId, request.id, found.right)

@@ -110,7 +110,9 @@ export const serve = (
     // Each endpoint's server runs in a scope of its own: the drain closes them (interrupting
     // what still runs) before the transport stops.
     yield* Effect.forEach(all.map(({ endpoint }) => implOf(endpoint)), (endpoint, index) =>
-      RpcServer.make(endpoint.group).pipe(
+      // A handler's defect is its own call's failure (by default @effect/rpc fails the whole
+      // connection with it, and the router would track the call forever).
+      RpcServer.make(endpoint.group, { disableFatalDefects: true }).pipe(
         Effect.provide(
           Context.merge(endpoint.handlers, guard(options.handlerTimeout)).pipe(
             Context.add(RpcServer.Protocol, router.protocols[index]!),
@@ -130,7 +132,9 @@ export const serve = (
         Effect.interruptible(router.drained).pipe(
           Effect.timeoutOption(millis),
           Effect.zipRight(
-            router.abandon(new ServiceStopping({ host: request.host, topic: request.topic })),
+            router.abandon(
+              new ServiceStopping({ host: request.host, topic: request.topic, started: true }),
+            ),
           ),
         ),
     }
@@ -209,7 +213,7 @@ const checkLimits = (options: LayerOptions | undefined) =>
       return yield* new InvalidRemoteOption({
         option: "handlerTimeout",
         value: typeof timeout === "string" ? JSON.stringify(timeout) : String(timeout),
-        expected: `a duration above 0 (e.g. "30 seconds"), or "infinite"`,
+        expected: `a duration above 0 (e.g. "30 seconds"), or Duration.infinity`,
       })
     }
     const cap = options?.maxConcurrentPerConnection ?? 256
