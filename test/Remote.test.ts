@@ -494,6 +494,25 @@ describe("Remote: authentication", () => {
       )
     }).pipe(Effect.provide(network)))
 
+  it.scoped("a signed request that reaches another service than the one it names is Unauthorized", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      yield* startCompute("node-2", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      // node-2's record is made to point at node-1 (a stale or forged record, or a redirect)
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      const first = Option.getOrThrow(yield* registry.get("node-1", "compute"))
+      yield* registry.setEndpoint("node-2", "compute", first.endpoint)
+      const signed = yield* Remote.client(ComputeApi, { topic: "compute", credentials: keys[0]! })
+      expect(yield* Effect.flip(signed.call("node-2", "whoami", undefined))).toEqual(
+        new Remote.Unauthorized({ reason: "wrong target", principal: "conductor" }),
+      )
+      expect(yield* signed.call("node-1", "whoami", undefined)).toBe("hmac:conductor")
+    }).pipe(Effect.provide(network)))
+
   it.scoped("refused credentials are logged as warnings that carry no secret", () =>
     Effect.gen(function* () {
       const logs = yield* captureLogs

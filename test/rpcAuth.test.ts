@@ -115,6 +115,49 @@ describe("HMAC-signed requests", () => {
       expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
     }))
 
+  it.effect("the routing headers are signed: another namespace, version or target is a bad signature", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const routed = request("ping", { a: 1 }, [
+        ["x-em-namespace", "admin"],
+        ["x-em-version", "2.3"],
+        ["x-em-target", JSON.stringify(["compute", "node-1"])],
+      ])
+      const signed = yield* signRequest(alice)(routed)
+      const cases: ReadonlyArray<RequestEncoded> = [
+        withHeader(signed, "x-em-namespace", "baseapi"),
+        withHeader(signed, "x-em-version", "2.0"),
+        withHeader(signed, "x-em-target", JSON.stringify(["compute", "node-2"])),
+      ]
+      for (const tampered of cases) {
+        expect(refusal(yield* Effect.flip(verify(tampered)))).toEqual({
+          reason: "bad signature",
+          principal: "alice",
+        })
+      }
+      expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
+    }))
+
+  it.effect("bytes are signed the same whatever class holds them (a Node Buffer has its own toJSON)", () =>
+    Effect.gen(function* () {
+      class BufferLike extends Uint8Array {
+        toJSON() {
+          return { type: "Buffer", data: [...this] }
+        }
+      }
+      expect(canonicalJson({ b: new BufferLike([1, 2, 255]) })).toBe(
+        canonicalJson({ b: new Uint8Array([1, 2, 255]) }),
+      )
+      expect(canonicalJson(new Uint8Array([1, 2, 255]))).toBe(`{"$bytes":"0102ff"}`)
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const signed = yield* signRequest(alice)(request("put", { data: new Uint8Array([7, 8]) }))
+      // what a server decodes from MessagePack on Node: the same bytes in a Buffer
+      const decoded = { ...signed, payload: { data: new BufferLike([7, 8]) } }
+      expect(yield* verify(decoded)).toEqual({ principal: "alice", scheme: "hmac" })
+    }))
+
   it.effect("a request verified once is refused as replayed the second time", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(START)

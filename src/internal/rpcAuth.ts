@@ -96,6 +96,7 @@ const unauthorizedFields: {
     "stale timestamp",
     "bad signature",
     "replayed",
+    "wrong target",
   ]>
   principal: Schema.optional<typeof Schema.String>
 } = {
@@ -107,6 +108,7 @@ const unauthorizedFields: {
     "stale timestamp",
     "bad signature",
     "replayed",
+    "wrong target",
   ),
   principal: Schema.optional(Schema.String),
 }
@@ -169,6 +171,12 @@ export const canonicalJson = (value: unknown): string | undefined => {
 }
 
 const writeCanonical = (input: unknown): string | undefined => {
+  // Bytes are written one way whatever class holds them (a Uint8Array signed by the client, a
+  // Node Buffer decoded by the server, whose toJSON differs).
+  if (ArrayBuffer.isView(input)) {
+    const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+    return `{"$bytes":${JSON.stringify(hex(bytes))}}`
+  }
   const value = typeof input === "object" && input !== null &&
       typeof (input as { toJSON?: unknown }).toJSON === "function"
     ? (input as { toJSON: () => unknown }).toJSON()
@@ -183,20 +191,41 @@ const writeCanonical = (input: unknown): string | undefined => {
   return `{${members.join(",")}}`
 }
 
+/** @internal The headers that route a request, which a signature covers too. */
+export const ROUTING_HEADERS: ReadonlyArray<string> = [
+  "x-em-namespace",
+  "x-em-version",
+  "x-em-target",
+]
+
+const headerValue = (request: RequestEncoded, name: string): string | null => {
+  for (const [key, value] of request.headers) if (key.toLowerCase() === name) return value
+  return null
+}
+
 /**
  * @internal The text an HMAC signature covers: a JSON array of a version label, the method (the
- * request's tag), the timestamp, the nonce, the key id and the payload, in canonical JSON. An
- * array, so no field can pass for part of another. The request id, trace fields and other headers
- * are not covered: the nonce makes each signed request unique, and they change no outcome.
+ * request's tag), the timestamp, the nonce, the key id, the routing headers (namespace, version,
+ * and the service the client meant: a signed request cannot be sent to another API or replayed
+ * to another host) and the payload, in canonical JSON. An array, so no field can pass for part of
+ * another. The request id, trace fields and other headers are not covered: the nonce makes each
+ * signed request unique, and they change no outcome.
  */
 export const signedText = (
-  method: string,
+  request: RequestEncoded,
   timestamp: string,
   nonce: string,
   keyId: string,
-  payload: unknown,
 ): string | undefined =>
-  canonicalJson(["effect-manager-rpc-hmac-sha256-v1", method, timestamp, nonce, keyId, payload])
+  canonicalJson([
+    "effect-manager-rpc-hmac-sha256-v2",
+    request.tag,
+    timestamp,
+    nonce,
+    keyId,
+    ...ROUTING_HEADERS.map((name) => headerValue(request, name)),
+    request.payload,
+  ])
 
 const encoder = new TextEncoder()
 
@@ -253,7 +282,7 @@ const signHmac = (credentials: HmacCredentials) => {
     Effect.gen(function* () {
       const timestamp = String(Math.floor(yield* Clock.currentTimeMillis))
       const once = yield* nonce
-      const text = signedText(request.tag, timestamp, once, credentials.principal, request.payload)
+      const text = signedText(request, timestamp, once, credentials.principal)
       if (text === undefined) {
         return yield* Effect.dieMessage(
           `The payload of ${request.tag} cannot be signed: it is not JSON (a bigint or a cycle)`,
@@ -485,7 +514,7 @@ const verifyHmac = (
     if (Math.abs(now - signedAt) > context.skewMillis) {
       return yield* refuse("stale timestamp", keyId)
     }
-    const text = signedText(request.tag, timestamp, nonce, keyId, request.payload)
+    const text = signedText(request, timestamp, nonce, keyId)
     // A payload without canonical JSON (a bigint read from MessagePack) was signed by no client.
     const expected = text === undefined ? "" : yield* hmacHex(key, text)
     if (text === undefined || !constantTimeEqual(signature, expected)) {

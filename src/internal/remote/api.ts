@@ -67,6 +67,8 @@ export const Principal: Context.Tag<Principal, Principal> = Context.GenericTag<P
 export const Header = {
   version: "x-em-version",
   namespace: "x-em-namespace",
+  /** The service a client meant, `JSON.stringify([topic, host])`; an HMAC signature covers it. */
+  target: "x-em-target",
   /** Set by the server after authentication; a client's own value is dropped. */
   principal: "x-em-principal",
 } as const
@@ -174,6 +176,9 @@ const maskDefects = (method: string) => <A, E, R>(handler: Effect.Effect<A, E, R
       Effect.logError(`The handler of ${JSON.stringify(method)} died`, Cause.die(defect)),
       Effect.die(`The handler of ${JSON.stringify(method)} died: see the server's log`),
     ))
+
+/** @internal The value of the `target` header for a service. */
+export const targetOf = (topic: string, host: string): string => JSON.stringify([topic, host])
 
 /** @internal The header value of a principal the router authenticated. */
 export const principalHeader = (principal: Principal): string =>

@@ -25,7 +25,7 @@ import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
 import { type Credentials, signRequest } from "../rpcAuth.ts"
-import { Header, namespaceOf, sinceVersions } from "./api.ts"
+import { Header, namespaceOf, sinceVersions, targetOf } from "./api.ts"
 import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
 import { Transport } from "./transport.ts"
 
@@ -263,7 +263,10 @@ export const make = <R extends Rpc.Any>(
     const pool = yield* connections(yield* Transport, untyped, options.credentials)
     const connect = (host: string, tag: string, callOptions: CallOptions | undefined) =>
       Effect.gen(function* () {
-        const headers = yield* headersFor(tag, callOptions)
+        const headers = {
+          ...yield* headersFor(tag, callOptions),
+          [Header.target]: targetOf(options.topic, host),
+        }
         const client = (yield* RcMap.get(pool, yield* hosts.addressOf(host))) as Untyped
         return { headers, client }
       })

@@ -24,7 +24,8 @@ import {
   parseVersion,
   type Version,
 } from "../rpcVersion.ts"
-import { Header, type Principal, principalHeader, RemoteFailure } from "./api.ts"
+import { Unauthorized } from "../rpcAuth.ts"
+import { Header, type Principal, principalHeader, RemoteFailure, targetOf } from "./api.ts"
 import {
   MalformedRequest,
   NoSuchMethod,
@@ -204,6 +205,7 @@ const onMessages = (
     version: r.version,
     method: (name) => r.methods.has(name) ? index : undefined,
   }))
+  const target = targetOf(options.topic, options.host)
   const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
     Effect.zipRight(
       // What may be an attack or a broken client is a warning; the rest is ordinary (a client
@@ -223,6 +225,16 @@ const onMessages = (
         ? Either.right(anonymous)
         : yield* Effect.either(options.authenticate(request))
       if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
+      // A signed request names the service it was meant for: another one's is refused (a
+      // request captured on its way to one host cannot be replayed to another).
+      if (principal.right.scheme === "hmac" && headerOf(request, Header.target) !== target) {
+        const reason = "wrong target" as const
+        return yield* refuse(
+          clientId,
+          request,
+          new Unauthorized({ reason, principal: principal.right.name }),
+        )
+      }
       const found = route(routes, dispatchable, request)
       if (Either.isLeft(found)) return yield* refuse(clientId, request, found.left)
       const malformed = checkPayload(routes[found.right]!, request)
