@@ -415,7 +415,11 @@ export const layerServer = (
 export interface RemoteServer extends serving.RemoteServer {}
 
 /**
- * The options of a {@link client}.
+ * The options of a {@link client}: `topic`; `versionCap` (none); `credentials` (none);
+ * `serviceDownTime`, after which a host's record is down (60 s); `timeout`, how long a `call`
+ * waits (60 s, oslo's `rpc_response_timeout`; `Duration.infinity` for ever): past it,
+ * {@link CallTimedOut}. A value that cannot work is an {@link InvalidRemoteOption} when the
+ * client is made.
  *
  * @since 0.1.0
  * @category models
@@ -531,7 +535,8 @@ export {
 
 export {
   /**
-   * A host that did not answer a fan-out's call within its time.
+   * A host that did not answer within the time given: a `call` past its client's `timeout`, or
+   * one host of a fan-out past the fan-out's `timeout`.
    *
    * @example
    * ```ts

@@ -713,6 +713,68 @@ describe("Remote: limits and bad input", () => {
     }).pipe(Effect.provide(network)))
 })
 
+describe("Remote: the client's own limits", () => {
+  it.scoped("a call waits at most the client's timeout: CallTimedOut", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute", timeout: "5 seconds" })
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 10_000 }))
+      yield* TestClock.adjust(5_000)
+      expect(yield* Effect.flip(Fiber.join(slow))).toEqual(
+        new Remote.CallTimedOut({
+          host: "node-1",
+          topic: "compute",
+          method: "slow",
+          limitMillis: 5_000,
+        }),
+      )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("client options that cannot work are typed errors naming the option (never a secret)", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [Remote.ClientOptions, string, string]> = [
+        [{ topic: "compute", serviceDownTime: "nope" as never }, "serviceDownTime", `"nope"`],
+        [{ topic: "compute", timeout: -1 }, "timeout", "-1"],
+        [{ topic: "compute", timeout: 0 }, "timeout", "0"],
+        [
+          { topic: "compute", credentials: { _tag: "Hmac", principal: "c", secret: "" } },
+          "credentials.secret",
+          `""`,
+        ],
+        [
+          { topic: "compute", credentials: { _tag: "Token", principal: " ", token: "t0ken" } },
+          "credentials.principal",
+          `" "`,
+        ],
+        [
+          { topic: "compute", credentials: { _tag: "Token", principal: "p", token: 5 as never } },
+          "credentials.token",
+          "(hidden)",
+        ],
+      ]
+      for (const [options, option, value] of cases) {
+        const error = yield* Effect.flip(Remote.client(ComputeApi, options))
+        expect([error.option, error.value]).toEqual([option, value])
+      }
+      const base = yield* Remote.client(Remote.BaseApi, { topic: "compute" })
+      for (
+        const [fanout, option, value] of [
+          [{ concurrency: 0 }, "fanout concurrency", "0"],
+          [{ concurrency: 1.5 }, "fanout concurrency", "1.5"],
+          [{ timeout: "soon" as never }, "fanout timeout", `"soon"`],
+        ] as const
+      ) {
+        const error = yield* Effect.flip(base.fanout("ping", { arg: "x" }, fanout))
+        expect(error).toBeInstanceOf(Remote.InvalidRemoteOption)
+        expect([
+          (error as Remote.InvalidRemoteOption).option,
+          (error as Remote.InvalidRemoteOption).value,
+        ])
+          .toEqual([option, value])
+      }
+    }).pipe(Effect.provide(network)))
+})
+
 describe("Remote: handlers that misbehave", () => {
   it.scoped("a handler that dies fails its own call, without its defect; the connection goes on", () =>
     Effect.gen(function* () {

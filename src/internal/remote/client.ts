@@ -45,6 +45,11 @@ export interface ClientOptions {
   readonly serviceDownTime?: Duration.DurationInput | undefined
   /** What requests are signed with (a bearer token or an HMAC key); none by default. */
   readonly credentials?: Credentials | undefined
+  /**
+   * How long a `call` waits for its answer (oslo's `rpc_response_timeout`): 60 s by default,
+   * `Duration.infinity` for ever. Past it the call fails with `CallTimedOut`.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
 }
 
 /** @internal The options of a fan-out. */
@@ -77,6 +82,7 @@ export type ClientError =
   | VersionCapExceeded
   | InvalidRemoteOption
   | ServiceRegistry.ServiceRegistryError
+  | CallTimedOut
 
 /** @internal The error of a method, the server's refusals, and the client's own. */
 export type ErrorOf<R extends Rpc.Any, Tag extends string> =
@@ -125,8 +131,8 @@ export interface RemoteClient<R extends Rpc.Any> {
     payload: Rpc.PayloadConstructor<Rpc.ExtractTag<R, Tag>>,
     options?: FanoutOptions,
   ) => Effect.Effect<
-    ReadonlyArray<HostExit<SuccessOf<R, Tag>, ErrorOf<R, Tag> | CallTimedOut>>,
-    ServiceRegistry.ServiceRegistryError
+    ReadonlyArray<HostExit<SuccessOf<R, Tag>, ErrorOf<R, Tag>>>,
+    ServiceRegistry.ServiceRegistryError | InvalidRemoteOption
   >
   /** The stream `tag` answers with on `host`. */
   readonly stream: <const Tag extends StreamTag<R>>(
@@ -255,11 +261,10 @@ export const make = <R extends Rpc.Any>(
       ? undefined
       : yield* readVersion("versionCap", options.versionCap)
     const headersFor = headersOf(yield* sinceVersions(untyped), cap, namespaceOf(untyped))
-    const hosts = hostsOf(
-      yield* RegistryTag,
-      options.topic,
-      options.serviceDownTime ?? Duration.seconds(60),
-    )
+    const downTime = yield* checkDuration("serviceDownTime", options.serviceDownTime, 60_000)
+    const timeout = yield* checkDuration("timeout", options.timeout, 60_000)
+    if (options.credentials !== undefined) yield* checkCredentials(options.credentials)
+    const hosts = hostsOf(yield* RegistryTag, options.topic, downTime)
     const pool = yield* connections(yield* Transport, untyped, options.credentials)
     const connect = (host: string, tag: string, callOptions: CallOptions | undefined) =>
       Effect.gen(function* () {
@@ -290,17 +295,23 @@ export const make = <R extends Rpc.Any>(
         return Either.isRight(parsed) && canSendVersion(cap, parsed.right)
       },
       call: (host, tag, payload, callOptions) =>
-        send(host, tag, payload, callOptions, false) as never,
+        send(host, tag, payload, callOptions, false).pipe(
+          limited(options.topic, host, tag, timeout),
+        ) as never,
       cast: (host, tag, payload, callOptions) =>
         Effect.asVoid(send(host, tag, payload, callOptions, true)) as never,
       fanout: (tag, payload, fanoutOptions) =>
-        Effect.flatMap(hosts.up, (up) =>
-          Effect.forEach(up, (host) =>
+        Effect.gen(function* () {
+          const limit = yield* checkDuration("fanout timeout", fanoutOptions?.timeout, 30_000)
+          const concurrency = yield* checkConcurrency(fanoutOptions?.concurrency)
+          const up = yield* hosts.up
+          return yield* Effect.forEach(up, (host) =>
             send(host, tag, payload, fanoutOptions, false).pipe(
-              limitHost(options.topic, host, tag, fanoutOptions?.timeout),
+              limited(options.topic, host, tag, limit),
               Effect.exit,
               Effect.map((exit) => ({ host, exit })),
-            ), { concurrency: fanoutOptions?.concurrency ?? 16 })) as never,
+            ), { concurrency })
+        }) as never,
       stream: (host, tag, payload, callOptions) =>
         Stream.unwrapScoped(Effect.map(
           connect(host, tag, callOptions),
@@ -311,18 +322,75 @@ export const make = <R extends Rpc.Any>(
     return client as unknown as RemoteClient<R>
   })
 
-/** A fan-out's time for one host: 30 s unless given. */
-const limitHost = (
-  topic: string,
-  host: string,
-  method: string,
-  timeout: Duration.DurationInput | undefined,
-) => {
-  const limit = Duration.decode(timeout ?? Duration.seconds(30))
-  return <A, E>(effect: Effect.Effect<A, E>) =>
-    Effect.timeoutFail(effect, {
-      duration: limit,
-      onTimeout: () =>
-        new CallTimedOut({ host, topic, method, limitMillis: Duration.toMillis(limit) }),
-    })
+/** A call's time: past it, `CallTimedOut` (an infinite one never ends it). */
+const limited =
+  (topic: string, host: string, method: string, limit: Duration.Duration) =>
+  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | CallTimedOut> =>
+    Duration.isFinite(limit)
+      ? Effect.timeoutFail(effect, {
+        duration: limit,
+        onTimeout: () =>
+          new CallTimedOut({ host, topic, method, limitMillis: Duration.toMillis(limit) }),
+      })
+      : effect
+
+const show = (value: unknown): string =>
+  typeof value === "string" ? JSON.stringify(value) : String(value)
+
+/** A duration option above 0 (`Duration.infinity` allowed), or `fallback` milliseconds. */
+const checkDuration = (
+  option: string,
+  value: Duration.DurationInput | undefined,
+  fallback: number,
+): Either.Either<Duration.Duration, InvalidRemoteOption> => {
+  if (value === undefined) return Either.right(Duration.millis(fallback))
+  const decoded = Duration.decodeUnknown(value)
+  return Option.isSome(decoded) && Duration.toMillis(decoded.value) > 0
+    ? Either.right(decoded.value)
+    : Either.left(
+      new InvalidRemoteOption({
+        option,
+        value: show(value),
+        expected: `a duration above 0 (e.g. "30 seconds"), or Duration.infinity`,
+      }),
+    )
+}
+
+/** A fan-out's concurrency: a whole number of at least 1; 16 by default. */
+const checkConcurrency = (value: number | undefined): Either.Either<number, InvalidRemoteOption> =>
+  value === undefined
+    ? Either.right(16)
+    : Number.isInteger(value) && value >= 1
+    ? Either.right(value)
+    : Either.left(
+      new InvalidRemoteOption({
+        option: "fanout concurrency",
+        value: show(value),
+        expected: "a whole number of at least 1",
+      }),
+    )
+
+/** Credentials with a principal and a secret (or token) that are not empty; never shown. */
+const checkCredentials = (credentials: Credentials): Either.Either<void, InvalidRemoteOption> => {
+  const secret: unknown = credentials._tag === "Token" ? credentials.token : credentials.secret
+  const field = credentials._tag === "Token" ? "token" : "secret"
+  if (typeof credentials.principal !== "string" || credentials.principal.trim() === "") {
+    return Either.left(
+      new InvalidRemoteOption({
+        option: "credentials.principal",
+        value: show(credentials.principal),
+        expected: "a name that is not empty",
+      }),
+    )
+  }
+  if (typeof secret !== "string" || secret === "") {
+    return Either.left(
+      new InvalidRemoteOption({
+        option: `credentials.${field}`,
+        value: secret === "" ? `""` : "(hidden)",
+        expected: "a string that is not empty",
+      }),
+    )
+  }
+  return Either.right(undefined)
 }
