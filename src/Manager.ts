@@ -103,7 +103,8 @@ export interface Definition<S, E = never, R = never> {
   readonly api?: RemoteEndpoint | undefined
   /**
    * More APIs the service serves for this manager (nova's `additional_endpoints`), each at its
-   * own namespace and version (`apiVersion` when it gives none).
+   * own namespace and version (1.0 when it gives none, as oslo's targets), tried after the
+   * managers' own APIs and the built-in `baseapi`.
    */
   readonly additionalEndpoints?: ReadonlyArray<RemoteEndpoint> | undefined
 }
@@ -280,6 +281,8 @@ export interface ServedEndpoint {
   readonly endpoint: RemoteEndpoint
   /** The version it is served at. */
   readonly version: ApiVersion
+  /** Whether it is one of the manager's `additionalEndpoints` (false: its own `api`). */
+  readonly additional: boolean
 }
 
 /**

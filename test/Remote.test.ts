@@ -233,6 +233,51 @@ describe("Remote: oslo's version rules on the wire", () => {
       )
     }).pipe(Effect.provide(network)))
 
+  it.scoped("a manager's own API is served at its apiVersion: an endpoint made with another version fails the layer; an additional one without a version is served at 1.0", () =>
+    Effect.gen(function* () {
+      class Other extends Context.Tag("Other")<Other, object>() {}
+      const Small = Remote.api(RpcGroup.make(Rpc.make("x")), { namespace: "small" })
+      const Mismatched = Manager.layer(
+        Other,
+        Effect.gen(function* () {
+          return {
+            service: {},
+            apiVersion: "1.4",
+            api: yield* Remote.endpoint(Small, { x: () => Effect.void }, { version: "1.3" }),
+          }
+        }),
+      )
+      const error = yield* Effect.flip(
+        Layer.buildWithScope(
+          Service.layer({ host: "h", topic: "t" }, Mismatched),
+          yield* Effect.scope,
+        ),
+      )
+      expect(error.message).toBe(
+        `Manager "Other": its api was made with version 1.3, but a manager's own API is served at its apiVersion, 1.4: leave the version out, or make them equal`,
+      )
+      const Defaulted = Manager.layer(
+        Other,
+        Effect.gen(function* () {
+          return {
+            service: {},
+            additionalEndpoints: [yield* Remote.endpoint(Small, { x: () => Effect.void })],
+          }
+        }),
+      )
+      yield* Layer.buildWithScope(
+        Service.layer({ host: "h", topic: "t" }, Defaulted).pipe(
+          Layer.provide(Remote.layerServer()),
+        ),
+        yield* Effect.scope,
+      )
+      const registry = yield* ServiceRegistry.ServiceRegistry
+      expect(Option.getOrThrow(yield* registry.get("h", "t")).endpoint?.apis).toEqual([
+        { namespace: "baseapi", version: "1.1" },
+        { namespace: "small", version: "1.0" },
+      ])
+    }).pipe(Effect.provide(network)))
+
   it.scoped("a manager whose apiVersion is older than one of its methods fails to build, naming both", () =>
     Effect.gen(function* () {
       const log = yield* newLog
@@ -900,10 +945,11 @@ describe("Remote: more than one API per service, and streams", () => {
       })
       const registry = yield* ServiceRegistry.ServiceRegistry
       const record = Option.getOrThrow(yield* registry.get("node-1", "admin"))
+      // R2's order: the managers' own APIs (none here), the built-in one, the additional ones
       expect(record.endpoint?.apis).toEqual([
+        { namespace: "baseapi", version: "1.1" },
         { namespace: "admin", version: "2.3" },
         { namespace: "watch", version: "1.0" },
-        { namespace: "baseapi", version: "1.1" },
       ])
       // a namespace nobody serves
       const Lost = Remote.api(RpcGroup.make(Rpc.make("ping")), { namespace: "lost" })

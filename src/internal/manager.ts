@@ -10,7 +10,7 @@ import type * as Manager from "../Manager.ts"
 import type * as PeriodicTask from "../PeriodicTask.ts"
 import { withRun } from "./periodicTask.ts"
 import type { Endpoint } from "./remote/endpoint.ts"
-import { compatible, formatVersion, parseVersion } from "./rpcVersion.ts"
+import { compatible, DEFAULT_VERSION, formatVersion, parseVersion } from "./rpcVersion.ts"
 
 /** @internal */
 export const TypeId: Manager.TypeId = Symbol.for("effect-manager/Manager") as Manager.TypeId
@@ -26,8 +26,15 @@ export class InvalidApiVersion extends InvalidApiVersionBase<{
   readonly value: string
   /** Set when the version parses but is older than a method of the API it serves. */
   readonly method?: { readonly name: string; readonly since: string } | undefined
+  /** Set when the manager's own API was made with a version other than its `apiVersion`. */
+  readonly endpointVersion?: string | undefined
 }> {
   override get message(): string {
+    if (this.endpointVersion !== undefined) {
+      return `Manager ${
+        JSON.stringify(this.manager)
+      }: its api was made with version ${this.endpointVersion}, but a manager's own API is served at its apiVersion, ${this.value}: leave the version out, or make them equal`
+    }
     if (this.method !== undefined) {
       return `Manager ${JSON.stringify(this.manager)}: an API served at ${this.value} has method ${
         JSON.stringify(this.method.name)
@@ -51,15 +58,30 @@ export const parseApiVersion = (
     () => new InvalidApiVersion({ manager, value: String(value) }),
   )
 
-/** A manager's endpoints with the version each is served at: its own API's is `apiVersion`. */
+/**
+ * A manager's endpoints with the version each is served at: its own API at `apiVersion` (an
+ * endpoint made with another version is a mistake), an additional one at its own version, or
+ * 1.0 as oslo's targets default to.
+ */
 const servedEndpoints = (
   manager: string,
   apiVersion: Manager.ApiVersion,
   api: Endpoint | undefined,
   additional: ReadonlyArray<Endpoint>,
-): Effect.Effect<ReadonlyArray<Manager.ServedEndpoint>, InvalidApiVersion> =>
-  Effect.forEach([...(api === undefined ? [] : [api]), ...additional], (endpoint, index) => {
-    const version = index === 0 && api !== undefined ? apiVersion : endpoint.version ?? apiVersion
+): Effect.Effect<ReadonlyArray<Manager.ServedEndpoint>, InvalidApiVersion> => {
+  const own = api === undefined ? [] : [{ endpoint: api, additional: false }]
+  const more = additional.map((endpoint) => ({ endpoint, additional: true }))
+  return Effect.forEach([...own, ...more], ({ additional, endpoint }) => {
+    if (
+      !additional && endpoint.version !== undefined && !sameVersion(endpoint.version, apiVersion)
+    ) {
+      return new InvalidApiVersion({
+        manager,
+        value: formatVersion(apiVersion),
+        endpointVersion: formatVersion(endpoint.version),
+      })
+    }
+    const version = additional ? endpoint.version ?? DEFAULT_VERSION : apiVersion
     for (const [name, since] of endpoint.since) {
       if (!compatible(version, since)) {
         return new InvalidApiVersion({
@@ -69,8 +91,12 @@ const servedEndpoints = (
         })
       }
     }
-    return Effect.succeed({ endpoint, version })
+    return Effect.succeed({ endpoint, version, additional })
   })
+}
+
+const sameVersion = (a: Manager.ApiVersion, b: Manager.ApiVersion): boolean =>
+  a.major === b.major && a.minor === b.minor && a.revision === b.revision
 
 const lifecycleKey = (manager: string): string => `effect-manager/Manager/lifecycle/${manager}`
 

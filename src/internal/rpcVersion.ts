@@ -2,9 +2,9 @@
  * oslo.messaging's version rules, exactly (section R of the shared oslo-semantics reference):
  * what a version is, when a server that implements one accepts a request for another (R1), how
  * a service's endpoints are chosen for a request (R2, R3), and a client's version cap (R5).
- * Pure functions over plain values. Today a manager's `apiVersion` is read by `parseVersion`;
- * `dispatch` and `canSendVersion` are for the RPC layer of issue 13, which is not built yet (its
- * server will dispatch requests with them, its clients check their cap with them).
+ * Pure functions over plain values: a manager's `apiVersion` is read by `parseVersion`, the RPC
+ * server's router dispatches each request with `dispatch`, clients check their cap with
+ * `canSendVersion`.
  *
  * @internal
  */

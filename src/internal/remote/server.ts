@@ -72,7 +72,7 @@ const baseEndpoint = (request: ServeRequest, apis: ServerInfo["apis"]) =>
         version: baseApiVersion,
         since: new Map(),
       }
-      return { endpoint, version: baseApiVersion }
+      return { endpoint, version: baseApiVersion, additional: false }
     },
   )
 
@@ -92,7 +92,12 @@ export const serve = (
   Effect.gen(function* () {
     const served = yield* transport.serve(options.listen)
     const managers = describe(request.endpoints)
-    const all = [...request.endpoints, yield* baseEndpoint(request, managers)]
+    // R2's order, as nova's services: the managers' own APIs, the built-in one, the additional ones.
+    const all = [
+      ...request.endpoints.filter((served) => !served.additional),
+      yield* baseEndpoint(request, managers),
+      ...request.endpoints.filter((served) => served.additional),
+    ]
     const router = yield* Router.make(
       served.protocol,
       all.map(({ endpoint, version }) => ({

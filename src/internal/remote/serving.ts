@@ -16,6 +16,8 @@ import type { TransportError } from "./errors.ts"
 export interface Served {
   readonly endpoint: Endpoint
   readonly version: Version
+  /** One of a manager's `additionalEndpoints`: tried after the built-in API (R2's order). */
+  readonly additional: boolean
 }
 
 /** @internal What a running server says about itself (the service record carries it). */
