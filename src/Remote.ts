@@ -352,7 +352,8 @@ export const layerMemory: Layer.Layer<Transport> = internalTransport.layerMemory
  * default: the system picks one, and the bound one goes into the record), who it lets in
  * (`auth`: the {@link Credentials} it accepts, or "none"; a server not bound to loopback must be
  * given `auth`: it refuses to start otherwise), how long a handler may run (`handlerTimeout`,
- * 60 s) and how many calls one connection may have running (`maxConcurrentPerConnection`, 256).
+ * 60 s) and how many calls may run at once, per connection (`maxConcurrentPerConnection`, 256)
+ * and in all (`maxConcurrent`, 4,096).
  *
  * @since 0.1.0
  * @category models
@@ -641,14 +642,15 @@ export {
    */
   ServiceStopping,
   /**
-   * The connection already has as many calls running as the server allows one
-   * (`maxConcurrentPerConnection`); the call was not started.
+   * The connection (`per: "connection"`, `maxConcurrentPerConnection`) or the whole server
+   * (`per: "server"`, `maxConcurrent`) already has as many calls running as allowed; the call was
+   * not started.
    *
    * @example
    * ```ts
    * import * as Remote from "effect-manager/Remote"
    *
-   * const error = new Remote.TooManyRequests({ limit: 256 })
+   * const error = new Remote.TooManyRequests({ limit: 256, per: "connection" })
    * ```
    *
    * @since 0.1.0

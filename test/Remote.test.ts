@@ -673,12 +673,58 @@ describe("Remote: limits and bad input", () => {
       )
       yield* TestClock.adjust(1)
       expect(yield* Effect.flip(compute.call("node-1", "build", { id: "a" }))).toEqual(
-        new Remote.TooManyRequests({ limit: 2 }),
+        new Remote.TooManyRequests({ limit: 2, per: "connection" }),
       )
       yield* TestClock.adjust(1_000)
       expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1) // one slot free again
       yield* TestClock.adjust(1_000)
       expect(yield* Effect.forEach(running, Fiber.join)).toEqual(["slept 1000", "slept 2000"])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("the server as a whole has as many calls running as allowed: TooManyRequests for the next, whatever its connection", () =>
+    Effect.gen(function* () {
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { maxConcurrent: 2 },
+      })
+      const clients = yield* Effect.forEach(
+        [1, 2, 3],
+        () => Remote.client(ComputeApi, { topic: "compute" }),
+      )
+      const running = yield* Effect.forEach(
+        clients.slice(0, 2),
+        (client) => Effect.fork(client.call("node-1", "slow", { millis: 1_000 })),
+      )
+      yield* TestClock.adjust(1)
+      expect(yield* Effect.flip(clients[2]!.call("node-1", "build", { id: "a" }))).toEqual(
+        new Remote.TooManyRequests({ limit: 2, per: "server" }),
+      )
+      yield* TestClock.adjust(1_000)
+      expect(yield* Effect.forEach(running, Fiber.join)).toEqual(["slept 1000", "slept 1000"])
+      expect(yield* clients[2]!.call("node-1", "build", { id: "a" })).toBe(1)
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a flood of refused requests logs one warning a minute, then says how many it did not log", () =>
+    Effect.gen(function* () {
+      const logs = yield* captureLogs
+      const keys: ReadonlyArray<Remote.Credentials> = [{
+        _tag: "Token",
+        principal: "op",
+        token: "right",
+      }]
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      const wrong = yield* Remote.client(ComputeApi, {
+        topic: "compute",
+        credentials: { _tag: "Token", principal: "op", token: "wrong" },
+      })
+      for (let i = 0; i < 50; i++) yield* Effect.exit(wrong.call("node-1", "build", { id: "a" }))
+      yield* TestClock.adjust("1 minute")
+      yield* Effect.exit(wrong.call("node-1", "build", { id: "a" }))
+      expect(logs.filter((line) => line.level === "WARN").map((line) => line.message)).toEqual([
+        `Refused "build": Request refused: bad token`,
+        `Refused "build": Request refused: bad token (and 49 more refused like it, not logged)`,
+      ])
     }).pipe(Effect.provide(network)))
 
   it.scoped("a payload that does not fit the method's schema is MalformedRequest, and the handler never runs", () =>

@@ -188,7 +188,10 @@ export class MalformedRequest extends MalformedRequestBase {
   }
 }
 
-const tooManyRequestsFields = { limit: Schema.Number }
+const tooManyRequestsFields: {
+  limit: typeof Schema.Number
+  per: Schema.Literal<["connection", "server"]>
+} = { limit: Schema.Number, per: Schema.Literal("connection", "server") }
 
 const TooManyRequestsBase: Schema.TaggedErrorClass<
   TooManyRequests,
@@ -196,10 +199,15 @@ const TooManyRequestsBase: Schema.TaggedErrorClass<
   { readonly _tag: Schema.tag<"TooManyRequests"> } & typeof tooManyRequestsFields
 > = Schema.TaggedError<TooManyRequests>()("TooManyRequests", tooManyRequestsFields)
 
-/** @internal The connection already has as many calls running as the server allows one. */
+/**
+ * @internal The connection (`per: "connection"`) or the whole server (`"server"`) already has as
+ * many calls running as allowed: this one did not start.
+ */
 export class TooManyRequests extends TooManyRequestsBase {
   override get message(): string {
-    return `This connection already has ${this.limit} calls running, the most the server allows one`
+    return this.per === "connection"
+      ? `This connection already has ${this.limit} calls running, the most the server allows one`
+      : `The server already has ${this.limit} calls running, the most it allows`
   }
 }
 

@@ -12,6 +12,7 @@ import type * as Rpc from "@effect/rpc/Rpc"
 import type { FromClientEncoded, FromServerEncoded, RequestEncoded } from "@effect/rpc/RpcMessage"
 import { constPong } from "@effect/rpc/RpcMessage"
 import * as RpcServer from "@effect/rpc/RpcServer"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
@@ -51,6 +52,8 @@ export interface RouterOptions {
     | undefined
   /** The most calls one client (connection) may have running at once. */
   readonly maxConcurrentPerConnection: number
+  /** The most calls the server may have running at once, over all its connections. */
+  readonly maxConcurrent: number
 }
 
 /** @internal The protocol of each route's `RpcServer`, and how the router stops taking calls. */
@@ -113,6 +116,29 @@ const checkPayload = (route: Route, request: RequestEncoded): MalformedRequest |
     method: request.tag,
     reason: reason.length > 500 ? `${reason.slice(0, 500)}…` : reason,
   })
+}
+
+const WARNING_INTERVAL_MILLIS = 60_000
+
+/**
+ * Warnings of one kind at most once per interval: the first is logged, the others are counted,
+ * and the next one logged says how many were not.
+ */
+const throttledWarnings = () => {
+  const kinds = new Map<string, { loggedAt: number; unlogged: number }>()
+  return (kind: string, message: string): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const seen = kinds.get(kind)
+      if (seen !== undefined && now - seen.loggedAt < WARNING_INTERVAL_MILLIS) {
+        seen.unlogged++
+        return Effect.void
+      }
+      const unlogged = seen?.unlogged ?? 0
+      kinds.set(kind, { loggedAt: now, unlogged: 0 })
+      return Effect.logWarning(
+        unlogged === 0 ? message : `${message} (and ${unlogged} more refused like it, not logged)`,
+      )
+    })
 }
 
 /** The route of a request, or the failure to answer it with. */
@@ -206,12 +232,17 @@ const onMessages = (
     method: (name) => r.methods.has(name) ? index : undefined,
   }))
   const target = targetOf(options.topic, options.host)
+  const warn = throttledWarnings()
   const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
     Effect.zipRight(
-      // What may be an attack or a broken client is a warning; the rest is ordinary (a client
-      // newer than the server, a stop).
+      // What may be an attack or a broken client is a warning (at most one a minute for each
+      // kind and reason, so that a flood of bad requests cannot flood the log); the rest is
+      // ordinary (a client newer than the server, a stop).
       failure._tag === "Unauthorized" || failure._tag === "MalformedRequest"
-        ? Effect.logWarning(`Refused ${printable(request.tag)}: ${failure.message}`)
+        ? warn(
+          failure._tag === "Unauthorized" ? `${failure._tag} ${failure.reason}` : failure._tag,
+          `Refused ${printable(request.tag)}: ${failure.message}`,
+        )
         : Effect.logDebug(`Refused ${printable(request.tag)}: ${failure.message}`),
       transport.send(clientId, {
         _tag: "Exit",
@@ -241,7 +272,11 @@ const onMessages = (
       if (malformed !== undefined) return yield* refuse(clientId, request, malformed)
       if (state.running(clientId) >= options.maxConcurrentPerConnection) {
         const limit = options.maxConcurrentPerConnection
-        return yield* refuse(clientId, request, new TooManyRequests({ limit }))
+        return yield* refuse(clientId, request, new TooManyRequests({ limit, per: "connection" }))
+      }
+      if (state.size() >= options.maxConcurrent) {
+        const limit = options.maxConcurrent
+        return yield* refuse(clientId, request, new TooManyRequests({ limit, per: "server" }))
       }
       if (state.stopping) {
         const stopping = new ServiceStopping({

@@ -43,6 +43,8 @@ export interface ServerOptions {
   readonly handlerTimeout: Duration.Duration
   /** The most calls one connection may have running at once. */
   readonly maxConcurrentPerConnection: number
+  /** The most calls the server may have running at once. */
+  readonly maxConcurrent: number
   readonly authenticate?:
     | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
     | undefined
@@ -110,6 +112,7 @@ export const serve = (
         topic: request.topic,
         authenticate: options.authenticate,
         maxConcurrentPerConnection: options.maxConcurrentPerConnection,
+        maxConcurrent: options.maxConcurrent,
       },
     )
     // Each endpoint's server runs in a scope of its own: the drain closes them (interrupting
@@ -188,6 +191,11 @@ export interface LayerOptions {
   /** The most calls one connection may have running at once (256 by default): `TooManyRequests`. */
   readonly maxConcurrentPerConnection?: number | undefined
   /**
+   * The most calls the server may have running at once over all its connections (4,096 by
+   * default; an HTTP client's every request is a connection of its own): `TooManyRequests`.
+   */
+  readonly maxConcurrent?: number | undefined
+  /**
    * The credentials the server accepts, or "none" to accept anyone. Required for a server not
    * bound to loopback; "none" by default on loopback.
    */
@@ -206,7 +214,19 @@ export interface LayerOptions {
 const isLoopback = (hostname: string): boolean =>
   hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname)
 
-/** The handler time limit (a duration, 60 s by default) and the per-connection call cap (256). */
+/** A count option: a whole number of at least 1. */
+const checkCount = (option: string, value: unknown): Either.Either<number, InvalidRemoteOption> =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1
+    ? Either.right(value)
+    : Either.left(
+      new InvalidRemoteOption({
+        option,
+        value: String(value),
+        expected: "a whole number of at least 1",
+      }),
+    )
+
+/** The handler time limit (60 s by default) and the call caps (256 per connection, 4,096 in all). */
 const checkLimits = (options: LayerOptions | undefined) =>
   Effect.gen(function* () {
     const timeout = options?.handlerTimeout ?? Duration.seconds(60)
@@ -221,15 +241,12 @@ const checkLimits = (options: LayerOptions | undefined) =>
         expected: `a duration above 0 (e.g. "30 seconds"), or Duration.infinity`,
       })
     }
-    const cap = options?.maxConcurrentPerConnection ?? 256
-    if (typeof cap !== "number" || !Number.isInteger(cap) || cap < 1) {
-      return yield* new InvalidRemoteOption({
-        option: "maxConcurrentPerConnection",
-        value: String(cap),
-        expected: "a whole number of at least 1",
-      })
-    }
-    return { handlerTimeout: handlerTimeout.value, maxConcurrentPerConnection: cap }
+    const maxConcurrentPerConnection = yield* checkCount(
+      "maxConcurrentPerConnection",
+      options?.maxConcurrentPerConnection ?? 256,
+    )
+    const maxConcurrent = yield* checkCount("maxConcurrent", options?.maxConcurrent ?? 4_096)
+    return { handlerTimeout: handlerTimeout.value, maxConcurrentPerConnection, maxConcurrent }
   })
 
 /** How requests are authenticated: by the keys given, or not at all (loopback or "none"). */
