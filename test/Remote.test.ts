@@ -298,21 +298,18 @@ describe("Remote: calls, casts, fan-outs and streams", () => {
     Effect.gen(function* () {
       const log = yield* newLog
       yield* startCompute("node-1", log, yield* Effect.scope)
-      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
-      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 10_000 }))
-      yield* TestClock.adjust(1)
-      // A client built from a newer API that has a method this server lacks, on the same address
+      // One client (one connection) of a newer API: it has a method this server lacks
       const NewerApi = Remote.api(
-        RpcGroup.make(
-          Rpc.make("migrate", { payload: { id: Schema.String } }),
-        ),
+        ComputeApi.add(Rpc.make("migrate", { payload: { id: Schema.String } })),
         { since: "6.0" },
       )
       const newer = yield* Remote.client(NewerApi, { topic: "compute" })
+      const slow = yield* Effect.fork(newer.call("node-1", "slow", { millis: 10_000 }))
+      yield* TestClock.adjust(1)
       expect(yield* Effect.flip(newer.call("node-1", "migrate", { id: "a" }))).toEqual(
         new Remote.NoSuchMethod({ method: "migrate", requested: "6.0" }),
       )
-      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1)
+      expect(yield* newer.call("node-1", "build", { id: "a" })).toBe(1)
       yield* TestClock.adjust(10_000)
       expect(yield* Fiber.join(slow)).toBe("slept 10000")
     }).pipe(Effect.provide(network)))
@@ -1013,13 +1010,13 @@ describe("Remote: more than one API per service, and streams", () => {
   it.scoped("a streamed method is a Stream on the client; an unknown method meanwhile leaves it intact", () =>
     Effect.gen(function* () {
       yield* startAdmin(yield* Effect.scope)
-      const watch = yield* Remote.client(WatchApi, { topic: "admin" })
+      // One client (one connection) of a newer API: it has a method this server lacks
+      const NewerWatch = Remote.api(WatchApi.add(Rpc.make("unwatch")), { namespace: "watch" })
+      const newer = yield* Remote.client(NewerWatch, { topic: "admin" })
       const items = yield* Effect.fork(
-        Stream.runCollect(watch.stream("node-1", "watch", { count: 5 })),
+        Stream.runCollect(newer.stream("node-1", "watch", { count: 5 })),
       )
       yield* TestClock.adjust(2_000)
-      const NewerWatch = Remote.api(RpcGroup.make(Rpc.make("unwatch")), { namespace: "watch" })
-      const newer = yield* Remote.client(NewerWatch, { topic: "admin" })
       expect(yield* Effect.flip(newer.call("node-1", "unwatch", undefined))).toEqual(
         new Remote.NoSuchMethod({ method: "unwatch", namespace: "watch", requested: "1.0" }),
       )
