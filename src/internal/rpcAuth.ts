@@ -22,25 +22,14 @@ import {
   Struct,
   withDefault,
 } from "./options.ts"
+import { hmacSha256 } from "./hmacSha256.ts"
 import { show } from "./validate.ts"
 
-// No DOM types in this project: only the part of WebCrypto and of the Encoding API used here.
-interface SubtleKey {
-  readonly type: string
-}
-declare const crypto: {
-  readonly subtle: {
-    importKey(
-      format: "raw",
-      keyData: Uint8Array,
-      algorithm: { readonly name: "HMAC"; readonly hash: "SHA-256" },
-      extractable: boolean,
-      keyUsages: ReadonlyArray<"sign">,
-    ): Promise<SubtleKey>
-    sign(algorithm: "HMAC", key: SubtleKey, data: Uint8Array): Promise<ArrayBuffer>
-  }
-}
+// No DOM types in this project: only the part of the Encoding API used here.
 declare const TextEncoder: new () => { encode(input: string): Uint8Array }
+
+/** A key's signer: the HMAC-SHA256 of a text, in hex. */
+type Signer = (text: string) => string
 
 // --- credentials and headers -------------------------------------------------------------------
 
@@ -229,18 +218,15 @@ export const signedText = (
 
 const encoder = new TextEncoder()
 
-const importHmacKey = (secret: string): Promise<SubtleKey> =>
-  crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ])
-
 const hex = (bytes: Iterable<number>): string =>
   Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")
 
-const hmacHex = (key: SubtleKey, text: string): Effect.Effect<string> =>
-  Effect.promise(() => crypto.subtle.sign("HMAC", key, encoder.encode(text))).pipe(
-    Effect.map((signature) => hex(new Uint8Array(signature))),
-  )
+// Synchronous and in plain JavaScript (see hmacSha256.ts): WebCrypto's sign is asynchronous and
+// was most of what authentication cost per request.
+const signerOf = (secret: string): Signer => {
+  const sign = hmacSha256(encoder.encode(secret))
+  return (text) => hex(sign(encoder.encode(text)))
+}
 
 /**
  * @internal Whether `presented` equals `expected`, in a time that depends on `expected`'s length
@@ -276,8 +262,7 @@ const nonce: Effect.Effect<string> = Effect.map(
 
 const signHmac = (credentials: HmacCredentials) => {
   // Imported once, on the first request: the key is a WebCrypto object, not a string to rehash.
-  let imported: Promise<SubtleKey> | undefined
-  const key = Effect.promise(() => (imported ??= importHmacKey(credentials.secret)))
+  const sign = signerOf(credentials.secret)
   return (request: RequestEncoded): Effect.Effect<RequestEncoded> =>
     Effect.gen(function* () {
       const timestamp = String(Math.floor(yield* Clock.currentTimeMillis))
@@ -288,7 +273,7 @@ const signHmac = (credentials: HmacCredentials) => {
           `The payload of ${request.tag} cannot be signed: it is not JSON (a bigint or a cycle)`,
         )
       }
-      const signature = yield* hmacHex(yield* key, text)
+      const signature = sign(text)
       return withAuthHeaders(request, [
         [KEY_HEADER, credentials.principal],
         [TIMESTAMP_HEADER, timestamp],
@@ -495,7 +480,7 @@ const verifyToken = (tokens: ReadonlyArray<TokenCredentials>, token: string) => 
 }
 
 interface HmacContext {
-  readonly keys: ReadonlyMap<string, SubtleKey>
+  readonly keys: ReadonlyMap<string, Signer>
   readonly skewMillis: number
   readonly cache: ReplayCache
 }
@@ -516,7 +501,7 @@ const verifyHmac = (
     }
     const text = signedText(request, timestamp, nonce, keyId)
     // A payload without canonical JSON (a bigint read from MessagePack) was signed by no client.
-    const expected = text === undefined ? "" : yield* hmacHex(key, text)
+    const expected = text === undefined ? "" : key(text)
     if (text === undefined || !constantTimeEqual(signature, expected)) {
       return yield* refuse("bad signature", keyId)
     }
@@ -547,13 +532,9 @@ export const makeVerifier = (
     const { skewMillis, replayCacheSize } = yield* decodeOptions(MODULE, Options, options)
     yield* checkKeys(keys)
     const tokens = keys.filter((key): key is TokenCredentials => key._tag === "Token")
-    const hmacKeys = yield* Effect.forEach(
-      keys.filter((key): key is HmacCredentials => key._tag === "Hmac"),
-      (key) =>
-        Effect.promise(() =>
-          importHmacKey(key.secret).then((imported) => [key.principal, imported] as const)
-        ),
-    )
+    const hmacKeys = keys
+      .filter((key): key is HmacCredentials => key._tag === "Hmac")
+      .map((key) => [key.principal, signerOf(key.secret)] as const)
     const context: HmacContext = {
       keys: new Map(hmacKeys),
       skewMillis,

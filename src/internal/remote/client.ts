@@ -18,8 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as RcMap from "effect/RcMap"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
@@ -164,30 +163,52 @@ const hostsOf = (
   registry: ServiceRegistry.ServiceRegistry,
   topic: string,
   downTime: Duration.DurationInput,
-) => ({
-  addressOf: (host: string) =>
+) => {
+  // Each host's address as last read, reused for ADDRESS_TTL_MILLIS: a read of the registry per
+  // call cost more than the call (a file registry reads and decodes a file). A call that fails
+  // to reach the address forgets it.
+  const known = new Map<string, { readonly address: string; readonly readAt: number }>()
+  const read = (host: string, now: number) =>
     Effect.gen(function* () {
       const found = yield* registry.get(host, topic)
       if (Option.isNone(found)) {
         return yield* new HostUnavailable({ host, topic, reason: "unknown" })
       }
       const record = found.value
-      if (!isUp(record, yield* Clock.currentTimeMillis, downTime)) {
+      if (!isUp(record, now, downTime)) {
         return yield* new HostUnavailable({ host, topic, reason: "down" })
       }
       if (record.endpoint === undefined) {
         return yield* new HostUnavailable({ host, topic, reason: "no endpoint" })
       }
+      known.set(host, { address: record.endpoint.address, readAt: now })
       return record.endpoint.address
+    }).pipe(Effect.tapError(() => Effect.sync(() => known.delete(host))))
+  return {
+    addressOf: (host: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const cached = known.get(host)
+        return cached !== undefined && now - cached.readAt < ADDRESS_TTL_MILLIS
+          ? Effect.succeed(cached.address)
+          : read(host, now)
+      }),
+    forget: (host: string) => Effect.sync(() => known.delete(host)),
+    up: Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const records = yield* registry.list
+      return records
+        .filter((r) => r.topic === topic && r.endpoint !== undefined && isUp(r, now, downTime))
+        .map((r) => r.host)
     }),
-  up: Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    const records = yield* registry.list
-    return records
-      .filter((r) => r.topic === topic && r.endpoint !== undefined && isUp(r, now, downTime))
-      .map((r) => r.host)
-  }),
-})
+  }
+}
+
+const isUnreachable = (error: unknown): boolean =>
+  typeof error === "object" && error !== null &&
+  (error as { readonly _tag?: unknown })._tag === "RpcClientError"
+
+/** How long a host's address read from the registry is reused. */
+const ADDRESS_TTL_MILLIS = 1_000
 
 /**
  * The headers of a request for `tag` (the version it asks for, the API's namespace), or why it
@@ -231,19 +252,35 @@ const signing = (
   }
 }
 
-/** One `@effect/rpc` client per address, made on first use, closed after 5 idle minutes. */
+/**
+ * One `@effect/rpc` client per address, made on first use and kept for the client's life (it
+ * connects again by itself after a drop); a map lookup per call, no scope.
+ */
 const connections = (
   transport: Transport,
   group: RpcGroup.RpcGroup<Rpc.Any>,
   credentials: Credentials | undefined,
 ) =>
-  RcMap.make({
-    lookup: (address: string) =>
+  Effect.map(Effect.scope, (scope) => {
+    const made = new Map<string, Effect.Effect<Untyped>>()
+    const connect = (address: string) =>
       Effect.flatMap(transport.connect(address), (protocol) =>
         RpcClient.make(group, { flatten: true }).pipe(
           Effect.provideService(RpcClient.Protocol, signing(protocol, credentials)),
-        )),
-    idleTimeToLive: Duration.minutes(5),
+        )).pipe(
+          Scope.extend(scope),
+          Effect.map((client) =>
+            client as Untyped
+          ),
+        )
+    return (address: string): Effect.Effect<Untyped> => {
+      let client = made.get(address)
+      if (client === undefined) {
+        client = Effect.runSync(Effect.cached(connect(address)))
+        made.set(address, client)
+      }
+      return client
+    }
   })
 
 /** @internal A client of `group` for `options.topic`, its connections closed with the scope. */
@@ -272,7 +309,7 @@ export const make = <R extends Rpc.Any>(
           ...yield* headersFor(tag, callOptions),
           [Header.target]: targetOf(options.topic, host),
         }
-        const client = (yield* RcMap.get(pool, yield* hosts.addressOf(host))) as Untyped
+        const client = yield* pool(yield* hosts.addressOf(host))
         return { headers, client }
       })
     const send = (
@@ -282,11 +319,14 @@ export const make = <R extends Rpc.Any>(
       callOptions: CallOptions | undefined,
       discard: boolean,
     ) =>
-      Effect.scoped(Effect.flatMap(
+      Effect.flatMap(
         connect(host, tag, callOptions),
         ({ client, headers }) =>
           client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
-      ))
+      ).pipe(
+        // A host that could not be reached is looked up again next time (it may have moved).
+        Effect.tapError((error) => isUnreachable(error) ? hosts.forget(host) : Effect.void),
+      )
     const client: RemoteClient<Rpc.Any> = {
       topic: options.topic,
       versionCap: options.versionCap,
@@ -313,7 +353,7 @@ export const make = <R extends Rpc.Any>(
             ), { concurrency })
         }) as never,
       stream: (host, tag, payload, callOptions) =>
-        Stream.unwrapScoped(Effect.map(
+        Stream.unwrap(Effect.map(
           connect(host, tag, callOptions),
           ({ client, headers }) =>
             client(tag, payload, { headers }) as Stream.Stream<unknown, unknown>,

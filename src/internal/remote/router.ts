@@ -216,12 +216,10 @@ const routeProtocol = (transport: RpcServer.Protocol["Type"], state: State, inde
   })
 
 /**
- * What the router does with each message from a client: a request is authenticated, routed and
- * handed to its route's server, or refused with its own failure exit; acks and interrupts follow
- * their request; pings are answered here; the end of a client's input goes to every route.
+ * The route of an authenticated request, or why it is refused before any handler sees it: a
+ * signed request meant for another service, R2–R3, a payload that does not fit, a cap, a stop.
  */
-const onMessages = (
-  transport: RpcServer.Protocol["Type"],
+const admission = (
   routes: ReadonlyArray<Route>,
   state: State,
   options: RouterOptions,
@@ -232,12 +230,44 @@ const onMessages = (
     method: (name) => r.methods.has(name) ? index : undefined,
   }))
   const target = targetOf(options.topic, options.host)
+  return (
+    clientId: number,
+    request: RequestEncoded,
+    principal: Principal,
+  ): Either.Either<number, RemoteFailure> => {
+    // A signed request names the service it was meant for: another one's is refused (a request
+    // captured on its way to one host cannot be replayed to another).
+    if (principal.scheme === "hmac" && headerOf(request, Header.target) !== target) {
+      return Either.left(new Unauthorized({ reason: "wrong target", principal: principal.name }))
+    }
+    const found = route(routes, dispatchable, request)
+    if (Either.isLeft(found)) return found
+    const malformed = checkPayload(routes[found.right]!, request)
+    if (malformed !== undefined) return Either.left(malformed)
+    if (state.running(clientId) >= options.maxConcurrentPerConnection) {
+      const limit = options.maxConcurrentPerConnection
+      return Either.left(new TooManyRequests({ limit, per: "connection" }))
+    }
+    if (state.size() >= options.maxConcurrent) {
+      return Either.left(new TooManyRequests({ limit: options.maxConcurrent, per: "server" }))
+    }
+    if (state.stopping) {
+      const { host, topic } = options
+      return Either.left(new ServiceStopping({ host, topic, started: false }))
+    }
+    return found
+  }
+}
+
+/**
+ * A refusal: the request's own failure exit, and a log line. What may be an attack or a broken
+ * client is a warning (at most one a minute for each kind and reason, so that a flood of bad
+ * requests cannot flood the log); the rest is ordinary (a client newer than the server, a stop).
+ */
+const refusals = (transport: RpcServer.Protocol["Type"]) => {
   const warn = throttledWarnings()
-  const refuse = (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
+  return (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
     Effect.zipRight(
-      // What may be an attack or a broken client is a warning (at most one a minute for each
-      // kind and reason, so that a flood of bad requests cannot flood the log); the rest is
-      // ordinary (a client newer than the server, a stop).
       failure._tag === "Unauthorized" || failure._tag === "MalformedRequest"
         ? warn(
           failure._tag === "Unauthorized" ? `${failure._tag} ${failure.reason}` : failure._tag,
@@ -250,44 +280,32 @@ const onMessages = (
         exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
       }),
     )
+}
+
+/**
+ * What the router does with each message from a client: a request is authenticated, admitted and
+ * handed to its route's server, or refused with its own failure exit; acks and interrupts follow
+ * their request; pings are answered here; the end of a client's input goes to every route.
+ */
+const onMessages = (
+  transport: RpcServer.Protocol["Type"],
+  routes: ReadonlyArray<Route>,
+  state: State,
+  options: RouterOptions,
+) => {
+  const admit = admission(routes, state, options)
+  const refuse = refusals(transport)
   const onRequest = (clientId: number, request: RequestEncoded) =>
     Effect.gen(function* () {
       const principal = options.authenticate === undefined
         ? Either.right(anonymous)
         : yield* Effect.either(options.authenticate(request))
       if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
-      // A signed request names the service it was meant for: another one's is refused (a
-      // request captured on its way to one host cannot be replayed to another).
-      if (principal.right.scheme === "hmac" && headerOf(request, Header.target) !== target) {
-        const reason = "wrong target" as const
-        return yield* refuse(
-          clientId,
-          request,
-          new Unauthorized({ reason, principal: principal.right.name }),
-        )
-      }
-      const found = route(routes, dispatchable, request)
-      if (Either.isLeft(found)) return yield* refuse(clientId, request, found.left)
-      const malformed = checkPayload(routes[found.right]!, request)
-      if (malformed !== undefined) return yield* refuse(clientId, request, malformed)
-      if (state.running(clientId) >= options.maxConcurrentPerConnection) {
-        const limit = options.maxConcurrentPerConnection
-        return yield* refuse(clientId, request, new TooManyRequests({ limit, per: "connection" }))
-      }
-      if (state.size() >= options.maxConcurrent) {
-        const limit = options.maxConcurrent
-        return yield* refuse(clientId, request, new TooManyRequests({ limit, per: "server" }))
-      }
-      if (state.stopping) {
-        const stopping = new ServiceStopping({
-          host: options.host,
-          topic: options.topic,
-          started: false,
-        })
-        return yield* refuse(clientId, request, stopping)
-      }
-      state.start(clientId, request.id, found.right)
-      return yield* state.writers[found.right]!(clientId, withPrincipal(request, principal.right))
+      const admitted = admit(clientId, request, principal.right)
+      if (Either.isLeft(admitted)) return yield* refuse(clientId, request, admitted.left)
+      state.start(clientId, request.id, admitted.right)
+      const forwarded = withPrincipal(request, principal.right)
+      return yield* state.writers[admitted.right]!(clientId, forwarded)
     })
   return (clientId: number, message: FromClientEncoded): Effect.Effect<void> => {
     switch (message._tag) {
