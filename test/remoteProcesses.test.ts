@@ -1,0 +1,347 @@
+// Remote across real processes: the compute service of test/support/remoteServer.ts runs as a
+// child process of the other runtime than the suite's (a Deno server under vitest, a Node server
+// under deno test and bun test), its record in a ServiceRegistry.layerFileSystem directory that
+// the test's client reads; the test kills it and stops it with signals mid-call.
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as NodeContext from "@effect/platform-node/NodeContext"
+import { RpcClientError } from "@effect/rpc/RpcClientError"
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Remote from "../src/Remote.ts"
+import * as ServiceRegistry from "../src/ServiceRegistry.ts"
+import type * as NodePlatform from "../src/platform/node.ts"
+import { ComputeApi, InstanceNotFound, NewerComputeApi, TOPIC } from "./support/remoteApi.ts"
+import { detectRuntime } from "./support/runtime.ts"
+
+const runtime = detectRuntime()
+// workerd has no processes and no sockets.
+const live = runtime === "workerd" ? it.scopedLive.skip : it.scopedLive
+// The other runtime than the suite's where there is one: Deno under vitest, Node otherwise.
+const serverRuntime = runtime === "node" ? "deno" : "node"
+
+const root = decodeURIComponent((import.meta as { readonly url: string }).url)
+  .replace(/^file:\/\//, "")
+  .replace(/\/test\/[^/]+$/, "")
+const fixture = `${root}/test/support/remoteServer.ts`
+
+// Not static imports: workerd's bundle of this file must not pull in node:child_process or
+// node:http.
+const nodeContextModule = "@effect/platform-node/NodeContext"
+const NodeContextLive = Layer.unwrapEffect(
+  Effect.map(
+    Effect.promise(() => import(nodeContextModule) as Promise<typeof NodeContext>),
+    (module) => module.layer,
+  ),
+)
+const platformModule = `../src/platform/${runtime === "deno" ? "deno" : "node"}.ts`
+const clientTransport = Layer.orDie(Layer.unwrapEffect(
+  Effect.map(
+    Effect.promise(() => import(platformModule) as Promise<typeof NodePlatform>),
+    (module) => module.layerWebSocket(),
+  ),
+))
+
+type Environment = CommandExecutor.CommandExecutor | FileSystem.FileSystem
+
+/**
+ * The fixture bundled for Node (which cannot run .ts) once per run, inside the project so that
+ * the bundle finds node_modules: written to a unique name, then renamed into place.
+ */
+const bundled: Effect.Effect<string, PlatformError | Error, Environment> = Effect.runSync(
+  Effect.cached(Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const directory = `${root}/.tmp/remote-processes`
+    yield* fs.makeDirectory(directory, { recursive: true })
+    const temp = `${directory}/remoteServer-${Date.now()}-${
+      Math.random().toString(36).slice(2)
+    }.mjs`
+    const code = yield* Command.make(
+      `${root}/node_modules/.bin/esbuild`,
+      fixture,
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--packages=external",
+      "--sourcemap=inline",
+      "--log-level=warning",
+      `--outfile=${temp}`,
+    ).pipe(Command.stderr("inherit"), Command.exitCode)
+    if (code !== 0) return yield* Effect.fail(new Error(`esbuild exited with ${code}`))
+    const file = `${directory}/remoteServer.mjs`
+    yield* fs.rename(temp, file)
+    return file
+  })),
+)
+
+/** A server process. */
+interface Server {
+  /** Its address, from its "READY" line. */
+  readonly address: string
+  /** Waits (at most 5 s) for a line of its output that contains `text`. */
+  readonly waitFor: (text: string) => Effect.Effect<void, Error>
+  /** Sends SIGKILL and waits for the process to die. */
+  readonly kill: Effect.Effect<void, PlatformError>
+  /** Sends SIGTERM (a graceful stop) without waiting. */
+  readonly terminate: Effect.Effect<void>
+  /** Its exit code, waited for at most 10 s; a process killed by a signal fails with it. */
+  readonly exitCode: Effect.Effect<number, PlatformError | Error>
+}
+
+/**
+ * Starts the fixture as `host` of the registry in `directory`; killed with SIGKILL, if still
+ * running, when the scope closes.
+ */
+const startServer = (
+  directory: string,
+  host: string,
+  shutdownTimeoutMillis: number,
+): Effect.Effect<Server, PlatformError | Error, Environment | Scope.Scope> =>
+  Effect.gen(function* () {
+    const args = [directory, host, String(shutdownTimeoutMillis)]
+    // Absolute paths, no working directory: NodeCommandExecutor checks one with fs.access,
+    // which Deno allows only with --allow-sys.
+    const command = serverRuntime === "node"
+      ? Command.make("node", "--enable-source-maps", yield* bundled, ...args)
+      : Command.make(
+        `${root}/node_modules/.bin/deno`,
+        "run",
+        `--config=${root}/deno.json`,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        "--allow-net=127.0.0.1",
+        fixture,
+        ...args,
+      )
+    const process = yield* Command.start(command)
+    // Before Command.start's own finalizer (a SIGTERM and a wait, as long as a graceful stop).
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(Effect.flatMap(
+        process.isRunning,
+        (running) => running ? process.kill("SIGKILL") : Effect.void,
+      ))
+    )
+    const output = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
+    const lines = (stream: Stream.Stream<Uint8Array, PlatformError>) =>
+      stream.pipe(Stream.decodeText(), Stream.splitLines)
+    const reader = yield* Stream.merge(lines(process.stdout), lines(process.stderr)).pipe(
+      Stream.runForEach((line) => SubscriptionRef.update(output, (all) => [...all, line])),
+      Effect.forkScoped,
+    )
+    const lineWith = (text: string, limit: Duration.DurationInput) =>
+      output.changes.pipe(
+        Stream.map((all) => all.find((line) => line.includes(text))),
+        Stream.filter((line) => line !== undefined),
+        Stream.runHead,
+        Effect.map(Option.getOrThrow),
+        Effect.timeoutFail({
+          duration: limit,
+          onTimeout: () => "timeout" as const,
+        }),
+        Effect.catchAll(() =>
+          Effect.flatMap(SubscriptionRef.get(output), (all) =>
+            Effect.fail(
+              new Error(
+                `${serverRuntime} server ${host}: no line with ${JSON.stringify(text)} within ${
+                  Duration.format(limit)
+                }; output:\n${all.join("\n")}`,
+              ),
+            ))
+        ),
+      )
+    // A cold Deno compiles the fixture first.
+    const ready = yield* lineWith("READY ", "15 seconds")
+    const scope = yield* Effect.scope
+    return {
+      address: ready.slice(ready.indexOf("READY ") + "READY ".length),
+      waitFor: (text) => Effect.asVoid(lineWith(text, "5 seconds")),
+      kill: process.kill("SIGKILL"),
+      // Process.kill waits for the exit: sent from a fiber of the servers' scope.
+      terminate: Effect.asVoid(Effect.forkIn(Effect.ignore(process.kill("SIGTERM")), scope)),
+      exitCode: Effect.zipLeft(process.exitCode, reader.await).pipe(
+        Effect.timeoutFail({
+          duration: "10 seconds",
+          onTimeout: () => new Error(`${serverRuntime} server ${host} did not exit within 10 s`),
+        }),
+      ),
+    } satisfies Server
+  })
+
+type Cloud = Scope.Scope | Remote.Transport | ServiceRegistry.ServiceRegistry
+
+/**
+ * Runs `test` with a registry directory of its own, read by the test's clients (over the
+ * suite's runtime's WebSocket transport) and by the servers `test` starts. The clients close
+ * with `test`, before the servers still running are killed: these tests are about calls, not
+ * about a client that closes while its server dies.
+ */
+const inCloud = <A, E>(
+  test: (
+    start: (
+      host: string,
+      shutdownTimeoutMillis?: number,
+    ) => Effect.Effect<Server, PlatformError | Error>,
+  ) => Effect.Effect<A, E, Cloud>,
+): Effect.Effect<A, E | PlatformError | ServiceRegistry.ServiceRegistryError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(`${root}/.tmp`, { recursive: true })
+    const work = yield* fs.makeTempDirectoryScoped({ directory: `${root}/.tmp` })
+    const directory = `${work}/services`
+    const servers = yield* Effect.context<Environment | Scope.Scope>()
+    return yield* test((host, shutdownTimeoutMillis = 5_000) =>
+      Effect.provide(startServer(directory, host, shutdownTimeoutMillis), servers)
+    ).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.merge(clientTransport, ServiceRegistry.layerFileSystem(directory))),
+    )
+  }).pipe(Effect.provide(NodeContextLive))
+
+/** Fails the test if `effect` has not completed within `limit` of real time. */
+const within = <A, E, R>(limit: Duration.DurationInput, effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(effect, {
+    duration: limit,
+    onTimeout: () => new Error(`still running after ${Duration.format(limit)}`),
+  })
+
+const host = "compute-1"
+
+describe(`Remote across processes: a ${runtime} client, a ${serverRuntime} server`, () => {
+  live(
+    `a call answers with its typed result and a typed method error from the ${serverRuntime} process`,
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          const server = yield* start(host)
+          expect(server.address).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*\/rpc$/)
+          const compute = yield* Remote.client(ComputeApi, { topic: TOPIC })
+          expect(yield* compute.call(host, "runtime", undefined)).toBe(serverRuntime)
+          expect(yield* compute.call(host, "build", { id: "vm-1" })).toBe(1)
+          expect(yield* compute.call(host, "build", { id: "vm-2" })).toBe(2)
+          expect(yield* compute.call(host, "resize", { id: "vm-1", ramMb: 2048 })).toBe(2048)
+          const missing = yield* Effect.flip(
+            compute.call(host, "resize", { id: "vm-9", ramMb: 2048 }),
+          )
+          expect(missing).toBeInstanceOf(InstanceNotFound)
+          expect(missing).toEqual(new InstanceNotFound({ id: "vm-9" }))
+        })
+      ),
+    30_000,
+  )
+
+  live(
+    "SIGKILL of the server mid-call fails the call with an RpcClientError within 3 s; the same client calls the server started again at its new address",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          const first = yield* start(host)
+          const compute = yield* Remote.client(ComputeApi, { topic: TOPIC })
+          expect(yield* compute.call(host, "build", { id: "vm-1" })).toBe(1)
+          const call = yield* Effect.fork(compute.call(host, "slow", { millis: 10_000 }))
+          yield* first.waitFor("SLOW 10000")
+          yield* first.kill
+          const failed = yield* within("3 seconds", Effect.flip(Fiber.join(call)))
+          expect(failed).toBeInstanceOf(RpcClientError)
+          const died = yield* Effect.flip(first.exitCode)
+          expect(String(died)).toContain("SIGKILL")
+
+          const second = yield* start(host)
+          expect(second.address).not.toBe(first.address)
+          const record = yield* Effect.flatMap(
+            ServiceRegistry.ServiceRegistry,
+            (registry) => registry.get(host, TOPIC),
+          )
+          expect(Option.map(record, (found) => found.endpoint?.address)).toEqual(
+            Option.some(second.address),
+          )
+          // A new process: its own count.
+          expect(yield* compute.call(host, "build", { id: "vm-2" })).toBe(1)
+        })
+      ),
+    30_000,
+  )
+
+  live(
+    "SIGTERM with a call in flight: that call answers, a new call is ServiceStopping (not started), one after the exit HostUnavailable (down); exit 0",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          const server = yield* start(host, 5_000)
+          const compute = yield* Remote.client(ComputeApi, { topic: TOPIC })
+          const slow = yield* Effect.fork(compute.call(host, "slow", { millis: 1_000 }))
+          yield* server.waitFor("SLOW 1000")
+          yield* server.terminate
+          // Logged just before the server refuses new calls.
+          yield* server.waitFor(`Stopping service ${TOPIC} on ${host}: RPC server`)
+          const refused = yield* within(
+            "2 seconds",
+            Effect.flip(compute.call(host, "build", { id: "vm-1" })),
+          )
+          expect(refused).toEqual(
+            new Remote.ServiceStopping({ host, topic: TOPIC, started: false }),
+          )
+          expect(yield* within("3 seconds", Fiber.join(slow))).toBe("slept 1000")
+          expect(yield* server.exitCode).toBe(0)
+          // The record was marked down before the exit. A client that still holds the address
+          // it read (it may reuse one briefly) finds nobody there, then reads the record again.
+          const build = within(
+            "2 seconds",
+            Effect.flip(compute.call(host, "build", { id: "vm-2" })),
+          )
+          const gone = yield* build
+          const down = new Remote.HostUnavailable({ host, topic: TOPIC, reason: "down" })
+          if (gone instanceof RpcClientError) expect(yield* build).toEqual(down)
+          else expect(gone).toEqual(down)
+        })
+      ),
+    30_000,
+  )
+
+  live(
+    "an unknown method is NoSuchMethod for that call alone; a stream on the same connection goes on to its end",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          yield* start(host)
+          const compute = yield* Remote.client(NewerComputeApi, { topic: TOPIC })
+          const COUNT = 25
+          const received: Array<number> = []
+          const first = yield* Deferred.make<void>()
+          const watching = yield* Effect.fork(
+            compute.stream(host, "watch", { count: COUNT }).pipe(
+              Stream.tap((n) =>
+                Effect.zipRight(
+                  Effect.sync(() => received.push(n)),
+                  Deferred.succeed(first, undefined),
+                )
+              ),
+              Stream.runCollect,
+            ),
+          )
+          yield* within("5 seconds", Deferred.await(first))
+          const refused = yield* Effect.flip(compute.call(host, "evacuate", undefined))
+          expect(refused).toEqual(new Remote.NoSuchMethod({ method: "evacuate", requested: "6.0" }))
+          // The refusal came while the stream ran.
+          expect(received.length).toBeLessThan(COUNT)
+          expect(Chunk.toReadonlyArray(yield* within("5 seconds", Fiber.join(watching)))).toEqual(
+            Array.from({ length: COUNT }, (_, i) => i + 1),
+          )
+        })
+      ),
+    30_000,
+  )
+})

@@ -1,0 +1,80 @@
+// A child process of test/remoteProcesses.test.ts: a compute service serving ComputeApi
+// (test/support/remoteApi.ts) over WebSocket on 127.0.0.1 (port 0), its record in a
+// ServiceRegistry.layerFileSystem directory the test reads too, run by the `runMain` of the
+// runtime it runs on (Deno's under Deno, Node's otherwise: Bun offers Node's signals).
+//
+//   remoteServer.ts <directory> <host> <shutdownTimeoutMillis>
+//
+// Prints "READY <address>" once the service runs (its record has the address), and
+// "SLOW <millis>" as each `slow` call starts; SIGTERM stops it gracefully.
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { Manager, Service, ServiceRegistry } from "../../mod.ts"
+import * as DenoPlatform from "../../src/platform/deno.ts"
+import * as NodePlatform from "../../src/platform/node.ts"
+import * as Remote from "../../src/Remote.ts"
+import { ComputeApi, InstanceNotFound, TOPIC } from "./remoteApi.ts"
+import { detectRuntime } from "./runtime.ts"
+
+declare const process: { readonly argv: ReadonlyArray<string> } | undefined
+declare const Deno: { readonly args: ReadonlyArray<string> } | undefined
+
+const runtime = detectRuntime()
+const args = typeof Deno !== "undefined" ? Deno.args : process?.argv.slice(2) ?? []
+const [directory = "", host = "", shutdownTimeout = "5000"] = args
+
+class Compute extends Context.Tag("Compute")<Compute, object>() {}
+
+const ComputeManager = Manager.layer(
+  Compute,
+  Effect.gen(function* () {
+    const built: Array<string> = []
+    return {
+      service: {},
+      apiVersion: "6.0",
+      api: yield* Remote.endpoint(ComputeApi, {
+        build: ({ id }) => Effect.sync(() => built.push(id)),
+        resize: ({ id, ramMb }) =>
+          built.includes(id) ? Effect.succeed(ramMb) : new InstanceNotFound({ id }),
+        slow: ({ millis }) =>
+          Effect.zipRight(
+            Console.log(`SLOW ${millis}`),
+            Effect.as(Effect.sleep(millis), `slept ${millis}`),
+          ),
+        watch: ({ count }) =>
+          Stream.range(1, count).pipe(Stream.tap(() => Effect.sleep("20 millis"))),
+        runtime: () => Effect.succeed(runtime),
+      }),
+    }
+  }),
+)
+
+const registry = ServiceRegistry.layerFileSystem(directory).pipe(
+  Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
+)
+
+const ComputeService = Service.layer(
+  { host, topic: TOPIC, shutdownTimeout: Number(shutdownTimeout) },
+  ComputeManager,
+).pipe(
+  Layer.provide(Remote.layerServer({ hostname: "127.0.0.1", port: 0 })),
+  Layer.provideMerge(Layer.mergeAll(Layer.orDie(NodePlatform.layerWebSocket()), registry)),
+)
+
+// Built once the service runs, that is once its record has the address.
+const Main = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const record = yield* (yield* ServiceRegistry.ServiceRegistry).get(host, TOPIC)
+    const address = Option.flatMap(record, (found) => Option.fromNullable(found.endpoint?.address))
+    yield* Console.log(`READY ${Option.getOrElse(address, () => "(no address)")}`)
+  }),
+).pipe(Layer.provideMerge(ComputeService))
+
+if (runtime === "deno") DenoPlatform.runMain(Main)
+else NodePlatform.runMain(Main)
