@@ -450,7 +450,9 @@ export interface FanoutOptions extends internalClient.FanoutOptions {}
  * topic that is up (one `Exit` per host), `stream` reads a streamed method. A host that is
  * unknown, down (by `ServiceRegistry.isUp`) or without RPC is a {@link HostUnavailable} before
  * anything is tried; a version above the cap is a {@link VersionCapExceeded} before anything
- * is sent, and `canSendVersion` tells beforehand.
+ * is sent, and `canSendVersion` tells beforehand. A host's address, once read, is reused for a
+ * second: a host that went down within that second fails the call at the transport (an
+ * `RpcClientError`, or {@link ServiceStopping} while it stops) rather than as `HostUnavailable`.
  *
  * @since 0.1.0
  * @category clients

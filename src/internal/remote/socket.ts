@@ -254,7 +254,11 @@ const connectSocket = (address: string, clients: Context.Context<Socket.WebSocke
       const drop = (connection: Connection) =>
         Effect.suspend(() => {
           if (current === connection) current = undefined
-          return Effect.asVoid(Effect.forkIn(Scope.close(connection.scope, Exit.void), scope))
+          // Uninterruptible: a close cut short (the client's scope closing at the same moment)
+          // would leave the scope marked closed with its pinger still running, for ever.
+          return Effect.asVoid(
+            Effect.forkIn(Effect.uninterruptible(Scope.close(connection.scope, Exit.void)), scope),
+          )
         })
       const open = Effect.gen(function* () {
         const connectionScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
