@@ -76,29 +76,22 @@ const BEARER = /^bearer (.+)$/i
 
 // --- the error ---------------------------------------------------------------------------------
 
+const REASONS = [
+  "missing credentials",
+  "malformed credentials",
+  "bad token",
+  "unknown key",
+  "stale timestamp",
+  "bad signature",
+  "replayed",
+  "wrong target",
+] as const
+
 const unauthorizedFields: {
-  reason: Schema.Literal<[
-    "missing credentials",
-    "malformed credentials",
-    "bad token",
-    "unknown key",
-    "stale timestamp",
-    "bad signature",
-    "replayed",
-    "wrong target",
-  ]>
+  reason: Schema.Literal<typeof REASONS>
   principal: Schema.optional<typeof Schema.String>
 } = {
-  reason: Schema.Literal(
-    "missing credentials",
-    "malformed credentials",
-    "bad token",
-    "unknown key",
-    "stale timestamp",
-    "bad signature",
-    "replayed",
-    "wrong target",
-  ),
+  reason: Schema.Literal(...REASONS),
   principal: Schema.optional(Schema.String),
 }
 
