@@ -2,58 +2,23 @@
 // runs on (Node under vitest, Deno under deno test, Bun under bun test) register services into
 // one directory at the same time; the parent then lists them all.
 import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
+import { bundleForNode, NodeContextLive, root } from "./support/nodeBundle.ts"
 import { detectRuntime } from "./support/runtime.ts"
 
 const runtime = detectRuntime()
 // workerd has no processes and no file system.
 const live = runtime === "workerd" ? it.scopedLive.skip : it.scopedLive
 
-const root = decodeURIComponent((import.meta as { readonly url: string }).url)
-  .replace(/^file:\/\//, "")
-  .replace(/\/test\/[^/]+$/, "")
 const fixture = `${root}/test/support/registerServices.ts`
 
-// Not a static import: workerd's bundle of this file must not pull in node:child_process.
-const nodeContextModule = "@effect/platform-node/NodeContext"
-const NodeContextLive = Layer.unwrapEffect(
-  Effect.map(
-    Effect.promise(() => import(nodeContextModule) as Promise<typeof NodeContext>),
-    (module) => module.layer,
-  ),
-)
-
-/**
- * The fixture bundled for Node (which cannot run .ts) into `directory`, which must lie inside
- * the project for the bundle to find node_modules.
- */
-const bundle = (
-  directory: string,
-): Effect.Effect<string, PlatformError | Error, CommandExecutor.CommandExecutor> =>
-  Effect.gen(function* () {
-    const file = `${directory}/registerServices.mjs`
-    const code = yield* Command.make(
-      `${root}/node_modules/.bin/esbuild`,
-      fixture,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--packages=external",
-      "--log-level=warning",
-      `--outfile=${file}`,
-    ).pipe(Command.stderr("inherit"), Command.exitCode)
-    if (code !== 0) return yield* Effect.fail(new Error(`esbuild exited with ${code}`))
-    return file
-  })
+/** The fixture bundled for Node (which cannot run .ts) into `directory`, inside the project. */
+const bundle = (directory: string) =>
+  bundleForNode("test/support/registerServices.ts", `${directory}/registerServices.mjs`)
 
 /** Runs one child to its end: its exit code and its standard output. */
 const run = (script: string, ...args: ReadonlyArray<string>) =>

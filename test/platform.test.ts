@@ -5,7 +5,6 @@ import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -24,6 +23,7 @@ import { main, type RunMainOptions, type Signal } from "../src/internal/runMain.
 import * as Manager from "../src/Manager.ts"
 import * as Service from "../src/Service.ts"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
+import { bundledOnce, NodeContextLive, root } from "./support/nodeBundle.ts"
 
 // Only what the runtimes provide; no Node/Deno/DOM types are in scope on purpose.
 declare const globalThis: { readonly navigator?: { readonly userAgent?: string } }
@@ -364,53 +364,10 @@ const fakeHost = <E>(
 
 // --- child processes ---------------------------------------------------------------------------
 
-const root = decodeURIComponent((import.meta as { readonly url: string }).url)
-  .replace(/^file:\/\//, "")
-  .replace(/\/test\/[^/]+$/, "")
-
-// Not a static import: workerd's bundle of this file must not pull in node:child_process.
-const nodeContextModule = "@effect/platform-node/NodeContext"
-const NodeContextLive = Layer.unwrapEffect(
-  Effect.map(
-    Effect.promise(() => import(nodeContextModule) as Promise<typeof NodeContext>),
-    (module) => module.layer,
-  ),
-)
-
 type Environment = CommandExecutor.CommandExecutor | FileSystem.FileSystem
 
-/**
- * The example bundled for Node once per test run, to a fixed path: written to a unique name,
- * then renamed, so that concurrent runs never read a half-written file.
- */
-const bundled: Effect.Effect<string, PlatformError | Error, Environment> = Effect.runSync(
-  Effect.cached(Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const dir = `${root}/.tmp/platform-test`
-    yield* fs.makeDirectory(dir, { recursive: true })
-    const temp = `${dir}/service-${Date.now()}-${Math.random().toString(36).slice(2)}.mjs`
-    const code = yield* Command.make(
-      `${root}/node_modules/.bin/esbuild`,
-      `${root}/examples/service.ts`,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--packages=external",
-      "--sourcemap=inline",
-      "--log-level=warning",
-      `--outfile=${temp}`,
-    ).pipe(
-      Command.stdout("inherit"),
-      Command.stderr("inherit"),
-      Command.exitCode,
-    )
-    if (code !== 0) return yield* Effect.fail(new Error(`esbuild exited with ${code}`))
-    const file = `${dir}/service.mjs`
-    yield* fs.rename(temp, file)
-    return file
-  })),
-)
+/** The example bundled for Node (which cannot run .ts), once per test run. */
+const bundled = bundledOnce("examples/service.ts", "platform-test", "service")
 
 interface Child {
   /** Waits (at most 5 s) for a message (see {@link message}) that contains `text`. */

@@ -6,7 +6,6 @@ import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type * as NodeContext from "@effect/platform-node/NodeContext"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -23,6 +22,7 @@ import * as Remote from "../src/Remote.ts"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
 import type * as NodePlatform from "../src/platform/node.ts"
 import { ComputeApi, InstanceNotFound, NewerComputeApi, TOPIC } from "./support/remoteApi.ts"
+import { bundledOnce, NodeContextLive, root } from "./support/nodeBundle.ts"
 import { detectRuntime } from "./support/runtime.ts"
 
 const runtime = detectRuntime()
@@ -31,20 +31,9 @@ const live = runtime === "workerd" ? it.scopedLive.skip : it.scopedLive
 // The other runtime than the suite's where there is one: Deno under vitest, Node otherwise.
 const serverRuntime = runtime === "node" ? "deno" : "node"
 
-const root = decodeURIComponent((import.meta as { readonly url: string }).url)
-  .replace(/^file:\/\//, "")
-  .replace(/\/test\/[^/]+$/, "")
 const fixture = `${root}/test/support/remoteServer.ts`
 
-// Not static imports: workerd's bundle of this file must not pull in node:child_process or
-// node:http.
-const nodeContextModule = "@effect/platform-node/NodeContext"
-const NodeContextLive = Layer.unwrapEffect(
-  Effect.map(
-    Effect.promise(() => import(nodeContextModule) as Promise<typeof NodeContext>),
-    (module) => module.layer,
-  ),
-)
+// Not a static import: workerd's bundle of this file must not pull in node:http.
 const platformModule = `../src/platform/${runtime === "deno" ? "deno" : "node"}.ts`
 const clientTransport = Layer.orDie(Layer.unwrapEffect(
   Effect.map(
@@ -55,36 +44,8 @@ const clientTransport = Layer.orDie(Layer.unwrapEffect(
 
 type Environment = CommandExecutor.CommandExecutor | FileSystem.FileSystem
 
-/**
- * The fixture bundled for Node (which cannot run .ts) once per run, inside the project so that
- * the bundle finds node_modules: written to a unique name, then renamed into place.
- */
-const bundled: Effect.Effect<string, PlatformError | Error, Environment> = Effect.runSync(
-  Effect.cached(Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const directory = `${root}/.tmp/remote-processes`
-    yield* fs.makeDirectory(directory, { recursive: true })
-    const temp = `${directory}/remoteServer-${Date.now()}-${
-      Math.random().toString(36).slice(2)
-    }.mjs`
-    const code = yield* Command.make(
-      `${root}/node_modules/.bin/esbuild`,
-      fixture,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--packages=external",
-      "--sourcemap=inline",
-      "--log-level=warning",
-      `--outfile=${temp}`,
-    ).pipe(Command.stderr("inherit"), Command.exitCode)
-    if (code !== 0) return yield* Effect.fail(new Error(`esbuild exited with ${code}`))
-    const file = `${directory}/remoteServer.mjs`
-    yield* fs.rename(temp, file)
-    return file
-  })),
-)
+/** The fixture bundled for Node (which cannot run .ts), once per run. */
+const bundled = bundledOnce("test/support/remoteServer.ts", "remote-processes", "remoteServer")
 
 /** A server process. */
 interface Server {
