@@ -487,6 +487,39 @@ describe("Remote: a service's stop", () => {
     }).pipe(Effect.provide(network)))
 })
 
+describe("Remote: a failed start", () => {
+  it.scoped("a postStart that fails stops the RPC server before the cleanup", () =>
+    Effect.gen(function* () {
+      const logs = yield* captureLogs
+      class Failing extends Context.Tag("Failing")<Failing, object>() {}
+      const Small = Remote.api(RpcGroup.make(Rpc.make("x")))
+      const FailingManager = Manager.layer(
+        Failing,
+        Effect.gen(function* () {
+          return {
+            service: {},
+            api: yield* Remote.endpoint(Small, { x: () => Effect.void }),
+            postStart: Effect.fail("no"),
+            cleanup: () => Effect.logInfo("cleanup ran"),
+          }
+        }),
+      )
+      const exit = yield* Effect.exit(Layer.buildWithScope(
+        Service.layer({ host: "node-1", topic: "failing" }, FailingManager).pipe(
+          Layer.provide(Remote.layerServer()),
+        ),
+        yield* Effect.scope,
+      ))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const lines = logs.map((line) => line.message)
+      const stopped = lines.indexOf("Stopping service failing on node-1: RPC server")
+      expect(stopped).toBeGreaterThan(
+        lines.indexOf("Serving RPC for failing on node-1 at memory://127.0.0.1:1"),
+      )
+      expect(stopped).toBeLessThan(lines.indexOf("cleanup ran"))
+    }).pipe(Effect.provide(network)))
+})
+
 describe("Remote: BaseApi", () => {
   it.scoped("status says the service's state and what it serves", () =>
     Effect.gen(function* () {

@@ -456,8 +456,10 @@ const start = (run: Run) =>
     Effect.onExit((exit) => {
       if (Exit.isSuccess(exit)) return Effect.void
       const deadline = run.now() + run.config.shutdownTimeout
+      // A start that failed after the server began (a postStart) stops it before the cleanup,
+      // as a stop does.
       return Effect.zipRight(
-        cleanupAll(run, exit, deadline),
+        Effect.zipRight(stopServer(run, deadline), cleanupAll(run, exit, deadline)),
         run.registered ? markDown(run, deadline) : Effect.void,
       )
     }),
