@@ -180,7 +180,8 @@ export const ROUTING_HEADERS: ReadonlyArray<string> = [
   "x-em-target",
 ]
 
-const headerValue = (request: RequestEncoded, name: string): string | null => {
+/** @internal The value of a request's header (names compared in lower case), or null. */
+export const headerValue = (request: RequestEncoded, name: string): string | null => {
   for (const [key, value] of request.headers) if (key.toLowerCase() === name) return value
   return null
 }

@@ -210,6 +210,18 @@ export const api = <R extends Rpc.Any>(
 export const namespaceOf = (group: RpcGroup.RpcGroup<Rpc.Any>): string | undefined =>
   Option.getOrUndefined(Context.getOption(group.annotations, Namespace))
 
+/** @internal A version given as an option, or an `InvalidRemoteOption` naming it. */
+export const readVersion = (
+  option: string,
+  value: string,
+): Either.Either<Version, InvalidRemoteOption> =>
+  Either.mapLeft(parseVersion(value), () =>
+    new InvalidRemoteOption({
+      option,
+      value: JSON.stringify(value),
+      expected: `"major.minor" or "major.minor.revision" in whole numbers`,
+    }))
+
 /**
  * @internal The version each method of a group asks for by default: its `Since`, or the group's,
  * or 1.0.
@@ -222,16 +234,8 @@ export const sinceVersions = (
   for (const [tag, rpc] of group.requests) {
     const annotations = (rpc as unknown as Rpc.AnyWithProps).annotations
     const since = Option.getOrElse(Context.getOption(annotations, Since), () => base)
-    const parsed = parseVersion(since)
-    if (Either.isLeft(parsed)) {
-      return Either.left(
-        new InvalidRemoteOption({
-          option: `Since of ${JSON.stringify(tag)}`,
-          value: JSON.stringify(since),
-          expected: `"major.minor" or "major.minor.revision" in whole numbers`,
-        }),
-      )
-    }
+    const parsed = readVersion(`Since of ${JSON.stringify(tag)}`, since)
+    if (Either.isLeft(parsed)) return Either.left(parsed.left)
     versions.set(tag, parsed.right)
   }
   return Either.right(versions)
@@ -322,15 +326,9 @@ export const endpoint = <R extends Rpc.Any, Handlers extends RpcGroup.HandlersFr
     const any = group as unknown as RpcGroup.RpcGroup<Rpc.Any>
     const since = yield* sinceVersions(any)
     yield* checkTimeouts(any)
-    const version = options?.version === undefined ? undefined : yield* Either.mapLeft(
-      parseVersion(options.version),
-      () =>
-        new InvalidRemoteOption({
-          option: "version",
-          value: JSON.stringify(options.version),
-          expected: `"major.minor" or "major.minor.revision" in whole numbers`,
-        }),
-    )
+    const version = options?.version === undefined
+      ? undefined
+      : yield* readVersion("version", options.version)
     if (version !== undefined) yield* checkSince(since, version)
     const context = yield* group.toHandlersContext(handlers)
     const made: EndpointImpl = {

@@ -24,7 +24,8 @@ import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
 import { type Credentials, signRequest } from "../rpcAuth.ts"
-import { Header, namespaceOf, sinceVersions, targetOf } from "./api.ts"
+import { show } from "../validate.ts"
+import { Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
 import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
 import { Transport } from "./transport.ts"
 
@@ -141,16 +142,6 @@ export interface RemoteClient<R extends Rpc.Any> {
     options?: CallOptions,
   ) => StreamOf<R, Tag>
 }
-
-const invalidVersion = (option: string, value: unknown) =>
-  new InvalidRemoteOption({
-    option,
-    value: JSON.stringify(value),
-    expected: `"major.minor" or "major.minor.revision" in whole numbers`,
-  })
-
-const readVersion = (option: string, value: string) =>
-  Either.mapLeft(parseVersion(value), () => invalidVersion(option, value))
 
 /**
  * `@effect/rpc`'s flat client, called with a tag only known as a string here: the public
@@ -373,9 +364,6 @@ const limited =
           new CallTimedOut({ host, topic, method, limitMillis: Duration.toMillis(limit) }),
       })
       : effect
-
-const show = (value: unknown): string =>
-  typeof value === "string" ? JSON.stringify(value) : String(value)
 
 /** A duration option above 0 (`Duration.infinity` allowed), or `fallback` milliseconds. */
 const checkDuration = (

@@ -25,7 +25,7 @@ import {
   parseVersion,
   type Version,
 } from "../rpcVersion.ts"
-import { Unauthorized } from "../rpcAuth.ts"
+import { headerValue, Unauthorized } from "../rpcAuth.ts"
 import { Header, type Principal, principalHeader, RemoteFailure, targetOf } from "./api.ts"
 import {
   MalformedRequest,
@@ -76,10 +76,8 @@ export interface Router {
 
 const encodeFailure = Schema.encodeSync(RemoteFailure)
 
-const headerOf = (request: RequestEncoded, name: string): string | undefined => {
-  for (const [key, value] of request.headers) if (key.toLowerCase() === name) return value
-  return undefined
-}
+const headerOf = (request: RequestEncoded, name: string): string | undefined =>
+  headerValue(request, name) ?? undefined
 
 /** A request's headers without the principal a client may have set, with the one we found. */
 const withPrincipal = (request: RequestEncoded, principal: Principal): RequestEncoded => ({
