@@ -835,12 +835,15 @@ describe("Remote: limits and bad input", () => {
 })
 
 describe("Remote: the client's own limits", () => {
-  it.scoped("a call waits at most the client's timeout: CallTimedOut", () =>
+  it.scoped("a call waits at most the client's timeout: CallTimedOut, and the server stops its handler", () =>
     Effect.gen(function* () {
-      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope)
       const compute = yield* Remote.client(ComputeApi, { topic: "compute", timeout: "5 seconds" })
       const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 10_000 }))
-      yield* TestClock.adjust(5_000)
+      yield* TestClock.adjust(4_999)
+      expect(slow.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(1)
       expect(yield* Effect.flip(Fiber.join(slow))).toEqual(
         new Remote.CallTimedOut({
           host: "node-1",
@@ -849,6 +852,12 @@ describe("Remote: the client's own limits", () => {
           limitMillis: 5_000,
         }),
       )
+      yield* TestClock.adjust(10_000)
+      expect(yield* Ref.get(log)).toEqual(["init", "preStart", "postStart"]) // interrupted
+      // The connection goes on: the next call answers, a quick one well within the limit.
+      const quick = yield* Effect.fork(compute.call("node-1", "slow", { millis: 4_000 }))
+      yield* TestClock.adjust(4_000)
+      expect(yield* Fiber.join(quick)).toBe("slept 4000")
     }).pipe(Effect.provide(network)))
 
   it.scoped("client options that cannot work are typed errors naming the option (never a secret)", () =>

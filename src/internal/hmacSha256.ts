@@ -7,7 +7,7 @@
  * @internal
  */
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -88,7 +88,7 @@ const INITIAL = [
 const BLOCK = 64
 
 /** Mixes one 64-byte block of `data` at `offset` into `state`; `w` is scratch space. */
-const compress = (state: Uint32Array, w: Uint32Array, data: Uint8Array, offset: number): void => {
+const compress = (state: Int32Array, w: Int32Array, data: Uint8Array, offset: number): void => {
   for (let i = 0; i < 16; i++) {
     const j = offset + i * 4
     w[i] = (data[j]! << 24) | (data[j + 1]! << 16) | (data[j + 2]! << 8) | data[j + 3]!
@@ -126,39 +126,50 @@ const compress = (state: Uint32Array, w: Uint32Array, data: Uint8Array, offset: 
   state[7] = (state[7]! + h) | 0
 }
 
+// Scratch space for `finish`, reused: hashing is synchronous, so no two calls share it at once
+// (allocating these per call cost more than hashing a small message).
+const schedule = new Int32Array(64)
+const tail = new Uint8Array(2 * BLOCK)
+
+/** Writes `value` big-endian at `offset`. */
+const putWord = (bytes: Uint8Array, offset: number, value: number): void => {
+  bytes[offset] = value >>> 24
+  bytes[offset + 1] = value >>> 16
+  bytes[offset + 2] = value >>> 8
+  bytes[offset + 3] = value
+}
+
 /**
  * The digest of `data` hashed on from `start` (a state after `prefixBytes` bytes, a whole
  * number of blocks): SHA-256's padding counts those bytes too.
  */
-const finish = (start: Uint32Array, prefixBytes: number, data: Uint8Array): Uint8Array => {
-  const state = new Uint32Array(start)
-  const w = new Uint32Array(64)
+const finish = (start: Int32Array, prefixBytes: number, data: Uint8Array): Uint8Array => {
+  const state = start.slice()
   const whole = data.length - (data.length % BLOCK)
-  for (let offset = 0; offset < whole; offset += BLOCK) compress(state, w, data, offset)
+  for (let offset = 0; offset < whole; offset += BLOCK) compress(state, schedule, data, offset)
   const rest = data.length - whole
-  const tail = new Uint8Array(rest < 56 ? BLOCK : 2 * BLOCK)
+  const tailLength = rest < 56 ? BLOCK : 2 * BLOCK
+  tail.fill(0)
   tail.set(data.subarray(whole))
   tail[rest] = 0x80
   const bits = (prefixBytes + data.length) * 8
-  const view = new DataView(tail.buffer)
-  view.setUint32(tail.length - 8, Math.floor(bits / 0x1_0000_0000))
-  view.setUint32(tail.length - 4, bits >>> 0)
-  for (let offset = 0; offset < tail.length; offset += BLOCK) compress(state, w, tail, offset)
+  putWord(tail, tailLength - 8, Math.floor(bits / 0x1_0000_0000))
+  putWord(tail, tailLength - 4, bits >>> 0)
+  for (let offset = 0; offset < tailLength; offset += BLOCK) compress(state, schedule, tail, offset)
   const digest = new Uint8Array(32)
-  const out = new DataView(digest.buffer)
-  for (let i = 0; i < 8; i++) out.setUint32(i * 4, state[i]!)
+  for (let i = 0; i < 8; i++) putWord(digest, i * 4, state[i]!)
   return digest
 }
 
 /** @internal SHA-256 of `data`. */
-export const sha256 = (data: Uint8Array): Uint8Array => finish(new Uint32Array(INITIAL), 0, data)
+export const sha256 = (data: Uint8Array): Uint8Array => finish(new Int32Array(INITIAL), 0, data)
 
 /** The state after one block: the key padded and XORed with `pad`. */
-const keyed = (key: Uint8Array, pad: number): Uint32Array => {
+const keyed = (key: Uint8Array, pad: number): Int32Array => {
   const block = new Uint8Array(BLOCK)
   for (let i = 0; i < BLOCK; i++) block[i] = (key[i] ?? 0) ^ pad
-  const state = new Uint32Array(INITIAL)
-  compress(state, new Uint32Array(64), block, 0)
+  const state = new Int32Array(INITIAL)
+  compress(state, new Int32Array(64), block, 0)
   return state
 }
 

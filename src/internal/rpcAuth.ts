@@ -163,14 +163,26 @@ const writeCanonical = (input: unknown): string | undefined => {
       typeof (input as { toJSON?: unknown }).toJSON === "function"
     ? (input as { toJSON: () => unknown }).toJSON()
     : input
-  if (Array.isArray(value)) return `[${value.map((item) => writeCanonical(item) ?? "null")}]`
+  if (typeof value === "string") return JSON.stringify(value)
   if (typeof value !== "object" || value === null) return JSON.stringify(value)
+  // Loops and string appends, not map/join: this runs on every signed and every verified request.
+  if (Array.isArray(value)) {
+    let out = "["
+    for (let i = 0; i < value.length; i++) {
+      out += `${i === 0 ? "" : ","}${writeCanonical(value[i]) ?? "null"}`
+    }
+    return `${out}]`
+  }
   const record = value as Record<string, unknown>
-  const members = Object.keys(record).sort().flatMap((key) => {
+  const keys = Object.keys(record).sort()
+  let out = "{"
+  for (const key of keys) {
     const written = writeCanonical(record[key])
-    return written === undefined ? [] : [`${JSON.stringify(key)}:${written}`]
-  })
-  return `{${members.join(",")}}`
+    if (written !== undefined) {
+      out += `${out.length === 1 ? "" : ","}${JSON.stringify(key)}:${written}`
+    }
+  }
+  return `${out}}`
 }
 
 /** @internal The headers that route a request, which a signature covers too. */
@@ -212,8 +224,13 @@ export const signedText = (
 
 const encoder = new TextEncoder()
 
-const hex = (bytes: Iterable<number>): string =>
-  Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
+
+const hex = (bytes: ArrayLike<number>): string => {
+  let out = ""
+  for (let i = 0; i < bytes.length; i++) out += HEX_BYTES[bytes[i]!]
+  return out
+}
 
 // Synchronous and in plain JavaScript (see hmacSha256.ts): WebCrypto's sign is asynchronous and
 // was most of what authentication cost per request.
@@ -246,35 +263,48 @@ const withAuthHeaders = (
   headers: [...request.headers.filter(([name]) => !AUTH_HEADERS.has(name.toLowerCase())), ...auth],
 })
 
-// 16 bytes from `Random`: a nonce must be unique, not secret (the signature protects the request).
-// The replay cache keys it with the key id and the timestamp, so two clients whose generators
-// happened to share a seed collide only on requests signed in the same millisecond.
-const nonce: Effect.Effect<string> = Effect.map(
-  Effect.replicateEffect(Random.nextIntBetween(0, 256), 16),
-  hex,
-)
+/**
+ * A signer's nonces: 8 bytes drawn from `Random` on its first request, then a counter. A nonce
+ * must be unique, not secret (the signature protects the request): one signer never repeats
+ * one, and two signers (two clients with one key) share one only if their 64 random bits do;
+ * the replay cache also keys it with the key id and the timestamp. Drawing 16 bytes per request
+ * cost more than the HMAC.
+ */
+const nonces = (): Effect.Effect<string> => {
+  let prefix: string | undefined
+  let counter = 0
+  const next = () => `${prefix}${(counter++).toString(16).padStart(16, "0")}`
+  return Effect.suspend(() =>
+    prefix !== undefined ? Effect.sync(next) : Effect.map(
+      Effect.replicateEffect(Random.nextIntBetween(0, 256), 8),
+      (bytes) => {
+        prefix ??= hex(bytes)
+        return next()
+      },
+    )
+  )
+}
 
 const signHmac = (credentials: HmacCredentials) => {
-  // Imported once, on the first request: the key is a WebCrypto object, not a string to rehash.
   const sign = signerOf(credentials.secret)
+  const nonce = nonces()
   return (request: RequestEncoded): Effect.Effect<RequestEncoded> =>
-    Effect.gen(function* () {
-      const timestamp = String(Math.floor(yield* Clock.currentTimeMillis))
-      const once = yield* nonce
-      const text = signedText(request, timestamp, once, credentials.principal)
-      if (text === undefined) {
-        return yield* Effect.dieMessage(
-          `The payload of ${request.tag} cannot be signed: it is not JSON (a bigint or a cycle)`,
-        )
-      }
-      const signature = sign(text)
-      return withAuthHeaders(request, [
-        [KEY_HEADER, credentials.principal],
-        [TIMESTAMP_HEADER, timestamp],
-        [NONCE_HEADER, once],
-        [SIGNATURE_HEADER, signature],
-      ])
-    })
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(nonce, (once) => {
+        const timestamp = String(Math.floor(now))
+        const text = signedText(request, timestamp, once, credentials.principal)
+        if (text === undefined) {
+          return Effect.dieMessage(
+            `The payload of ${request.tag} cannot be signed: it is not JSON (a bigint or a cycle)`,
+          )
+        }
+        return Effect.succeed(withAuthHeaders(request, [
+          [KEY_HEADER, credentials.principal],
+          [TIMESTAMP_HEADER, timestamp],
+          [NONCE_HEADER, once],
+          [SIGNATURE_HEADER, sign(text)],
+        ]))
+      }))
 }
 
 /**
@@ -484,24 +514,22 @@ const verifyHmac = (
   context: HmacContext,
   request: RequestEncoded,
   { keyId, timestamp, nonce, signature }: Extract<Presented, { _tag: "Hmac" }>,
-): Effect.Effect<Principal, Unauthorized> =>
-  Effect.gen(function* () {
-    const key = context.keys.get(keyId)
-    if (key === undefined) return yield* refuse("unknown key")
-    const now = yield* Clock.currentTimeMillis
+): Effect.Effect<Principal, Unauthorized> => {
+  const key = context.keys.get(keyId)
+  if (key === undefined) return refuse("unknown key")
+  return Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const signedAt = Number(timestamp)
-    if (Math.abs(now - signedAt) > context.skewMillis) {
-      return yield* refuse("stale timestamp", keyId)
-    }
+    if (Math.abs(now - signedAt) > context.skewMillis) return refuse("stale timestamp", keyId)
     const text = signedText(request, timestamp, nonce, keyId)
     // A payload without canonical JSON (a bigint read from MessagePack) was signed by no client.
     const expected = text === undefined ? "" : key(text)
     if (text === undefined || !constantTimeEqual(signature, expected)) {
-      return yield* refuse("bad signature", keyId)
+      return refuse("bad signature", keyId)
     }
-    if (!context.cache.admit(keyId, signedAt, nonce, now)) return yield* refuse("replayed", keyId)
-    return { principal: keyId, scheme: "hmac" }
+    if (!context.cache.admit(keyId, signedAt, nonce, now)) return refuse("replayed", keyId)
+    return Effect.succeed<Principal>({ principal: keyId, scheme: "hmac" })
   })
+}
 
 /**
  * @internal A server's verifier for clients with the given credentials. A request presents one

@@ -20,6 +20,7 @@ import * as Schema from "effect/Schema"
 import { compatible, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { type Endpoint, EndpointTypeId } from "./endpoint.ts"
 import {
+  CallTimedOut,
   HandlerTimedOut,
   InvalidRemoteOption,
   MalformedRequest,
@@ -71,6 +72,8 @@ export const Header = {
   target: "x-em-target",
   /** Set by the server after authentication; a client's own value is dropped. */
   principal: "x-em-principal",
+  /** The caller's time limit in milliseconds (a `call`'s or a fan-out's), for its deadline. */
+  timeout: "x-em-timeout",
 } as const
 
 /** @internal Every failure a server may answer a request with, whatever the method. */
@@ -95,16 +98,32 @@ export const RemoteFailure: Schema.Union<[
 /** @internal */
 export type RemoteFailure = Schema.Schema.Type<typeof RemoteFailure>
 
+/**
+ * @internal What a request of a remote API may fail with besides its method's errors: the
+ * server's refusals, and the client's own time limit (answered by the client in the server's
+ * place, see `client.ts`).
+ */
+export const GuardFailure: Schema.Union<[
+  typeof UnsupportedVersion,
+  typeof NoSuchMethod,
+  typeof ServiceStopping,
+  typeof HandlerTimedOut,
+  typeof Unauthorized,
+  typeof MalformedRequest,
+  typeof TooManyRequests,
+  typeof CallTimedOut,
+]> = Schema.Union(...RemoteFailure.members, CallTimedOut)
+
 const GuardBase: RpcMiddleware.TagClass<
   Guard,
   "effect-manager/Remote/Guard",
   {
-    readonly failure: typeof RemoteFailure
+    readonly failure: typeof GuardFailure
     readonly provides: typeof Principal
     readonly wrap: true
   }
 > = RpcMiddleware.Tag<Guard>()("effect-manager/Remote/Guard", {
-  failure: RemoteFailure,
+  failure: GuardFailure,
   provides: Principal,
   wrap: true,
 })
@@ -112,8 +131,7 @@ const GuardBase: RpcMiddleware.TagClass<
 /**
  * @internal The middleware of every remote API: the server's router does the checks (version,
  * namespace, credentials, payload) before a request reaches a handler, and answers with
- * `RemoteFailure`; this middleware hands the principal it found to the handler and holds the
- * handler to its time limit.
+ * `RemoteFailure`; this middleware hands the principal it found to the handler.
  */
 export class Guard extends GuardBase {}
 
@@ -139,26 +157,20 @@ const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): P
 }
 
 /**
- * @internal The server side of `Guard`: the principal, and the handler's time limit (its
- * method's `HandlerTimeout`, or `defaultTimeout` for a method that answers once; a stream has
- * none unless its method says so). A handler past it is interrupted: `HandlerTimedOut`.
+ * @internal The server side of `Guard`: the principal the router found. (The handler's time
+ * limit is the router's: one timer for all calls, see `router.ts`.)
  */
-export const guard = (defaultTimeout: Duration.Duration): Context.Context<Guard> =>
-  Context.make(Guard, ({ headers, next, rpc }) => {
-    const withPrincipal = Effect.provideService(next, Principal, readPrincipal(headers)).pipe(
-      maskDefects(rpc._tag),
-    )
-    const limit = handlerLimit(rpc, defaultTimeout)
-    if (!Duration.isFinite(limit)) return withPrincipal
-    return Effect.timeoutFail(withPrincipal, {
-      duration: limit,
-      onTimeout: () =>
-        new HandlerTimedOut({ method: rpc._tag, limitMillis: Duration.toMillis(limit) }),
-    })
-  })
+export const guard: Context.Context<Guard> = Context.make(
+  Guard,
+  ({ headers, next, rpc }) =>
+    Effect.provideService(next, Principal, readPrincipal(headers)).pipe(maskDefects(rpc._tag)),
+)
 
-/** A method's handler time limit: its annotation (checked by `endpoint`), or the server's. */
-const handlerLimit = (rpc: Rpc.AnyWithProps, defaultTimeout: Duration.Duration) => {
+/**
+ * @internal A method's handler time limit: its annotation (checked by `endpoint`), or the
+ * server's for a method that answers once; a stream has none unless its method says so.
+ */
+export const handlerLimit = (rpc: Rpc.AnyWithProps, defaultTimeout: Duration.Duration) => {
   const annotated = Context.getOption(rpc.annotations, HandlerTimeout)
   if (Option.isSome(annotated)) {
     return Option.getOrElse(Duration.decodeUnknown(annotated.value), () => defaultTimeout)

@@ -10,6 +10,7 @@
 import type * as Rpc from "@effect/rpc/Rpc"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import type { RpcClientError } from "@effect/rpc/RpcClientError"
+import type { FromServerEncoded, RequestEncoded } from "@effect/rpc/RpcMessage"
 import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import type * as RpcSchema from "@effect/rpc/RpcSchema"
 import * as Clock from "effect/Clock"
@@ -18,14 +19,16 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
-import { type Credentials, signRequest } from "../rpcAuth.ts"
+import { type Credentials, headerValue, signRequest } from "../rpcAuth.ts"
 import { show } from "../validate.ts"
-import { Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
+import { GuardFailure, Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
+import * as Deadlines from "./deadlines.ts"
 import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
 import { Transport } from "./transport.ts"
 
@@ -152,6 +155,7 @@ type Untyped = (tag: string, payload: unknown, options: object) => unknown
 /** Where a topic's hosts are, by their records: an address, or why a host cannot be called. */
 const hostsOf = (
   registry: ServiceRegistry.ServiceRegistry,
+  clock: Clock.Clock,
   topic: string,
   downTime: Duration.DurationInput,
 ) => {
@@ -176,13 +180,17 @@ const hostsOf = (
       return record.endpoint.address
     }).pipe(Effect.tapError(() => Effect.sync(() => known.delete(host))))
   return {
-    addressOf: (host: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const cached = known.get(host)
-        return cached !== undefined && now - cached.readAt < ADDRESS_TTL_MILLIS
-          ? Effect.succeed(cached.address)
-          : read(host, now)
-      }),
+    /** The host's address if it was read lately, without an effect: the path of most calls. */
+    recentAddress: (host: string): string | undefined => {
+      const cached = known.get(host)
+      return cached !== undefined &&
+          clock.unsafeCurrentTimeMillis() - cached.readAt < ADDRESS_TTL_MILLIS
+        ? cached.address
+        : undefined
+    },
+    /** The host's address read from the registry, held to `within` (a store may hang). */
+    readAddress: (host: string, within: Within) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => within(read(host, now))),
     forget: (host: string) => Effect.sync(() => known.delete(host)),
     up: Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
@@ -193,6 +201,9 @@ const hostsOf = (
     }),
   }
 }
+
+/** A time limit put on part of a call. */
+type Within = <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | CallTimedOut>
 
 const isUnreachable = (error: unknown): boolean =>
   typeof error === "object" && error !== null &&
@@ -209,39 +220,119 @@ const headersOf = (
   since: ReadonlyMap<string, Version>,
   cap: Version | undefined,
   namespace: string | undefined,
-) =>
-(tag: string, callOptions: CallOptions | undefined) =>
-  Effect.gen(function* () {
-    const version: Version = callOptions?.version === undefined
-      ? since.get(tag) ?? { major: 1, minor: 0, revision: 0 }
-      : yield* readVersion("version", callOptions.version)
+) => {
+  const forVersion = (
+    tag: string,
+    version: Version,
+  ): Either.Either<Record<string, string>, VersionCapExceeded> => {
     if (!canSendVersion(cap, version)) {
-      return yield* new VersionCapExceeded({
-        method: tag,
-        version: formatVersion(version),
-        cap: formatVersion(cap!),
-      })
+      return Either.left(
+        new VersionCapExceeded({
+          method: tag,
+          version: formatVersion(version),
+          cap: formatVersion(cap!),
+        }),
+      )
     }
     const headers: Record<string, string> = { [Header.version]: formatVersion(version) }
     if (namespace !== undefined) headers[Header.namespace] = namespace
+    return Either.right(headers)
+  }
+  // A method's own version gives the same headers at every call: worked out once per method.
+  const byMethod = new Map<string, Either.Either<Record<string, string>, VersionCapExceeded>>()
+  return (
+    tag: string,
+    callOptions: CallOptions | undefined,
+  ): Either.Either<Record<string, string>, VersionCapExceeded | InvalidRemoteOption> => {
+    if (callOptions?.version !== undefined) {
+      return Either.flatMap(
+        readVersion("version", callOptions.version),
+        (version) => forVersion(tag, version),
+      )
+    }
+    let headers = byMethod.get(tag)
+    if (headers === undefined) {
+      headers = forVersion(tag, since.get(tag) ?? { major: 1, minor: 0, revision: 0 })
+      byMethod.set(tag, headers)
+    }
     return headers
-  })
-
-/** A protocol whose requests are signed with `credentials` before they are sent. */
-const signing = (
-  protocol: RpcClient.Protocol["Type"],
-  credentials: Credentials | undefined,
-): RpcClient.Protocol["Type"] => {
-  if (credentials === undefined) return protocol
-  const sign = signRequest(credentials)
-  return {
-    ...protocol,
-    send: (request, transferables) =>
-      request._tag === "Request"
-        ? Effect.flatMap(sign(request), (signed) => protocol.send(signed, transferables))
-        : protocol.send(request, transferables),
   }
 }
+
+/**
+ * A protocol whose requests are signed with `credentials`, and held to the time limit their
+ * `Header.timeout` says: past it, the call is answered here with `CallTimedOut` (as if by the
+ * server, through `@effect/rpc`'s own decoding) and the server is told to interrupt it. One timer
+ * for all calls (`Deadlines`): `Effect.timeoutFail` per call cost more than the rest of a call.
+ */
+const outgoing = (
+  protocol: RpcClient.Protocol["Type"],
+  credentials: Credentials | undefined,
+  deadlines: Deadlines.Deadlines,
+  topic: string,
+): RpcClient.Protocol["Type"] => {
+  const sign = credentials === undefined ? undefined : signRequest(credentials)
+  const pending = new Map<string, Deadlines.Deadline>()
+  let answer: (message: FromServerEncoded) => Effect.Effect<void> = () => Effect.void
+  const settle = (requestId: string) => {
+    pending.get(requestId)?.cancel()
+    pending.delete(requestId)
+  }
+  const timedOut = (request: RequestEncoded, limitMillis: number) => () =>
+    Effect.suspend(() => {
+      if (!pending.delete(request.id)) return Effect.void
+      const host = hostOfTarget(headerValue(request, Header.target))
+      const failure = new CallTimedOut({ host, topic, method: request.tag, limitMillis })
+      return Effect.zipRight(
+        answer(failureExit(request.id, failure)),
+        Effect.ignore(protocol.send({ _tag: "Interrupt", requestId: request.id })),
+      )
+    })
+  const track = (request: RequestEncoded) => {
+    const limit = Number(headerValue(request, Header.timeout) ?? Infinity)
+    if (Number.isFinite(limit)) {
+      pending.set(request.id, deadlines.add(limit, timedOut(request, limit)))
+    }
+  }
+  return {
+    ...protocol,
+    run: (f) => {
+      answer = f
+      return protocol.run((message) => {
+        if (message._tag === "Exit") settle(message.requestId)
+        if (message._tag === "ClientProtocolError") {
+          for (const deadline of pending.values()) deadline.cancel()
+          pending.clear()
+        }
+        return f(message)
+      })
+    },
+    send: (request, transferables) => {
+      if (request._tag === "Interrupt") settle(request.requestId)
+      if (request._tag !== "Request") return protocol.send(request, transferables)
+      track(request)
+      const sent = sign === undefined
+        ? protocol.send(request, transferables)
+        : Effect.flatMap(sign(request), (signed) => protocol.send(signed, transferables))
+      return Effect.tapError(sent, () => Effect.sync(() => settle(request.id)))
+    },
+  }
+}
+
+/** The host a request was meant for, from its target header (`JSON.stringify([topic, host])`). */
+const hostOfTarget = (target: string | null): string => {
+  const parsed: unknown = target === null ? undefined : JSON.parse(target)
+  return Array.isArray(parsed) && typeof parsed[1] === "string" ? parsed[1] : "(unknown)"
+}
+
+const encodeFailure = Schema.encodeSync(GuardFailure)
+
+/** The answer that ends request `requestId` with `failure`. */
+const failureExit = (requestId: string, failure: CallTimedOut): FromServerEncoded => ({
+  _tag: "Exit",
+  requestId,
+  exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
+})
 
 /**
  * One `@effect/rpc` client per address, made on first use and kept for the client's life (it
@@ -251,28 +342,101 @@ const connections = (
   transport: Transport,
   group: RpcGroup.RpcGroup<Rpc.Any>,
   credentials: Credentials | undefined,
+  topic: string,
 ) =>
-  Effect.map(Effect.scope, (scope) => {
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const deadlines = yield* Deadlines.make
     const made = new Map<string, Effect.Effect<Untyped>>()
     const connect = (address: string) =>
       Effect.flatMap(transport.connect(address), (protocol) =>
         RpcClient.make(group, { flatten: true }).pipe(
-          Effect.provideService(RpcClient.Protocol, signing(protocol, credentials)),
+          Effect.provideService(
+            RpcClient.Protocol,
+            outgoing(protocol, credentials, deadlines, topic),
+          ),
         )).pipe(
           Scope.extend(scope),
           Effect.map((client) =>
             client as Untyped
           ),
         )
-    return (address: string): Effect.Effect<Untyped> => {
-      let client = made.get(address)
-      if (client === undefined) {
-        client = Effect.runSync(Effect.cached(connect(address)))
-        made.set(address, client)
-      }
-      return client
+    const ready = new Map<string, Untyped>()
+    return {
+      /** The client of an address already connected to, without an effect. */
+      ready: (address: string): Untyped | undefined => ready.get(address),
+      clientOf: (address: string): Effect.Effect<Untyped> => {
+        let client = made.get(address)
+        if (client === undefined) {
+          client = Effect.runSync(Effect.cached(
+            Effect.tap(connect(address), (made) => Effect.sync(() => ready.set(address, made))),
+          ))
+          made.set(address, client)
+        }
+        return client
+      },
     }
   })
+
+type HeadersFor = ReturnType<typeof headersOf>
+type Hosts = ReturnType<typeof hostsOf>
+type Pool = Effect.Effect.Success<ReturnType<typeof connections>>
+
+/**
+ * How a request is made: its headers, its host's address and connection, then `@effect/rpc`'s
+ * call. A call's time limit (none for a cast or a stream) goes in its `Header.timeout`, which the
+ * connection's deadlines read; a registry read that may come first is limited here. A host whose
+ * address was read lately and is connected to costs no effect before `@effect/rpc`'s.
+ */
+const requests = (topic: string, headersFor: HeadersFor, hosts: Hosts, pool: Pool) => {
+  const connect = (
+    host: string,
+    tag: string,
+    callOptions: CallOptions | undefined,
+    limit: Duration.Duration | undefined,
+  ): Effect.Effect<
+    { readonly headers: Record<string, string>; readonly client: Untyped },
+    ClientError
+  > => {
+    const base = headersFor(tag, callOptions)
+    if (Either.isLeft(base)) return Effect.fail(base.left)
+    const headers: Record<string, string> = {
+      ...base.right,
+      [Header.target]: targetOf(topic, host),
+    }
+    if (limit !== undefined && Duration.isFinite(limit)) {
+      headers[Header.timeout] = String(Duration.toMillis(limit))
+    }
+    const address = hosts.recentAddress(host)
+    const ready = address === undefined ? undefined : pool.ready(address)
+    if (ready !== undefined) return Effect.succeed({ headers, client: ready })
+    const within = limit === undefined ? unlimited : limited(topic, host, tag, limit)
+    return Effect.map(
+      Effect.flatMap(
+        address === undefined ? hosts.readAddress(host, within) : Effect.succeed(address),
+        pool.clientOf,
+      ),
+      (client) => ({ headers, client }),
+    )
+  }
+  const send = (
+    host: string,
+    tag: string,
+    payload: unknown,
+    callOptions: CallOptions | undefined,
+    discard: boolean,
+    limit: Duration.Duration | undefined,
+  ) =>
+    Effect.flatMap(
+      Effect.suspend(() => connect(host, tag, callOptions, limit)),
+      ({ client, headers }) =>
+        client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
+    ).pipe(
+      // A host that could not be reached is looked up again next time (it may have moved).
+      Effect.tapError((error) => isUnreachable(error) ? hosts.forget(host) : Effect.void),
+    )
+  return { connect, send }
+}
 
 /** @internal A client of `group` for `options.topic`, its connections closed with the scope. */
 export const make = <R extends Rpc.Any>(
@@ -292,32 +456,14 @@ export const make = <R extends Rpc.Any>(
     const downTime = yield* checkDuration("serviceDownTime", options.serviceDownTime, 60_000)
     const timeout = yield* checkDuration("timeout", options.timeout, 60_000)
     if (options.credentials !== undefined) yield* checkCredentials(options.credentials)
-    const hosts = hostsOf(yield* RegistryTag, options.topic, downTime)
-    const pool = yield* connections(yield* Transport, untyped, options.credentials)
-    const connect = (host: string, tag: string, callOptions: CallOptions | undefined) =>
-      Effect.gen(function* () {
-        const headers = {
-          ...yield* headersFor(tag, callOptions),
-          [Header.target]: targetOf(options.topic, host),
-        }
-        const client = yield* pool(yield* hosts.addressOf(host))
-        return { headers, client }
-      })
-    const send = (
-      host: string,
-      tag: string,
-      payload: unknown,
-      callOptions: CallOptions | undefined,
-      discard: boolean,
-    ) =>
-      Effect.flatMap(
-        connect(host, tag, callOptions),
-        ({ client, headers }) =>
-          client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
-      ).pipe(
-        // A host that could not be reached is looked up again next time (it may have moved).
-        Effect.tapError((error) => isUnreachable(error) ? hosts.forget(host) : Effect.void),
-      )
+    const hosts = hostsOf(yield* RegistryTag, yield* Effect.clock, options.topic, downTime)
+    const pool = yield* connections(
+      yield* Transport,
+      untyped,
+      options.credentials,
+      options.topic,
+    )
+    const { connect, send } = requests(options.topic, headersFor, hosts, pool)
     const client: RemoteClient<Rpc.Any> = {
       topic: options.topic,
       versionCap: options.versionCap,
@@ -326,26 +472,23 @@ export const make = <R extends Rpc.Any>(
         return Either.isRight(parsed) && canSendVersion(cap, parsed.right)
       },
       call: (host, tag, payload, callOptions) =>
-        send(host, tag, payload, callOptions, false).pipe(
-          limited(options.topic, host, tag, timeout),
-        ) as never,
+        send(host, tag, payload, callOptions, false, timeout) as never,
       cast: (host, tag, payload, callOptions) =>
-        Effect.asVoid(send(host, tag, payload, callOptions, true)) as never,
+        Effect.asVoid(send(host, tag, payload, callOptions, true, undefined)) as never,
       fanout: (tag, payload, fanoutOptions) =>
         Effect.gen(function* () {
           const limit = yield* checkDuration("fanout timeout", fanoutOptions?.timeout, 30_000)
           const concurrency = yield* checkConcurrency(fanoutOptions?.concurrency)
           const up = yield* hosts.up
           return yield* Effect.forEach(up, (host) =>
-            send(host, tag, payload, fanoutOptions, false).pipe(
-              limited(options.topic, host, tag, limit),
+            send(host, tag, payload, fanoutOptions, false, limit).pipe(
               Effect.exit,
               Effect.map((exit) => ({ host, exit })),
             ), { concurrency })
         }) as never,
       stream: (host, tag, payload, callOptions) =>
         Stream.unwrap(Effect.map(
-          connect(host, tag, callOptions),
+          Effect.suspend(() => connect(host, tag, callOptions, undefined)),
           ({ client, headers }) =>
             client(tag, payload, { headers }) as Stream.Stream<unknown, unknown>,
         )) as never,
@@ -353,10 +496,11 @@ export const make = <R extends Rpc.Any>(
     return client as unknown as RemoteClient<R>
   })
 
+const unlimited: Within = (effect) => effect
+
 /** A call's time: past it, `CallTimedOut` (an infinite one never ends it). */
 const limited =
-  (topic: string, host: string, method: string, limit: Duration.Duration) =>
-  <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | CallTimedOut> =>
+  (topic: string, host: string, method: string, limit: Duration.Duration): Within => (effect) =>
     Duration.isFinite(limit)
       ? Effect.timeoutFail(effect, {
         duration: limit,

@@ -156,16 +156,23 @@ export class InvalidRemoteOption extends InvalidRemoteOptionBase<{
   }
 }
 
-const CallTimedOutBase: ReturnType<typeof Data.TaggedError<"CallTimedOut">> = Data
-  .TaggedError("CallTimedOut")
+const callTimedOutFields = {
+  host: Schema.String,
+  topic: Schema.String,
+  method: Schema.String,
+  limitMillis: Schema.Number,
+}
 
-/** @internal A host that did not answer a fan-out's call within its time. */
-export class CallTimedOut extends CallTimedOutBase<{
-  readonly host: string
-  readonly topic: string
-  readonly method: string
-  readonly limitMillis: number
-}> {
+// A schema class, though a client raises it: the client's deadline answers the call in place of
+// the server (see client.ts), through the same decoding as the server's answers.
+const CallTimedOutBase: Schema.TaggedErrorClass<
+  CallTimedOut,
+  "CallTimedOut",
+  { readonly _tag: Schema.tag<"CallTimedOut"> } & typeof callTimedOutFields
+> = Schema.TaggedError<CallTimedOut>()("CallTimedOut", callTimedOutFields)
+
+/** @internal A host that did not answer a call within the client's time limit. */
+export class CallTimedOut extends CallTimedOutBase {
   override get message(): string {
     return `Host ${JSON.stringify(this.host)} of topic ${
       JSON.stringify(this.topic)

@@ -13,6 +13,7 @@ import type { FromClientEncoded, FromServerEncoded, RequestEncoded } from "@effe
 import { constPong } from "@effect/rpc/RpcMessage"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
@@ -26,8 +27,17 @@ import {
   type Version,
 } from "../rpcVersion.ts"
 import { headerValue, Unauthorized } from "../rpcAuth.ts"
-import { Header, type Principal, principalHeader, RemoteFailure, targetOf } from "./api.ts"
 import {
+  handlerLimit,
+  Header,
+  type Principal,
+  principalHeader,
+  RemoteFailure,
+  targetOf,
+} from "./api.ts"
+import * as Deadlines from "./deadlines.ts"
+import {
+  HandlerTimedOut,
   MalformedRequest,
   NoSuchMethod,
   ServiceStopping,
@@ -50,6 +60,8 @@ export interface RouterOptions {
   readonly authenticate?:
     | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
     | undefined
+  /** The time a handler of a method that answers once is given, unless its method says. */
+  readonly handlerTimeout: Duration.Duration
   /** The most calls one client (connection) may have running at once. */
   readonly maxConcurrentPerConnection: number
   /** The most calls the server may have running at once, over all its connections. */
@@ -75,6 +87,13 @@ export interface Router {
 }
 
 const encodeFailure = Schema.encodeSync(RemoteFailure)
+
+/** The answer that ends request `requestId` with `failure`. */
+const failureExit = (requestId: string, failure: RemoteFailure): FromServerEncoded => ({
+  _tag: "Exit",
+  requestId,
+  exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
+})
 
 const headerOf = (request: RequestEncoded, name: string): string | undefined =>
   headerValue(request, name) ?? undefined
@@ -272,12 +291,51 @@ const refusals = (transport: RpcServer.Protocol["Type"]) => {
           `Refused ${printable(request.tag)}: ${failure.message}`,
         )
         : Effect.logDebug(`Refused ${printable(request.tag)}: ${failure.message}`),
-      transport.send(clientId, {
-        _tag: "Exit",
-        requestId: request.id,
-        exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
-      }),
+      transport.send(clientId, failureExit(request.id, failure)),
     )
+}
+
+/**
+ * The handler time limit of each route's methods, in milliseconds (`Infinity` for none), and
+ * what a call past it gets: `HandlerTimedOut`, and its handler interrupted (the interruption's
+ * own answer is dropped, the call being no longer tracked).
+ */
+const handlerDeadlines = (
+  transport: RpcServer.Protocol["Type"],
+  routes: ReadonlyArray<Route>,
+  state: State,
+  handlerTimeout: Duration.Duration,
+) => {
+  const limits = routes.map((r) =>
+    new Map(
+      [...r.methods].map(([tag, rpc]) => [
+        tag,
+        Duration.toMillis(handlerLimit(rpc as unknown as Rpc.AnyWithProps, handlerTimeout)),
+      ]),
+    )
+  )
+  const timedOut = (clientId: number, requestId: string, method: string, limitMillis: number) =>
+    Effect.suspend(() => {
+      const index = state.routeOf(clientId, requestId)
+      if (index === undefined) return Effect.void
+      state.finish(clientId, requestId)
+      return Effect.zipRight(
+        transport.send(
+          clientId,
+          failureExit(requestId, new HandlerTimedOut({ method, limitMillis })),
+        ),
+        state.writers[index]!(clientId, { _tag: "Interrupt", requestId }),
+      )
+    })
+  return (
+    deadlines: Deadlines.Deadlines,
+    clientId: number,
+    index: number,
+    request: RequestEncoded,
+  ) => {
+    const limit = limits[index]!.get(request.tag) ?? Infinity
+    return deadlines.add(limit, () => timedOut(clientId, request.id, request.tag, limit))
+  }
 }
 
 /**
@@ -290,21 +348,25 @@ const onMessages = (
   routes: ReadonlyArray<Route>,
   state: State,
   options: RouterOptions,
+  deadlines: Deadlines.Deadlines,
 ) => {
   const admit = admission(routes, state, options)
   const refuse = refusals(transport)
-  const onRequest = (clientId: number, request: RequestEncoded) =>
-    Effect.gen(function* () {
-      const principal = options.authenticate === undefined
-        ? Either.right(anonymous)
-        : yield* Effect.either(options.authenticate(request))
-      if (Either.isLeft(principal)) return yield* refuse(clientId, request, principal.left)
-      const admitted = admit(clientId, request, principal.right)
-      if (Either.isLeft(admitted)) return yield* refuse(clientId, request, admitted.left)
-      state.start(clientId, request.id, admitted.right)
-      const forwarded = withPrincipal(request, principal.right)
-      return yield* state.writers[admitted.right]!(clientId, forwarded)
-    })
+  const deadlineOf = handlerDeadlines(transport, routes, state, options.handlerTimeout)
+  const accept = (clientId: number, request: RequestEncoded, principal: Principal) => {
+    const admitted = admit(clientId, request, principal)
+    if (Either.isLeft(admitted)) return refuse(clientId, request, admitted.left)
+    const deadline = deadlineOf(deadlines, clientId, admitted.right, request)
+    state.start(clientId, request.id, admitted.right, deadline)
+    return state.writers[admitted.right]!(clientId, withPrincipal(request, principal))
+  }
+  const onRequest = (clientId: number, request: RequestEncoded): Effect.Effect<void> =>
+    options.authenticate === undefined
+      ? accept(clientId, request, anonymous)
+      : Effect.matchEffect(options.authenticate(request), {
+        onFailure: (failure) => refuse(clientId, request, failure),
+        onSuccess: (principal) => accept(clientId, request, principal),
+      })
   return (clientId: number, message: FromClientEncoded): Effect.Effect<void> => {
     switch (message._tag) {
       case "Request":
@@ -347,32 +409,37 @@ export const make = (
     )
     return {
       protocols,
-      run: Effect.zipRight(
-        Effect.forkScoped(forwardDisconnects),
-        transport.run(onMessages(transport, routes, state, options)),
-      ).pipe(Effect.scoped) as Effect.Effect<never>,
+      run: Effect.gen(function* () {
+        yield* Effect.forkScoped(forwardDisconnects)
+        const deadlines = yield* Deadlines.make
+        return yield* transport.run(onMessages(transport, routes, state, options, deadlines))
+      }).pipe(Effect.scoped) as Effect.Effect<never>,
       stopAccepting: state.stopAccepting,
       drained: state.drained,
       abandon: (failure) =>
         Effect.suspend(() => {
           const calls = state.takeAll()
           return Effect.as(
-            Effect.forEach(calls, ([clientId, requestId]) =>
-              transport.send(clientId, {
-                _tag: "Exit",
-                requestId,
-                exit: { _tag: "Failure", cause: { _tag: "Fail", error: encodeFailure(failure) } },
-              }), { discard: true }),
+            Effect.forEach(
+              calls,
+              ([clientId, requestId]) =>
+                transport.send(clientId, failureExit(requestId, failure)),
+              { discard: true },
+            ),
             calls.length,
           )
         }),
-      inFlight: Effect.sync(() =>
-        state.size()
-      ),
+      inFlight: Effect.sync(() => state.size()),
     }
   })
 
 const anonymous: Principal = { scheme: "none", name: "anonymous" }
+
+/** An accepted call: the route it went to, and its handler's deadline. */
+interface Call {
+  readonly route: number
+  readonly deadline: Deadlines.Deadline
+}
 
 /** Which route each accepted call went to, per client; whether new calls are refused. */
 const makeState = (routeCount: number) =>
@@ -381,7 +448,8 @@ const makeState = (routeCount: number) =>
       Array.from({ length: routeCount }),
       () => Mailbox.make<number>(),
     )
-    const calls = new Map<number, Map<string, number>>()
+    // Per client, per request: the route, and the handler's deadline (cancelled when it ends).
+    const calls = new Map<number, Map<string, Call>>()
     const drainedLatch = yield* Effect.makeLatch(false)
     let size = 0
     let stopping = false
@@ -397,17 +465,22 @@ const makeState = (routeCount: number) =>
         return stopping
       },
       size: () => size,
-      start: (clientId: number, requestId: string, index: number) => {
+      start: (clientId: number, requestId: string, route: number, deadline: Deadlines.Deadline) => {
         let client = calls.get(clientId)
         if (client === undefined) calls.set(clientId, client = new Map())
-        if (!client.has(requestId)) size++
-        client.set(requestId, index)
+        const earlier = client.get(requestId)
+        if (earlier === undefined) size++
+        else earlier.deadline.cancel()
+        client.set(requestId, { route, deadline })
       },
-      routeOf: (clientId: number, requestId: string) => calls.get(clientId)?.get(requestId),
+      routeOf: (clientId: number, requestId: string) => calls.get(clientId)?.get(requestId)?.route,
       running: (clientId: number) => calls.get(clientId)?.size ?? 0,
       finish: (clientId: number, requestId: string) => {
         const client = calls.get(clientId)
-        if (client?.delete(requestId)) {
+        const call = client?.get(requestId)
+        if (client !== undefined && call !== undefined) {
+          call.deadline.cancel()
+          client.delete(requestId)
           size--
           if (client.size === 0) calls.delete(clientId)
           settle()
@@ -417,7 +490,10 @@ const makeState = (routeCount: number) =>
       takeAll: () => {
         const all: Array<readonly [number, string]> = []
         for (const [clientId, client] of calls) {
-          for (const requestId of client.keys()) all.push([clientId, requestId])
+          for (const [requestId, call] of client) {
+            call.deadline.cancel()
+            all.push([clientId, requestId])
+          }
         }
         calls.clear()
         size = 0
@@ -427,6 +503,7 @@ const makeState = (routeCount: number) =>
       forget: (clientId: number) => {
         const client = calls.get(clientId)
         if (client === undefined) return
+        for (const call of client.values()) call.deadline.cancel()
         size -= client.size
         calls.delete(clientId)
         settle()

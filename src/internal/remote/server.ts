@@ -111,6 +111,7 @@ export const serve = (
         host: request.host,
         topic: request.topic,
         authenticate: options.authenticate,
+        handlerTimeout: options.handlerTimeout,
         maxConcurrentPerConnection: options.maxConcurrentPerConnection,
         maxConcurrent: options.maxConcurrent,
       },
@@ -122,7 +123,7 @@ export const serve = (
       // connection with it, and the router would track the call forever).
       RpcServer.make(endpoint.group, { disableFatalDefects: true }).pipe(
         Effect.provide(
-          Context.merge(endpoint.handlers, guard(options.handlerTimeout)).pipe(
+          Context.merge(endpoint.handlers, guard).pipe(
             Context.add(RpcServer.Protocol, router.protocols[index]!),
           ),
         ),

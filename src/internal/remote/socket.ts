@@ -287,11 +287,14 @@ const connectSocket = (address: string, clients: Context.Context<Socket.WebSocke
         ),
       )
       return {
-        send: (request: FromClientEncoded) =>
+        send: (request: FromClientEncoded) => {
+          // An open connection is used as it is: the lock only keeps two first requests from
+          // opening two connections.
+          if (current !== undefined) return current.protocol.send(request)
           // What is not a request belongs to a connection that is gone with its calls.
-          request._tag !== "Request" && current === undefined
-            ? Effect.void
-            : Effect.flatMap(connection, (opened) => opened.protocol.send(request)),
+          if (request._tag !== "Request") return Effect.void
+          return Effect.flatMap(connection, (opened) => opened.protocol.send(request))
+        },
         supportsAck: true,
         supportsTransferables: false,
       }
