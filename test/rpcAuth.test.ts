@@ -97,6 +97,18 @@ describe("HMAC-signed requests", () => {
       expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
     }))
 
+  it.effect("one signer's nonces never repeat; two signers' differ in their random half", () =>
+    Effect.gen(function* () {
+      const first = signRequest(alice)
+      const second = signRequest(alice)
+      const nonces: Array<string> = []
+      for (let i = 0; i < 1_000; i++) nonces.push(header(yield* first(request()), "x-em-nonce")!)
+      expect(new Set(nonces).size).toBe(1_000)
+      expect(nonces.every((nonce) => /^[0-9a-f]{32}$/.test(nonce))).toBe(true)
+      const other = header(yield* second(request()), "x-em-nonce")!
+      expect(other.slice(0, 16)).not.toBe(nonces[0]!.slice(0, 16))
+    }))
+
   it.effect("a changed payload, method or timestamp, or another secret, is a bad signature", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(START)
@@ -267,6 +279,27 @@ describe("the replay cache", () => {
       const fresh = yield* signRequest(alice)(request())
       expect(yield* verify(fresh)).toEqual({ principal: "alice", scheme: "hmac" })
       expect(yield* verify.remembered).toBe(3)
+    }))
+
+  it.effect("keeps its order over thousands of requests: each accepted once, every replay refused", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys, { replayCacheSize: 800 })
+      const sign = signRequest(alice)
+      const accepted: Array<RequestEncoded> = []
+      for (let i = 0; i < 3_000; i++) {
+        const signed = yield* sign(request())
+        yield* verify(signed)
+        accepted.push(signed)
+        if (i % 10 === 9) yield* TestClock.adjust(1) // ten requests per millisecond
+      }
+      expect(yield* verify.remembered).toBe(800)
+      const replays: Array<unknown> = []
+      for (const index of [0, 2_199, 2_200, 2_999]) {
+        replays.push(refusal(yield* Effect.flip(verify(accepted[index]!))))
+      }
+      expect(replays).toEqual([0, 1, 2, 3].map(() => ({ reason: "replayed", principal: "alice" })))
+      expect(yield* verify(yield* sign(request()))).toEqual({ principal: "alice", scheme: "hmac" })
     }))
 
   it.effect("forgets a nonce twice the skew after accepting it", () =>
