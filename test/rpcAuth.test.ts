@@ -12,6 +12,7 @@ import {
   type Credentials,
   type HmacCredentials,
   makeVerifier,
+  signedText,
   signRequest,
   type TokenCredentials,
   Unauthorized,
@@ -95,6 +96,33 @@ describe("HMAC-signed requests", () => {
       expect(header(signed, "x-em-signature")).toMatch(/^[0-9a-f]{64}$/)
       expect(signed.payload).toEqual({ a: 1 })
       expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
+    }))
+
+  it("signs the canonical JSON of context, method, time, nonce, key, routing headers, payload", () => {
+    const payload = { z: [1, "é ☕"], a: { y: null, x: new Uint8Array([0, 255]) } }
+    const signed = request("build", payload, [["x-em-target", `["compute","n1"]`], [
+      "x-em-version",
+      "6.1",
+    ]])
+    expect(signedText(signed, "1700000000000", "ab".repeat(16), "alice")).toBe(
+      `["effect-manager-rpc-hmac-sha256-v2","build","1700000000000","${"ab".repeat(16)}",` +
+        `"alice",null,"6.1","[\\"compute\\",\\"n1\\"]",` +
+        `{"a":{"x":{"$bytes":"00ff"},"y":null},"z":[1,"é ☕"]}]`,
+    )
+    expect(signedText(request("build", { n: 1n }), "1", "ab".repeat(16), "alice")).toBeUndefined()
+  })
+
+  it.effect("a payload with text beyond ASCII is signed and verified", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const signed = yield* signRequest(alice)(request("ping", { name: "café ☕ 𝄞" }))
+      expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
+      const changed = { ...signed, payload: { name: "cafe ☕ 𝄞" } }
+      expect(refusal(yield* Effect.flip(verify(changed)))).toEqual({
+        reason: "bad signature",
+        principal: "alice",
+      })
     }))
 
   it.effect("one signer's nonces never repeat; two signers' differ in their random half", () =>

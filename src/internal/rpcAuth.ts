@@ -211,16 +211,27 @@ export const signedText = (
   timestamp: string,
   nonce: string,
   keyId: string,
-): string | undefined =>
-  canonicalJson([
+): string | undefined => {
+  // The canonical JSON of the array [context, tag, timestamp, nonce, key id, ...routing headers,
+  // payload]: its strings and nulls are written by JSON.stringify as canonicalJson would.
+  let payload: string
+  try {
+    payload = writeCanonical(request.payload) ?? "null"
+  } catch {
+    return undefined
+  }
+  const head = JSON.stringify([
     "effect-manager-rpc-hmac-sha256-v2",
     request.tag,
     timestamp,
     nonce,
     keyId,
-    ...ROUTING_HEADERS.map((name) => headerValue(request, name)),
-    request.payload,
+    headerValue(request, ROUTING_HEADERS[0]!),
+    headerValue(request, ROUTING_HEADERS[1]!),
+    headerValue(request, ROUTING_HEADERS[2]!),
   ])
+  return `${head.slice(0, -1)},${payload}]`
+}
 
 const encoder = new TextEncoder()
 
@@ -232,11 +243,29 @@ const hex = (bytes: ArrayLike<number>): string => {
   return out
 }
 
+// Scratch space for `utf8`, grown as needed: signing is synchronous, no two calls share it.
+let scratch = new Uint8Array(512)
+
+/**
+ * A text's UTF-8 bytes: ASCII (every signed text but those with non-ASCII payload strings) is
+ * copied into `scratch` without allocating; the rest goes through TextEncoder. The bytes are
+ * read before the next call.
+ */
+const utf8 = (text: string): Uint8Array => {
+  if (text.length > scratch.length) scratch = new Uint8Array(2 * text.length)
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code >= 0x80) return encoder.encode(text)
+    scratch[i] = code
+  }
+  return scratch.subarray(0, text.length)
+}
+
 // Synchronous and in plain JavaScript (see hmacSha256.ts): WebCrypto's sign is asynchronous and
 // was most of what authentication cost per request.
 const signerOf = (secret: string): Signer => {
   const sign = hmacSha256(encoder.encode(secret))
-  return (text) => hex(sign(encoder.encode(text)))
+  return (text) => hex(sign(utf8(text)))
 }
 
 /**
