@@ -24,9 +24,13 @@ import type * as RpcGroup from "@effect/rpc/RpcGroup"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type { CapabilityBus } from "./CapabilityBus.ts"
+import { tag as CapabilityBusTag } from "./internal/capabilityBus.ts"
+import type { InvalidOption } from "./internal/options.ts"
 import * as internalApi from "./internal/remote/api.ts"
+import * as internalCapabilities from "./internal/remote/capabilities.ts"
 import * as internalClient from "./internal/remote/client.ts"
 import type { InvalidRemoteOption } from "./internal/remote/errors.ts"
 import type * as internalAuth from "./internal/rpcAuth.ts"
@@ -726,3 +730,155 @@ export {
    */
   TransportError,
 } from "./internal/remote/transport.ts"
+
+/**
+ * The API a scheduler service serves for capability reports (namespace "capabilities", 1.0):
+ * `report`, a batch of {@link CapabilityReport}s, answered with the receiver's incarnation and
+ * the reports it refused ({@link ReportRefused}). A scheduler's manager serves it with
+ * {@link capabilityReceiver}; {@link layerCapabilityPublisher} calls it.
+ *
+ * @example
+ * ```ts
+ * import * as Clock from "effect/Clock"
+ * import * as Effect from "effect/Effect"
+ * import * as Remote from "effect-manager/Remote"
+ *
+ * // What a scheduler on "scheduler-1" answers to one report.
+ * const receipt = Effect.gen(function* () {
+ *   const schedulers = yield* Remote.client(Remote.CapabilityApi, { topic: "scheduler" })
+ *   return yield* schedulers.call("scheduler-1", "report", {
+ *     reports: [{
+ *       host: "compute-1", service: "compute", manager: "Compute",
+ *       capabilities: { freeRamMb: 2048 }, timestamp: yield* Clock.currentTimeMillis, sequence: 1,
+ *     }],
+ *   })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export const CapabilityApi: typeof internalCapabilities.CapabilityApi =
+  internalCapabilities.CapabilityApi
+
+/**
+ * The options of {@link capabilityReceiver}: `maxSkew`, how far a report's timestamp may be from
+ * the scheduler's `Clock` (5 minutes by default); `anyHost`, the principals that may report for
+ * any host (any other authenticated sender reports only for the host its principal is named
+ * after; without authentication every sender may report for any host).
+ *
+ * @example
+ * ```ts
+ * import type * as Remote from "effect-manager/Remote"
+ *
+ * const options: Remote.CapabilityReceiverOptions = { maxSkew: "1 minute", anyHost: ["relay"] }
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export interface CapabilityReceiverOptions extends internalCapabilities.ReceiverOptions {}
+
+/**
+ * A scheduler's side of the capability reports: an endpoint of {@link CapabilityApi} for its
+ * manager's `additionalEndpoints`. Each report of a batch is checked — its envelope, its
+ * timestamp against the `Clock`, its host against the sender's principal — and the good ones
+ * are published on the context's `CapabilityBus`, which the process's `Scheduler` consumes as
+ * it would local reports. Refused reports come back in the receipt, and a batch with refusals
+ * is a warning naming the sender and the first reason; the scheduler serves on.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import { Manager } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
+ *
+ * class Placement extends Context.Tag("Placement")<Placement, object>() {}
+ *
+ * // Its service needs a CapabilityBus (CapabilityBus.layer()) and a Remote.layerServer().
+ * const PlacementManager = Manager.layer(Placement, Effect.gen(function* () {
+ *   return { service: {}, additionalEndpoints: [yield* Remote.capabilityReceiver()] }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export const capabilityReceiver: (
+  options?: CapabilityReceiverOptions,
+) => Effect.Effect<RemoteEndpoint, InvalidRemoteOption, CapabilityBus> =
+  internalCapabilities.receiver
+
+/**
+ * The options of {@link layerCapabilityPublisher}: the schedulers' `topic` ("scheduler" by
+ * default), the `credentials` reports are signed with, `serviceDownTime` (when a scheduler's
+ * record says it is down, 60 s), `timeout` (one send to one scheduler, 10 s), `retryInterval`
+ * (how often the registry is read for schedulers, and the wait after a failed send, 1 s) and
+ * `capacity` (this process's own subscribers' buffer, as `CapabilityBus`'s).
+ *
+ * @example
+ * ```ts
+ * import type * as Remote from "effect-manager/Remote"
+ *
+ * const options: Remote.CapabilityPublisherOptions = { topic: "scheduler", retryInterval: "2 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export interface CapabilityPublisherOptions extends internalCapabilities.PublisherOptions {}
+
+/**
+ * A `CapabilityBus` whose reports go to every up scheduler of a topic, for the services of a
+ * process that has no scheduler of its own (nova's fan-out cast to the scheduler topic).
+ * `publish` checks the report, keeps it as its manager's latest and returns: it never waits for
+ * a scheduler. One sender per scheduler sends it every latest report it has not acknowledged,
+ * in one batch: a slow scheduler skips intermediate reports, never the latest one; one that
+ * cannot be reached is tried again every `retryInterval` and then gets the latest report of each
+ * manager (memory: one report per manager). A scheduler that restarted is sent everything again.
+ *
+ * @example
+ * ```ts
+ * import * as Layer from "effect/Layer"
+ * import { Service, ServiceRegistry } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
+ *
+ * const Compute = Service.layer({ host: "compute-1", topic: "compute" }).pipe(
+ *   Layer.provide(Remote.layerCapabilityPublisher({ topic: "scheduler" })),
+ *   Layer.provide(Layer.merge(Remote.layerMemory, ServiceRegistry.layerMemory)),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export const layerCapabilityPublisher = (
+  options?: CapabilityPublisherOptions,
+): Layer.Layer<
+  CapabilityBus,
+  InvalidRemoteOption | InvalidOption,
+  Transport | ServiceRegistry
+> => Layer.scoped(CapabilityBusTag, internalCapabilities.publisher(options))
+
+export {
+  /**
+   * A capability report a scheduler would not take: its host, service and manager, the reason
+   * (`"malformed"`, `"timestamp too far from the scheduler's clock"`, `"host is not the
+   * sender's"`) and what was wrong.
+   *
+   * @example
+   * ```ts
+   * import * as Remote from "effect-manager/Remote"
+   *
+   * const refused = new Remote.ReportRefused({
+   *   host: "compute-1", service: "compute", manager: "Compute",
+   *   reason: "host is not the sender's", detail: "sent by \"compute-2\"",
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ReportRefused,
+} from "./internal/remote/capabilities.ts"
