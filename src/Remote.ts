@@ -6,7 +6,8 @@
  *   the version it appeared in with the {@link Since} annotation.
  * - A manager serves it: `Manager.layer`'s `build` returns `api: yield* Remote.endpoint(group,
  *   handlers)` (the handlers close over the manager's state); `additionalEndpoints` serve more.
- * - A service serves its managers' endpoints, and {@link BaseApi} (`ping`, `status`), when its
+ * - A service serves its managers' endpoints, and {@link BaseApi} (`ping`, `status`,
+ *   `capabilities`), when its
  *   layer has a server ({@link layerServer}): it starts after `preStart`, before `postStart`,
  *   and its address goes into the service record.
  * - A {@link client} of a group and a topic calls one host, casts, fans out to every host up,
@@ -38,7 +39,7 @@ import * as internalServer from "./internal/remote/server.ts"
 import type * as serving from "./internal/remote/serving.ts"
 import * as internalTransport from "./internal/remote/transport.ts"
 import type { RemoteEndpoint } from "./Manager.ts"
-import type { ServiceRegistry } from "./ServiceRegistry.ts"
+import type { ServiceRegistry, ServiceRegistryError } from "./ServiceRegistry.ts"
 
 /**
  * The annotation of the version of its API a method appeared in (oslo's per-method version).
@@ -210,9 +211,10 @@ export const api: <R extends Rpc.Any>(
 
 /**
  * The API every service answers besides its managers' (nova's `BaseRPCAPI`, namespace
- * `baseapi`, version 1.1): `ping` echoes its argument with the host and topic that answered,
- * `status` says the service's state and what it serves. A client tells "host down" from
- * "method failed" with them.
+ * `baseapi`, version 1.2): `ping` echoes its argument with the host and topic that answered,
+ * `status` (1.1) says the service's state and what it serves, `capabilities` (1.2) gives the
+ * latest capability report each of its managers published (see {@link pullCapabilities}). A
+ * client tells "host down" from "method failed" with them.
  *
  * @example
  * ```ts
@@ -860,6 +862,67 @@ export const layerCapabilityPublisher = (
   InvalidRemoteOption | InvalidOption,
   Transport | ServiceRegistry
 > => Layer.scoped(CapabilityBusTag, internalCapabilities.publisher(options))
+
+/**
+ * The options of {@link pullCapabilities}: the `credentials` its calls are signed with, the
+ * `timeout` each host is given (10 s by default) and how many hosts of a topic are asked at once
+ * (`concurrency`, 16).
+ *
+ * @example
+ * ```ts
+ * import type * as Remote from "effect-manager/Remote"
+ *
+ * const options: Remote.PullCapabilitiesOptions = { timeout: "2 seconds" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export interface PullCapabilitiesOptions extends internalCapabilities.PullOptions {}
+
+/**
+ * What a scheduler does when it starts (nova's schedulers ask the services to publish "soon after
+ * the start of the scheduler"): asks every up service of `topics` for the latest report of each
+ * of its managers ({@link BaseApi}'s `capabilities`, one fan-out per topic, all topics at once)
+ * and publishes them on the context's `CapabilityBus`, so that its `Scheduler` knows every host
+ * after one round trip instead of one `publishInterval`. Returns how many reports it published.
+ * A host that does not answer, or runs a version without `capabilities`, is skipped.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import type { CapabilityBus, ServiceRegistry } from "effect-manager"
+ * import { Manager } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
+ *
+ * class Placement extends Context.Tag("Placement")<Placement, object>() {}
+ *
+ * const PlacementManager = Manager.layer(Placement, Effect.gen(function* () {
+ *   const context = yield* Effect.context<
+ *     CapabilityBus.CapabilityBus | Remote.Transport | ServiceRegistry.ServiceRegistry
+ *   >()
+ *   return {
+ *     service: {},
+ *     additionalEndpoints: [yield* Remote.capabilityReceiver()],
+ *     postStart: Effect.asVoid(
+ *       Effect.provide(Effect.orDie(Remote.pullCapabilities(["compute"])), context),
+ *     ),
+ *   }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category capabilities
+ */
+export const pullCapabilities: (
+  topics: ReadonlyArray<string>,
+  options?: PullCapabilitiesOptions,
+) => Effect.Effect<
+  number,
+  InvalidRemoteOption | ServiceRegistryError,
+  CapabilityBus | Transport | ServiceRegistry
+> = internalCapabilities.pull
 
 export {
   /**

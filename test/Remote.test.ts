@@ -129,7 +129,7 @@ describe("Remote: a manager's API served by its service", () => {
       const record = Option.getOrThrow(yield* registry.get("node-1", "compute"))
       expect(record.endpoint).toEqual({
         address: "memory://127.0.0.1:1",
-        apis: [{ version: "6.1" }, { namespace: "baseapi", version: "1.1" }],
+        apis: [{ version: "6.1" }, { namespace: "baseapi", version: "1.2" }],
       })
     }).pipe(Effect.provide(network)))
 })
@@ -273,7 +273,7 @@ describe("Remote: oslo's version rules on the wire", () => {
       )
       const registry = yield* ServiceRegistry.ServiceRegistry
       expect(Option.getOrThrow(yield* registry.get("h", "t")).endpoint?.apis).toEqual([
-        { namespace: "baseapi", version: "1.1" },
+        { namespace: "baseapi", version: "1.2" },
         { namespace: "small", version: "1.0" },
       ])
     }).pipe(Effect.provide(network)))
@@ -1032,7 +1032,7 @@ describe("Remote: more than one API per service, and streams", () => {
       const record = Option.getOrThrow(yield* registry.get("node-1", "admin"))
       // R2's order: the managers' own APIs (none here), the built-in one, the additional ones
       expect(record.endpoint?.apis).toEqual([
-        { namespace: "baseapi", version: "1.1" },
+        { namespace: "baseapi", version: "1.2" },
         { namespace: "admin", version: "2.3" },
         { namespace: "watch", version: "1.0" },
       ])

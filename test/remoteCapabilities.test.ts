@@ -81,6 +81,7 @@ const startCompute = (
   values: ReadonlyArray<number>,
   scope: Scope.Scope,
   publisher: Remote.CapabilityPublisherOptions = {},
+  serve = false,
 ) =>
   Layer.buildWithScope(
     Service.layer(
@@ -103,7 +104,10 @@ const startCompute = (
           ),
         }),
       ),
-    ).pipe(Layer.provide(Remote.layerCapabilityPublisher(publisher))),
+    ).pipe(
+      Layer.provide(Remote.layerCapabilityPublisher(publisher)),
+      Layer.provide(serve ? Remote.layerServer() : Layer.empty),
+    ),
     scope,
   )
 
@@ -229,6 +233,31 @@ describe("Remote: capability reports across processes", () => {
       yield* advance(1_000)
       yield* settle
       expect(yield* Ref.get(received)).toEqual(["node-1 1@660000"])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a scheduler that starts pulls every up host's latest reports at once (pullCapabilities)", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      // Publishers that would not look for a scheduler for a minute.
+      const slow = { retryInterval: "1 minute" } as const
+      for (const [host, ram] of [["node-1", 100], ["node-2", 200]] as const) {
+        yield* startCompute(host, [ram], scope, slow, true)
+      }
+      yield* startCompute("node-3", [300], scope, slow) // no RPC server: nothing to ask
+      yield* advance(1_000)
+      const bus = yield* Scope.extend(CapabilityBus.make(), scope)
+      const reports = yield* Scope.extend(bus.subscribe, scope)
+      const pulled = yield* Remote.pullCapabilities(["compute"]).pipe(
+        Effect.provideService(CapabilityBus.CapabilityBus, bus),
+      )
+      expect(pulled).toBe(2)
+      const received = yield* Stream.runCollect(Stream.take(reports, 2))
+      expect(
+        [...received].map((r) =>
+          `${r.host} ${(r.capabilities as { freeRamMb: number }).freeRamMb}@${r.timestamp}`
+        ).sort(),
+      )
+        .toEqual(["node-1 100@0", "node-2 200@0"])
     }).pipe(Effect.provide(network)))
 
   it.scoped("options that cannot work are typed errors naming the option", () =>

@@ -23,6 +23,7 @@ import type * as ServiceRegistryApi from "../ServiceRegistry.ts"
 import type { ServiceRegistryError } from "../ServiceRegistry.ts"
 import { ServiceRegistry } from "../ServiceRegistry.ts"
 import * as bounded from "./bounded.ts"
+import type { CapabilityReport } from "../Capabilities.ts"
 import * as Capabilities from "./capabilities.ts"
 import * as CapabilityBus from "./capabilityBus.ts"
 import { lifecycleTagOf, TypeId as ManagerTypeId } from "./manager.ts"
@@ -326,6 +327,8 @@ interface Run {
   registered: boolean
   /** The RPC server of the context, if it has one: it serves the managers' endpoints. */
   readonly remote: RemoteServer | undefined
+  /** The latest capability report each manager published, by manager (`BaseApi.capabilities`). */
+  readonly published: Map<string, CapabilityReport>
   /** The server once it runs, and the scope it runs in (closed when a stop has drained it). */
   server: { readonly running: RunningServer; readonly scope: Scope.CloseableScope } | undefined
   state: Service.ServiceState
@@ -479,6 +482,7 @@ const startServer = (run: Run) =>
       topic,
       endpoints: run.lifecycles.flatMap((lifecycle) => lifecycle.endpoints),
       state: Effect.sync(() => run.state),
+      capabilities: Effect.sync(() => [...run.published.values()]),
     }).pipe(
       Scope.extend(scope),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))),
@@ -801,7 +805,12 @@ const publishCapabilities = (run: Run): Effect.Effect<Effect.Effect<void>, never
           Capabilities.reports({ host, service: topic, manager }, capabilities, {
             publishInterval: run.config.publishInterval,
           }).pipe(
-            Stream.runForEach(bus.value.publish),
+            Stream.runForEach((report) =>
+              Effect.tap(
+                bus.value.publish(report),
+                () => Effect.sync(() => run.published.set(manager, report)),
+              )
+            ),
             // A bus shut down before the service interrupts the publisher: nothing to report.
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(
@@ -965,6 +974,7 @@ const build = (config: Resolved, managers: ReadonlyArray<Manager.AnyManagerLayer
       attempted: [],
       registered: false,
       remote: Option.getOrUndefined(yield* Effect.serviceOption(RemoteServer)),
+      published: new Map(),
       server: undefined,
       state: "running",
       attributes: {

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { CapabilityReport } from "../../Capabilities.ts"
 import { compatible, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { type Endpoint, EndpointTypeId } from "./endpoint.ts"
 import {
@@ -297,6 +298,13 @@ export type BaseApiRpcs =
     typeof Guard
   >
   | Rpc.Rpc<"status", typeof Schema.Void, typeof RemoteStatus, typeof Schema.Never, typeof Guard>
+  | Rpc.Rpc<
+    "capabilities",
+    typeof Schema.Void,
+    Schema.Array$<typeof CapabilityReport>,
+    typeof Schema.Never,
+    typeof Guard
+  >
 
 /** @internal */
 export const BaseApi: RpcGroup.RpcGroup<BaseApiRpcs> = api(
@@ -306,6 +314,7 @@ export const BaseApi: RpcGroup.RpcGroup<BaseApiRpcs> = api(
       success: PingReply,
     }),
     Rpc.make("status", { success: RemoteStatus }).annotate(Since, "1.1"),
+    Rpc.make("capabilities", { success: Schema.Array(CapabilityReport) }).annotate(Since, "1.2"),
   ),
   { namespace: "baseapi" },
 )

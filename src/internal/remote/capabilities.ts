@@ -17,6 +17,7 @@ import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
@@ -29,7 +30,7 @@ import { make as makeBus, tag as BusTag } from "../capabilityBus.ts"
 import type { InvalidOption } from "../options.ts"
 import type { Credentials } from "../rpcAuth.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
-import { api, endpoint, type Guard, Principal } from "./api.ts"
+import { api, BaseApi, endpoint, type Guard, Principal } from "./api.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { make as makeClient } from "./client.ts"
 import { InvalidRemoteOption } from "./errors.ts"
@@ -406,3 +407,53 @@ export const publisher = (
       },
     }
   })
+
+// --- the pull at a scheduler's start -----------------------------------------------------------
+
+/** @internal The options of a pull. */
+export interface PullOptions {
+  /** What the calls are signed with; none by default. */
+  readonly credentials?: Credentials | undefined
+  /** How long each host is given; 10 s by default. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How many hosts of a topic are asked at once; 16 by default. */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * @internal Asks every up service of `topics` for the latest report of each of its managers
+ * (`BaseApi.capabilities`, one fan-out per topic, all at once) and publishes them on the
+ * context's `CapabilityBus`: how many were published. A host that does not answer, or serves a
+ * `BaseApi` older than 1.2, is skipped (a debug line); its next report comes as usual.
+ */
+export const pull = (
+  topics: ReadonlyArray<string>,
+  options?: PullOptions,
+): Effect.Effect<
+  number,
+  InvalidRemoteOption | ServiceRegistry.ServiceRegistryError,
+  CapabilityBus.CapabilityBus | Transport | ServiceRegistry.ServiceRegistry
+> =>
+  Effect.gen(function* () {
+    const bus = yield* BusTag
+    const perTopic = yield* Effect.forEach(topics, (topic) =>
+      Effect.gen(function* () {
+        const client = yield* makeClient(BaseApi, { topic, credentials: options?.credentials })
+        const answers = yield* client.fanout("capabilities", undefined, {
+          timeout: options?.timeout ?? "10 seconds",
+          concurrency: options?.concurrency,
+        })
+        let published = 0
+        for (const { exit, host } of answers) {
+          if (Exit.isFailure(exit)) {
+            yield* Effect.logDebug(`No capabilities from ${host} of ${topic}`, exit.cause)
+            continue
+          }
+          for (const report of exit.value) {
+            if (Exit.isSuccess(yield* Effect.exit(bus.publish(report)))) published++
+          }
+        }
+        return published
+      }), { concurrency: "unbounded" })
+    return perTopic.reduce((sum, count) => sum + count, 0)
+  }).pipe(Effect.scoped)

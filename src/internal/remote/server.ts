@@ -50,9 +50,12 @@ export interface ServerOptions {
     | undefined
 }
 
-const baseApiVersion: Version = { major: 1, minor: 1, revision: 0 }
+const baseApiVersion: Version = { major: 1, minor: 2, revision: 0 }
 
-/** The built-in endpoint: `ping` and `status` of this service. */
+/**
+ * The built-in endpoint: `ping`, `status`, and `capabilities` (the latest report each manager
+ * published, which a scheduler that starts pulls: `Remote.pullCapabilities`).
+ */
 const baseEndpoint = (request: ServeRequest, apis: ServerInfo["apis"]) =>
   Effect.map(
     BaseApi.toHandlersContext({
@@ -64,6 +67,7 @@ const baseEndpoint = (request: ServeRequest, apis: ServerInfo["apis"]) =>
           state,
           endpoints: apis,
         })),
+      capabilities: () => request.capabilities,
     }),
     (handlers): Served => {
       const endpoint: EndpointImpl = {

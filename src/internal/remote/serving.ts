@@ -8,6 +8,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type { CapabilityReport } from "../../Capabilities.ts"
 import type { Version } from "../rpcVersion.ts"
 import type { Endpoint } from "./endpoint.ts"
 import type { TransportError } from "./errors.ts"
@@ -46,6 +47,8 @@ export interface ServeRequest {
   readonly endpoints: ReadonlyArray<Served>
   /** The service's state, for `status`. */
   readonly state: Effect.Effect<string>
+  /** The latest capability report each of its managers published, for `capabilities`. */
+  readonly capabilities: Effect.Effect<ReadonlyArray<CapabilityReport>>
 }
 
 /** @internal Serves a service's endpoints; `Service` finds it in the context of its layer. */
