@@ -77,8 +77,8 @@ export const Header = {
   timeout: "x-em-timeout",
 } as const
 
-/** @internal Every failure a server may answer a request with, whatever the method. */
-export const RemoteFailure: Schema.Union<[
+/** @internal The schemas of the failures a server answers with. */
+export type RemoteFailureMembers = [
   typeof UnsupportedVersion,
   typeof NoSuchMethod,
   typeof ServiceStopping,
@@ -86,7 +86,10 @@ export const RemoteFailure: Schema.Union<[
   typeof Unauthorized,
   typeof MalformedRequest,
   typeof TooManyRequests,
-]> = Schema.Union(
+]
+
+/** @internal Every failure a server may answer a request with, whatever the method. */
+export const RemoteFailure: Schema.Union<RemoteFailureMembers> = Schema.Union(
   UnsupportedVersion,
   NoSuchMethod,
   ServiceStopping,
@@ -104,16 +107,8 @@ export type RemoteFailure = Schema.Schema.Type<typeof RemoteFailure>
  * server's refusals, and the client's own time limit (answered by the client in the server's
  * place, see `client.ts`).
  */
-export const GuardFailure: Schema.Union<[
-  typeof UnsupportedVersion,
-  typeof NoSuchMethod,
-  typeof ServiceStopping,
-  typeof HandlerTimedOut,
-  typeof Unauthorized,
-  typeof MalformedRequest,
-  typeof TooManyRequests,
-  typeof CallTimedOut,
-]> = Schema.Union(...RemoteFailure.members, CallTimedOut)
+export const GuardFailure: Schema.Union<[...RemoteFailureMembers, typeof CallTimedOut]> = Schema
+  .Union(...RemoteFailure.members, CallTimedOut)
 
 const GuardBase: RpcMiddleware.TagClass<
   Guard,
