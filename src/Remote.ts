@@ -26,12 +26,14 @@ import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { CapabilityBus } from "./CapabilityBus.ts"
 import { tag as CapabilityBusTag } from "./internal/capabilityBus.ts"
 import type { InvalidOption } from "./internal/options.ts"
 import * as internalApi from "./internal/remote/api.ts"
 import * as internalCapabilities from "./internal/remote/capabilities.ts"
+import * as internalPlacement from "./internal/remote/placement.ts"
 import * as internalClient from "./internal/remote/client.ts"
 import type { InvalidRemoteOption } from "./internal/remote/errors.ts"
 import type * as internalAuth from "./internal/rpcAuth.ts"
@@ -39,6 +41,7 @@ import * as internalServer from "./internal/remote/server.ts"
 import type * as serving from "./internal/remote/serving.ts"
 import * as internalTransport from "./internal/remote/transport.ts"
 import type { RemoteEndpoint } from "./Manager.ts"
+import type { Scheduler, SelectOptions } from "./Scheduler.ts"
 import type { ServiceRegistry, ServiceRegistryError } from "./ServiceRegistry.ts"
 
 /**
@@ -923,6 +926,110 @@ export const pullCapabilities: (
   InvalidRemoteOption | ServiceRegistryError,
   CapabilityBus | Transport | ServiceRegistry
 > = internalCapabilities.pull
+
+/**
+ * The host a scheduler chose for a request ({@link schedulerApi}'s `select`): its name, and the
+ * service (topic) and manager whose report made it a candidate.
+ *
+ * @example
+ * ```ts
+ * import * as Remote from "effect-manager/Remote"
+ *
+ * const placement: Remote.Placement = { host: "compute-2", service: "compute", manager: "Compute" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category scheduling
+ */
+export const Placement: typeof internalPlacement.Placement = internalPlacement.Placement
+
+/**
+ * The host a scheduler chose; see the schema {@link Placement}.
+ *
+ * @since 0.1.0
+ * @category scheduling
+ */
+export type Placement = internalPlacement.Placement
+
+/**
+ * The options of {@link schedulerApi}: its `namespace` ("scheduler" by default) and the version
+ * `select` appeared in (`since`, "1.0").
+ *
+ * @example
+ * ```ts
+ * import type * as Remote from "effect-manager/Remote"
+ *
+ * const options: Remote.SchedulerApiOptions = { namespace: "scheduler", since: "4.0" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category scheduling
+ */
+export interface SchedulerApiOptions extends internalPlacement.SchedulerApiOptions {}
+
+/**
+ * A scheduler's remote API (nova's `select_destinations`) for requests of a schema of yours: its
+ * one method, `select`, answers the chosen {@link Placement}, or fails with the scheduler's
+ * `NoValidHost` (how many hosts there were and how many each filter removed), typed on the
+ * client. Serve it with {@link schedulerEndpoint}; call it with {@link client}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ * import * as Remote from "effect-manager/Remote"
+ *
+ * const PlacementApi = Remote.schedulerApi(Schema.Struct({ ramMb: Schema.Number }))
+ *
+ * const place = Effect.gen(function* () {
+ *   const schedulers = yield* Remote.client(PlacementApi, { topic: "scheduler" })
+ *   return yield* schedulers.call("scheduler-1", "select", { ramMb: 512 })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category scheduling
+ */
+export const schedulerApi: <Request extends Schema.Schema.Any>(
+  request: Request,
+  options?: SchedulerApiOptions,
+) => RpcGroup.RpcGroup<internalPlacement.SelectRpc<Request>> = internalPlacement.schedulerApi
+
+/**
+ * The endpoint that serves a {@link schedulerApi} with a `Scheduler` and its filters and
+ * weighers, for a scheduler manager's `api` or `additionalEndpoints`. A weigher that breaks its
+ * contract is the server's bug: that call dies, its caller gets a masked defect.
+ *
+ * @example
+ * ```ts
+ * import * as Context from "effect/Context"
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ * import { Manager } from "effect-manager"
+ * import * as Remote from "effect-manager/Remote"
+ * import * as Scheduler from "effect-manager/Scheduler"
+ *
+ * const Compute = Schema.Struct({ ramMb: Schema.Number })
+ * const PlacementApi = Remote.schedulerApi(Schema.Struct({ ramMb: Schema.Number }))
+ * class Placement extends Context.Tag("Placement")<Placement, object>() {}
+ *
+ * const PlacementManager = Manager.layer(Placement, Effect.gen(function* () {
+ *   const scheduler = yield* Scheduler.make({ schema: Compute })
+ *   const select = yield* Remote.schedulerEndpoint(PlacementApi, scheduler, {
+ *     filters: [Scheduler.resourcesFit(["ramMb"])],
+ *   })
+ *   return { service: {}, additionalEndpoints: [select] }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category scheduling
+ */
+export const schedulerEndpoint: <A, Request extends Schema.Schema.Any>(
+  group: RpcGroup.RpcGroup<internalPlacement.SelectRpc<Request>>,
+  scheduler: Scheduler<A>,
+  options: SelectOptions<A, Schema.Schema.Type<Request>>,
+) => Effect.Effect<RemoteEndpoint, InvalidRemoteOption> = internalPlacement.schedulerEndpoint
 
 export {
   /**

@@ -12,6 +12,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { type Capabilities, CapabilityBus, Manager, Service, ServiceRegistry } from "../mod.ts"
 import * as Remote from "../src/Remote.ts"
+import * as Scheduler from "../src/Scheduler.ts"
 import { captureLogs } from "./support/periodic.ts"
 
 class Placement extends Context.Tag("Placement")<Placement, object>() {}
@@ -272,5 +273,61 @@ describe("Remote: capability reports across processes", () => {
           expected: "a duration above 0",
         }),
       )
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("select over RPC answers the chosen host, or NoValidHost with what each filter removed", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const PlacementApi = Remote.schedulerApi(Schema.Struct({ freeRamMb: Schema.Number }))
+      const manager = Manager.layer(
+        Placement,
+        Effect.gen(function* () {
+          const scheduler = yield* Scheduler.make({
+            schema: Schema.Struct({ freeRamMb: Schema.Number }),
+          })
+          yield* scheduler.consume(
+            yield* Effect.flatMap(CapabilityBus.CapabilityBus, (bus) => bus.subscribe),
+          )
+          return {
+            service: {},
+            additionalEndpoints: [
+              yield* Remote.capabilityReceiver(),
+              yield* Remote.schedulerEndpoint(PlacementApi, scheduler, {
+                filters: [Scheduler.resourcesFit(["freeRamMb"])],
+                weighers: [Scheduler.numericWeigher("ram", "freeRamMb")],
+              }),
+            ],
+          }
+        }),
+      )
+      yield* Layer.buildWithScope(
+        Service.layer({ host: "scheduler-1", topic: "scheduler" }, manager).pipe(
+          Layer.provide(Remote.layerServer()),
+          Layer.provide(CapabilityBus.layer()),
+        ),
+        scope,
+      )
+      yield* startCompute("node-1", [100], scope)
+      yield* startCompute("node-2", [200], scope)
+      yield* advance(1_000)
+      yield* settle
+      const schedulers = yield* Remote.client(PlacementApi, { topic: "scheduler" })
+      expect(yield* schedulers.call("scheduler-1", "select", { freeRamMb: 50 })).toEqual({
+        host: "node-2",
+        service: "compute",
+        manager: "Compute",
+      })
+      expect(yield* schedulers.call("scheduler-1", "select", { freeRamMb: 150 })).toEqual({
+        host: "node-2",
+        service: "compute",
+        manager: "Compute",
+      })
+      const refused = yield* Effect.flip(
+        schedulers.call("scheduler-1", "select", { freeRamMb: 1_000 }),
+      )
+      expect(refused).toEqual(
+        new Scheduler.NoValidHost({ hosts: 2, removed: [{ filter: "resources", removed: 2 }] }),
+      )
+      expect(refused).toBeInstanceOf(Scheduler.NoValidHost)
     }).pipe(Effect.provide(network)))
 })

@@ -116,15 +116,25 @@ export class InvalidWeigher extends InvalidWeigherBase<{
   }
 }
 
-const NoValidHostBase: ReturnType<typeof Data.TaggedError<"NoValidHost">> = Data.TaggedError(
+const noValidHostFields: {
+  hosts: typeof Schema.Number
+  removed: Schema.Array$<
+    Schema.Struct<{ filter: typeof Schema.String; removed: typeof Schema.Number }>
+  >
+} = {
+  hosts: Schema.Number,
+  removed: Schema.Array(Schema.Struct({ filter: Schema.String, removed: Schema.Number })),
+}
+
+// A schema class: a scheduler served over RPC answers a `select` with it (Remote.schedulerApi).
+const NoValidHostBase: Schema.TaggedErrorClass<
+  NoValidHost,
   "NoValidHost",
-)
+  { readonly _tag: Schema.tag<"NoValidHost"> } & typeof noValidHostFields
+> = Schema.TaggedError<NoValidHost>()("NoValidHost", noValidHostFields)
 
 /** @internal */
-export class NoValidHost extends NoValidHostBase<{
-  readonly hosts: number
-  readonly removed: ReadonlyArray<{ readonly filter: string; readonly removed: number }>
-}> {
+export class NoValidHost extends NoValidHostBase {
   override get message(): string {
     const removed = this.removed.map(({ filter, removed }) =>
       `${JSON.stringify(filter)} removed ${removed}`
