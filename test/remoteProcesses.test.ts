@@ -9,16 +9,21 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Remote from "../src/Remote.ts"
+import * as Scheduler from "../src/Scheduler.ts"
+import { CapabilityBus, Manager, Service } from "../mod.ts"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
 import type * as NodePlatform from "../src/platform/node.ts"
 import { ComputeApi, InstanceNotFound, NewerComputeApi, TOPIC } from "./support/remoteApi.ts"
@@ -69,9 +74,11 @@ const startServer = (
   directory: string,
   host: string,
   shutdownTimeoutMillis: number,
+  freeRamMb: number | undefined,
 ): Effect.Effect<Server, PlatformError | Error, Environment | Scope.Scope> =>
   Effect.gen(function* () {
     const args = [directory, host, String(shutdownTimeoutMillis)]
+    if (freeRamMb !== undefined) args.push(String(freeRamMb))
     // Absolute paths, no working directory: NodeCommandExecutor checks one with fs.access,
     // which Deno allows only with --allow-sys.
     const command = serverRuntime === "node"
@@ -155,6 +162,7 @@ const inCloud = <A, E>(
     start: (
       host: string,
       shutdownTimeoutMillis?: number,
+      freeRamMb?: number,
     ) => Effect.Effect<Server, PlatformError | Error>,
   ) => Effect.Effect<A, E, Cloud>,
 ): Effect.Effect<A, E | PlatformError | ServiceRegistry.ServiceRegistryError, Scope.Scope> =>
@@ -164,8 +172,8 @@ const inCloud = <A, E>(
     const work = yield* fs.makeTempDirectoryScoped({ directory: `${root}/.tmp` })
     const directory = `${work}/services`
     const servers = yield* Effect.context<Environment | Scope.Scope>()
-    return yield* test((host, shutdownTimeoutMillis = 5_000) =>
-      Effect.provide(startServer(directory, host, shutdownTimeoutMillis), servers)
+    return yield* test((host, shutdownTimeoutMillis = 5_000, freeRamMb) =>
+      Effect.provide(startServer(directory, host, shutdownTimeoutMillis, freeRamMb), servers)
     ).pipe(
       Effect.scoped,
       Effect.provide(Layer.merge(clientTransport, ServiceRegistry.layerFileSystem(directory))),
@@ -300,6 +308,143 @@ describe(`Remote across processes: a ${runtime} client, a ${serverRuntime} serve
           expect(received.length).toBeLessThan(COUNT)
           expect(Chunk.toReadonlyArray(yield* within("5 seconds", Fiber.join(watching)))).toEqual(
             Array.from({ length: COUNT }, (_, i) => i + 1),
+          )
+        })
+      ),
+    30_000,
+  )
+})
+
+class Placement extends Context.Tag("Placement")<Placement, object>() {}
+
+/**
+ * A scheduler service in this process, "scheduler-1" of topic "scheduler": its receiver
+ * publishes on a bus its `Scheduler` reads (hosts down 2 s after their last report); at its start
+ * it pulls every up compute's latest reports. Stopped when `scope` closes.
+ */
+const startScheduler = (scope: Scope.Scope) =>
+  Effect.gen(function* () {
+    const bus = yield* Scope.extend(CapabilityBus.make(), scope)
+    const scheduler = yield* Scope.extend(
+      Scheduler.make({
+        schema: Schema.Struct({ freeRamMb: Schema.Number }),
+        serviceDownTime: "2 seconds",
+      }),
+      scope,
+    )
+    yield* scheduler.consume(yield* Scope.extend(bus.subscribe, scope))
+    const manager = Manager.layer(
+      Placement,
+      Effect.gen(function* () {
+        return { service: {}, additionalEndpoints: [yield* Remote.capabilityReceiver()] }
+      }),
+    )
+    yield* Layer.buildWithScope(
+      Service.layer({ host: "scheduler-1", topic: "scheduler" }, manager).pipe(
+        Layer.provide(Remote.layerServer()),
+        Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
+      ),
+      scope,
+    )
+    const pulled = yield* Remote.pullCapabilities([TOPIC]).pipe(
+      Effect.provideService(CapabilityBus.CapabilityBus, bus),
+    )
+    return { scheduler, pulled }
+  })
+
+/** The scheduler's hosts as "host freeRamMb up|down", by host. */
+const view = (scheduler: Scheduler.Scheduler<{ readonly freeRamMb: number }>) =>
+  Effect.map(
+    scheduler.hosts,
+    (hosts) => hosts.map((h) => `${h.host} ${h.capabilities.freeRamMb} ${h.up ? "up" : "down"}`),
+  )
+
+/** Polls `effect` every 50 ms until its value equals `expected`; fails past `limit`. */
+const until = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  expected: A,
+  limit: Duration.DurationInput,
+) =>
+  Effect.gen(function* () {
+    let last: A | undefined
+    const reached = yield* Effect.gen(function* () {
+      last = yield* effect
+      return JSON.stringify(last) === JSON.stringify(expected)
+    }).pipe(
+      Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("50 millis") }),
+      Effect.timeoutOption(limit),
+    )
+    if (Option.isNone(reached)) {
+      return yield* Effect.fail(
+        new Error(
+          `not ${JSON.stringify(expected)} within ${Duration.format(limit)}: ${
+            JSON.stringify(last)
+          }`,
+        ),
+      )
+    }
+  })
+
+describe(`capability reports across processes: ${serverRuntime} publishers, a ${runtime} scheduler`, () => {
+  live(
+    "a scheduler that starts has every compute's state after its pull; a compute killed goes down; one started later arrives",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          const computes = []
+          for (const [index, ram] of [[1, 100], [2, 200], [3, 300]] as const) {
+            computes.push(yield* start(`compute-${index}`, 5_000, ram))
+          }
+          const { pulled, scheduler } = yield* startScheduler(yield* Effect.scope)
+          // One round trip: no publish interval waited for.
+          expect(pulled).toBe(3)
+          expect(yield* view(scheduler)).toEqual([
+            "compute-1 100 up",
+            "compute-2 200 up",
+            "compute-3 300 up",
+          ])
+          yield* computes[1]!.kill
+          yield* until(
+            view(scheduler),
+            ["compute-1 100 up", "compute-2 200 down", "compute-3 300 up"],
+            "5 seconds",
+          )
+          yield* start("compute-4", 5_000, 400)
+          yield* until(
+            view(scheduler),
+            ["compute-1 100 up", "compute-2 200 down", "compute-3 300 up", "compute-4 400 up"],
+            "5 seconds",
+          )
+        })
+      ),
+    60_000,
+  )
+
+  live(
+    "a compute started while no scheduler runs has its state at the scheduler once one starts, without a pull",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          yield* start("compute-1", 5_000, 100)
+          const scope = yield* Effect.scope
+          const bus = yield* Scope.extend(CapabilityBus.make(), scope)
+          const reports = yield* Scope.extend(bus.subscribe, scope)
+          const manager = Manager.layer(
+            Placement,
+            Effect.gen(function* () {
+              return { service: {}, additionalEndpoints: [yield* Remote.capabilityReceiver()] }
+            }),
+          )
+          yield* Layer.buildWithScope(
+            Service.layer({ host: "scheduler-1", topic: "scheduler" }, manager).pipe(
+              Layer.provide(Remote.layerServer()),
+              Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
+            ),
+            scope,
+          )
+          const first = yield* within("3 seconds", Stream.runHead(reports))
+          expect(Option.map(first, (report) => [report.host, report.capabilities])).toEqual(
+            Option.some(["compute-1", { freeRamMb: 100 }]),
           )
         })
       ),

@@ -3,10 +3,12 @@
 // ServiceRegistry.layerFileSystem directory the test reads too, run by the `runMain` of the
 // runtime it runs on (Deno's under Deno, Node's otherwise: Bun offers Node's signals).
 //
-//   remoteServer.ts <directory> <host> <shutdownTimeoutMillis>
+//   remoteServer.ts <directory> <host> <shutdownTimeoutMillis> [freeRamMb]
 //
 // Prints "READY <address>" once the service runs (its record has the address), and
-// "SLOW <millis>" as each `slow` call starts; SIGTERM stops it gracefully.
+// "SLOW <millis>" as each `slow` call starts; SIGTERM stops it gracefully. Given `freeRamMb`, its
+// manager reports that as its capabilities every 500 ms, through Remote.layerCapabilityPublisher
+// to the schedulers of topic "scheduler" (looked for every 200 ms).
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as Console from "effect/Console"
@@ -14,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Manager, Service, ServiceRegistry } from "../../mod.ts"
 import * as DenoPlatform from "../../src/platform/deno.ts"
@@ -27,7 +30,7 @@ declare const Deno: { readonly args: ReadonlyArray<string> } | undefined
 
 const runtime = detectRuntime()
 const args = typeof Deno !== "undefined" ? Deno.args : process?.argv.slice(2) ?? []
-const [directory = "", host = "", shutdownTimeout = "5000"] = args
+const [directory = "", host = "", shutdownTimeout = "5000", freeRamMb] = args
 
 class Compute extends Context.Tag("Compute")<Compute, object>() {}
 
@@ -38,6 +41,12 @@ const ComputeManager = Manager.layer(
     return {
       service: {},
       apiVersion: "6.0",
+      ...(freeRamMb === undefined ? {} : {
+        capabilities: Manager.capabilities(
+          Schema.Struct({ freeRamMb: Schema.Number }),
+          Stream.make({ freeRamMb: Number(freeRamMb) }).pipe(Stream.concat(Stream.never)),
+        ),
+      }),
       api: yield* Remote.endpoint(ComputeApi, {
         build: ({ id }) => Effect.sync(() => built.push(id)),
         resize: ({ id, ramMb }) =>
@@ -60,10 +69,15 @@ const registry = ServiceRegistry.layerFileSystem(directory).pipe(
 )
 
 const ComputeService = Service.layer(
-  { host, topic: TOPIC, shutdownTimeout: Number(shutdownTimeout) },
+  { host, topic: TOPIC, shutdownTimeout: Number(shutdownTimeout), publishInterval: 500 },
   ComputeManager,
 ).pipe(
   Layer.provide(Remote.layerServer({ hostname: "127.0.0.1", port: 0 })),
+  Layer.provide(
+    freeRamMb === undefined
+      ? Layer.empty
+      : Remote.layerCapabilityPublisher({ retryInterval: "200 millis" }),
+  ),
   Layer.provideMerge(Layer.mergeAll(Layer.orDie(NodePlatform.layerWebSocket()), registry)),
 )
 
