@@ -223,6 +223,26 @@ for (const kind of ["websocket", "http"] as const) {
           expect(yield* compute.call("node-1", "build", { id: "vm-2" })).toBe(1)
         }).pipe(Effect.provide(network(kind))),
     )
+
+    live(
+      "a cast to a host whose server is gone fails at once with an RpcClientError (it has no answer to wait for)",
+      () =>
+        Effect.gen(function* () {
+          const network = yield* crashable
+          yield* startCompute("node-1", yield* Effect.scope).pipe(
+            Effect.provideService(Remote.Transport, network.transport),
+          )
+          const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+          expect(yield* compute.call("node-1", "build", { id: "vm-1" })).toBe(1)
+          yield* network.crash
+          yield* Effect.sleep("50 millis") // the client sees its connection drop
+          const failed = yield* within(
+            "2 seconds",
+            Effect.flip(compute.cast("node-1", "build", { id: "vm-2" })),
+          )
+          expect(failed).toBeInstanceOf(RpcClientError)
+        }).pipe(Effect.provide(network(kind))),
+    )
   })
 }
 

@@ -33,6 +33,7 @@ import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -238,7 +239,21 @@ const unreachable = (address: string, why: string) =>
 interface Connection {
   readonly scope: Scope.CloseableScope
   readonly protocol: RpcClient.Protocol["Type"]
+  /** Failed with the connection's error once it fails (or never opens). */
+  readonly failed: Deferred.Deferred<never, RpcClientError>
+  /** Whether the server has answered on it: a write to it no longer waits for an open. */
+  answered: boolean
 }
+
+/**
+ * A write to a connection the server has not answered on yet: it waits for the socket to open,
+ * so it ends with the connection's failure if it never does (a cast to a host that is gone would
+ * wait for ever: it has no answer to fail).
+ */
+const sendOn = (connection: Connection, request: FromClientEncoded) =>
+  connection.answered
+    ? connection.protocol.send(request)
+    : Effect.raceFirst(connection.protocol.send(request), Deferred.await(connection.failed))
 
 /**
  * A WebSocket client that connects on the first request and, after a drop, on the next one.
@@ -251,9 +266,10 @@ const connectSocket = (address: string, clients: Context.Context<Socket.WebSocke
       const scope = yield* Effect.scope
       const lock = yield* Effect.makeSemaphore(1)
       let current: Connection | undefined
-      const drop = (connection: Connection) =>
+      const drop = (connection: Connection, error: RpcClientError) =>
         Effect.suspend(() => {
           if (current === connection) current = undefined
+          Deferred.unsafeDone(connection.failed, Exit.fail(error))
           // Uninterruptible: a close cut short (the client's scope closing at the same moment)
           // would leave the scope marked closed with its pinger still running, for ever.
           return Effect.asVoid(
@@ -268,13 +284,20 @@ const connectSocket = (address: string, clients: Context.Context<Socket.WebSocke
           Effect.provideService(RpcSerialization.RpcSerialization, RpcSerialization.msgPack),
           Scope.extend(connectionScope),
         )
-        const connection: Connection = { scope: connectionScope, protocol }
+        const connection: Connection = {
+          scope: connectionScope,
+          protocol,
+          failed: yield* Deferred.make<never, RpcClientError>(),
+          answered: false,
+        }
         yield* Effect.forkIn(
-          protocol.run((message: FromServerEncoded) =>
-            message._tag === "ClientProtocolError"
-              ? Effect.zipRight(drop(connection), writeResponse(message))
-              : writeResponse(message)
-          ),
+          protocol.run((message: FromServerEncoded) => {
+            if (message._tag === "ClientProtocolError") {
+              return Effect.zipRight(drop(connection, message.error), writeResponse(message))
+            }
+            connection.answered = true
+            return writeResponse(message)
+          }),
           connectionScope,
         )
         return connection
@@ -288,12 +311,12 @@ const connectSocket = (address: string, clients: Context.Context<Socket.WebSocke
       )
       return {
         send: (request: FromClientEncoded) => {
-          // An open connection is used as it is: the lock only keeps two first requests from
-          // opening two connections.
-          if (current !== undefined) return current.protocol.send(request)
+          // A connection the server has answered on is used as it is: the lock only keeps two
+          // first requests from opening two connections.
+          if (current?.answered) return current.protocol.send(request)
           // What is not a request belongs to a connection that is gone with its calls.
-          if (request._tag !== "Request") return Effect.void
-          return Effect.flatMap(connection, (opened) => opened.protocol.send(request))
+          if (current === undefined && request._tag !== "Request") return Effect.void
+          return Effect.flatMap(connection, (opened) => sendOn(opened, request))
         },
         supportsAck: true,
         supportsTransferables: false,
