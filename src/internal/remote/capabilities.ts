@@ -309,9 +309,9 @@ const sender = (
       return
     }
     if (target.reachable) {
+      const why = sent.left instanceof Error ? sent.left.message : String(sent.left)
       yield* Effect.logWarning(
-        `Scheduler ${target.host} could not be reached; the latest report of each manager is kept for it`,
-        sent.left,
+        `Scheduler ${target.host} could not be reached (${why}); the latest report of each manager is kept for it`,
       )
     }
     target.reachable = false
