@@ -9,6 +9,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { RpcClientError } from "@effect/rpc/RpcClientError"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -75,6 +76,7 @@ const startServer = (
   host: string,
   shutdownTimeoutMillis: number,
   freeRamMb: number | undefined,
+  env: Record<string, string>,
 ): Effect.Effect<Server, PlatformError | Error, Environment | Scope.Scope> =>
   Effect.gen(function* () {
     const args = [directory, host, String(shutdownTimeoutMillis)]
@@ -95,7 +97,7 @@ const startServer = (
         fixture,
         ...args,
       )
-    const process = yield* Command.start(command)
+    const process = yield* Command.start(Command.env(command, env))
     // Before Command.start's own finalizer (a SIGTERM and a wait, as long as a graceful stop).
     yield* Effect.addFinalizer(() =>
       Effect.ignore(Effect.flatMap(
@@ -163,6 +165,7 @@ const inCloud = <A, E>(
       host: string,
       shutdownTimeoutMillis?: number,
       freeRamMb?: number,
+      env?: Record<string, string>,
     ) => Effect.Effect<Server, PlatformError | Error>,
   ) => Effect.Effect<A, E, Cloud>,
 ): Effect.Effect<A, E | PlatformError | ServiceRegistry.ServiceRegistryError, Scope.Scope> =>
@@ -172,8 +175,8 @@ const inCloud = <A, E>(
     const work = yield* fs.makeTempDirectoryScoped({ directory: `${root}/.tmp` })
     const directory = `${work}/services`
     const servers = yield* Effect.context<Environment | Scope.Scope>()
-    return yield* test((host, shutdownTimeoutMillis = 5_000, freeRamMb) =>
-      Effect.provide(startServer(directory, host, shutdownTimeoutMillis, freeRamMb), servers)
+    return yield* test((host, shutdownTimeoutMillis = 5_000, freeRamMb, env = {}) =>
+      Effect.provide(startServer(directory, host, shutdownTimeoutMillis, freeRamMb, env), servers)
     ).pipe(
       Effect.scoped,
       Effect.provide(Layer.merge(clientTransport, ServiceRegistry.layerFileSystem(directory))),
@@ -322,7 +325,7 @@ class Placement extends Context.Tag("Placement")<Placement, object>() {}
  * publishes on a bus its `Scheduler` reads (hosts down 2 s after their last report); at its start
  * it pulls every up compute's latest reports. Stopped when `scope` closes.
  */
-const startScheduler = (scope: Scope.Scope) =>
+const startScheduler = (scope: Scope.Scope, server?: Remote.ServerOptions) =>
   Effect.gen(function* () {
     const bus = yield* Scope.extend(CapabilityBus.make(), scope)
     const scheduler = yield* Scope.extend(
@@ -341,7 +344,7 @@ const startScheduler = (scope: Scope.Scope) =>
     )
     yield* Layer.buildWithScope(
       Service.layer({ host: "scheduler-1", topic: "scheduler" }, manager).pipe(
-        Layer.provide(Remote.layerServer()),
+        Layer.provide(Remote.layerServer(server)),
         Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
       ),
       scope,
@@ -349,7 +352,7 @@ const startScheduler = (scope: Scope.Scope) =>
     const pulled = yield* Remote.pullCapabilities([TOPIC]).pipe(
       Effect.provideService(CapabilityBus.CapabilityBus, bus),
     )
-    return { scheduler, pulled }
+    return { scheduler, pulled, bus }
   })
 
 /** The scheduler's hosts as "host freeRamMb up|down", by host. */
@@ -446,6 +449,55 @@ describe(`capability reports across processes: ${serverRuntime} publishers, a ${
           expect(Option.map(first, (report) => [report.host, report.capabilities])).toEqual(
             Option.some(["compute-1", { freeRamMb: 100 }]),
           )
+        })
+      ),
+    30_000,
+  )
+
+  live(
+    "a report signed with another host's key is refused, and its publisher says so; the honest one goes on",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          const secret = "shared-secret-of-compute-1"
+          const signed = { FIXTURE_SIGN_AS: "compute-1", FIXTURE_SECRET: secret }
+          const { scheduler } = yield* startScheduler(yield* Effect.scope, {
+            auth: { keys: [{ _tag: "Hmac", principal: "compute-1", secret }] },
+          })
+          yield* start("compute-1", 5_000, 100, signed)
+          const forger = yield* start("compute-3", 5_000, 300, signed) // compute-1's key
+          yield* forger.waitFor("refused 1 of 1 reports")
+          yield* until(view(scheduler), ["compute-1 100 up"], "3 seconds")
+          yield* Effect.sleep("1 second")
+          expect(yield* view(scheduler)).toEqual(["compute-1 100 up"])
+        })
+      ),
+    30_000,
+  )
+
+  live(
+    "a report flood from one publisher delays another's reports by less than a second",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          const { bus } = yield* startScheduler(yield* Effect.scope)
+          const reports = yield* bus.subscribe
+          yield* start("compute-2", 5_000, 200, { FIXTURE_FLOOD_HOSTS: "500" })
+          yield* start("compute-1", 5_000, 100)
+          let flooded = 0
+          const delays = yield* reports.pipe(
+            Stream.tap((report) => Effect.sync(() => report.host === "compute-1" || flooded++)),
+            Stream.filter((report) => report.host === "compute-1"),
+            Stream.mapEffect((report) =>
+              Effect.map(Clock.currentTimeMillis, (now) => now - report.timestamp)
+            ),
+            Stream.take(6), // every 500 ms: 3 s
+            Stream.runCollect,
+            (collect) => within("10 seconds", collect),
+          )
+          // The flood did flood: thousands of its reports reached the scheduler meanwhile.
+          expect(flooded).toBeGreaterThan(2_000)
+          expect(Math.max(...Chunk.toReadonlyArray(delays))).toBeLessThan(1_000)
         })
       ),
     30_000,

@@ -245,6 +245,8 @@ interface Target {
   readonly sent: Map<string, CapabilityReport>
   incarnation: string | undefined
   reachable: boolean
+  /** Whether the last receipt refused some reports (a warning when that starts). */
+  refusing: boolean
 }
 
 const keyOf = (report: CapabilityReport): string =>
@@ -277,13 +279,24 @@ const sendTo = (
   Effect.suspend(() => {
     const batch = [...latest].filter(([key, report]) => target.sent.get(key) !== report)
     if (batch.length === 0) return Effect.void
-    return Effect.map(call(target.host, batch.map(([, report]) => report)), (receipt) => {
+    return Effect.flatMap(call(target.host, batch.map(([, report]) => report)), (receipt) => {
       if (target.incarnation !== undefined && target.incarnation !== receipt.incarnation) {
         target.sent.clear()
         target.wake.unsafeOpen()
       }
       target.incarnation = receipt.incarnation
       for (const [key, report] of batch) target.sent.set(key, report)
+      const refusing = receipt.refused.length > 0
+      const started = refusing && !target.refusing
+      target.refusing = refusing
+      // Refused reports are not sent again (they would be refused again): said once.
+      return started
+        ? Effect.logWarning(
+          `Scheduler ${target.host} refused ${receipt.refused.length} of ${batch.length} reports: ${
+            receipt.refused[0]!.message
+          }`,
+        )
+        : Effect.void
     })
   })
 
@@ -391,6 +404,7 @@ export const publisher = (
           sent: new Map(),
           incarnation: undefined,
           reachable: true,
+          refusing: false,
         }
         const fiber = yield* Effect.forkIn(sender(send, target, retryMillis), scope)
         targets.set(host, { target, fiber })
@@ -424,7 +438,8 @@ export interface PullOptions {
  * @internal Asks every up service of `topics` for the latest report of each of its managers
  * (`BaseApi.capabilities`, one fan-out per topic, all at once) and publishes them on the
  * context's `CapabilityBus`: how many were published. A host that does not answer, or serves a
- * `BaseApi` older than 1.2, is skipped (a debug line); its next report comes as usual.
+ * `BaseApi` older than 1.2, is skipped (a debug line); its next report comes as usual. Each
+ * host answers for itself only: a report of another host in its answer is dropped (a warning).
  */
 export const pull = (
   topics: ReadonlyArray<string>,
@@ -450,6 +465,13 @@ export const pull = (
             continue
           }
           for (const report of exit.value) {
+            // A service answers for itself: a report of another host in its answer is dropped.
+            if (report.host !== host) {
+              yield* Effect.logWarning(
+                `Dropped a capability report of ${JSON.stringify(report.host)} in the answer of ${host}`,
+              )
+              continue
+            }
             if (Exit.isSuccess(yield* Effect.exit(bus.publish(report)))) published++
           }
         }
