@@ -468,7 +468,9 @@ export const pull = (
             // A service answers for itself: a report of another host in its answer is dropped.
             if (report.host !== host) {
               yield* Effect.logWarning(
-                `Dropped a capability report of ${JSON.stringify(report.host)} in the answer of ${host}`,
+                `Dropped a capability report of ${
+                  JSON.stringify(report.host)
+                } in the answer of ${host}`,
               )
               continue
             }
