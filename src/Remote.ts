@@ -1034,8 +1034,8 @@ export const schedulerEndpoint: <A, Request extends Schema.Schema.Any>(
 export {
   /**
    * A capability report a scheduler would not take: its host, service and manager, the reason
-   * (`"malformed"`, `"timestamp too far from the scheduler's clock"`, `"host is not the
-   * sender's"`) and what was wrong.
+   * (`"malformed"`, `"timestamp too far from the scheduler's clock"`, `"sequence out of range"`
+   * (above 2^50), `"host is not the sender's"`) and what was wrong.
    *
    * @example
    * ```ts

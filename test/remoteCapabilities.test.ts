@@ -41,6 +41,8 @@ const startScheduler = (
   options: {
     readonly server?: Remote.ServerOptions
     readonly receiver?: Remote.CapabilityReceiverOptions
+    /** How long the scheduler's bus takes to take each report (a slow scheduler). */
+    readonly slowMillis?: number
   } = {},
 ) =>
   Effect.gen(function* () {
@@ -69,7 +71,11 @@ const startScheduler = (
     yield* Layer.buildWithScope(
       Service.layer({ host, topic: "scheduler" }, manager).pipe(
         Layer.provide(Remote.layerServer(options.server)),
-        Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
+        Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, {
+          ...bus,
+          publish: (report) =>
+            Effect.zipRight(Effect.sleep(options.slowMillis ?? 0), bus.publish(report)),
+        })),
       ),
       scope,
     )
@@ -153,6 +159,23 @@ describe("Remote: capability reports across processes", () => {
       expect(yield* Ref.get(received)).toEqual(["node-1 300@2000"])
     }).pipe(Effect.provide(network)))
 
+  it.scoped("a slow scheduler never holds up a publisher: it skips intermediate reports, never the latest", () =>
+    Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const received = yield* startScheduler("scheduler-1", scope, { slowMillis: 4_000 })
+      yield* startCompute("node-1", [100, 200, 300], scope)
+      yield* advance(3_999)
+      yield* settle
+      expect(yield* Ref.get(received)).toEqual([]) // the first batch is still being taken
+      yield* advance(1)
+      yield* settle
+      expect(yield* Ref.get(received)).toEqual(["node-1 100@0"])
+      // The next batch holds the latest report only: 200 was replaced before it could go.
+      yield* advance(4_000)
+      yield* settle
+      expect(yield* Ref.get(received)).toEqual(["node-1 100@0", "node-1 300@2000"])
+    }).pipe(Effect.provide(network)))
+
   it.scoped("a scheduler that restarts is sent the latest reports again", () =>
     Effect.gen(function* () {
       const scope = yield* Effect.scope
@@ -183,6 +206,8 @@ describe("Remote: capability reports across processes", () => {
       expect(yield* Ref.get(received)).toEqual(["node-1 100@0"])
       expect(logs.filter((line) => line.level === "WARN").map((line) => line.message)).toEqual([
         `Refused 1 of 1 capability reports from hmac:node-2: Capability report of Compute of compute on "node-3" refused: host is not the sender's (sent by "node-2")`,
+        // node-3's publisher, once.
+        `Scheduler scheduler-1 refused 1 of 1 reports: Capability report of Compute of compute on "node-3" refused: host is not the sender's (sent by "node-2")`,
       ])
     }).pipe(Effect.provide(network)))
 
@@ -206,6 +231,7 @@ describe("Remote: capability reports across processes", () => {
           { ...report, timestamp: 600_000 - 60_001 },
           { ...report, timestamp: 600_000 + 60_000 },
           { ...report, host: "__proto__", timestamp: 600_000 + 1e12 },
+          { ...report, host: "node-2", timestamp: 600_000, sequence: 2 ** 50 + 1 },
         ],
       })
       expect(receipt.accepted).toBe(1)
@@ -221,6 +247,7 @@ describe("Remote: capability reports across processes", () => {
             "timestamp too far from the scheduler's clock",
             "1000000000000 ms from it, at most ±60000 ms",
           ],
+          ["node-2", "sequence out of range", "1125899906842625, at most 1125899906842624"],
         ])
       yield* settle
       expect(yield* Ref.get(received)).toEqual(["node-1 1@660000"])

@@ -14,6 +14,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -421,6 +422,25 @@ describe(`capability reports across processes: ${serverRuntime} publishers, a ${
         })
       ),
     60_000,
+  )
+
+  live(
+    "a scheduler stopped and started again has every host back after one round trip (its pull)",
+    () =>
+      inCloud((start) =>
+        Effect.gen(function* () {
+          yield* start("compute-1", 5_000, 100)
+          yield* start("compute-2", 5_000, 200)
+          const first = yield* Scope.make()
+          const before = yield* startScheduler(first)
+          expect(before.pulled).toBe(2)
+          yield* Scope.close(first, Exit.void)
+          const again = yield* startScheduler(yield* Effect.scope)
+          expect(again.pulled).toBe(2)
+          expect(yield* view(again.scheduler)).toEqual(["compute-1 100 up", "compute-2 200 up"])
+        })
+      ),
+    30_000,
   )
 
   live(

@@ -41,8 +41,16 @@ import type { Transport } from "./transport.ts"
 const REFUSAL_REASONS = [
   "malformed",
   "timestamp too far from the scheduler's clock",
+  "sequence out of range",
   "host is not the sender's",
 ] as const
+
+/**
+ * The highest sequence a receiver takes: a million reports a second for 35 years. A report
+ * with a larger one would hold its host's place (the scheduler ignores every older sequence)
+ * until the host is seen down.
+ */
+const MAX_SEQUENCE = 2 ** 50
 
 const reportRefusedFields: {
   host: typeof Schema.String
@@ -159,6 +167,9 @@ const refusalOf = (
       "timestamp too far from the scheduler's clock",
       `${report.timestamp - now} ms from it, at most ±${maxSkew} ms`,
     )
+  }
+  if (report.sequence > MAX_SEQUENCE) {
+    return refuse("sequence out of range", `${report.sequence}, at most ${MAX_SEQUENCE}`)
   }
   if (
     principal.scheme !== "none" && principal.name !== report.host && !anyHost.has(principal.name)
