@@ -321,6 +321,28 @@ describe(`Remote across processes: a ${runtime} client, a ${serverRuntime} serve
 
 class Placement extends Context.Tag("Placement")<Placement, object>() {}
 
+/** The service "scheduler-1" of topic "scheduler", whose receiver publishes on `bus`, in `scope`. */
+const serveReceiver = (
+  bus: CapabilityBus.CapabilityBus,
+  scope: Scope.Scope,
+  server?: Remote.ServerOptions,
+) =>
+  Layer.buildWithScope(
+    Service.layer(
+      { host: "scheduler-1", topic: "scheduler" },
+      Manager.layer(
+        Placement,
+        Effect.gen(function* () {
+          return { service: {}, additionalEndpoints: [yield* Remote.capabilityReceiver()] }
+        }),
+      ),
+    ).pipe(
+      Layer.provide(Remote.layerServer(server)),
+      Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
+    ),
+    scope,
+  )
+
 /**
  * A scheduler service in this process, "scheduler-1" of topic "scheduler": its receiver
  * publishes on a bus its `Scheduler` reads (hosts down 2 s after their last report); at its start
@@ -337,19 +359,7 @@ const startScheduler = (scope: Scope.Scope, server?: Remote.ServerOptions) =>
       scope,
     )
     yield* scheduler.consume(yield* Scope.extend(bus.subscribe, scope))
-    const manager = Manager.layer(
-      Placement,
-      Effect.gen(function* () {
-        return { service: {}, additionalEndpoints: [yield* Remote.capabilityReceiver()] }
-      }),
-    )
-    yield* Layer.buildWithScope(
-      Service.layer({ host: "scheduler-1", topic: "scheduler" }, manager).pipe(
-        Layer.provide(Remote.layerServer(server)),
-        Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
-      ),
-      scope,
-    )
+    yield* serveReceiver(bus, scope, server)
     const pulled = yield* Remote.pullCapabilities([TOPIC]).pipe(
       Effect.provideService(CapabilityBus.CapabilityBus, bus),
     )
@@ -452,19 +462,7 @@ describe(`capability reports across processes: ${serverRuntime} publishers, a ${
           const scope = yield* Effect.scope
           const bus = yield* Scope.extend(CapabilityBus.make(), scope)
           const reports = yield* Scope.extend(bus.subscribe, scope)
-          const manager = Manager.layer(
-            Placement,
-            Effect.gen(function* () {
-              return { service: {}, additionalEndpoints: [yield* Remote.capabilityReceiver()] }
-            }),
-          )
-          yield* Layer.buildWithScope(
-            Service.layer({ host: "scheduler-1", topic: "scheduler" }, manager).pipe(
-              Layer.provide(Remote.layerServer()),
-              Layer.provide(Layer.succeed(CapabilityBus.CapabilityBus, bus)),
-            ),
-            scope,
-          )
+          yield* serveReceiver(bus, scope)
           const first = yield* within("3 seconds", Stream.runHead(reports))
           expect(Option.map(first, (report) => [report.host, report.capabilities])).toEqual(
             Option.some(["compute-1", { freeRamMb: 100 }]),
