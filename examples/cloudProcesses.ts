@@ -12,7 +12,7 @@
  * as nova's rpcapis do, sends builds in the 1.0 form while it runs (`canSendVersion`). Midway
  * compute-2 is killed with SIGKILL: the scheduler sees it DOWN `serviceDownTime` after its last
  * report and places nothing on it after that. The end: every child gets SIGTERM (SIGKILL past
- * 5 s), a summary, exit 0. About 30 s; `--seconds N` runs longer.
+ * 5 s), a summary, exit 0. About 30 s in all (25 s of placements); `--seconds N` places for N s.
  *
  *   node scripts/run-ts.mjs examples/cloudProcesses.ts [--seconds N]
  *
@@ -470,7 +470,7 @@ const summary = (view: View, forced: ReadonlyArray<string>, now: number) => {
 }
 
 const parentMain = Effect.gen(function* () {
-  const seconds = Number(flag("--seconds") ?? 30)
+  const seconds = Number(flag("--seconds") ?? 25)
   if (!(seconds >= 10 && seconds < 86_400)) {
     return yield* Effect.fail(new Error("usage: start:cloud [--seconds N]   (10 ≤ N < 86400)"))
   }
