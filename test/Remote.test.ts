@@ -691,6 +691,27 @@ describe("Remote: limits and bad input", () => {
       expect(yield* Fiber.join(quick)).toBe("slept 4999")
     }).pipe(Effect.provide(network)))
 
+  it.scoped("a timed-out call whose handler does not stop still counts until it ends", () =>
+    Effect.gen(function* () {
+      const log = yield* newLog
+      yield* startCompute("node-1", log, yield* Effect.scope, {
+        server: { handlerTimeout: "5 seconds", maxConcurrentPerConnection: 1 },
+      })
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const stubborn = yield* Effect.fork(compute.call("node-1", "stubborn", { millis: 8_000 }))
+      yield* TestClock.adjust(5_000)
+      expect(yield* Effect.flip(Fiber.join(stubborn))).toEqual(
+        new Remote.HandlerTimedOut({ method: "stubborn", limitMillis: 5_000 }),
+      )
+      // Its handler ignores the interruption: the connection's one place is still taken.
+      expect(yield* Effect.flip(compute.call("node-1", "resize", { id: "vm-1" }))).toEqual(
+        new Remote.TooManyRequests({ limit: 1, per: "connection" }),
+      )
+      yield* TestClock.adjust(3_000)
+      expect(yield* Ref.get(log)).toContain("stubborn 8000 done")
+      expect(yield* compute.call("node-1", "resize", { id: "vm-1" })).toBe("resized vm-1")
+    }).pipe(Effect.provide(network)))
+
   it.scoped("a connection with as many calls running as allowed gets TooManyRequests for the next one", () =>
     Effect.gen(function* () {
       yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {

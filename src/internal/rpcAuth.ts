@@ -163,7 +163,6 @@ const writeCanonical = (input: unknown): string | undefined => {
       typeof (input as { toJSON?: unknown }).toJSON === "function"
     ? (input as { toJSON: () => unknown }).toJSON()
     : input
-  if (typeof value === "string") return JSON.stringify(value)
   if (typeof value !== "object" || value === null) return JSON.stringify(value)
   // Loops and string appends, not map/join: this runs on every signed and every verified request.
   if (Array.isArray(value)) {
@@ -226,9 +225,7 @@ export const signedText = (
     timestamp,
     nonce,
     keyId,
-    headerValue(request, ROUTING_HEADERS[0]!),
-    headerValue(request, ROUTING_HEADERS[1]!),
-    headerValue(request, ROUTING_HEADERS[2]!),
+    ...ROUTING_HEADERS.map((name) => headerValue(request, name)),
   ])
   return `${head.slice(0, -1)},${payload}]`
 }

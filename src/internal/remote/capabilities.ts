@@ -275,8 +275,11 @@ const checkInterval = (option: string, value: Duration.DurationInput | undefined
       )
   })
 
+/** The most reports one request carries. */
+const MAX_BATCH = 512
+
 /**
- * Sends `target` every latest report it has not acknowledged, in one batch. A receipt from
+ * Sends `target` the latest reports it has not acknowledged, in one batch (at most MAX_BATCH). A receipt from
  * another incarnation (the scheduler restarted) makes everything unacknowledged but the batch.
  */
 const sendTo = (
@@ -288,8 +291,12 @@ const sendTo = (
   target: Target,
 ) =>
   Effect.suspend(() => {
-    const batch = [...latest].filter(([key, report]) => target.sent.get(key) !== report)
-    if (batch.length === 0) return Effect.void
+    const unsent = [...latest].filter(([key, report]) => target.sent.get(key) !== report)
+    if (unsent.length === 0) return Effect.void
+    // At most MAX_BATCH a request (a server refuses a request over its `maxRequestBytes`, and
+    // would refuse the same batch for ever); the sender comes back at once for the rest.
+    const batch = unsent.slice(0, MAX_BATCH)
+    if (unsent.length > MAX_BATCH) target.wake.unsafeOpen()
     return Effect.flatMap(call(target.host, batch.map(([, report]) => report)), (receipt) => {
       if (target.incarnation !== undefined && target.incarnation !== receipt.incarnation) {
         target.sent.clear()

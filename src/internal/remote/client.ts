@@ -270,6 +270,7 @@ const outgoing = (
   credentials: Credentials | undefined,
   deadlines: Deadlines.Deadlines,
   topic: string,
+  scope: Scope.Scope,
 ): RpcClient.Protocol["Type"] => {
   const sign = credentials === undefined ? undefined : signRequest(credentials)
   const pending = new Map<string, Deadlines.Deadline>()
@@ -283,9 +284,14 @@ const outgoing = (
       if (!pending.delete(request.id)) return Effect.void
       const host = hostOfTarget(headerValue(request, Header.target))
       const failure = new CallTimedOut({ host, topic, method: request.tag, limitMillis })
+      // The interrupt is sent from a fiber of its own: on a connection that never opened it
+      // waits for the failure, and the deadlines' fiber must not (the other calls' would be late).
       return Effect.zipRight(
         answer(failureExit(request.id, failure)),
-        Effect.ignore(protocol.send({ _tag: "Interrupt", requestId: request.id })),
+        Effect.asVoid(Effect.forkIn(
+          Effect.ignore(protocol.send({ _tag: "Interrupt", requestId: request.id })),
+          scope,
+        )),
       )
     })
   const track = (request: RequestEncoded) => {
@@ -300,7 +306,8 @@ const outgoing = (
       answer = f
       return protocol.run((message) => {
         if (message._tag === "Exit") settle(message.requestId)
-        if (message._tag === "ClientProtocolError") {
+        // Both end every call of the connection, answered or not.
+        if (message._tag === "ClientProtocolError" || message._tag === "Defect") {
           for (const deadline of pending.values()) deadline.cancel()
           pending.clear()
         }
@@ -314,7 +321,7 @@ const outgoing = (
       const sent = sign === undefined
         ? protocol.send(request, transferables)
         : Effect.flatMap(sign(request), (signed) => protocol.send(signed, transferables))
-      return Effect.tapError(sent, () => Effect.sync(() => settle(request.id)))
+      return Effect.tapErrorCause(sent, () => Effect.sync(() => settle(request.id)))
     },
   }
 }
@@ -353,7 +360,7 @@ const connections = (
         RpcClient.make(group, { flatten: true }).pipe(
           Effect.provideService(
             RpcClient.Protocol,
-            outgoing(protocol, credentials, deadlines, topic),
+            outgoing(protocol, credentials, deadlines, topic, scope),
           ),
         )).pipe(
           Scope.extend(scope),
@@ -498,7 +505,10 @@ export const make = <R extends Rpc.Any>(
 
 const unlimited: Within = (effect) => effect
 
-/** A call's time: past it, `CallTimedOut` (an infinite one never ends it). */
+/**
+ * The time limit of a registry read before a call (a store may hang): past it, `CallTimedOut`.
+ * The call itself then gets its whole limit from the connection's deadlines.
+ */
 const limited =
   (topic: string, host: string, method: string, limit: Duration.Duration): Within => (effect) =>
     Duration.isFinite(limit)

@@ -7,8 +7,9 @@
  * Deadlines with the same time limit end in the order they were added, so each limit keeps a
  * first-in-first-out queue (O(1) per call, where a heap such as the runner's `DueHeap` would
  * cost log n); a cancelled deadline stays in its queue, marked, until it reaches the head or the
- * queue is compacted. A client or server uses one or two limits, so finding the earliest head
- * is a short loop.
+ * queue is compacted. A queue left empty is dropped, so finding the earliest head loops over
+ * the limits in use: one or two for a server's methods and a client's calls, more while fan-outs
+ * with other limits run.
  *
  * @internal
  */
@@ -80,9 +81,10 @@ export const make: Effect.Effect<Deadlines, never, Scope.Scope> = Effect.gen(fun
 
   const earliest = (): Entry | undefined => {
     let first: Entry | undefined
-    for (const queue of queues.values()) {
+    for (const [limit, queue] of queues) {
       const head = headOf(queue)
-      if (head !== undefined && (first === undefined || head.at < first.at)) first = head
+      if (head === undefined) queues.delete(limit) // nothing pending: a later add makes a new one
+      else if (first === undefined || head.at < first.at) first = head
     }
     return first
   }

@@ -210,11 +210,13 @@ const routeProtocol = (transport: RpcServer.Protocol["Type"], state: State, inde
     return Effect.succeed({
       disconnects: state.disconnects[index]!,
       send: (clientId: number, response: FromServerEncoded) => {
-        // The answer of a call no longer tracked (abandoned at a stop's deadline) is dropped:
-        // its caller already has its failure.
+        // The answer of a call no longer tracked (abandoned at a stop's deadline), or answered
+        // by the router (timed out), is dropped: its caller already has its failure.
         if (response._tag === "Exit" || response._tag === "Chunk") {
-          if (state.routeOf(clientId, response.requestId) === undefined) return Effect.void
+          const call = state.callOf(clientId, response.requestId)
+          if (call === undefined) return Effect.void
           if (response._tag === "Exit") state.finish(clientId, response.requestId)
+          if (call.answered) return Effect.void
         }
         return transport.send(clientId, response)
       },
@@ -316,9 +318,10 @@ const handlerDeadlines = (
   )
   const timedOut = (clientId: number, requestId: string, method: string, limitMillis: number) =>
     Effect.suspend(() => {
-      const index = state.routeOf(clientId, requestId)
-      if (index === undefined) return Effect.void
-      state.finish(clientId, requestId)
+      const call = state.callOf(clientId, requestId)
+      if (call === undefined || call.answered) return Effect.void
+      call.answered = true
+      const index = call.route
       return Effect.zipRight(
         transport.send(
           clientId,
@@ -439,6 +442,11 @@ const anonymous: Principal = { scheme: "none", name: "anonymous" }
 interface Call {
   readonly route: number
   readonly deadline: Deadlines.Deadline
+  /**
+   * Answered by the router already (`HandlerTimedOut`): the call still counts, against the caps
+   * and the drain, until its handler has stopped and its server's own answer (dropped) comes.
+   */
+  answered: boolean
 }
 
 /** Which route each accepted call went to, per client; whether new calls are refused. */
@@ -471,9 +479,10 @@ const makeState = (routeCount: number) =>
         const earlier = client.get(requestId)
         if (earlier === undefined) size++
         else earlier.deadline.cancel()
-        client.set(requestId, { route, deadline })
+        client.set(requestId, { route, deadline, answered: false })
       },
       routeOf: (clientId: number, requestId: string) => calls.get(clientId)?.get(requestId)?.route,
+      callOf: (clientId: number, requestId: string) => calls.get(clientId)?.get(requestId),
       running: (clientId: number) => calls.get(clientId)?.size ?? 0,
       finish: (clientId: number, requestId: string) => {
         const client = calls.get(clientId)
@@ -486,13 +495,13 @@ const makeState = (routeCount: number) =>
           settle()
         }
       },
-      /** Every call running, as (client, request) pairs; none is tracked afterwards. */
+      /** Every call running and not yet answered, as (client, request) pairs; none is tracked afterwards. */
       takeAll: () => {
         const all: Array<readonly [number, string]> = []
         for (const [clientId, client] of calls) {
           for (const [requestId, call] of client) {
             call.deadline.cancel()
-            all.push([clientId, requestId])
+            if (!call.answered) all.push([clientId, requestId])
           }
         }
         calls.clear()
