@@ -839,7 +839,7 @@ export interface CapabilityPublisherOptions extends internalCapabilities.Publish
  * process that has no scheduler of its own (nova's fan-out cast to the scheduler topic).
  * `publish` checks the report, keeps it as its manager's latest and returns: it never waits for
  * a scheduler. One sender per scheduler sends it every latest report it has not acknowledged,
- * in one batch: a slow scheduler skips intermediate reports, never the latest one; one that
+ * in batches of at most 512: a slow scheduler skips intermediate reports, never the latest one; one that
  * cannot be reached is tried again every `retryInterval` and then gets the latest report of each
  * manager (memory: one report per manager). A scheduler that restarted is sent everything again.
  *
