@@ -439,18 +439,19 @@ describe(`capability reports across processes: ${serverRuntime} publishers, a ${
     () =>
       inCloud((start) =>
         Effect.gen(function* () {
-          yield* start("compute-1", 5_000, 100)
-          yield* start("compute-2", 5_000, 200)
+          yield* Effect.all([start("compute-1", 5_000, 100), start("compute-2", 5_000, 200)], {
+            concurrency: "unbounded",
+          })
           const first = yield* Scope.make()
-          const before = yield* startScheduler(first)
+          const before = yield* within("15 seconds", startScheduler(first))
           expect(before.pulled).toBe(2)
-          yield* Scope.close(first, Exit.void)
-          const again = yield* startScheduler(yield* Effect.scope)
+          yield* within("15 seconds", Scope.close(first, Exit.void))
+          const again = yield* within("15 seconds", startScheduler(yield* Effect.scope))
           expect(again.pulled).toBe(2)
           expect(yield* view(again.scheduler)).toEqual(["compute-1 100 up", "compute-2 200 up"])
         })
       ),
-    30_000,
+    60_000,
   )
 
   live(
