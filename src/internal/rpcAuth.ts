@@ -296,18 +296,19 @@ const withAuthHeaders = (
  * the replay cache also keys it with the key id and the timestamp. Drawing 16 bytes per request
  * cost more than the HMAC.
  */
+/** @internal `bytes` random bytes from `Random`, in lowercase hex. */
+export const randomHex = (bytes: number): Effect.Effect<string> =>
+  Effect.map(Effect.replicateEffect(Random.nextIntBetween(0, 256), bytes), hex)
+
 const nonces = (): Effect.Effect<string> => {
   let prefix: string | undefined
   let counter = 0
   const next = () => `${prefix}${(counter++).toString(16).padStart(16, "0")}`
   return Effect.suspend(() =>
-    prefix !== undefined ? Effect.sync(next) : Effect.map(
-      Effect.replicateEffect(Random.nextIntBetween(0, 256), 8),
-      (bytes) => {
-        prefix ??= hex(bytes)
-        return next()
-      },
-    )
+    prefix !== undefined ? Effect.sync(next) : Effect.map(randomHex(8), (drawn) => {
+      prefix ??= drawn
+      return next()
+    })
   )
 }
 

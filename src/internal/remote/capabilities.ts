@@ -19,7 +19,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type CapabilityReport, CapabilityReport as ReportSchema } from "../../Capabilities.ts"
@@ -28,7 +27,7 @@ import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { MalformedReport, readReport } from "../capabilities.ts"
 import { make as makeBus, tag as BusTag } from "../capabilityBus.ts"
 import type { InvalidOption } from "../options.ts"
-import type { Credentials } from "../rpcAuth.ts"
+import { type Credentials, randomHex } from "../rpcAuth.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
 import { api, BaseApi, endpoint, type Guard, Principal } from "./api.ts"
 import type { Endpoint } from "./endpoint.ts"
@@ -127,23 +126,6 @@ export interface ReceiverOptions {
   readonly anyHost?: ReadonlyArray<string> | undefined
 }
 
-const checkSkew = (value: Duration.DurationInput | undefined) => {
-  if (value === undefined) return Effect.succeed(Duration.toMillis("5 minutes"))
-  const decoded = Duration.decodeUnknown(value)
-  return decoded._tag === "Some" && Duration.toMillis(decoded.value) > 0
-    ? Effect.succeed(Duration.toMillis(decoded.value))
-    : Effect.fail(
-      new InvalidRemoteOption({
-        option: "maxSkew",
-        value: String(value),
-        expected: "a duration above 0",
-      }),
-    )
-}
-
-const hexOf = (bytes: ReadonlyArray<number>) =>
-  bytes.map((byte) => byte.toString(16).padStart(2, "0")).join("")
-
 /** Why `report` is refused from `principal` at `now`, or undefined when it is taken. */
 const refusalOf = (
   report: CapabilityReport,
@@ -189,10 +171,10 @@ export const receiver = (
   options?: ReceiverOptions,
 ): Effect.Effect<Endpoint, InvalidRemoteOption, CapabilityBus.CapabilityBus> =>
   Effect.gen(function* () {
-    const maxSkew = yield* checkSkew(options?.maxSkew)
+    const maxSkew = yield* checkInterval("maxSkew", options?.maxSkew, 5 * 60_000)
     const anyHost = new Set(options?.anyHost ?? [])
     const bus = yield* BusTag
-    const incarnation = hexOf(yield* Effect.replicateEffect(Random.nextIntBetween(0, 256), 8))
+    const incarnation = yield* randomHex(8)
     const handlers: RpcGroup.HandlersFrom<CapabilityApiRpcs> = {
       report: ({ reports }) =>
         Effect.gen(function* () {
