@@ -21,6 +21,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts", ".tmp/*.test.ts"],
     setupFiles: ["test/support/vitest-setup.ts"],
+    globalSetup: ["test/support/globalSetup.ts"],
     // An empty run is a broken run, not a green one.
     passWithNoTests: false,
     reporters: ["default", requirePassingTest],

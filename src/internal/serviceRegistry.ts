@@ -76,7 +76,7 @@ const ServiceRegistryErrorBase: ReturnType<typeof Data.TaggedError<"ServiceRegis
 
 /** @internal */
 export class ServiceRegistryError extends ServiceRegistryErrorBase<{
-  readonly operation: "read" | "write" | "list"
+  readonly operation: "read" | "write" | "list" | "migrate"
   readonly key: string
   readonly cause: unknown
 }> {
@@ -120,7 +120,8 @@ interface Store {
   readonly all: Effect.Effect<ReadonlyArray<ServiceRecord>, ServiceRegistryError>
 }
 
-const byTopicThenHost: Order.Order<ServiceRecord> = Order.combine(
+/** @internal */
+export const byTopicThenHost: Order.Order<ServiceRecord> = Order.combine(
   Order.mapInput(Order.string, (record: ServiceRecord) => record.topic),
   Order.mapInput(Order.string, (record: ServiceRecord) => record.host),
 )
