@@ -13,3 +13,8 @@ export interface PostgresServer {
 }
 /** Starts a server in a new temporary folder on a free port; fails loudly if it cannot. */
 export declare const startPostgres: () => Promise<PostgresServer>
+/** The environment for a test run's child process, with the test server's URL. */
+export declare const testDatabaseEnv: () => Promise<{
+  readonly env: Record<string, string | undefined>
+  readonly stop: () => Promise<void>
+}>

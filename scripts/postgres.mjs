@@ -86,3 +86,13 @@ export const startPostgres = async () => {
     restart: () => server.start(),
   }
 }
+
+/**
+ * The environment for a test run's child process: the URL in `TEST_DATABASE_URL` already set, or
+ * that of a server started now; `stop` stops the server this call started (and nothing else).
+ */
+export const testDatabaseEnv = async () => {
+  if (process.env[TEST_DATABASE_URL]) return { env: process.env, stop: async () => {} }
+  const server = await startPostgres()
+  return { env: { ...process.env, [TEST_DATABASE_URL]: server.url }, stop: server.stop }
+}

@@ -7,16 +7,19 @@ import { spawn } from "node:child_process"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { stripVTControlCharacters } from "node:util"
+import { testDatabaseEnv } from "./postgres.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const bun = join(root, "node_modules/.bin/bun")
 const args = process.argv.slice(2)
 
+// The SQL registry's and the cluster's tests need PostgreSQL: a throw-away server for this run.
+const database = await testDatabaseEnv()
 const started = Date.now()
 const child = spawn(
   bun,
   ["test", "--preload", "./test/support/bun-vitest.ts", ...(args.length > 0 ? args : ["./test"])],
-  { cwd: root, stdio: ["inherit", "pipe", "pipe"] },
+  { cwd: root, env: database.env, stdio: ["inherit", "pipe", "pipe"] },
 )
 // Bun prints its report on stderr and the tests' own output on stdout: echo both, read both.
 let output = ""
@@ -31,7 +34,8 @@ child.on("error", (error) => {
   console.error(error)
   process.exit(1)
 })
-child.on("close", (status, signal) => {
+child.on("close", async (status, signal) => {
+  await database.stop().catch((error) => console.error(`PostgreSQL: stop failed: ${error}`))
   // Bun's closing lines: " 12 pass", " 1 skip", " 0 fail", "Ran 13 tests across 2 files." (some
   // omitted when zero; colours stripped before matching).
   const plain = stripVTControlCharacters(output)

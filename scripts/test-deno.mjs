@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { testDatabaseEnv } from "./postgres.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const deno = join(root, "node_modules/.bin/deno")
@@ -20,9 +21,12 @@ const permissions = [
   "--allow-net=127.0.0.1,localhost",
 ]
 
+// The SQL registry's and the cluster's tests need PostgreSQL: a throw-away server for this run.
+const database = await testDatabaseEnv()
 const started = Date.now()
 const child = spawn(deno, ["test", "--quiet", ...permissions, ...process.argv.slice(2)], {
   cwd: root,
+  env: database.env,
   stdio: ["inherit", "pipe", "inherit"],
 })
 let output = ""
@@ -31,7 +35,8 @@ child.stdout.on("data", (chunk) => {
   process.stdout.write(chunk)
 })
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal))
-child.on("close", (status, signal) => {
+child.on("close", async (status, signal) => {
+  await database.stop().catch((error) => console.error(`PostgreSQL: stop failed: ${error}`))
   // Last summary line, e.g. "ok | 2 passed | 0 failed (51ms)" (colours sit outside the match).
   const passed = [...output.matchAll(/\| (\d+) passed \| \d+ failed/g)].at(-1)?.[1]
   let code = status ?? (signal ? 1 : 0)

@@ -9,12 +9,20 @@ import * as TestClock from "effect/TestClock"
 import { ServiceRegistry } from "../mod.ts"
 import * as SqlServiceRegistry from "../src/SqlServiceRegistry.ts"
 import { captureLogs } from "./support/periodic.ts"
-import { freshDatabase, pgLayer } from "./support/postgres.ts"
+import type * as Postgres from "./support/postgres.ts"
 import { detectRuntime } from "./support/runtime.ts"
 
 // workerd has no sockets to reach a database with.
 const pg = detectRuntime() === "workerd" ? it.scoped.skip : it.scoped
 const pgLive = detectRuntime() === "workerd" ? it.scopedLive.skip : it.scopedLive
+
+// Not a static import: workerd's bundle of this file must not pull in the `pg` driver.
+const postgresModule = "./support/postgres.ts"
+const postgres = Effect.promise(() => import(postgresModule) as Promise<typeof Postgres>)
+const freshDatabase = (label: string) =>
+  Effect.flatMap(postgres, (module) => module.freshDatabase(label))
+const pgLayer = (url: string) =>
+  Layer.unwrapEffect(Effect.map(postgres, (module) => module.pgLayer(url)))
 
 const T0 = 1_764_800_000_123
 
