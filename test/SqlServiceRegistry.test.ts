@@ -6,7 +6,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { ServiceRegistry } from "../mod.ts"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
+import { Manager, Service, ServiceRegistry } from "../mod.ts"
 import * as SqlServiceRegistry from "../src/SqlServiceRegistry.ts"
 import { captureLogs } from "./support/periodic.ts"
 import type * as Postgres from "./support/postgres.ts"
@@ -24,7 +26,30 @@ const freshDatabase = (label: string) =>
 const pgLayer = (url: string) =>
   Layer.unwrapEffect(Effect.map(postgres, (module) => module.pgLayer(url)))
 
+const refuseConnections = (name: string) =>
+  Effect.flatMap(postgres, (module) => module.refuseConnections(name))
+const allowConnections = (name: string) =>
+  Effect.flatMap(postgres, (module) => module.allowConnections(name))
+
 const T0 = 1_764_800_000_123
+
+class Conductor extends Context.Tag("Conductor")<Conductor, object>() {}
+
+/** Polls `read` every 50 ms until `done` holds of it; dies naming `what` past `limit`. */
+const waitUntil = <A>(
+  what: string,
+  read: Effect.Effect<A>,
+  done: (a: A) => boolean,
+  limit: Duration.DurationInput,
+) =>
+  Effect.flatMap(read, (a) => done(a) ? Effect.succeed(a) : Effect.fail("not yet")).pipe(
+    Effect.retry(Schedule.spaced("50 millis")),
+    Effect.timeoutFail({
+      duration: limit,
+      onTimeout: () => new Error(`${what} did not happen within ${Duration.format(limit)}`),
+    }),
+    Effect.orDie,
+  )
 
 /** A registry (and its client) on a fresh database, at `T0` on the TestClock. */
 const registryOn = (url: string) =>
@@ -192,5 +217,55 @@ describe("SqlServiceRegistry", () => {
           `Service registry could not migrate "": the table name must be a non-empty string, got ""`,
         ])
       }),
+  )
+
+  pgLive(
+    "the database away for 10 s: status disconnected, then connected, the count right",
+    () =>
+      Effect.gen(function* () {
+        const { url, name } = yield* freshDatabase("outage")
+        const lines = yield* captureLogs
+        const context = yield* Layer.build(
+          Service.layer(
+            {
+              host: "conductor-1",
+              topic: "conductor",
+              reportInterval: "200 millis",
+              reportTimeout: "1 second",
+              reportInitialDelay: 0,
+            },
+            Manager.layer(Conductor, Effect.succeed({ service: {} })),
+          ).pipe(
+            Layer.provideMerge(SqlServiceRegistry.layer()),
+            Layer.provideMerge(Layer.fresh(pgLayer(url))),
+          ),
+        )
+        const service = Context.get(context, Service.Service)
+        const registry = Context.get(context, ServiceRegistry.ServiceRegistry)
+        const heartbeat = Effect.map(service.status, (status) => status.heartbeat)
+        yield* waitUntil("three reports", heartbeat, (h) => h.reportCount >= 3, "5 seconds")
+        yield* refuseConnections(name)
+        const cut = yield* waitUntil("disconnected", heartbeat, (h) => !h.connected, "5 seconds")
+        yield* Effect.sleep("10 seconds")
+        const during = yield* heartbeat
+        expect([during.connected, during.reportCount]).toEqual([false, cut.reportCount])
+        yield* allowConnections(name)
+        const back = yield* waitUntil("connected", heartbeat, (h) => h.connected, "10 seconds")
+        // The count went on from the stored one: every report that went through, none twice.
+        expect(back.reportCount).toBe(cut.reportCount + 1)
+        const stored = yield* registry.get("conductor-1", "conductor")
+        expect(Option.map(stored, (r) => r.reportCount >= back.reportCount)).toEqual(
+          Option.some(true),
+        )
+        const warnings = lines.filter((line) => line.level === "WARN").map((line) => line.message)
+        expect(warnings.filter((m) => m === "Unable to report the service's status")).toEqual([
+          "Unable to report the service's status",
+        ])
+        expect(
+          lines.filter((line) => line.message === "Recovered from being unable to report status.")
+            .length,
+        ).toBe(1)
+      }),
+    40_000,
   )
 })
