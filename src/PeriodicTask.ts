@@ -86,6 +86,29 @@ export type ErrorPolicy = "log" | "fail"
 export type OverlapPolicy = "skip" | "queue"
 
 /**
+ * Where a task runs when its runner is one of a cluster (a `Cluster` in the runner's context,
+ * see `effect-manager/Cluster`):
+ * - `"local"` (the default): in every runner, as oslo's periodic tasks do.
+ * - `"leader"`: in exactly one runner of the cluster at a time (`@effect/cluster`'s `Singleton`,
+ *   named after the task). It moves when the cluster's membership changes: interrupted where it
+ *   was on the old runner before it starts on the new one (no overlap), timed from the takeover
+ *   as if just added (a missed period is not caught up, unless the task keeps its own last run).
+ *
+ * Without a `Cluster` in the context, a leader task runs in its runner like a local one: one
+ * process is a cluster of one.
+ *
+ * @example
+ * ```ts
+ * import type * as PeriodicTask from "effect-manager/PeriodicTask"
+ * const mode: PeriodicTask.ClusterMode = "leader"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClusterMode = "local" | "leader"
+
+/**
  * A periodic task. Build one with {@link spaced}, {@link fixed}, {@link make}, {@link cron},
  * {@link fromSpacing} or {@link fromConfig}, adjust it with the combinators ({@link withTimeout},
  * {@link withRunImmediately}, …); run it with a `PeriodicRunner`.
@@ -127,6 +150,8 @@ export interface PeriodicTask<out E = never, out R = never> extends Pipeable {
   readonly onError: ErrorPolicy
   /** What an occurrence due while the previous run goes on does. */
   readonly overlap: OverlapPolicy
+  /** In every runner, or in one runner of the cluster; see {@link ClusterMode}. */
+  readonly cluster: ClusterMode
 }
 
 /**
@@ -154,6 +179,8 @@ export interface Options {
   readonly onError?: ErrorPolicy | undefined
   /** Default `"skip"`. See {@link OverlapPolicy}. */
   readonly overlap?: OverlapPolicy | undefined
+  /** Default `"local"`. See {@link ClusterMode}. */
+  readonly cluster?: ClusterMode | undefined
 }
 
 /**
@@ -469,6 +496,29 @@ export const withOverlap: {
   (overlap: OverlapPolicy): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
   <E, R>(self: PeriodicTask<E, R>, overlap: OverlapPolicy): PeriodicTask<E, R>
 } = internal.withOverlap
+
+/**
+ * A copy of the task that runs in every runner (`"local"`) or in one runner of the cluster
+ * (`"leader"`); see {@link ClusterMode}.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import * as PeriodicTask from "effect-manager/PeriodicTask"
+ *
+ * const archive = PeriodicTask.spaced("archive_deleted_rows", "1 minute", Effect.log("archiving")).pipe(
+ *   PeriodicTask.withCluster("leader")
+ * )
+ * console.log(archive.cluster) // "leader"
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withCluster: {
+  (cluster: ClusterMode): <E, R>(self: PeriodicTask<E, R>) => PeriodicTask<E, R>
+  <E, R>(self: PeriodicTask<E, R>, cluster: ClusterMode): PeriodicTask<E, R>
+} = internal.withCluster
 
 /**
  * A copy of the task switched on or off, as the `enabled` option sets it; handy with a flag

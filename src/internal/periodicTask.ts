@@ -66,6 +66,7 @@ const makeTask = <E, R>(
   task.jitter = options?.jitter ?? false
   task.onError = options?.onError ?? "log"
   task.overlap = options?.overlap ?? "skip"
+  task.cluster = options?.cluster ?? "local"
   return task
 }
 
@@ -206,6 +207,12 @@ export const withOverlap = dual<
   <E, R>(self: Task<E, R>, overlap: PeriodicTask.OverlapPolicy) => Task<E, R>
 >(2, (self, overlap) => copy(self, { overlap }))
 
+/** @internal */
+export const withCluster = dual<
+  (cluster: PeriodicTask.ClusterMode) => <E, R>(self: Task<E, R>) => Task<E, R>,
+  <E, R>(self: Task<E, R>, cluster: PeriodicTask.ClusterMode) => Task<E, R>
+>(2, (self, cluster) => copy(self, { cluster }))
+
 const switched = <E, R>(self: Task<E, R>, enabled: boolean, reason: string | undefined) =>
   self.disabledReason === NEGATIVE_INTERVAL
     ? copy<E, R>(self, {})
@@ -310,6 +317,16 @@ export const resolve = <E, R>(
           field: "overlap",
           value: show(task.overlap),
           reason: `must be "skip" or "queue"`,
+        }),
+      )
+    }
+    if (task.cluster !== "local" && task.cluster !== "leader") {
+      return yield* Either.left(
+        new InvalidPeriodicTask({
+          task: name,
+          field: "cluster",
+          value: show(task.cluster),
+          reason: `must be "local" or "leader"`,
         }),
       )
     }

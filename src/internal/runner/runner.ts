@@ -15,7 +15,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as PeriodicRunner from "../../PeriodicRunner.ts"
 import type * as PeriodicTask from "../../PeriodicTask.ts"
-import { InvalidPeriodicTask, resolve, type ResolvedTask } from "../periodicTask.ts"
+import * as Option from "effect/Option"
+import { current as currentCluster } from "../cluster.ts"
+import { InvalidPeriodicTask, resolve, type ResolvedTask, withRun } from "../periodicTask.ts"
 import { sleepLong, SteadyClock } from "../steadyClock.ts"
 import { Alarm } from "./alarm.ts"
 import { makeConcurrentEngine } from "./concurrent.ts"
@@ -78,8 +80,57 @@ export const run = <E, R>(
 ): Effect.Effect<void, InvalidPeriodicTask | InvalidOption | PeriodicTaskFailed<E>, R> =>
   Effect.scoped(Effect.flatMap(make(tasks, options), (runner) => runner.join))
 
-/** @internal A runner of tasks already checked (by `resolveAll`) with decoded options. */
+/**
+ * A runner of tasks already checked (by `resolveAll`) with decoded options. In a cluster, each
+ * leader task is handed to it and joins the runner only while this runner leads it.
+ *
+ * @internal
+ */
 export const makeResolved = <E, R>(
+  resolved: ReadonlyArray<ResolvedTask<E, R>>,
+  config: RunnerConfig,
+): Effect.Effect<PeriodicRunner.PeriodicRunner<E>, InvalidPeriodicTask, R | Scope.Scope> =>
+  Effect.flatMap(currentCluster, (cluster) => {
+    const leaders = Option.isSome(cluster)
+      ? resolved.filter(({ task }) => task.cluster === "leader")
+      : []
+    if (leaders.length === 0) return makeLocal(resolved, config)
+    return Effect.gen(function* () {
+      const runner = yield* makeLocal(
+        resolved.filter(({ task }) => task.cluster !== "leader"),
+        config,
+      )
+      const context = yield* Effect.context<R>()
+      for (const { task } of leaders) {
+        const provided = withRun(task, Effect.provide(task.run, context))
+        yield* Option.getOrThrow(cluster).leader(task.name, lead(runner, provided))
+      }
+      return runner
+    })
+  })
+
+/**
+ * While the cluster has this runner lead the task: the task is in the runner, timed from the
+ * takeover. When the lead moves (or the runner stops), the task is removed with its run
+ * interrupted, and the lead is given up only once that run has ended: no two runners run it at
+ * once.
+ */
+const lead = <E>(
+  runner: PeriodicRunner.PeriodicRunner<E>,
+  task: PeriodicTask.PeriodicTask<E>,
+): Effect.Effect<void> =>
+  Effect.acquireRelease(
+    Effect.as(runner.add(task), true).pipe(
+      // A runner that stopped has nothing to lead; a task was checked when the runner was made.
+      Effect.catchAll(() => Effect.succeed(false)),
+    ),
+    (added) =>
+      added
+        ? Effect.ignore(runner.remove(task.name, { interrupt: true, wait: true }))
+        : Effect.void,
+  ).pipe(Effect.zipRight(Effect.never), Effect.scoped)
+
+const makeLocal = <E, R>(
   resolved: ReadonlyArray<ResolvedTask<E, R>>,
   config: RunnerConfig,
 ): Effect.Effect<PeriodicRunner.PeriodicRunner<E>, InvalidPeriodicTask, R | Scope.Scope> =>

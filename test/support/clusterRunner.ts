@@ -1,0 +1,69 @@
+// A child process of test/clusterProcesses.test.ts and bench/cluster.ts: a "conductor" service on
+// PostgreSQL (SqlServiceRegistry for its record, NodeCluster for its runner), run by the `runMain`
+// of the runtime it runs on. Its manager has one leader task, `archive_deleted_rows`, fixed every
+// `periodMillis` (default 1000), which records each run in the table `runs` (created by the test
+// before any runner starts): runner, start and end by the database's clock, each run taking 100 ms.
+//
+//   clusterRunner.ts <databaseUrl> <host> <runnerPort> [periodMillis]
+//
+// Prints "READY" once the service runs, "RUN <id>" as each run starts; SIGTERM stops it
+// gracefully (the lead moves at once).
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Console from "effect/Console"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { Manager, PeriodicTask, Service } from "../../mod.ts"
+import * as DenoPlatform from "../../src/platform/deno.ts"
+import * as NodeCluster from "../../src/platform/nodeCluster.ts"
+import * as NodePlatform from "../../src/platform/node.ts"
+import * as SqlServiceRegistry from "../../src/SqlServiceRegistry.ts"
+import { detectRuntime } from "./runtime.ts"
+
+const args = (globalThis as { Deno?: { args: Array<string> } }).Deno?.args ??
+  (globalThis as unknown as { process: { argv: Array<string> } }).process.argv.slice(2)
+const [url = "", host = "", runnerPort = "0", periodMillis = "1000"] = args
+
+class Archiver extends Context.Tag("Archiver")<Archiver, object>() {}
+
+const archive = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const [row] = yield* sql<{ id: number }>`INSERT INTO runs (runner, started_at)
+    VALUES (${host}, clock_timestamp()) RETURNING id`
+  yield* Console.log(`RUN ${row!.id}`)
+  yield* Effect.sleep("100 millis")
+  yield* sql`UPDATE runs SET ended_at = clock_timestamp() WHERE id = ${row!.id}`
+}).pipe(Effect.orDie)
+
+const ArchiverLive = Manager.layer(
+  Archiver,
+  Effect.map(SqlClient.SqlClient, (sql) => ({
+    service: {},
+    tasks: [
+      PeriodicTask.fixed(
+        "archive_deleted_rows",
+        `${Number(periodMillis)} millis`,
+        Effect.provideService(archive, SqlClient.SqlClient, sql),
+        { cluster: "leader" },
+      ),
+    ],
+  })),
+)
+
+const Database = PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
+
+const ConductorService = Service.layer(
+  { host, topic: "conductor", reportInterval: "1 second", shutdownTimeout: "2 seconds" },
+  ArchiverLive,
+).pipe(
+  Layer.provideMerge(SqlServiceRegistry.layer()),
+  Layer.provideMerge(NodeCluster.layer({ port: Number(runnerPort) })),
+  Layer.provideMerge(Database),
+)
+
+const Main = Layer.effectDiscard(Console.log("READY")).pipe(Layer.provideMerge(ConductorService))
+
+if (detectRuntime() === "deno") DenoPlatform.runMain(Main)
+else NodePlatform.runMain(Main)
