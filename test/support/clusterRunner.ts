@@ -2,7 +2,8 @@
 // PostgreSQL (SqlServiceRegistry for its record, NodeCluster for its runner), run by the `runMain`
 // of the runtime it runs on. Its manager has one leader task, `archive_deleted_rows`, fixed every
 // `periodMillis` (default 1000), which records each run in the table `runs` (created by the test
-// before any runner starts): runner, start and end by the database's clock, each run taking 100 ms.
+// before any runner starts): runner, start and end by the database's clock (the end also when the
+// run is interrupted), each run taking 100 ms.
 //
 //   clusterRunner.ts <databaseUrl> <host> <runnerPort> [periodMillis]
 //
@@ -28,14 +29,21 @@ const [url = "", host = "", runnerPort = "0", periodMillis = "1000"] = args
 
 class Archiver extends Context.Tag("Archiver")<Archiver, object>() {}
 
-const archive = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  const [row] = yield* sql<{ id: number }>`INSERT INTO runs (runner, started_at)
-    VALUES (${host}, clock_timestamp()) RETURNING id`
-  yield* Console.log(`RUN ${row!.id}`)
-  yield* Effect.sleep("100 millis")
-  yield* sql`UPDATE runs SET ended_at = clock_timestamp() WHERE id = ${row!.id}`
-}).pipe(Effect.orDie)
+// The end is written however the run ends: an interrupted run (the lead moved) has ended before
+// the lead is given up, which is what the test checks against the next leader's start. The insert
+// is not interruptible, so that a row written always gets its end.
+const archive = Effect.uninterruptibleMask((restore) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ id: number }>`INSERT INTO runs (runner, started_at)
+      VALUES (${host}, clock_timestamp()) RETURNING id`
+    yield* restore(Effect.zipRight(Console.log(`RUN ${row!.id}`), Effect.sleep("100 millis"))).pipe(
+      Effect.ensuring(
+        Effect.ignore(sql`UPDATE runs SET ended_at = clock_timestamp() WHERE id = ${row!.id}`),
+      ),
+    )
+  })
+).pipe(Effect.orDie)
 
 const ArchiverLive = Manager.layer(
   Archiver,
