@@ -14,7 +14,7 @@ import * as Cluster from "../src/Cluster.ts"
 import { make as makeCluster } from "../src/internal/cluster.ts"
 
 /** A cluster of one runner whose lead the test grants and revokes. */
-const handCluster = Effect.gen(function* () {
+const handCluster = Effect.sync(() => {
   const registered = new Map<string, Effect.Effect<void>>()
   const held = new Map<string, Fiber.RuntimeFiber<void>>()
   const cluster = makeCluster((name, run) =>

@@ -154,7 +154,11 @@ export const layer = (
     }),
   )
 
-const make = (sql: SqlClient.SqlClient, table: string): ServiceRegistry.ServiceRegistry => {
+const failed = (operation: "read" | "write" | "list", key: string) => (cause: SqlError) =>
+  new ServiceRegistryError({ operation, key, cause })
+
+/** The statements of the registry over `table`: each one statement, so atomic on its own. */
+const statements = (sql: SqlClient.SqlClient, table: string) => {
   const t = sql(table)
   const columns = sql.literal(
     `host, topic, report_count::text AS report_count, disabled, forced_down, ${
@@ -162,9 +166,6 @@ const make = (sql: SqlClient.SqlClient, table: string): ServiceRegistry.ServiceR
     } AS created_at, ${millis("updated_at")} AS updated_at, endpoint::text AS endpoint`,
   )
   const at = (now: number) => sql`to_timestamp(${now}::float8 / 1000)`
-
-  const failed = (operation: "read" | "write" | "list", key: string) => (cause: SqlError) =>
-    new ServiceRegistryError({ operation, key, cause })
 
   const first = (rows: ReadonlyArray<unknown>) =>
     rows.length === 0 ? Effect.succeed(Option.none<ServiceRecord>()) : toRecord(table, rows[0])
@@ -209,6 +210,18 @@ const make = (sql: SqlClient.SqlClient, table: string): ServiceRegistry.ServiceR
           : Effect.die(new Error(`the row of ${topic} on ${host} just written does not decode`)))
     })
 
+  const list = sql`SELECT ${columns} FROM ${t}`.withoutTransform.pipe(
+    Effect.mapError(failed("list", table)),
+    Effect.flatMap((rows) => Effect.forEach(rows, (row) => toRecord(table, row))),
+    Effect.map((records) => Arr.sort(Arr.getSomes(records), byTopicThenHost)),
+  )
+
+  return { at, read, change, insertFresh, list }
+}
+
+const make = (sql: SqlClient.SqlClient, table: string): ServiceRegistry.ServiceRegistry => {
+  const { at, read, change, insertFresh, list } = statements(sql, table)
+
   const register = (host: string, topic: string) =>
     sql.withTransaction(Effect.gen(function* () {
       const found = yield* read(host, topic, true)
@@ -242,10 +255,6 @@ const make = (sql: SqlClient.SqlClient, table: string): ServiceRegistry.ServiceR
           }::jsonb`,
       ),
     get: (host, topic) => read(host, topic, false).pipe(Effect.annotateLogs({ host, topic })),
-    list: sql`SELECT ${columns} FROM ${t}`.withoutTransform.pipe(
-      Effect.mapError(failed("list", table)),
-      Effect.flatMap((rows) => Effect.forEach(rows, (row) => toRecord(table, row))),
-      Effect.map((records) => Arr.sort(Arr.getSomes(records), byTopicThenHost)),
-    ),
+    list,
   }
 }
