@@ -213,9 +213,10 @@ declare module "stream" {
 }
 `
 
-// Only the modules that do not use @effect/rpc: they type-check with no Node types at all.
+// Only the modules that do not use @effect/rpc (@effect/cluster is built on it): they type-check
+// with no Node types at all.
 const coreSpecifiers = specifiers.filter((specifier) =>
-  !/\/(Remote|platform\/(node|deno|bun))$/.test(specifier)
+  !/\/(Remote|Cluster|platform\/(node|nodeCluster|deno|bun))$/.test(specifier)
 )
 const coreConsumerSource = `
 ${coreSpecifiers.map((specifier, i) => `import * as module${i} from "${specifier}"`).join("\n")}
