@@ -3,25 +3,23 @@
 // run recorded in the table `runs`. The runner holding it is killed (SIGKILL) and started again,
 // then one is stopped (SIGTERM); the runs must never overlap, never repeat within a period, and
 // move within the bounds below. The runners' records go through the SQL registry meanwhile.
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
-import type * as FileSystem from "@effect/platform/FileSystem"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import { ServiceRegistry } from "../mod.ts"
 import * as SqlServiceRegistry from "../src/SqlServiceRegistry.ts"
-import { bundledOnce, NodeContextLive, root } from "./support/nodeBundle.ts"
+import {
+  nextLeader,
+  overlaps,
+  PERIOD,
+  runsSince,
+  settledLeader,
+  startRunner,
+} from "./support/leaderRuns.ts"
+import { NodeContextLive } from "./support/nodeBundle.ts"
 import type * as Postgres from "./support/postgres.ts"
 import { detectRuntime } from "./support/runtime.ts"
 
@@ -29,173 +27,10 @@ const runtime = detectRuntime()
 // workerd has no processes and no sockets.
 const live = runtime === "workerd" ? it.scopedLive.skip : it.scopedLive
 
-// Not static imports: workerd's bundle of this file must not pull in `pg` or node:net.
+// Not a static import: workerd's bundle of this file must not pull in `pg`.
 const postgresModule = "./support/postgres.ts"
 const postgres = Effect.promise(() => import(postgresModule) as Promise<typeof Postgres>)
-const netModule = "node:net"
 
-/** A port the OS has just given out on 127.0.0.1. */
-const freePort = Effect.promise(async () => {
-  const net = await import(netModule) as {
-    createServer: () => {
-      listen: (port: number, host: string, done: () => void) => void
-      address: () => { port: number }
-      close: (done: () => void) => void
-    }
-  }
-  return new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-})
-
-const fixture = `${root}/test/support/clusterRunner.ts`
-const bundled = bundledOnce("test/support/clusterRunner.ts", "cluster-processes", "clusterRunner")
-
-type Environment = CommandExecutor.CommandExecutor | FileSystem.FileSystem
-
-interface Runner {
-  readonly host: string
-  readonly kill: Effect.Effect<void, PlatformError>
-  readonly terminate: Effect.Effect<void, PlatformError>
-}
-
-/** Starts a runner under `which` runtime; waits for its READY line (a cold Deno compiles first). */
-const startRunner = (
-  which: "node" | "deno",
-  url: string,
-  host: string,
-): Effect.Effect<Runner, PlatformError | Error, Environment | Scope.Scope> =>
-  Effect.gen(function* () {
-    const port = String(yield* freePort)
-    const command = which === "node"
-      ? Command.make("node", "--enable-source-maps", yield* bundled, url, host, port)
-      : Command.make(
-        `${root}/node_modules/.bin/deno`,
-        "run",
-        `--config=${root}/deno.json`,
-        "--allow-read",
-        "--allow-env",
-        "--allow-sys",
-        "--allow-net=127.0.0.1",
-        fixture,
-        url,
-        host,
-        port,
-      )
-    const process = yield* Command.start(command)
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(Effect.flatMap(
-        process.isRunning,
-        (running) => running ? process.kill("SIGKILL") : Effect.void,
-      ))
-    )
-    const output = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
-    const lines = (stream: Stream.Stream<Uint8Array, PlatformError>) =>
-      stream.pipe(Stream.decodeText(), Stream.splitLines)
-    yield* Stream.merge(lines(process.stdout), lines(process.stderr)).pipe(
-      Stream.runForEach((line) => SubscriptionRef.update(output, (all) => [...all, line])),
-      Effect.forkScoped,
-    )
-    yield* output.changes.pipe(
-      Stream.filter((all) => all.some((line) => line === "READY")),
-      Stream.runHead,
-      Effect.timeoutFail({
-        duration: "30 seconds",
-        onTimeout: () => "timeout",
-      }),
-      Effect.catchAll(() =>
-        Effect.flatMap(SubscriptionRef.get(output), (all) =>
-          Effect.fail(
-            new Error(`${which} runner ${host}: no READY within 30 s; output:\n${all.join("\n")}`),
-          ))
-      ),
-    )
-    return {
-      host,
-      kill: process.kill("SIGKILL"),
-      terminate: Effect.asVoid(process.kill("SIGTERM")),
-    }
-  })
-
-interface Run {
-  readonly runner: string
-  readonly start: number
-  readonly end: number | null
-}
-
-const runsSince = (sql: SqlClient.SqlClient, since: number) =>
-  sql<Run>`SELECT runner, (extract(epoch from started_at) * 1000)::float8 AS start,
-    (extract(epoch from ended_at) * 1000)::float8 AS "end"
-    FROM runs WHERE started_at >= to_timestamp(${since}::float8 / 1000) ORDER BY started_at`.pipe(
-    Effect.orDie,
-  )
-
-/** The first run by another runner than `host` started after `since`, waited for up to `limit`. */
-const nextLeader = (
-  sql: SqlClient.SqlClient,
-  host: string,
-  since: number,
-  limit: Duration.DurationInput,
-) =>
-  runsSince(sql, since).pipe(
-    Effect.map((runs) => Option.fromNullable(runs.find((run) => run.runner !== host))),
-    Effect.flatMap(Option.match({
-      onNone: () => Effect.fail("none yet"),
-      onSome: Effect.succeed,
-    })),
-    Effect.retry(Schedule.spaced("50 millis")),
-    Effect.timeoutFail({
-      duration: limit,
-      onTimeout: () =>
-        new Error(
-          `no runner took archive_deleted_rows over from ${host} within ${Duration.format(limit)}`,
-        ),
-    }),
-    Effect.orDie,
-  )
-
-/**
- * The runner that has led the task for its last two runs, the latest started within a period and
- * a bit: once the cluster has settled after a runner joined. Waited for up to 20 s.
- */
-const settledLeader = (sql: SqlClient.SqlClient) =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    const runs = yield* runsSince(sql, now - 3 * PERIOD)
-    const [before, last] = runs.slice(-2)
-    if (before === undefined || last === undefined) return yield* Effect.fail("no runs")
-    if (before.runner !== last.runner || now - last.start > PERIOD + 200) {
-      return yield* Effect.fail("moving")
-    }
-    return last.runner
-  }).pipe(
-    Effect.retry(Schedule.spaced("100 millis")),
-    Effect.timeoutFail({
-      duration: "20 seconds",
-      onTimeout: () => new Error("the lead did not settle within 20 s"),
-    }),
-    Effect.orDie,
-  )
-
-/** Pairs of runs by different runners whose times overlap; a killed run lasts until its kill. */
-const overlaps = (runs: ReadonlyArray<Run>, killedAt: ReadonlyMap<string, number>) => {
-  const found: Array<string> = []
-  for (let i = 1; i < runs.length; i++) {
-    const before = runs[i - 1]!
-    const after = runs[i]!
-    const end = before.end ?? killedAt.get(before.runner) ?? Infinity
-    if (end > after.start) {
-      found.push(`${before.runner} until ${end} / ${after.runner} from ${after.start}`)
-    }
-  }
-  return found
-}
-
-const PERIOD = 1_000
 // The Node suite kills five times; the Deno and Bun suites once, to keep the run short.
 const KILLS = runtime === "node" ? 5 : 1
 

@@ -166,6 +166,7 @@ const statements = (sql: SqlClient.SqlClient, table: string) => {
     } AS created_at, ${millis("updated_at")} AS updated_at, endpoint::text AS endpoint`,
   )
   const at = (now: number) => sql`to_timestamp(${now}::float8 / 1000)`
+  const empty = sql.literal("")
 
   const first = (rows: ReadonlyArray<unknown>) =>
     rows.length === 0 ? Effect.succeed(Option.none<ServiceRecord>()) : toRecord(table, rows[0])
@@ -178,12 +179,26 @@ const statements = (sql: SqlClient.SqlClient, table: string) => {
       Effect.flatMap(first),
     )
 
-  /** One statement that changes one row and returns it: atomic, whoever else writes. */
-  const change = (host: string, topic: string, set: (now: number) => unknown) =>
+  /**
+   * One statement that changes one row and returns it: atomic, whoever else writes. A `relaxed`
+   * one (a heartbeat) commits without waiting for the write-ahead log to reach the disk
+   * (`synchronous_commit` off for its transaction alone): a database crash may lose the last
+   * heartbeats, which the next ones make good, and the wait for the disk (milliseconds, and tens of
+   * them on a busy disk) leaves the heartbeat.
+   */
+  const change = (
+    host: string,
+    topic: string,
+    set: (now: number) => unknown,
+    relaxed = false,
+  ) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* sql`UPDATE ${t} SET ${set(now)} WHERE topic = ${topic} AND host = ${host}
-        RETURNING ${columns}`.withoutTransform.pipe(
+      const rows = yield* sql`UPDATE ${t} SET ${set(now)} ${
+        relaxed
+          ? sql`FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed`
+          : empty
+      } WHERE topic = ${topic} AND host = ${host} RETURNING ${columns}`.withoutTransform.pipe(
         Effect.mapError(failed("write", recordKey(host, topic))),
       )
       const found = yield* first(rows)
@@ -239,8 +254,12 @@ const make = (sql: SqlClient.SqlClient, table: string): ServiceRegistry.ServiceR
     [TypeId]: TypeId,
     register,
     report: (host, topic) =>
-      change(host, topic, (now) => sql`report_count = report_count + 1, updated_at = ${at(now)}`)
-        .pipe(Effect.annotateLogs({ host, topic })),
+      change(
+        host,
+        topic,
+        (now) => sql`report_count = report_count + 1, updated_at = ${at(now)}`,
+        true,
+      ).pipe(Effect.annotateLogs({ host, topic })),
     markDown: (host, topic) => change(host, topic, () => sql`forced_down = true`),
     setDisabled: (host, topic, disabled) => change(host, topic, () => sql`disabled = ${disabled}`),
     setEndpoint: (host, topic, endpoint) =>

@@ -8,10 +8,10 @@ import type * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
-/** The project's root directory. */
+/** The project's root directory (from this file, or from the bundle scripts/run-ts.mjs made). */
 export const root: string = decodeURIComponent((import.meta as { readonly url: string }).url)
   .replace(/^file:\/\//, "")
-  .replace(/\/test\/support\/[^/]+$/, "")
+  .replace(/\/(test\/support|\.tmp\/[^/]+)\/[^/]+$/, "")
 
 // Not a static import: workerd's bundle of a test file must not pull in node:child_process.
 const nodeContextModule = "@effect/platform-node/NodeContext"
