@@ -6,9 +6,11 @@
  *
  * @since 0.1.0
  */
+import * as ClusterCron from "@effect/cluster/ClusterCron"
 import * as Sharding from "@effect/cluster/Sharding"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import type * as Context from "effect/Context"
+import type * as Cron from "effect/Cron"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -64,6 +66,15 @@ export interface Cluster {
     name: string,
     run: Effect.Effect<void>,
   ) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Runs `run` once for each instant of `cron` across the cluster, from now until the scope
+   * closes, in the runner the cluster hands the instant to; again after a crash mid-run.
+   */
+  readonly cron: (
+    name: string,
+    cron: Cron.Cron,
+    run: Effect.Effect<void>,
+  ) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /**
@@ -81,7 +92,8 @@ export const Cluster: Context.Tag<Cluster, Cluster> = internal.tag
 
 /**
  * The cluster of `@effect/cluster`'s `Sharding` in the context: a leader task is a
- * `Singleton` named after it. Any sharding works (`NodeClusterSocket.layer`, `HttpRunner`, a
+ * `Singleton` named after it, a cluster cron task a `ClusterCron` (which needs the cluster's
+ * message storage: `SqlMessageStorage`, as `platform/nodeCluster` has). Any sharding works (`NodeClusterSocket.layer`, `HttpRunner`, a
  * test's `Sharding`); `effect-manager/platform/nodeCluster` puts one together on PostgreSQL.
  * @example
  * ```ts
@@ -100,10 +112,18 @@ export const Cluster: Context.Tag<Cluster, Cluster> = internal.tag
  */
 export const layer: Layer.Layer<Cluster, never, Sharding.Sharding> = Layer.effect(
   internal.tag,
-  Effect.map(
-    Sharding.Sharding,
-    (sharding) => internal.make((name, run) => sharding.registerSingleton(name, run)),
-  ),
+  Effect.map(Sharding.Sharding, (sharding) =>
+    internal.make(
+      (name, run) => sharding.registerSingleton(name, run),
+      (name, cron, run) =>
+        Effect.flatMap(Effect.scope, (scope) =>
+          Effect.asVoid(Layer.buildWithScope(
+            ClusterCron.make({ name, cron, execute: run }).pipe(
+              Layer.provide(Layer.succeed(Sharding.Sharding, sharding)),
+            ),
+            scope,
+          ))),
+    )),
 )
 
 /**

@@ -93,9 +93,12 @@ export type OverlapPolicy = "skip" | "queue"
  *   named after the task). It moves when the cluster's membership changes: interrupted where it
  *   was on the old runner before it starts on the new one (no overlap), timed from the takeover
  *   as if just added (a missed period is not caught up, unless the task keeps its own last run).
+ * - `"cron"` (a task made by {@link cron} only): each instant of its cron expression runs once
+ *   across the cluster (`@effect/cluster`'s `ClusterCron`), in whichever runner the cluster hands it
+ *   to, and at least once across a crash: an instant whose runner dies mid-run is run again.
  *
- * Without a `Cluster` in the context, a leader task runs in its runner like a local one: one
- * process is a cluster of one.
+ * Without a `Cluster` in the context, a leader or cluster cron task runs in its runner like a local
+ * one: one process is a cluster of one.
  *
  * @example
  * ```ts
@@ -106,7 +109,7 @@ export type OverlapPolicy = "skip" | "queue"
  * @since 0.1.0
  * @category models
  */
-export type ClusterMode = "local" | "leader"
+export type ClusterMode = "local" | "leader" | "cron"
 
 /**
  * A periodic task. Build one with {@link spaced}, {@link fixed}, {@link make}, {@link cron},
@@ -498,8 +501,9 @@ export const withOverlap: {
 } = internal.withOverlap
 
 /**
- * A copy of the task that runs in every runner (`"local"`) or in one runner of the cluster
- * (`"leader"`); see {@link ClusterMode}.
+ * A copy of the task that runs in every runner (`"local"`), in one runner of the cluster
+ * (`"leader"`), or each of its cron instants once across the cluster (`"cron"`); see
+ * {@link ClusterMode}.
  *
  * @example
  * ```ts

@@ -8,26 +8,37 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { PeriodicRunner, PeriodicTask } from "../mod.ts"
 import * as Cluster from "../src/Cluster.ts"
 import { make as makeCluster } from "../src/internal/cluster.ts"
 
-/** A cluster of one runner whose lead the test grants and revokes. */
+/**
+ * A cluster of one runner whose lead the test grants and revokes, and whose cron instants the test
+ * fires by hand.
+ */
 const handCluster = Effect.sync(() => {
   const registered = new Map<string, Effect.Effect<void>>()
   const held = new Map<string, Fiber.RuntimeFiber<void>>()
-  const cluster = makeCluster((name, run) =>
-    Effect.acquireRelease(
-      Effect.sync(() => void registered.set(name, run)),
-      () =>
-        Effect.suspend(() =>
-          Option.match(Option.fromNullable(held.get(name)), {
-            onNone: () => Effect.void,
-            onSome: Fiber.interrupt,
-          })
-        ),
-    )
+  const crons = new Map<string, { readonly rule: string; readonly run: Effect.Effect<void> }>()
+  const cluster = makeCluster(
+    (name, run) =>
+      Effect.acquireRelease(
+        Effect.sync(() => void registered.set(name, run)),
+        () =>
+          Effect.suspend(() =>
+            Option.match(Option.fromNullable(held.get(name)), {
+              onNone: () => Effect.void,
+              onSome: Fiber.interrupt,
+            })
+          ),
+      ),
+    (name, cron, run) =>
+      Effect.acquireRelease(
+        Effect.sync(() => void crons.set(name, { rule: String(cron.seconds.size), run })),
+        () => Effect.sync(() => void crons.delete(name)),
+      ),
   )
   const grant = (name: string) =>
     Effect.flatMap(
@@ -40,7 +51,7 @@ const handCluster = Effect.sync(() => {
       held.delete(name)
       return Fiber.interrupt(fiber)
     })
-  return { cluster, grant, revoke, registered }
+  return { cluster, grant, revoke, registered, crons }
 })
 
 describe("leader tasks", () => {
@@ -126,12 +137,70 @@ describe("leader tasks", () => {
       expect(yield* Deferred.isDone(ended)).toBe(true)
     }))
 
-  it("a cluster mode that is neither local nor leader is refused when the runner is made", () => {
+  it.scoped("a cluster cron task runs only the instants the cluster hands it, each recorded", () =>
+    Effect.gen(function* () {
+      const { cluster, crons } = yield* handCluster
+      const runs = yield* Ref.make(0)
+      const runner = yield* PeriodicRunner.make([
+        PeriodicTask.cron(
+          "purge",
+          "*/10 * * * * *",
+          Effect.zipRight(Ref.update(runs, (n) => n + 1), Effect.sleep("2 seconds")),
+          { timeZone: "UTC", cluster: "cron", timeout: "5 seconds" },
+        ),
+      ]).pipe(Effect.provideService(Cluster.Cluster, cluster))
+      expect([...crons.keys()]).toEqual(["purge"])
+      expect(runner.tasks).toEqual([])
+      yield* TestClock.adjust("35 seconds") // three instants went by: none is run here by itself
+      expect(yield* Ref.get(runs)).toBe(0)
+      const outcomes = yield* runner.outcomes.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* TestClock.adjust("1 millis")
+      const instant = yield* Effect.fork(crons.get("purge")!.run) // the cluster hands one over
+      yield* TestClock.adjust("1 second")
+      expect(runner.tasks).toEqual(["purge"])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(instant)
+      const [outcome] = yield* Fiber.join(outcomes)
+      expect([outcome!._tag, outcome!.task, outcome!.startedAt, outcome!.durationMillis]).toEqual([
+        "Succeeded",
+        "purge",
+        35_001,
+        2_000,
+      ])
+      expect([yield* Ref.get(runs), runner.tasks]).toEqual([1, []])
+    }))
+
+  it.scoped("without a cluster a cluster cron task runs on its own cron instants", () =>
+    Effect.gen(function* () {
+      const runs = yield* Ref.make<ReadonlyArray<number>>([])
+      yield* PeriodicRunner.make([
+        PeriodicTask.cron(
+          "purge",
+          "*/10 * * * * *",
+          Effect.flatMap(
+            TestClock.currentTimeMillis,
+            (now) => Ref.update(runs, (r) => [...r, now]),
+          ),
+          { timeZone: "UTC", cluster: "cron" },
+        ),
+      ])
+      yield* TestClock.adjust("35 seconds")
+      expect(yield* Ref.get(runs)).toEqual([10_000, 20_000, 30_000])
+    }))
+
+  it('cluster "cron" needs a cron task', () => {
+    const task = PeriodicTask.spaced("purge", "1 second", Effect.void, { cluster: "cron" })
+    expect(PeriodicTask.validate(task).pipe(Effect.flip, Effect.runSync).message).toBe(
+      `Periodic task "purge": cluster needs a task timed by a cron expression (PeriodicTask.cron), got "cron"`,
+    )
+  })
+
+  it("a cluster mode that is not local, leader or cron is refused when the runner is made", () => {
     const task = PeriodicTask.spaced("archive", "1 second", Effect.void, {
       cluster: "everywhere" as never,
     })
     expect(PeriodicTask.validate(task).pipe(Effect.flip, Effect.runSync).message).toBe(
-      `Periodic task "archive": cluster must be "local" or "leader", got "everywhere"`,
+      `Periodic task "archive": cluster must be "local", "leader" or "cron", got "everywhere"`,
     )
   })
 

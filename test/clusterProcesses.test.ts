@@ -1,6 +1,7 @@
-// A leader task across real processes on the suite's PostgreSQL: three "conductor" runners (Node
-// and Deno, test/support/clusterRunner.ts) share `archive_deleted_rows`, fixed every second, each
-// run recorded in the table `runs`. The runner holding it is killed (SIGKILL) and started again,
+// A leader task and a cluster cron task across real processes on the suite's PostgreSQL: three
+// "conductor" runners (Node and Deno, test/support/clusterRunner.ts) share `archive_deleted_rows`,
+// fixed every second, each run recorded in the table `runs`, and `purge_expired`, every 2 s
+// across the cluster, in `cron_runs`. The runner holding it is killed (SIGKILL) and started again,
 // then one is stopped (SIGTERM); the runs must never overlap, never repeat within a period, and
 // move within the bounds below. The runners' records go through the SQL registry meanwhile.
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -15,6 +16,7 @@ import {
   nextLeader,
   overlaps,
   PERIOD,
+  type Run,
   runsSince,
   settledLeader,
   startRunner,
@@ -30,6 +32,36 @@ const live = runtime === "workerd" ? it.scopedLive.skip : it.scopedLive
 // Not a static import: workerd's bundle of this file must not pull in `pg`.
 const postgresModule = "./support/postgres.ts"
 const postgres = Effect.promise(() => import(postgresModule) as Promise<typeof Postgres>)
+
+/**
+ * The cluster cron task `purge_expired` (every 2 s) over the same run: each instant at most once
+ * (a second run only when the first one's runner was killed during it: at least once across a
+ * crash), run by more than one runner, and most instants run.
+ */
+const checkCron = (sql: SqlClient.SqlClient, killedAt: ReadonlyMap<string, number>) =>
+  Effect.gen(function* () {
+    const rows = yield* sql<Run>`SELECT runner, (extract(epoch from started_at) * 1000)::float8
+      AS start, (extract(epoch from ended_at) * 1000)::float8 AS "end" FROM cron_runs
+      ORDER BY started_at`.pipe(Effect.orDie)
+    const byInstant = new Map<number, Array<Run>>()
+    // A run starts within a message poll (500 ms) of its instant: the even second before it.
+    for (const row of rows) {
+      const instant = Math.floor(row.start / 2_000) * 2_000
+      byInstant.set(instant, [...(byInstant.get(instant) ?? []), row])
+    }
+    const repeated = [...byInstant.entries()].filter(([, runs]) =>
+      runs.length > 1 && !runs.some((run) => run.end === null && killedAt.has(run.runner))
+    )
+    expect(repeated).toEqual([])
+    const instants = [...byInstant.keys()]
+    const span = (instants.at(-1)! - instants[0]!) / 2_000 + 1
+    expect(new Set(rows.map((row) => row.runner)).size).toBeGreaterThan(1)
+    // Takeovers cost a few instants each (after an outage one catch-up run, not every instant).
+    expect(instants.length).toBeGreaterThanOrEqual(Math.floor(span * 0.6))
+    yield* Effect.logInfo(
+      `cluster cron: ${instants.length} of ${span} instants run, ${rows.length} runs`,
+    )
+  })
 
 // The Node suite kills five times; the Deno and Bun suites once, to keep the run short.
 const KILLS = runtime === "node" ? 5 : 1
@@ -48,6 +80,8 @@ describe("a leader task across processes (Node and Deno runners, PostgreSQL)", (
         const sql = Context.get(context, SqlClient.SqlClient)
         const registry = Context.get(context, ServiceRegistry.ServiceRegistry)
         yield* sql`CREATE TABLE runs (id serial PRIMARY KEY, runner text NOT NULL,
+          started_at timestamptz NOT NULL, ended_at timestamptz)`.pipe(Effect.orDie)
+        yield* sql`CREATE TABLE cron_runs (id serial PRIMARY KEY, runner text NOT NULL,
           started_at timestamptz NOT NULL, ended_at timestamptz)`.pipe(Effect.orDie)
         const kinds = ["node", "deno", "node"] as const
         let incarnation = 0
@@ -83,6 +117,7 @@ describe("a leader task across processes (Node and Deno runners, PostgreSQL)", (
         const handover = afterTerm.start - PERIOD - termAt
         yield* Effect.sleep("1500 millis")
 
+        yield* checkCron(sql, killedAt)
         const runs = yield* runsSince(sql, began - 60_000)
         expect(overlaps(runs, killedAt)).toEqual([])
         // At most one run per period: two starts closer than half a period would be a repeat.
@@ -104,8 +139,8 @@ describe("a leader task across processes (Node and Deno runners, PostgreSQL)", (
         expect(records.find((record) => record.host === leader)?.forcedDown).toBe(true)
         yield* Effect.logInfo(
           `leader takeovers after SIGKILL: ${
-            takeovers.join(", ")
-          } ms; after SIGTERM: ${handover} ms`,
+            takeovers.map(Math.round).join(", ")
+          } ms; after SIGTERM: ${Math.round(handover)} ms`,
         )
       }).pipe(Effect.provide(NodeContextLive)),
     KILLS * 20_000 + 60_000,

@@ -22,8 +22,9 @@ export const tag: Context.Tag<ClusterApi.Cluster, ClusterApi.Cluster> = Context.
 
 /** @internal */
 export const make = (
-  leader: (name: string, run: Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>,
-): ClusterApi.Cluster => ({ [TypeId]: TypeId, leader })
+  leader: ClusterApi.Cluster["leader"],
+  cron: ClusterApi.Cluster["cron"],
+): ClusterApi.Cluster => ({ [TypeId]: TypeId, leader, cron })
 
 /** @internal The cluster the runner is in, if it is in one. */
 export const current: Effect.Effect<Option.Option<ClusterApi.Cluster>> = Effect.serviceOption(tag)

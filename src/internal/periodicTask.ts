@@ -262,6 +262,8 @@ export type ResolvedTiming =
     readonly wallClock: boolean
     /** The cron rule's instants, for a cron task: what tells the instants a run missed. */
     readonly cron: Timing.CronInstants | undefined
+    /** The parsed cron rule, for a cron task: what a cluster cron is made from. */
+    readonly rule: Cron.Cron | undefined
   }
 
 /** A task whose inputs were checked, with durations in milliseconds. */
@@ -320,13 +322,13 @@ export const resolve = <E, R>(
         }),
       )
     }
-    if (task.cluster !== "local" && task.cluster !== "leader") {
+    if (task.cluster !== "local" && task.cluster !== "leader" && task.cluster !== "cron") {
       return yield* Either.left(
         new InvalidPeriodicTask({
           task: name,
           field: "cluster",
           value: show(task.cluster),
-          reason: `must be "local" or "leader"`,
+          reason: `must be "local", "leader" or "cron"`,
         }),
       )
     }
@@ -353,6 +355,16 @@ export const resolve = <E, R>(
       }
     }
     const timing = yield* resolveTiming(name, task.timing)
+    if (task.cluster === "cron" && (timing._tag !== "Schedule" || timing.rule === undefined)) {
+      return yield* Either.left(
+        new InvalidPeriodicTask({
+          task: name,
+          field: "cluster",
+          value: show(task.cluster),
+          reason: "needs a task timed by a cron expression (PeriodicTask.cron)",
+        }),
+      )
+    }
     const timeout = task.timeout === undefined
       ? undefined
       : yield* millis(name, "timeout", task.timeout, false)
@@ -378,6 +390,7 @@ const resolveTiming = (
           schedule: timing.schedule,
           wallClock: false,
           cron: undefined,
+          rule: undefined,
         })
         : Either.left(
           new InvalidPeriodicTask({
@@ -442,6 +455,7 @@ const resolveCron = (
       schedule: Schedule.cron(parsed),
       wallClock: true,
       cron: (after, before, limit) => Timing.missedCronInstants(parsed, after, before, limit),
+      rule: parsed,
     })),
     Either.mapLeft((error) =>
       new InvalidPeriodicTask({
@@ -512,6 +526,26 @@ export const schedule = <E, R>(task: PeriodicTask.PeriodicTask<E, R>): Schedule.
       timing._tag === "Schedule"
         ? timing.schedule
         : timingSchedule(timing._tag, timing.every, offset, task.jitter, task.runImmediately),
+  })
+
+/** Far enough never to come due: a triggered task runs only when it is triggered. */
+const NEVER_DUE_MILLIS = 100 * 365 * 24 * 3_600_000
+
+/**
+ * @internal A local copy of the task that runs `run` only when triggered, with the task's name,
+ * timeout and error policy: one instant of a cluster cron, run and recorded by a runner.
+ */
+export const triggeredCopy = <E>(
+  task: PeriodicTask.PeriodicTask<E, never>,
+  run: Effect.Effect<unknown, E>,
+): PeriodicTask.PeriodicTask<E> =>
+  copy<E, never>(task, {
+    run,
+    timing: { _tag: "Spaced", every: NEVER_DUE_MILLIS },
+    runImmediately: false,
+    jitter: false,
+    offset: undefined,
+    cluster: "local",
   })
 
 /** @internal A copy of the task running another effect, with the same name, timing and options. */

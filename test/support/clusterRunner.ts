@@ -7,6 +7,9 @@
 //
 //   clusterRunner.ts <databaseUrl> <host> <runnerPort> [periodMillis]
 //
+// It also has a cluster cron task, `purge_expired`, every 2 s (UTC): each run is a row of the table
+// `cron_runs` (runner, start, end), created by the test too.
+//
 // Prints "READY" once the service runs, "RUN <id>" as each run starts; SIGTERM stops it
 // gracefully (the lead moves at once).
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -45,6 +48,20 @@ const archive = Effect.uninterruptibleMask((restore) =>
   })
 ).pipe(Effect.orDie)
 
+/** One instant of the cluster cron task: a row, its end written however the run ends. */
+const purge = Effect.uninterruptibleMask((restore) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ id: number }>`INSERT INTO cron_runs (runner, started_at)
+      VALUES (${host}, clock_timestamp()) RETURNING id`
+    yield* restore(Effect.sleep("100 millis")).pipe(
+      Effect.ensuring(
+        Effect.ignore(sql`UPDATE cron_runs SET ended_at = clock_timestamp() WHERE id = ${row!.id}`),
+      ),
+    )
+  })
+).pipe(Effect.orDie)
+
 const ArchiverLive = Manager.layer(
   Archiver,
   Effect.map(SqlClient.SqlClient, (sql) => ({
@@ -55,6 +72,12 @@ const ArchiverLive = Manager.layer(
         `${Number(periodMillis)} millis`,
         Effect.provideService(archive, SqlClient.SqlClient, sql),
         { cluster: "leader" },
+      ),
+      PeriodicTask.cron(
+        "purge_expired",
+        "*/2 * * * * *",
+        Effect.provideService(purge, SqlClient.SqlClient, sql),
+        { timeZone: "UTC", cluster: "cron" },
       ),
     ],
   })),

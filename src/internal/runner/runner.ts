@@ -8,6 +8,7 @@ import * as Channel from "effect/Channel"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
 import * as PubSub from "effect/PubSub"
 import * as Runtime from "effect/Runtime"
@@ -17,7 +18,13 @@ import type * as PeriodicRunner from "../../PeriodicRunner.ts"
 import type * as PeriodicTask from "../../PeriodicTask.ts"
 import * as Option from "effect/Option"
 import { current as currentCluster } from "../cluster.ts"
-import { InvalidPeriodicTask, resolve, type ResolvedTask, withRun } from "../periodicTask.ts"
+import {
+  InvalidPeriodicTask,
+  resolve,
+  type ResolvedTask,
+  triggeredCopy,
+  withRun,
+} from "../periodicTask.ts"
 import { sleepLong, SteadyClock } from "../steadyClock.ts"
 import { Alarm } from "./alarm.ts"
 import { makeConcurrentEngine } from "./concurrent.ts"
@@ -82,7 +89,8 @@ export const run = <E, R>(
 
 /**
  * A runner of tasks already checked (by `resolveAll`) with decoded options. In a cluster, each
- * leader task is handed to it and joins the runner only while this runner leads it.
+ * leader task is handed to it and joins the runner only while this runner leads it, and each
+ * instant of a cluster cron task the cluster hands this runner is run here.
  *
  * @internal
  */
@@ -90,24 +98,55 @@ export const makeResolved = <E, R>(
   resolved: ReadonlyArray<ResolvedTask<E, R>>,
   config: RunnerConfig,
 ): Effect.Effect<PeriodicRunner.PeriodicRunner<E>, InvalidPeriodicTask, R | Scope.Scope> =>
-  Effect.flatMap(currentCluster, (cluster) => {
-    const leaders = Option.isSome(cluster)
-      ? resolved.filter(({ task }) => task.cluster === "leader")
+  Effect.flatMap(currentCluster, (found) => {
+    const clustered = Option.isSome(found)
+      ? resolved.filter(({ task }) => task.cluster !== "local")
       : []
-    if (leaders.length === 0) return makeLocal(resolved, config)
+    if (clustered.length === 0) return makeLocal(resolved, config)
+    const cluster = Option.getOrThrow(found)
     return Effect.gen(function* () {
       const runner = yield* makeLocal(
-        resolved.filter(({ task }) => task.cluster !== "leader"),
+        resolved.filter(({ task }) => task.cluster === "local"),
         config,
       )
       const context = yield* Effect.context<R>()
-      for (const { task } of leaders) {
+      for (const { task, timing } of clustered) {
         const provided = withRun(task, Effect.provide(task.run, context))
-        yield* Option.getOrThrow(cluster).leader(task.name, lead(runner, provided))
+        if (task.cluster === "leader") yield* cluster.leader(task.name, lead(runner, provided))
+        // A disabled task runs nowhere; a cluster cron task was checked to have a cron rule.
+        else if (task.enabled && timing._tag === "Schedule" && timing.rule !== undefined) {
+          yield* cluster.cron(task.name, timing.rule, runInstant(runner, provided))
+        }
       }
       return runner
     })
   })
+
+/**
+ * One instant of a cluster cron task, run and recorded by this runner: the task joins the runner
+ * for the run (triggered, with its own timeout and error policy) and leaves it once the run and
+ * its outcome are done. One instant at a time: a second one handed over meanwhile waits.
+ */
+const runInstant = <E>(
+  runner: PeriodicRunner.PeriodicRunner<E>,
+  task: PeriodicTask.PeriodicTask<E>,
+): Effect.Effect<void> => {
+  const oneAtATime = Effect.unsafeMakeSemaphore(1)
+  return oneAtATime.withPermits(1)(Effect.gen(function* () {
+    const done = yield* Deferred.make<void>()
+    const once = triggeredCopy(task, Effect.ensuring(task.run, Deferred.succeed(done, undefined)))
+    // A runner that stopped runs nothing more.
+    if (Either.isLeft(yield* Effect.either(runner.add(once)))) return
+    yield* Effect.either(runner.trigger(task.name)).pipe(
+      Effect.flatMap((triggered) => Either.isRight(triggered) ? Deferred.await(done) : Effect.void),
+      // Once the run has ended, the task leaves as soon as its outcome is recorded; an instant
+      // taken back (the runner stopping) interrupts the run where it is.
+      Effect.onExit((exit) =>
+        Effect.ignore(runner.remove(task.name, { interrupt: Exit.isFailure(exit), wait: true }))
+      ),
+    )
+  }))
+}
 
 /**
  * While the cluster has this runner lead the task: the task is in the runner, timed from the
