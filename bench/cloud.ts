@@ -38,7 +38,7 @@ import * as Stream from "effect/Stream"
 import { CapabilityBus, Manager, Scheduler, Service, ServiceRegistry } from "../mod.ts"
 import { layerWebSocket } from "../src/platform/node.ts"
 import * as Remote from "../src/Remote.ts"
-import { nodeProcess, numberFlag, stringFlag } from "./support.ts"
+import { nodeProcess, numberFlag, startChild, stringFlag } from "./support.ts"
 
 declare const console: { log(line: string): void; error(line: string): void }
 declare const performance: { now(): number }
@@ -48,7 +48,6 @@ declare const process: {
   readonly env: Readonly<Record<string, string | undefined>>
   readonly stdin: { on(event: "data", listener: (chunk: { toString(): string }) => void): unknown }
 }
-declare const TextEncoder: new () => { encode(input: string): Uint8Array }
 
 /** How long the run warms up (connections, JIT) before the measured seconds. */
 const WARMUP_MILLIS = 2_000
@@ -257,35 +256,16 @@ const shared = [
 
 /** A child: its "READY", then its last line (a JSON object) once it exits. */
 const spawn = (name: string, roleArgs: ReadonlyArray<string>, secretValue: string) =>
-  Effect.gen(function* () {
-    const child = yield* Command.start(
+  Effect.map(
+    startChild<unknown>(
+      name,
       Command.make(process.execPath, ...process.execArgv, bundle, ...roleArgs, ...shared).pipe(
         Command.env({ [SECRET_VARIABLE]: secretValue }),
-        Command.stderr("inherit"),
       ),
-    )
-    const ready = yield* Deferred.make<void>()
-    const result = yield* Deferred.make<unknown, Error>()
-    yield* child.stdout.pipe(
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.runForEach((line) =>
-        line === "READY"
-          ? Deferred.succeed(ready, undefined)
-          : line.startsWith("{")
-          ? Deferred.succeed(result, JSON.parse(line))
-          : Effect.sync(() => console.error(`[${name}] ${line}`))
-      ),
-      Effect.ensuring(Deferred.fail(result, new Error(`${name} ended without its figures`))),
-      Effect.forkScoped,
-    )
-    yield* Deferred.await(ready).pipe(Effect.timeout("30 seconds"))
-    return {
-      start: (from: number) =>
-        Stream.run(Stream.make(new TextEncoder().encode(`GO ${from}\n`)), child.stdin),
-      figures: Deferred.await(result),
-    }
-  })
+      "30 seconds",
+    ),
+    (child) => ({ start: (from: number) => child.send(`GO ${from}`), figures: child.figures }),
+  )
 
 interface SchedulerFigures {
   readonly received: number

@@ -29,13 +29,11 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
-import * as Stream from "effect/Stream"
 import { ServiceRegistry } from "../mod.ts"
 import * as SqlServiceRegistry from "../src/SqlServiceRegistry.ts"
 import { startPostgres } from "../scripts/postgres.mjs"
@@ -49,7 +47,7 @@ import {
   startRunner,
 } from "../test/support/leaderRuns.ts"
 import { pgLayer } from "../test/support/postgres.ts"
-import { numberFlag, stringFlag } from "./support.ts"
+import { numberFlag, startChild, stringFlag } from "./support.ts"
 
 declare const console: { log(line: string): void; error(line: string): void }
 declare const performance: { now(): number }
@@ -58,7 +56,6 @@ declare const process: {
   readonly execArgv: ReadonlyArray<string>
   readonly stdin: { on(event: "data", listener: (chunk: { toString(): string }) => void): unknown }
 }
-declare const TextEncoder: new () => { encode(input: string): Uint8Array }
 
 const kills = numberFlag("--kills", 5)
 const services = numberFlag("--services", 1_000)
@@ -124,43 +121,23 @@ interface HeartbeatFigures {
 }
 
 const spawnHeartbeats = (url: string, first: number, count: number) =>
-  Effect.gen(function* () {
-    const child = yield* Command.start(
-      Command.make(
-        process.execPath,
-        ...process.execArgv,
-        bundle,
-        "--role",
-        "heartbeats",
-        "--database",
-        url,
-        "--first",
-        String(first),
-        "--count",
-        String(count),
-      ).pipe(Command.stderr("inherit")),
-    )
-    const ready = yield* Deferred.make<void>()
-    const result = yield* Deferred.make<HeartbeatFigures, Error>()
-    yield* child.stdout.pipe(
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.runForEach((line) =>
-        line === "READY"
-          ? Deferred.succeed(ready, undefined)
-          : line.startsWith("{")
-          ? Deferred.succeed(result, JSON.parse(line))
-          : Effect.void
-      ),
-      Effect.ensuring(Deferred.fail(result, new Error("a heartbeat process ended early"))),
-      Effect.forkScoped,
-    )
-    yield* Deferred.await(ready).pipe(Effect.timeout("60 seconds"))
-    return {
-      stop: Stream.run(Stream.make(new TextEncoder().encode("STOP\n")), child.stdin),
-      figures: Deferred.await(result),
-    }
-  })
+  startChild<HeartbeatFigures>(
+    `heartbeats ${first}–${first + count - 1}`,
+    Command.make(
+      process.execPath,
+      ...process.execArgv,
+      bundle,
+      "--role",
+      "heartbeats",
+      "--database",
+      url,
+      "--first",
+      String(first),
+      "--count",
+      String(count),
+    ),
+    "60 seconds",
+  )
 
 /** Periods a leader skipped while it held the task (see the header). */
 const missedSlots = (runs: ReadonlyArray<Run>): number => {
@@ -229,7 +206,7 @@ const main = Effect.gen(function* () {
   )
   const began = yield* Clock.currentTimeMillis
   yield* Effect.sleep(Duration.seconds(heartbeatSeconds))
-  yield* Effect.forEach(beaters, (beater) => beater.stop)
+  yield* Effect.forEach(beaters, (beater) => beater.send("STOP"))
   const figures = yield* Effect.forEach(beaters, (beater) => beater.figures)
   const seconds = ((yield* Clock.currentTimeMillis) - began) / 1000
   const runs = yield* runsSince(sql, 0)
