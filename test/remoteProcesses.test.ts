@@ -29,7 +29,7 @@ import { CapabilityBus, Manager, Service } from "../mod.ts"
 import * as ServiceRegistry from "../src/ServiceRegistry.ts"
 import type * as NodePlatform from "../src/platform/node.ts"
 import { ComputeApi, InstanceNotFound, NewerComputeApi, TOPIC } from "./support/remoteApi.ts"
-import { bundledOnce, NodeContextLive, root } from "./support/nodeBundle.ts"
+import { bundledOnce, NodeContextLive, root, startCollecting } from "./support/nodeBundle.ts"
 import { detectRuntime } from "./support/runtime.ts"
 
 const runtime = detectRuntime()
@@ -98,21 +98,7 @@ const startServer = (
         fixture,
         ...args,
       )
-    const process = yield* Command.start(Command.env(command, env))
-    // Before Command.start's own finalizer (a SIGTERM and a wait, as long as a graceful stop).
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(Effect.flatMap(
-        process.isRunning,
-        (running) => running ? process.kill("SIGKILL") : Effect.void,
-      ))
-    )
-    const output = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
-    const lines = (stream: Stream.Stream<Uint8Array, PlatformError>) =>
-      stream.pipe(Stream.decodeText(), Stream.splitLines)
-    const reader = yield* Stream.merge(lines(process.stdout), lines(process.stderr)).pipe(
-      Stream.runForEach((line) => SubscriptionRef.update(output, (all) => [...all, line])),
-      Effect.forkScoped,
-    )
+    const { process, output, reader } = yield* startCollecting(Command.env(command, env))
     const lineWith = (text: string, limit: Duration.DurationInput) =>
       output.changes.pipe(
         Stream.map((all) => all.find((line) => line.includes(text))),

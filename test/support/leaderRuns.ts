@@ -14,7 +14,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { bundledOnce, root } from "./nodeBundle.ts"
+import { bundledOnce, root, startCollecting } from "./nodeBundle.ts"
 
 /** The leader task's period in the runners. */
 export const PERIOD = 1_000
@@ -73,20 +73,7 @@ export const startRunner = (
         host,
         port,
       )
-    const process = yield* Command.start(command)
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(Effect.flatMap(
-        process.isRunning,
-        (running) => running ? process.kill("SIGKILL") : Effect.void,
-      ))
-    )
-    const output = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
-    const lines = (stream: Stream.Stream<Uint8Array, PlatformError>) =>
-      stream.pipe(Stream.decodeText(), Stream.splitLines)
-    yield* Stream.merge(lines(process.stdout), lines(process.stderr)).pipe(
-      Stream.runForEach((line) => SubscriptionRef.update(output, (all) => [...all, line])),
-      Effect.forkScoped,
-    )
+    const { process, output } = yield* startCollecting(command)
     yield* output.changes.pipe(
       Stream.filter((all) => all.some((line) => line === "READY")),
       Stream.runHead,

@@ -6,7 +6,11 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 
 /** The project's root directory (from this file, or from the bundle scripts/run-ts.mjs made). */
 export const root: string = decodeURIComponent((import.meta as { readonly url: string }).url)
@@ -72,3 +76,37 @@ export const bundledOnce = (
     yield* fs.rename(temp, file)
     return file
   })))
+
+/** A process started by {@link startCollecting}, and every line it has printed so far. */
+export interface Collecting {
+  readonly process: CommandExecutor.Process
+  /** Its standard output and error, line by line, in the order they came. */
+  readonly output: SubscriptionRef.SubscriptionRef<ReadonlyArray<string>>
+  /** The fiber that reads them: done once both streams have ended. */
+  readonly reader: Fiber.RuntimeFiber<void, PlatformError>
+}
+
+/**
+ * Starts `command` and collects what it prints; killed with SIGKILL, if still running, when the
+ * scope closes (before `Command.start`'s own finalizer, a SIGTERM and a wait).
+ */
+export const startCollecting = (
+  command: Command.Command,
+): Effect.Effect<Collecting, PlatformError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  Effect.gen(function* () {
+    const process = yield* Command.start(command)
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(Effect.flatMap(
+        process.isRunning,
+        (running) => running ? process.kill("SIGKILL") : Effect.void,
+      ))
+    )
+    const output = yield* SubscriptionRef.make<ReadonlyArray<string>>([])
+    const lines = (stream: Stream.Stream<Uint8Array, PlatformError>) =>
+      stream.pipe(Stream.decodeText(), Stream.splitLines)
+    const reader = yield* Stream.merge(lines(process.stdout), lines(process.stderr)).pipe(
+      Stream.runForEach((line) => SubscriptionRef.update(output, (all) => [...all, line])),
+      Effect.forkScoped,
+    )
+    return { process, output, reader }
+  })
