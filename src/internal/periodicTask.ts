@@ -286,6 +286,29 @@ const millis = (
     (reason) => new InvalidPeriodicTask({ task, field, value: show(input), reason }),
   )
 
+/** The fields that hold one of a few values: each a typed error naming the field otherwise. */
+const CHOICES = [
+  ["overlap", ["skip", "queue"], `must be "skip" or "queue"`],
+  ["cluster", ["local", "leader", "cron"], `must be "local", "leader" or "cron"`],
+  ["onError", ["log", "fail"], `must be "log" or "fail"`],
+  ["runImmediately", [true, false], "must be true or false"],
+  ["enabled", [true, false], "must be true or false"],
+  ["jitter", [true, false], "must be true or false"],
+] as const
+
+const checkChoices = (
+  name: string,
+  task: PeriodicTask.PeriodicTask<unknown, unknown>,
+): Either.Either<void, InvalidPeriodicTask> => {
+  for (const [field, values, reason] of CHOICES) {
+    const value: unknown = task[field]
+    if (!(values as ReadonlyArray<unknown>).includes(value)) {
+      return Either.left(new InvalidPeriodicTask({ task: name, field, value: show(value), reason }))
+    }
+  }
+  return Either.right(undefined)
+}
+
 /** @internal */
 export const resolve = <E, R>(
   task: PeriodicTask.PeriodicTask<E, R>,
@@ -312,48 +335,7 @@ export const resolve = <E, R>(
         }),
       )
     }
-    if (task.overlap !== "skip" && task.overlap !== "queue") {
-      return yield* Either.left(
-        new InvalidPeriodicTask({
-          task: name,
-          field: "overlap",
-          value: show(task.overlap),
-          reason: `must be "skip" or "queue"`,
-        }),
-      )
-    }
-    if (task.cluster !== "local" && task.cluster !== "leader" && task.cluster !== "cron") {
-      return yield* Either.left(
-        new InvalidPeriodicTask({
-          task: name,
-          field: "cluster",
-          value: show(task.cluster),
-          reason: `must be "local", "leader" or "cron"`,
-        }),
-      )
-    }
-    if (task.onError !== "log" && task.onError !== "fail") {
-      return yield* Either.left(
-        new InvalidPeriodicTask({
-          task: name,
-          field: "onError",
-          value: show(task.onError),
-          reason: `must be "log" or "fail"`,
-        }),
-      )
-    }
-    for (const field of ["runImmediately", "enabled", "jitter"] as const) {
-      if (typeof task[field] !== "boolean") {
-        return yield* Either.left(
-          new InvalidPeriodicTask({
-            task: name,
-            field,
-            value: show(task[field]),
-            reason: "must be true or false",
-          }),
-        )
-      }
-    }
+    yield* checkChoices(name, task)
     const timing = yield* resolveTiming(name, task.timing)
     if (task.cluster === "cron" && (timing._tag !== "Schedule" || timing.rule === undefined)) {
       return yield* Either.left(
