@@ -3,7 +3,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
 import type * as ClusterApi from "../Cluster.ts"
 import { decodeOptions, InvalidOption, Millis, Struct, withDefault } from "./options.ts"
 
