@@ -133,9 +133,9 @@ export const layer: Layer.Layer<Cluster, never, Sharding.Sharding> = Layer.effec
  * - `lockRefresh` (default 1 s): how often a runner renews its shard locks. Shorter is more
  *   database load.
  * - `lockExpiry` (default 3 s): how long a dead runner's locks hold. Takeover after a crash takes
- *   about this long; shorter risks a false takeover (and a brief second leader's start being
- *   refused) when a runner stalls longer, in a long GC pause or a slow database.
- * - `assignmentRefresh` (default 1 s): how often runners read the shard assignments; up to this
+ *   about this long; shorter risks a false takeover when a runner stalls longer than this (a
+ *   long GC pause, a slow database).
+ * - `assignmentRefresh` (default 500 ms): how often runners read the shard assignments; up to this
  *   much is added to a takeover.
  * - `messagePoll` (default 500 ms): how often stored messages are polled (what a cluster cron's
  *   delivery waits for).

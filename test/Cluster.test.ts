@@ -209,7 +209,7 @@ describe("leader tasks", () => {
     expect(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, String(v)]))).toEqual({
       shardLockRefreshInterval: "Duration(1s)",
       shardLockExpiration: "Duration(5s)",
-      refreshAssignmentsInterval: "Duration(1s)",
+      refreshAssignmentsInterval: "Duration(500ms)",
       entityMessagePollInterval: "Duration(500ms)",
     })
     const refused = (timing: Cluster.Timing) =>

@@ -31,7 +31,7 @@ export const current: Effect.Effect<Option.Option<ClusterApi.Cluster>> = Effect.
 const TimingOptions = Struct({
   lockRefresh: withDefault(Millis("> 0"), () => 1_000),
   lockExpiry: withDefault(Millis("> 0"), () => 3_000),
-  assignmentRefresh: withDefault(Millis("> 0"), () => 1_000),
+  assignmentRefresh: withDefault(Millis("> 0"), () => 500),
   messagePoll: withDefault(Millis("> 0"), () => 500),
 })
 
