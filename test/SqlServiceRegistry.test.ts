@@ -26,10 +26,23 @@ const freshDatabase = (label: string) =>
 const pgLayer = (url: string) =>
   Layer.unwrapEffect(Effect.map(postgres, (module) => module.pgLayer(url)))
 
-const refuseConnections = (name: string) =>
-  Effect.flatMap(postgres, (module) => module.refuseConnections(name))
-const allowConnections = (name: string) =>
-  Effect.flatMap(postgres, (module) => module.allowConnections(name))
+// A server of its own for the outage test, stopped and started again (the suite's is shared).
+// Typed here: Deno would type-check the script's Node imports.
+interface ServerModule {
+  readonly startPostgres: (options: { readonly signalHooks: boolean }) => Promise<{
+    readonly url: string
+    readonly stop: () => Promise<void>
+    readonly pause: () => Promise<void>
+    readonly restart: () => Promise<void>
+  }>
+}
+const serverModule = "../scripts/postgres.mjs"
+const ownServer = Effect.acquireRelease(
+  Effect.promise(() => import(serverModule) as Promise<ServerModule>).pipe(
+    Effect.flatMap((module) => Effect.promise(() => module.startPostgres({ signalHooks: false }))),
+  ),
+  (server) => Effect.promise(() => server.stop()),
+)
 
 const T0 = 1_764_800_000_123
 
@@ -220,10 +233,11 @@ describe("SqlServiceRegistry", () => {
   )
 
   pgLive(
-    "the database away for 10 s: status disconnected, then connected, the count right",
+    "the database stopped for 10 s and started again: disconnected, then connected, the count right",
     () =>
       Effect.gen(function* () {
-        const { url, name } = yield* freshDatabase("outage")
+        const server = yield* ownServer
+        const url = server.url
         const lines = yield* captureLogs
         const context = yield* Layer.build(
           Service.layer(
@@ -244,12 +258,12 @@ describe("SqlServiceRegistry", () => {
         const registry = Context.get(context, ServiceRegistry.ServiceRegistry)
         const heartbeat = Effect.map(service.status, (status) => status.heartbeat)
         yield* waitUntil("three reports", heartbeat, (h) => h.reportCount >= 3, "5 seconds")
-        yield* refuseConnections(name)
+        yield* Effect.promise(() => server.pause())
         const cut = yield* waitUntil("disconnected", heartbeat, (h) => !h.connected, "5 seconds")
         yield* Effect.sleep("10 seconds")
         const during = yield* heartbeat
         expect([during.connected, during.reportCount]).toEqual([false, cut.reportCount])
-        yield* allowConnections(name)
+        yield* Effect.promise(() => server.restart())
         const back = yield* waitUntil("connected", heartbeat, (h) => h.connected, "10 seconds")
         // The count went on from the stored one: every report that went through, none twice.
         expect(back.reportCount).toBe(cut.reportCount + 1)

@@ -69,26 +69,3 @@ export const freshDatabase = (
           sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
       ).pipe(Effect.ignoreLogged),
   )
-
-/**
- * The database away and back, as an outage looks to its clients: new connections are refused and
- * the open ones are cut, until `allow`.
- */
-export const refuseConnections = (name: string): Effect.Effect<void> =>
-  admin(Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.zipRight(
-      sql.unsafe(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS false`),
-      sql.unsafe(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`,
-      ),
-    ))).pipe(Effect.orDie, Effect.asVoid)
-
-/** Ends {@link refuseConnections}. */
-export const allowConnections = (name: string): Effect.Effect<void> =>
-  admin(
-    Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql.unsafe(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS true`)),
-  ).pipe(
-    Effect.orDie,
-    Effect.asVoid,
-  )
