@@ -10,16 +10,18 @@
 // It also has a cluster cron task, `purge_expired`, every 2 s (UTC): each run is a row of the table
 // `cron_runs` (runner, start, end), created by the test too.
 //
-// Prints "READY" once the service runs, "RUN <id>" as each run starts; SIGTERM stops it
+// Prints "READY" once the service runs, "RUN <id>" as each run starts, and every second
+// "PEERS <hosts>": the other conductors up by their records in the SQL registry, as it reads them; SIGTERM stops it
 // gracefully (the lead moves at once).
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { Manager, PeriodicTask, Service } from "../../mod.ts"
+import { Manager, PeriodicTask, Service, ServiceRegistry } from "../../mod.ts"
 import * as DenoPlatform from "../../src/platform/deno.ts"
 import * as NodeCluster from "../../src/platform/nodeCluster.ts"
 import * as NodePlatform from "../../src/platform/node.ts"
@@ -62,31 +64,52 @@ const purge = Effect.uninterruptibleMask((restore) =>
   })
 ).pipe(Effect.orDie)
 
+/** The other conductors up by their records, as this one reads them, printed every second. */
+const peers = Effect.gen(function* () {
+  const registry = yield* ServiceRegistry.ServiceRegistry
+  const now = yield* Clock.currentTimeMillis
+  const up = (yield* registry.list).filter((record) =>
+    record.topic === "conductor" && record.host !== host &&
+    ServiceRegistry.isUp(record, now, "3 seconds")
+  )
+  yield* Console.log(`PEERS ${up.map((record) => record.host).sort().join(",")}`)
+}).pipe(Effect.orDie)
+
 const ArchiverLive = Manager.layer(
   Archiver,
-  Effect.map(SqlClient.SqlClient, (sql) => ({
-    service: {},
-    tasks: [
-      PeriodicTask.fixed(
-        "archive_deleted_rows",
-        `${Number(periodMillis)} millis`,
-        Effect.provideService(archive, SqlClient.SqlClient, sql),
-        { cluster: "leader" },
-      ),
-      PeriodicTask.cron(
-        "purge_expired",
-        "*/2 * * * * *",
-        Effect.provideService(purge, SqlClient.SqlClient, sql),
-        { timeZone: "UTC", cluster: "cron" },
-      ),
-    ],
-  })),
+  Effect.map(
+    Effect.context<SqlClient.SqlClient | ServiceRegistry.ServiceRegistry>(),
+    (context) => ({
+      service: {},
+      tasks: [
+        PeriodicTask.spaced("report_peers", "1 second", Effect.provide(peers, context)),
+        PeriodicTask.fixed(
+          "archive_deleted_rows",
+          `${Number(periodMillis)} millis`,
+          Effect.provide(archive, context),
+          { cluster: "leader" },
+        ),
+        PeriodicTask.cron(
+          "purge_expired",
+          "*/2 * * * * *",
+          Effect.provide(purge, context),
+          { timeZone: "UTC", cluster: "cron" },
+        ),
+      ],
+    }),
+  ),
 )
 
 const Database = PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
 
 const ConductorService = Service.layer(
-  { host, topic: "conductor", reportInterval: "1 second", shutdownTimeout: "2 seconds" },
+  {
+    host,
+    topic: "conductor",
+    reportInterval: "1 second",
+    reportInitialDelay: 0,
+    shutdownTimeout: "2 seconds",
+  },
   ArchiverLive,
 ).pipe(
   Layer.provideMerge(SqlServiceRegistry.layer()),

@@ -46,6 +46,8 @@ export type Environment = CommandExecutor.CommandExecutor | FileSystem.FileSyste
 
 export interface Runner {
   readonly host: string
+  /** Every line it has printed so far. */
+  readonly lines: Effect.Effect<ReadonlyArray<string>>
   readonly kill: Effect.Effect<void, PlatformError>
   readonly terminate: Effect.Effect<void, PlatformError>
 }
@@ -90,6 +92,7 @@ export const startRunner = (
     )
     return {
       host,
+      lines: SubscriptionRef.get(output),
       kill: process.kill("SIGKILL"),
       terminate: Effect.asVoid(process.kill("SIGTERM")),
     }
