@@ -127,8 +127,8 @@ export class Unauthorized extends UnauthorizedBase {
 const refuse = (
   reason: UnauthorizedReason,
   principal?: string,
-): Effect.Effect<never, Unauthorized> =>
-  Effect.fail(new Unauthorized(principal === undefined ? { reason } : { reason, principal }))
+): Either.Either<never, Unauthorized> =>
+  Either.left(new Unauthorized(principal === undefined ? { reason } : { reason, principal }))
 
 // --- what is signed ----------------------------------------------------------------------------
 
@@ -289,50 +289,60 @@ const withAuthHeaders = (
   headers: [...request.headers.filter(([name]) => !AUTH_HEADERS.has(name.toLowerCase())), ...auth],
 })
 
-/**
- * A signer's nonces: 8 bytes drawn from `Random` on its first request, then a counter. A nonce
- * must be unique, not secret (the signature protects the request): one signer never repeats
- * one, and two signers (two clients with one key) share one only if their 64 random bits do;
- * the replay cache also keys it with the key id and the timestamp. Drawing 16 bytes per request
- * cost more than the HMAC.
- */
 /** @internal `bytes` random bytes from `Random`, in lowercase hex. */
 export const randomHex = (bytes: number): Effect.Effect<string> =>
   Effect.map(Effect.replicateEffect(Random.nextIntBetween(0, 256), bytes), hex)
 
-const nonces = (): Effect.Effect<string> => {
-  let prefix: string | undefined
+/**
+ * @internal A signer's nonces: 8 bytes drawn from `Random` once, then a counter. A nonce must be
+ * unique, not secret (the signature protects the request): one signer never repeats one, and
+ * two signers (two clients with one key) share one only if their 64 random bits do; the replay
+ * cache also keys it with the key id and the timestamp. Drawing 16 bytes per request cost more
+ * than the HMAC.
+ */
+export const makeNonces: Effect.Effect<() => string> = Effect.map(randomHex(8), (prefix) => {
   let counter = 0
-  const next = () => `${prefix}${(counter++).toString(16).padStart(16, "0")}`
-  return Effect.suspend(() =>
-    prefix !== undefined ? Effect.sync(next) : Effect.map(randomHex(8), (drawn) => {
-      prefix ??= drawn
-      return next()
-    })
-  )
+  return () => `${prefix}${(counter++).toString(16).padStart(16, "0")}`
+})
+
+/**
+ * @internal Signs a request at `now` (milliseconds) with `nonce`: a copy with the credentials'
+ * headers added, its other headers kept and any earlier authentication headers replaced;
+ * `undefined` when its payload is not JSON (a bigint, a cycle) and cannot be signed. Synchronous:
+ * a client signs every request, and a chain of effects per request cost more than the HMAC.
+ */
+export type SignAt = (
+  request: RequestEncoded,
+  now: number,
+  nonce: string,
+) => RequestEncoded | undefined
+
+/** @internal The synchronous signer of `credentials` (a token ignores the time and nonce). */
+export const signAt = (credentials: Credentials): SignAt => {
+  if (credentials._tag === "Token") {
+    const auth: ReadonlyArray<[string, string]> = [[
+      AUTHORIZATION_HEADER,
+      `Bearer ${credentials.token}`,
+    ]]
+    return (request) => withAuthHeaders(request, auth)
+  }
+  const sign = signerOf(credentials.secret)
+  return (request, now, nonce) => {
+    const timestamp = String(Math.floor(now))
+    const text = signedText(request, timestamp, nonce, credentials.principal)
+    if (text === undefined) return undefined
+    return withAuthHeaders(request, [
+      [KEY_HEADER, credentials.principal],
+      [TIMESTAMP_HEADER, timestamp],
+      [NONCE_HEADER, nonce],
+      [SIGNATURE_HEADER, sign(text)],
+    ])
+  }
 }
 
-const signHmac = (credentials: HmacCredentials) => {
-  const sign = signerOf(credentials.secret)
-  const nonce = nonces()
-  return (request: RequestEncoded): Effect.Effect<RequestEncoded> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(nonce, (once) => {
-        const timestamp = String(Math.floor(now))
-        const text = signedText(request, timestamp, once, credentials.principal)
-        if (text === undefined) {
-          return Effect.dieMessage(
-            `The payload of ${request.tag} cannot be signed: it is not JSON (a bigint or a cycle)`,
-          )
-        }
-        return Effect.succeed(withAuthHeaders(request, [
-          [KEY_HEADER, credentials.principal],
-          [TIMESTAMP_HEADER, timestamp],
-          [NONCE_HEADER, once],
-          [SIGNATURE_HEADER, sign(text)],
-        ]))
-      }))
-}
+/** @internal Why a request could not be signed, as a defect's message. */
+export const unsignable = (request: RequestEncoded): string =>
+  `The payload of ${request.tag} cannot be signed: it is not JSON (a bigint or a cycle)`
 
 /**
  * @internal A client's signer: each request comes back as a copy with the credentials' headers
@@ -348,12 +358,22 @@ const signHmac = (credentials: HmacCredentials) => {
 export const signRequest = (
   credentials: Credentials,
 ): (request: RequestEncoded) => Effect.Effect<RequestEncoded> => {
-  if (credentials._tag === "Hmac") return signHmac(credentials)
-  const auth: ReadonlyArray<[string, string]> = [[
-    AUTHORIZATION_HEADER,
-    `Bearer ${credentials.token}`,
-  ]]
-  return (request) => Effect.succeed(withAuthHeaders(request, auth))
+  const sign = signAt(credentials)
+  // Drawn on the first request, kept after.
+  let nonces: (() => string) | undefined
+  const nonce = Effect.suspend(() =>
+    nonces !== undefined
+      ? Effect.succeed(nonces)
+      : Effect.map(makeNonces, (made) => (nonces ??= made))
+  )
+  return (request) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(nonce, (next) => {
+        const signed = sign(request, now, next())
+        return signed === undefined
+          ? Effect.dieMessage(unsignable(request))
+          : Effect.succeed(signed)
+      }))
 }
 
 // --- the replay cache --------------------------------------------------------------------------
@@ -432,6 +452,14 @@ class ReplayCache {
 /** @internal A server's check of a request: who sent it, or why it is refused. */
 export interface Verifier {
   (request: RequestEncoded): Effect.Effect<Principal, Unauthorized>
+  /**
+   * The same check at `now` (milliseconds, from the `Clock`), without an effect: the server runs
+   * it for every request.
+   */
+  readonly verifyAt: (
+    request: RequestEncoded,
+    now: number,
+  ) => Either.Either<Principal, Unauthorized>
   /** How many nonces the replay cache holds now. */
   readonly remembered: Effect.Effect<number>
 }
@@ -531,7 +559,7 @@ const verifyToken = (tokens: ReadonlyArray<TokenCredentials>, token: string) => 
   }
   return principal === undefined
     ? refuse("bad token")
-    : Effect.succeed<Principal>({ principal, scheme: "token" })
+    : Either.right<Principal>({ principal, scheme: "token" })
 }
 
 interface HmacContext {
@@ -545,21 +573,20 @@ const verifyHmac = (
   context: HmacContext,
   request: RequestEncoded,
   { keyId, timestamp, nonce, signature }: Extract<Presented, { _tag: "Hmac" }>,
-): Effect.Effect<Principal, Unauthorized> => {
+  now: number,
+): Either.Either<Principal, Unauthorized> => {
   const key = context.keys.get(keyId)
   if (key === undefined) return refuse("unknown key")
-  return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const signedAt = Number(timestamp)
-    if (Math.abs(now - signedAt) > context.skewMillis) return refuse("stale timestamp", keyId)
-    const text = signedText(request, timestamp, nonce, keyId)
-    // A payload without canonical JSON (a bigint read from MessagePack) was signed by no client.
-    const expected = text === undefined ? "" : key(text)
-    if (text === undefined || !constantTimeEqual(signature, expected)) {
-      return refuse("bad signature", keyId)
-    }
-    if (!context.cache.admit(keyId, signedAt, nonce, now)) return refuse("replayed", keyId)
-    return Effect.succeed<Principal>({ principal: keyId, scheme: "hmac" })
-  })
+  const signedAt = Number(timestamp)
+  if (Math.abs(now - signedAt) > context.skewMillis) return refuse("stale timestamp", keyId)
+  const text = signedText(request, timestamp, nonce, keyId)
+  // A payload without canonical JSON (a bigint read from MessagePack) was signed by no client.
+  const expected = text === undefined ? "" : key(text)
+  if (text === undefined || !constantTimeEqual(signature, expected)) {
+    return refuse("bad signature", keyId)
+  }
+  if (!context.cache.admit(keyId, signedAt, nonce, now)) return refuse("replayed", keyId)
+  return Either.right<Principal>({ principal: keyId, scheme: "hmac" })
 }
 
 /**
@@ -593,13 +620,17 @@ export const makeVerifier = (
       skewMillis,
       cache: new ReplayCache(replayCacheSize, 2 * skewMillis),
     }
+    const verifyAt = (request: RequestEncoded, now: number) => {
+      const found = presented(request.headers)
+      if (Either.isLeft(found)) return refuse(found.left)
+      return found.right._tag === "Token"
+        ? verifyToken(tokens, found.right.token)
+        : verifyHmac(context, request, found.right, now)
+    }
     const verify = (request: RequestEncoded): Effect.Effect<Principal, Unauthorized> =>
-      Either.match(presented(request.headers), {
-        onLeft: (reason) => refuse(reason),
-        onRight: (found) =>
-          found._tag === "Token"
-            ? verifyToken(tokens, found.token)
-            : verifyHmac(context, request, found),
-      })
-    return Object.assign(verify, { remembered: Effect.sync(() => context.cache.size) })
+      Effect.flatMap(Clock.currentTimeMillis, (now) => verifyAt(request, now))
+    return Object.assign(verify, {
+      verifyAt,
+      remembered: Effect.sync(() => context.cache.size),
+    })
   })

@@ -25,7 +25,14 @@ import * as Stream from "effect/Stream"
 import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
-import { type Credentials, headerValue, signRequest } from "../rpcAuth.ts"
+import {
+  type Credentials,
+  headerValue,
+  makeNonces,
+  type SignAt,
+  signAt,
+  unsignable,
+} from "../rpcAuth.ts"
 import { show } from "../validate.ts"
 import { GuardFailure, Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
 import * as Deadlines from "./deadlines.ts"
@@ -209,6 +216,9 @@ const isUnreachable = (error: unknown): boolean =>
   typeof error === "object" && error !== null &&
   (error as { readonly _tag?: unknown })._tag === "RpcClientError"
 
+/** How many hosts' usual headers a client keeps. */
+const USUAL_HOSTS = 1_024
+
 /** How long a host's address read from the registry is reused. */
 const ADDRESS_TTL_MILLIS = 1_000
 
@@ -267,12 +277,11 @@ const headersOf = (
  */
 const outgoing = (
   protocol: RpcClient.Protocol["Type"],
-  credentials: Credentials | undefined,
+  signer: Signer | undefined,
   deadlines: Deadlines.Deadlines,
   topic: string,
   scope: Scope.Scope,
 ): RpcClient.Protocol["Type"] => {
-  const sign = credentials === undefined ? undefined : signRequest(credentials)
   const pending = new Map<string, Deadlines.Deadline>()
   let answer: (message: FromServerEncoded) => Effect.Effect<void> = () => Effect.void
   const settle = (requestId: string) => {
@@ -317,14 +326,29 @@ const outgoing = (
     send: (request, transferables) => {
       if (request._tag === "Interrupt") settle(request.requestId)
       if (request._tag !== "Request") return protocol.send(request, transferables)
+      const signed = signer === undefined ? request : signer.sign(request)
+      if (signed === undefined) return Effect.dieMessage(unsignable(request))
       track(request)
-      const sent = sign === undefined
-        ? protocol.send(request, transferables)
-        : Effect.flatMap(sign(request), (signed) => protocol.send(signed, transferables))
-      return Effect.tapErrorCause(sent, () => Effect.sync(() => settle(request.id)))
+      return Effect.tapErrorCause(
+        protocol.send(signed, transferables),
+        () => Effect.sync(() => settle(request.id)),
+      )
     },
   }
 }
+
+/** How a client signs its requests: synchronously, with the client's `Clock` and nonces. */
+interface Signer {
+  readonly sign: (request: RequestEncoded) => RequestEncoded | undefined
+}
+
+const makeSigner = (sign: SignAt) =>
+  Effect.map(
+    Effect.zip(Effect.clock, makeNonces),
+    ([clock, nonce]): Signer => ({
+      sign: (request) => sign(request, clock.unsafeCurrentTimeMillis(), nonce()),
+    }),
+  )
 
 /** The host a request was meant for, from its target header (`JSON.stringify([topic, host])`). */
 const hostOfTarget = (target: string | null): string => {
@@ -354,13 +378,14 @@ const connections = (
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const deadlines = yield* Deadlines.make
+    const signer = credentials === undefined ? undefined : yield* makeSigner(signAt(credentials))
     const made = new Map<string, Effect.Effect<Untyped>>()
     const connect = (address: string) =>
       Effect.flatMap(transport.connect(address), (protocol) =>
         RpcClient.make(group, { flatten: true }).pipe(
           Effect.provideService(
             RpcClient.Protocol,
-            outgoing(protocol, credentials, deadlines, topic, scope),
+            outgoing(protocol, signer, deadlines, topic, scope),
           ),
         )).pipe(
           Scope.extend(scope),
@@ -395,7 +420,48 @@ type Pool = Effect.Effect.Success<ReturnType<typeof connections>>
  * connection's deadlines read; a registry read that may come first is limited here. A host whose
  * address was read lately and is connected to costs no effect before `@effect/rpc`'s.
  */
-const requests = (topic: string, headersFor: HeadersFor, hosts: Hosts, pool: Pool) => {
+const requests = (
+  topic: string,
+  headersFor: HeadersFor,
+  hosts: Hosts,
+  pool: Pool,
+  timeout: Duration.Duration,
+) => {
+  const headersOf = (
+    host: string,
+    tag: string,
+    callOptions: CallOptions | undefined,
+    limit: Duration.Duration | undefined,
+  ): Either.Either<Record<string, string>, VersionCapExceeded | InvalidRemoteOption> =>
+    Either.map(headersFor(tag, callOptions), (base) => {
+      const headers: Record<string, string> = { ...base, [Header.target]: targetOf(topic, host) }
+      if (limit !== undefined && Duration.isFinite(limit)) {
+        headers[Header.timeout] = String(Duration.toMillis(limit))
+      }
+      return headers
+    })
+  // A `call` with its method's version and the client's time limit (most calls) sends the same
+  // headers to a host every time: made once per host and method.
+  const usual = new Map<string, Map<string, ReturnType<typeof headersOf>>>()
+  const headersOfCall = (
+    host: string,
+    tag: string,
+    callOptions: CallOptions | undefined,
+    limit: Duration.Duration | undefined,
+  ) => {
+    if (callOptions?.version !== undefined || limit !== timeout) {
+      return headersOf(host, tag, callOptions, limit)
+    }
+    let byTag = usual.get(host)
+    if (byTag === undefined) {
+      // Bounded: a client of a topic with many hosts starts over rather than grow for ever.
+      if (usual.size >= USUAL_HOSTS) usual.clear()
+      usual.set(host, byTag = new Map())
+    }
+    let headers = byTag.get(tag)
+    if (headers === undefined) byTag.set(tag, headers = headersOf(host, tag, undefined, limit))
+    return headers
+  }
   const connect = (
     host: string,
     tag: string,
@@ -405,15 +471,9 @@ const requests = (topic: string, headersFor: HeadersFor, hosts: Hosts, pool: Poo
     { readonly headers: Record<string, string>; readonly client: Untyped },
     ClientError
   > => {
-    const base = headersFor(tag, callOptions)
-    if (Either.isLeft(base)) return Effect.fail(base.left)
-    const headers: Record<string, string> = {
-      ...base.right,
-      [Header.target]: targetOf(topic, host),
-    }
-    if (limit !== undefined && Duration.isFinite(limit)) {
-      headers[Header.timeout] = String(Duration.toMillis(limit))
-    }
+    const made = headersOfCall(host, tag, callOptions, limit)
+    if (Either.isLeft(made)) return Effect.fail(made.left)
+    const headers = made.right
     const address = hosts.recentAddress(host)
     const ready = address === undefined ? undefined : pool.ready(address)
     if (ready !== undefined) return Effect.succeed({ headers, client: ready })
@@ -470,7 +530,7 @@ export const make = <R extends Rpc.Any>(
       options.credentials,
       options.topic,
     )
-    const { connect, send } = requests(options.topic, headersFor, hosts, pool)
+    const { connect, send } = requests(options.topic, headersFor, hosts, pool, timeout)
     const client: RemoteClient<Rpc.Any> = {
       topic: options.topic,
       versionCap: options.versionCap,

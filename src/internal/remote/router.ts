@@ -52,14 +52,18 @@ export interface Route {
   readonly methods: ReadonlyMap<string, Rpc.Any>
 }
 
+/**
+ * @internal Who made a request, or why it is refused. Synchronous (its clock read by the caller's
+ * `Clock`, see server.ts): it runs for every request.
+ */
+export type Authenticate = (request: RequestEncoded) => Either.Either<Principal, RemoteFailure>
+
 /** @internal What the router needs besides its routes. */
 export interface RouterOptions {
   readonly host: string
   readonly topic: string
   /** Who made a request, or why it is refused; `undefined` takes every request as anonymous. */
-  readonly authenticate?:
-    | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
-    | undefined
+  readonly authenticate?: Authenticate | undefined
   /** The time a handler of a method that answers once is given, unless its method says. */
   readonly handlerTimeout: Duration.Duration
   /** The most calls one client (connection) may have running at once. */
@@ -363,13 +367,13 @@ const onMessages = (
     state.start(clientId, request.id, admitted.right, deadline)
     return state.writers[admitted.right]!(clientId, withPrincipal(request, principal))
   }
-  const onRequest = (clientId: number, request: RequestEncoded): Effect.Effect<void> =>
-    options.authenticate === undefined
-      ? accept(clientId, request, anonymous)
-      : Effect.matchEffect(options.authenticate(request), {
-        onFailure: (failure) => refuse(clientId, request, failure),
-        onSuccess: (principal) => accept(clientId, request, principal),
-      })
+  const onRequest = (clientId: number, request: RequestEncoded): Effect.Effect<void> => {
+    if (options.authenticate === undefined) return accept(clientId, request, anonymous)
+    const principal = options.authenticate(request)
+    return Either.isRight(principal)
+      ? accept(clientId, request, principal.right)
+      : refuse(clientId, request, principal.left)
+  }
   return (clientId: number, message: FromClientEncoded): Effect.Effect<void> => {
     switch (message._tag) {
       case "Request":

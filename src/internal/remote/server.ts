@@ -45,9 +45,7 @@ export interface ServerOptions {
   readonly maxConcurrentPerConnection: number
   /** The most calls the server may have running at once. */
   readonly maxConcurrent: number
-  readonly authenticate?:
-    | ((request: RequestEncoded) => Effect.Effect<Principal, RemoteFailure>)
-    | undefined
+  readonly authenticate?: Router.Authenticate | undefined
 }
 
 const baseApiVersion: Version = { major: 1, minor: 2, revision: 0 }
@@ -275,8 +273,13 @@ const authenticator = (listen: Listen, auth: LayerOptions["auth"]) =>
         })
       ),
     )
-    return (request: RequestEncoded): Effect.Effect<Principal, RemoteFailure> =>
-      Effect.map(verify(request), (found) => ({ name: found.principal, scheme: found.scheme }))
+    const clock = yield* Effect.clock
+    const authenticate: Router.Authenticate = (request) =>
+      Either.map(
+        verify.verifyAt(request, clock.unsafeCurrentTimeMillis()),
+        (found): Principal => ({ name: found.principal, scheme: found.scheme }),
+      )
+    return authenticate
   })
 
 /** @internal A `RemoteServer` that serves with the context's transport. */
