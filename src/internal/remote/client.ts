@@ -415,18 +415,10 @@ type Hosts = ReturnType<typeof hostsOf>
 type Pool = Effect.Effect.Success<ReturnType<typeof connections>>
 
 /**
- * How a request is made: its headers, its host's address and connection, then `@effect/rpc`'s
- * call. A call's time limit (none for a cast or a stream) goes in its `Header.timeout`, which the
- * connection's deadlines read; a registry read that may come first is limited here. A host whose
- * address was read lately and is connected to costs no effect before `@effect/rpc`'s.
+ * The headers of a request: the version it asks for and the API's namespace (or why it may not
+ * be sent), the service meant, the caller's time limit.
  */
-const requests = (
-  topic: string,
-  headersFor: HeadersFor,
-  hosts: Hosts,
-  pool: Pool,
-  timeout: Duration.Duration,
-) => {
+const callHeaders = (topic: string, headersFor: HeadersFor, timeout: Duration.Duration) => {
   const headersOf = (
     host: string,
     tag: string,
@@ -462,29 +454,53 @@ const requests = (
     if (headers === undefined) byTag.set(tag, headers = headersOf(host, tag, undefined, limit))
     return headers
   }
-  const connect = (
+  return headersOfCall
+}
+
+/**
+ * How a request is made: its headers, its host's address and connection, then `@effect/rpc`'s
+ * call. A call's time limit (none for a cast or a stream) goes in its `Header.timeout`, which the
+ * connection's deadlines read; a registry read that may come first is limited here. A host whose
+ * address was read lately and is connected to costs no effect before `@effect/rpc`'s.
+ */
+const requests = (
+  topic: string,
+  headersFor: HeadersFor,
+  hosts: Hosts,
+  pool: Pool,
+  timeout: Duration.Duration,
+) => {
+  const headersOfCall = callHeaders(topic, headersFor, timeout)
+  /** The connection to `host`: without an effect when its address was read lately. */
+  const clientOf = (
+    host: string,
+    tag: string,
+    limit: Duration.Duration | undefined,
+  ): Untyped | Effect.Effect<Untyped, ClientError> => {
+    const address = hosts.recentAddress(host)
+    const ready = address === undefined ? undefined : pool.ready(address)
+    if (ready !== undefined) return ready
+    const within = limit === undefined ? unlimited : limited(topic, host, tag, limit)
+    return Effect.flatMap(
+      address === undefined ? hosts.readAddress(host, within) : Effect.succeed(address),
+      pool.clientOf,
+    )
+  }
+  /** Calls `tag` on `host` with `call`, given the connection and the request's options. */
+  const request = <A>(
     host: string,
     tag: string,
     callOptions: CallOptions | undefined,
     limit: Duration.Duration | undefined,
-  ): Effect.Effect<
-    { readonly headers: Record<string, string>; readonly client: Untyped },
-    ClientError
-  > => {
-    const made = headersOfCall(host, tag, callOptions, limit)
-    if (Either.isLeft(made)) return Effect.fail(made.left)
-    const headers = made.right
-    const address = hosts.recentAddress(host)
-    const ready = address === undefined ? undefined : pool.ready(address)
-    if (ready !== undefined) return Effect.succeed({ headers, client: ready })
-    const within = limit === undefined ? unlimited : limited(topic, host, tag, limit)
-    return Effect.map(
-      Effect.flatMap(
-        address === undefined ? hosts.readAddress(host, within) : Effect.succeed(address),
-        pool.clientOf,
-      ),
-      (client) => ({ headers, client }),
-    )
+    call: (client: Untyped, headers: Record<string, string>) => Effect.Effect<A, unknown>,
+  ): Effect.Effect<A, unknown> => {
+    const headers = headersOfCall(host, tag, callOptions, limit)
+    if (Either.isLeft(headers)) return Effect.fail(headers.left)
+    const client = clientOf(host, tag, limit)
+    // A client is a function; the effect that connects one is not.
+    return typeof client === "function"
+      ? call(client, headers.right)
+      : Effect.flatMap(client, (connected) => call(connected, headers.right))
   }
   const send = (
     host: string,
@@ -493,16 +509,34 @@ const requests = (
     callOptions: CallOptions | undefined,
     discard: boolean,
     limit: Duration.Duration | undefined,
-  ) =>
-    Effect.flatMap(
-      Effect.suspend(() => connect(host, tag, callOptions, limit)),
-      ({ client, headers }) =>
-        client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
-    ).pipe(
-      // A host that could not be reached is looked up again next time (it may have moved).
-      Effect.tapError((error) => isUnreachable(error) ? hosts.forget(host) : Effect.void),
+  ): Effect.Effect<unknown, unknown> =>
+    Effect.suspend(() =>
+      Effect.tapError(
+        request(
+          host,
+          tag,
+          callOptions,
+          limit,
+          (client, headers) =>
+            client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
+        ),
+        // A host that could not be reached is looked up again next time (it may have moved).
+        (error) => isUnreachable(error) ? hosts.forget(host) : Effect.void,
+      )
     )
-  return { connect, send }
+  const stream = (
+    host: string,
+    tag: string,
+    payload: unknown,
+    callOptions: CallOptions | undefined,
+  ): Stream.Stream<unknown, unknown> =>
+    Stream.unwrap(
+      Effect.suspend(() =>
+        request(host, tag, callOptions, undefined, (client, headers) =>
+          Effect.succeed(client(tag, payload, { headers }) as Stream.Stream<unknown, unknown>))
+      ),
+    )
+  return { send, stream }
 }
 
 /** @internal A client of `group` for `options.topic`, its connections closed with the scope. */
@@ -530,7 +564,7 @@ export const make = <R extends Rpc.Any>(
       options.credentials,
       options.topic,
     )
-    const { connect, send } = requests(options.topic, headersFor, hosts, pool, timeout)
+    const { send, stream } = requests(options.topic, headersFor, hosts, pool, timeout)
     const client: RemoteClient<Rpc.Any> = {
       topic: options.topic,
       versionCap: options.versionCap,
@@ -553,12 +587,7 @@ export const make = <R extends Rpc.Any>(
               Effect.map((exit) => ({ host, exit })),
             ), { concurrency })
         }) as never,
-      stream: (host, tag, payload, callOptions) =>
-        Stream.unwrap(Effect.map(
-          Effect.suspend(() => connect(host, tag, callOptions, undefined)),
-          ({ client, headers }) =>
-            client(tag, payload, { headers }) as Stream.Stream<unknown, unknown>,
-        )) as never,
+      stream: (host, tag, payload, callOptions) => stream(host, tag, payload, callOptions) as never,
     }
     return client as unknown as RemoteClient<R>
   })
