@@ -19,6 +19,8 @@ import * as TestClock from "effect/TestClock"
 import { Manager, Service, ServiceRegistry } from "../mod.ts"
 import * as Remote from "../src/Remote.ts"
 import { captureLogs } from "./support/periodic.ts"
+import { recordingTracer } from "./support/tracing.ts"
+import { isTracing } from "../src/internal/telemetry.ts"
 
 class InstanceNotFound extends Schema.TaggedError<InstanceNotFound>()("InstanceNotFound", {
   id: Schema.String,
@@ -131,6 +133,41 @@ describe("Remote: a manager's API served by its service", () => {
         address: "memory://127.0.0.1:1",
         apis: [{ version: "6.1" }, { namespace: "baseapi", version: "1.2" }],
       })
+    }).pipe(Effect.provide(network)))
+})
+
+describe("Remote: spans of calls", () => {
+  it.scoped("with a tracer installed, a call makes a client span and, under it, the server's; without one, none", () =>
+    Effect.gen(function* () {
+      expect(yield* isTracing).toBe(false)
+      const { spans, tracer } = recordingTracer()
+      expect(yield* Effect.withTracer(isTracing, tracer)).toBe(true)
+      expect(yield* Effect.withTracer(isTracing, tracer).pipe(Effect.withTracerEnabled(false)))
+        .toBe(false)
+      const log = yield* newLog
+      const scope = yield* Effect.scope
+      yield* Effect.withTracer(startCompute("node-1", log, scope), tracer)
+      const traced = yield* Effect.withTracer(
+        Remote.client(ComputeApi, { topic: "compute" }),
+        tracer,
+      )
+      expect(yield* Effect.withTracer(traced.call("node-1", "build", { id: "vm-1" }), tracer)).toBe(
+        1,
+      )
+      const client = spans.find((span) => span.name === "RpcClient.build")
+      const server = spans.find((span) => span.name === "RpcServer.build")
+      expect(client?.ended).toBe("Success")
+      expect(server?.ended).toBe("Success")
+      // The server's span continues the client's trace, under the client's span.
+      expect(server!.traceId).toBe(client!.traceId)
+      expect(Option.map(server!.parent, (parent) => parent.spanId)).toEqual(
+        Option.some(client!.spanId),
+      )
+      // A client made without a tracer makes no span, even when one is installed later.
+      const untraced = yield* Remote.client(ComputeApi, { topic: "compute" })
+      const before = spans.length
+      yield* Effect.withTracer(untraced.call("node-1", "build", { id: "vm-2" }), tracer)
+      expect(spans.slice(before).map((span) => span.name)).toEqual(["RpcServer.build"])
     }).pipe(Effect.provide(network)))
 })
 

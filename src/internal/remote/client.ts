@@ -37,6 +37,7 @@ import { show } from "../validate.ts"
 import { GuardFailure, Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
 import * as Deadlines from "./deadlines.ts"
 import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
+import { isTracing } from "../telemetry.ts"
 import { Transport } from "./transport.ts"
 
 /** @internal What one call may say besides its payload. */
@@ -379,10 +380,12 @@ const connections = (
     const scope = yield* Effect.scope
     const deadlines = yield* Deadlines.make
     const signer = credentials === undefined ? undefined : yield* makeSigner(signAt(credentials))
+    // A span per call only when a tracer is installed (telemetry.ts), as the server's.
+    const disableTracing = !(yield* isTracing)
     const made = new Map<string, Effect.Effect<Untyped>>()
     const connect = (address: string) =>
       Effect.flatMap(transport.connect(address), (protocol) =>
-        RpcClient.make(group, { flatten: true }).pipe(
+        RpcClient.make(group, { flatten: true, disableTracing }).pipe(
           Effect.provideService(
             RpcClient.Protocol,
             outgoing(protocol, signer, deadlines, topic, scope),

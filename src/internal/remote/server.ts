@@ -5,7 +5,6 @@
  *
  * @internal
  */
-import type { RequestEncoded } from "@effect/rpc/RpcMessage"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -23,15 +22,9 @@ import {
   type ServerInfo,
 } from "./serving.ts"
 import { EndpointTypeId } from "./endpoint.ts"
-import {
-  BaseApi,
-  type EndpointImpl,
-  guard,
-  implOf,
-  type Principal,
-  type RemoteFailure,
-} from "./api.ts"
+import { BaseApi, type EndpointImpl, guard, implOf, type Principal } from "./api.ts"
 import { InvalidRemoteOption, ServiceStopping } from "./errors.ts"
+import { isTracing } from "../telemetry.ts"
 import * as Router from "./router.ts"
 import { type Credentials, makeVerifier } from "../rpcAuth.ts"
 import { type Listen, Transport, type TransportError } from "./transport.ts"
@@ -118,12 +111,15 @@ export const serve = (
         maxConcurrent: options.maxConcurrent,
       },
     )
+    // Spans of calls only when a tracer is installed (telemetry.ts): @effect/rpc makes two per
+    // call by default, which cost more than the rest of our work on a call.
+    const disableTracing = !(yield* isTracing)
     // Each endpoint's server runs in a scope of its own: the drain closes them (interrupting
     // what still runs) before the transport stops.
     yield* Effect.forEach(all.map(({ endpoint }) => implOf(endpoint)), (endpoint, index) =>
       // A handler's defect is its own call's failure (by default @effect/rpc fails the whole
       // connection with it, and the router would track the call forever).
-      RpcServer.make(endpoint.group, { disableFatalDefects: true }).pipe(
+      RpcServer.make(endpoint.group, { disableFatalDefects: true, disableTracing }).pipe(
         Effect.provide(
           Context.merge(endpoint.handlers, guard).pipe(
             Context.add(RpcServer.Protocol, router.protocols[index]!),

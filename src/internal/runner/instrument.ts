@@ -16,7 +16,6 @@
  * @internal
  */
 import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
@@ -25,7 +24,14 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Tracer from "effect/Tracer"
 import type * as PeriodicRunner from "../../PeriodicRunner.ts"
-import { Attribute, linkTo, outcomeOf, type RunOutcome, TaskMeters } from "../telemetry.ts"
+import {
+  Attribute,
+  linkTo,
+  outcomeOf,
+  type RunOutcome,
+  TaskMeters,
+  tracerInstalled,
+} from "../telemetry.ts"
 import { TaskTimedOut } from "./errors.ts"
 import type { RunnerTask } from "./task.ts"
 
@@ -55,12 +61,7 @@ export const telemetryOf = <R>(
     runtimeFlags: made.runtimeFlags,
   })
   const refs = made.fiberRefs
-  const tracer = Context.get(
-    FiberRefs.getOrDefault(refs, DefaultServices.currentServices),
-    Tracer.Tracer,
-  )
-  const seen = FiberRefs.getOrDefault(refs, FiberRef.currentTracerEnabled) &&
-    tracer !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
+  const seen = tracerInstalled(refs)
   const metricLabels = FiberRefs.getOrDefault(refs, FiberRef.currentMetricLabels)
   return {
     runtime,
