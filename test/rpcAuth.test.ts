@@ -21,6 +21,7 @@ import {
 const alice: HmacCredentials = { _tag: "Hmac", principal: "alice", secret: "alice-secret-0123" }
 const bob: TokenCredentials = { _tag: "Token", principal: "bob", token: "bob-token-abcdef" }
 const keys: ReadonlyArray<Credentials> = [alice, bob]
+const carolKey: HmacCredentials = { _tag: "Hmac", principal: "carol", secret: "carol-secret-0123" }
 
 // A plausible wall-clock time, so that timestamps are not "0".
 const START = 1_700_000_000_000
@@ -345,6 +346,65 @@ describe("the replay cache", () => {
       }
       expect(replays).toEqual([0, 1, 2, 3].map(() => ({ reason: "replayed", principal: "alice" })))
       expect(yield* verify(yield* sign(request()))).toEqual({ principal: "alice", scheme: "hmac" })
+    }))
+
+  it.effect("grows as it fills, across expiries and evictions, keeping its order and each key apart", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      // Nonces live 2 s (2 × skew). First 40 requests every 100 ms: 840 held, the oldest expiring,
+      // so the ring's first 1,024 slots wrap around; then 300 every 100 ms: it grows twice (to
+      // 2,048, then its capacity) from a wrapped ring, then evicts.
+      const verify = yield* makeVerifier([alice, carolKey], {
+        replayCacheSize: 2_500,
+        skewMillis: 1_000,
+      })
+      const signers = [signRequest(alice), signRequest(carolKey)]
+      const accepted: Array<RequestEncoded> = []
+      const held: Array<number> = []
+      for (const [steps, perStep] of [[30, 40], [10, 300]] as const) {
+        for (let step = 0; step < steps; step++) {
+          for (let i = 0; i < perStep; i++) {
+            const signed = yield* signers[accepted.length % 2]!(request())
+            expect(yield* verify(signed)).toMatchObject({ scheme: "hmac" })
+            accepted.push(signed)
+          }
+          held.push(yield* verify.remembered)
+          yield* TestClock.adjust(100)
+        }
+      }
+      expect(held.slice(25, 30)).toEqual([840, 840, 840, 840, 840])
+      expect(held.slice(30)).toEqual([
+        1_100,
+        1_360,
+        1_620,
+        1_880,
+        2_140,
+        2_400,
+        2_500,
+        2_500,
+        2_500,
+        2_500,
+      ])
+      // Every request is refused again: signed over a second ago (stale: the first 1,200), or
+      // within it, whether evicted (refused by its key's floor) or held (replayed).
+      const refusals = new Map<string, number>()
+      for (const [index, signed] of accepted.entries()) {
+        const { reason, principal } = refusal(yield* Effect.flip(verify(signed)))
+        expect(principal).toBe(index % 2 === 0 ? "alice" : "carol")
+        const kind = `${index < 1_200 ? "old" : "recent"} ${reason}`
+        refusals.set(kind, (refusals.get(kind) ?? 0) + 1)
+      }
+      expect(Object.fromEntries(refusals)).toEqual({
+        "old stale timestamp": 1_200,
+        "recent replayed": 3_000,
+      })
+      for (const sign of signers) {
+        expect(yield* verify(yield* sign(request()))).toMatchObject({ scheme: "hmac" })
+      }
+      // Past the lifetime of them all: the next request finds the cache empty.
+      yield* TestClock.adjust(2_001)
+      yield* verify(yield* signers[0]!(request()))
+      expect(yield* verify.remembered).toBe(1)
     }))
 
   it.effect("forgets a nonce twice the skew after accepting it", () =>

@@ -393,11 +393,10 @@ export const signRequest = (
 
 // --- the replay cache --------------------------------------------------------------------------
 
-interface Remembered {
-  readonly id: string
-  readonly keyId: string
-  readonly timestamp: number
-  readonly expires: number
+/** The nonces of one key in the replay cache, and its floor (see `ReplayCache`). */
+interface KeyNonces {
+  readonly nonces: Set<string>
+  floor: number
 }
 
 /**
@@ -417,48 +416,80 @@ interface Remembered {
  *   the same millisecond, is refused. Under overload the cache fails closed, for the key whose
  *   requests were forgotten only, and never opens a window for a replay.
  *
- * The nonces are a set, and a first-in-first-out queue beside it says which to forget first:
- * a `Map` alone, forgotten from its front, made each next look for its oldest entry step over
- * every entry deleted before it (V8 keeps them until it rehashes), 20 µs per request once full.
+ * Each key's nonces are a set (a key cannot spend another's), and a ring of `capacity` slots says
+ * which to forget first. What a request leaves behind is its nonce (the string decoded from the
+ * wire) and a set entry: an object and an id string per request, and a queue copied as it
+ * turned over, were most of what authentication cost the garbage collector.
  */
 class ReplayCache {
-  private readonly seen = new Set<string>()
-  /** The accepted nonces from `head` on, oldest first (expiries only grow along it). */
-  private queue: Array<Remembered> = []
+  private readonly keys = new Map<string, KeyNonces>()
+  // The ring, oldest first from `head`: who accepted each nonce, the nonce, its timestamp, and
+  // when it expires (expiries only grow along the ring). It grows by doubling up to `capacity`
+  // slots, so that a large capacity costs memory only once it is used.
+  private owners: Array<KeyNonces | undefined> = []
+  private nonces: Array<string | undefined> = []
+  private timestamps = new Float64Array(0)
+  private expiries = new Float64Array(0)
   private head = 0
-  private readonly floors = new Map<string, number>()
+  private count = 0
 
   constructor(private readonly capacity: number, private readonly lifetime: number) {}
 
   get size(): number {
-    return this.seen.size
+    return this.count
   }
 
   /** Records the request's nonce; false when it was seen, or may have been (at or below the floor). */
   admit(keyId: string, timestamp: number, nonce: string, now: number): boolean {
-    while (this.head < this.queue.length && this.queue[this.head]!.expires < now) this.forget()
-    // Timestamp and nonce have no space in them, so the id reads back one way only.
-    const id = `${keyId} ${timestamp} ${nonce}`
-    if (this.seen.has(id) || timestamp <= (this.floors.get(keyId) ?? -Infinity)) return false
-    if (this.seen.size >= this.capacity) this.forget()
-    this.seen.add(id)
-    this.queue.push({ id, keyId, timestamp, expires: now + this.lifetime })
+    while (this.count > 0 && this.expiries[this.head]! < now) this.forget()
+    let key = this.keys.get(keyId)
+    if (key === undefined) this.keys.set(keyId, key = { nonces: new Set(), floor: -Infinity })
+    if (key.nonces.has(nonce) || timestamp <= key.floor) return false
+    if (this.count === this.capacity) this.forget()
+    if (this.count === this.expiries.length) this.grow()
+    const slot = (this.head + this.count) % this.expiries.length
+    this.owners[slot] = key
+    this.nonces[slot] = nonce
+    this.timestamps[slot] = timestamp
+    this.expiries[slot] = now + this.lifetime
+    this.count++
+    key.nonces.add(nonce)
     return true
+  }
+
+  /** Twice the slots (at most `capacity`, at least 1,024), the oldest first. */
+  private grow(): void {
+    const size = Math.min(this.capacity, Math.max(1024, 2 * this.expiries.length))
+    const order = Array.from(
+      { length: this.count },
+      (_, i) => (this.head + i) % this.expiries.length,
+    )
+    const owners = new Array<KeyNonces | undefined>(size).fill(undefined)
+    const nonces = new Array<string | undefined>(size).fill(undefined)
+    const timestamps = new Float64Array(size)
+    const expiries = new Float64Array(size)
+    order.forEach((from, to) => {
+      owners[to] = this.owners[from]
+      nonces[to] = this.nonces[from]
+      timestamps[to] = this.timestamps[from]!
+      expiries[to] = this.expiries[from]!
+    })
+    this.owners = owners
+    this.nonces = nonces
+    this.timestamps = timestamps
+    this.expiries = expiries
+    this.head = 0
   }
 
   /** Forgets the oldest nonce, raising its key's floor to its timestamp. */
   private forget(): void {
-    const entry = this.queue[this.head++]!
-    this.seen.delete(entry.id)
-    this.floors.set(
-      entry.keyId,
-      Math.max(this.floors.get(entry.keyId) ?? -Infinity, entry.timestamp),
-    )
-    // The forgotten front goes once it is half the queue: each entry is copied at most once.
-    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head)
-      this.head = 0
-    }
+    const key = this.owners[this.head]!
+    key.nonces.delete(this.nonces[this.head]!)
+    key.floor = Math.max(key.floor, this.timestamps[this.head]!)
+    this.owners[this.head] = undefined
+    this.nonces[this.head] = undefined
+    this.head = (this.head + 1) % this.expiries.length
+    this.count--
   }
 }
 
