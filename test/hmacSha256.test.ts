@@ -67,6 +67,24 @@ describe("hmacSha256 (RFC 4231)", () => {
     })
   }
 
+  it("a context given once is the message's beginning: the same digest as hashing both", () => {
+    const context = repeat(0x61, 128)
+    for (const key of [text("Jefe"), repeat(0xaa, 131)]) {
+      const withContext = hmacSha256(key, context)
+      const plain = hmacSha256(key)
+      for (const length of [0, 1, 55, 56, 64, 119, 120, 200]) {
+        const message = repeat(length % 251, length)
+        const whole = new Uint8Array(context.length + length)
+        whole.set(context)
+        whole.set(message, context.length)
+        expect(hex(withContext(message))).toBe(hex(plain(whole)))
+      }
+    }
+    expect(() => hmacSha256(text("Jefe"), repeat(1, 63))).toThrow(
+      "an HMAC context is whole blocks of 64 bytes, not 63",
+    )
+  })
+
   it("a signer gives the same digest every time (its precomputed states are not changed)", () => {
     const sign = hmacSha256(text("Jefe"))
     const first = hex(sign(text("what do ya want for nothing?")))

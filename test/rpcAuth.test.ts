@@ -51,7 +51,6 @@ describe("bearer tokens", () => {
       const earlier = request("ping", {}, [
         ["x-trace", "1"],
         ["Authorization", "Bearer old"],
-        ["X-EM-Nonce", "00"],
       ])
       const byToken = yield* signRequest(bob)(earlier)
       expect(byToken.headers).toEqual([
@@ -59,13 +58,10 @@ describe("bearer tokens", () => {
         ["authorization", "Bearer bob-token-abcdef"],
       ])
       const byKey = yield* signRequest(alice)(byToken)
-      expect(byKey.headers.map(([name]) => name)).toEqual([
-        "x-trace",
-        "x-em-key",
-        "x-em-timestamp",
-        "x-em-nonce",
-        "x-em-signature",
-      ])
+      expect(byKey.headers.map(([name]) => name)).toEqual(["x-trace", "authorization"])
+      expect(header(byKey, "authorization")).toMatch(
+        /^EM-HMAC-SHA256 \d+ [0-9a-f]{32} [0-9a-f]{64} alice$/,
+      )
     }))
 
   it.effect("headers of both schemes, a repeated header or another scheme are malformed", () =>
@@ -77,7 +73,12 @@ describe("bearer tokens", () => {
         { ...byKey, headers: [...byKey.headers, ...byToken.headers] },
         { ...byToken, headers: [...byToken.headers, ["Authorization", "Bearer x"]] },
         { ...byToken, headers: [["authorization", "Basic Ym9iOnB3"]] },
-        { ...byKey, headers: byKey.headers.filter(([name]) => name !== "x-em-nonce") },
+        withHeader(
+          byKey,
+          "authorization",
+          header(byKey, "authorization")!.replace(/ [0-9a-f]{32} /, " 00 "),
+        ),
+        withHeader(byKey, "authorization", `EM-HMAC-SHA256 ${hmacOf(byKey).timestamp}`),
       ]
       const reasons: Array<unknown> = []
       for (const malformed of cases) reasons.push(refusal(yield* Effect.flip(verify(malformed))))
@@ -91,27 +92,42 @@ describe("HMAC-signed requests", () => {
       yield* TestClock.setTime(START)
       const verify = yield* makeVerifier(keys)
       const signed = yield* signRequest(alice)(request("ping", { a: 1 }, [["x-trace", "1"]]))
-      expect(header(signed, "x-em-key")).toBe("alice")
-      expect(header(signed, "x-em-timestamp")).toBe(String(START))
-      expect(header(signed, "x-em-nonce")).toMatch(/^[0-9a-f]{32}$/)
-      expect(header(signed, "x-em-signature")).toMatch(/^[0-9a-f]{64}$/)
+      const { keyId, timestamp, nonce, signature } = hmacOf(signed)
+      expect(keyId).toBe("alice")
+      expect(timestamp).toBe(String(START))
+      expect(nonce).toMatch(/^[0-9a-f]{32}$/)
+      expect(signature).toMatch(/^[0-9a-f]{64}$/)
       expect(signed.payload).toEqual({ a: 1 })
       expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
     }))
 
-  it("signs the canonical JSON of context, method, time, nonce, key, routing headers, payload", () => {
+  it("signs the canonical JSON of method, time, nonce, key, routing headers, payload", () => {
     const payload = { z: [1, "é ☕"], a: { y: null, x: new Uint8Array([0, 255]) } }
     const signed = request("build", payload, [["x-em-target", `["compute","n1"]`], [
       "x-em-version",
       "6.1",
     ]])
     expect(signedText(signed, "1700000000000", "ab".repeat(16), "alice")).toBe(
-      `["effect-manager-rpc-hmac-sha256-v2","build","1700000000000","${"ab".repeat(16)}",` +
+      `["build","1700000000000","${"ab".repeat(16)}",` +
         `"alice",null,"6.1","[\\"compute\\",\\"n1\\"]",` +
         `{"a":{"x":{"$bytes":"00ff"},"y":null},"z":[1,"é ☕"]}]`,
     )
     expect(signedText(request("build", { n: 1n }), "1", "ab".repeat(16), "alice")).toBeUndefined()
   })
+
+  it.effect("a key id with spaces and other text is carried last, whole", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const ops: HmacCredentials = {
+        _tag: "Hmac",
+        principal: "ops team — nœud 1",
+        secret: "s3cret-0123",
+      }
+      const verify = yield* makeVerifier([ops, alice])
+      const signed = yield* signRequest(ops)(request())
+      expect(hmacOf(signed).keyId).toBe("ops team — nœud 1")
+      expect(yield* verify(signed)).toEqual({ principal: "ops team — nœud 1", scheme: "hmac" })
+    }))
 
   it.effect("a payload with text beyond ASCII is signed and verified", () =>
     Effect.gen(function* () {
@@ -131,10 +147,10 @@ describe("HMAC-signed requests", () => {
       const first = signRequest(alice)
       const second = signRequest(alice)
       const nonces: Array<string> = []
-      for (let i = 0; i < 1_000; i++) nonces.push(header(yield* first(request()), "x-em-nonce")!)
+      for (let i = 0; i < 1_000; i++) nonces.push(hmacOf(yield* first(request())).nonce)
       expect(new Set(nonces).size).toBe(1_000)
       expect(nonces.every((nonce) => /^[0-9a-f]{32}$/.test(nonce))).toBe(true)
-      const other = header(yield* second(request()), "x-em-nonce")!
+      const other = hmacOf(yield* second(request())).nonce
       expect(other.slice(0, 16)).not.toBe(nonces[0]!.slice(0, 16))
     }))
 
@@ -146,7 +162,11 @@ describe("HMAC-signed requests", () => {
       const cases: ReadonlyArray<RequestEncoded> = [
         { ...signed, payload: { a: 2 } },
         { ...signed, tag: "pong" },
-        withHeader(signed, "x-em-timestamp", String(START + 1)),
+        withHeader(
+          signed,
+          "authorization",
+          header(signed, "authorization")!.replace(String(START), String(START + 1)),
+        ),
         yield* signRequest({ ...alice, secret: "alice-secret-0124" })(request("ping", { a: 1 })),
       ]
       const reasons: Array<unknown> = []
@@ -487,7 +507,7 @@ describe("Unauthorized", () => {
       const secrets = [
         alice.secret,
         "guessed-secret",
-        header(forged, "x-em-signature")!,
+        hmacOf(forged).signature,
         bob.token,
         "stolen-token",
       ]
@@ -509,6 +529,15 @@ const request = (
 
 const header = (request: RequestEncoded, name: string): string | undefined =>
   request.headers.find(([key]) => key === name)?.[1]
+
+/** The fields of a request's HMAC credentials. */
+const hmacOf = (request: RequestEncoded) => {
+  const [scheme, timestamp, nonce, signature, ...keyId] = header(request, "authorization")!.split(
+    " ",
+  )
+  expect(scheme).toBe("EM-HMAC-SHA256")
+  return { timestamp: timestamp!, nonce: nonce!, signature: signature!, keyId: keyId.join(" ") }
+}
 
 const withHeader = (request: RequestEncoded, name: string, value: string): RequestEncoded => ({
   ...request,

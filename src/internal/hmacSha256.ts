@@ -174,12 +174,25 @@ const keyed = (key: Uint8Array, pad: number): Int32Array => {
 }
 
 /**
- * @internal An HMAC-SHA256 signer for `key`: the states after the key's inner and outer blocks
- * are computed here, once, so that each message costs its own blocks and two more.
+ * @internal An HMAC-SHA256 signer for `key`, of messages that all begin with `context` (whole
+ * blocks of 64 bytes; none by default): the states after the key's inner block and the context,
+ * and after its outer block, are computed here, once, so that each message costs its own blocks
+ * and two more.
  */
-export const hmacSha256 = (key: Uint8Array): (message: Uint8Array) => Uint8Array => {
+export const hmacSha256 = (
+  key: Uint8Array,
+  context: Uint8Array = new Uint8Array(0),
+): (message: Uint8Array) => Uint8Array => {
+  if (context.length % BLOCK !== 0) {
+    throw new RangeError(`an HMAC context is whole blocks of ${BLOCK} bytes, not ${context.length}`)
+  }
   const normalized = key.length > BLOCK ? sha256(key) : key
   const inner = keyed(normalized, 0x36)
+  const scratch = new Int32Array(64)
+  for (let offset = 0; offset < context.length; offset += BLOCK) {
+    compress(inner, scratch, context, offset)
+  }
   const outer = keyed(normalized, 0x5c)
-  return (message) => finish(outer, BLOCK, finish(inner, BLOCK, message))
+  const innerBytes = BLOCK + context.length
+  return (message) => finish(outer, BLOCK, finish(inner, innerBytes, message))
 }

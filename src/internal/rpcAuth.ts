@@ -57,22 +57,22 @@ export interface Principal {
   readonly scheme: "token" | "hmac"
 }
 
-/** @internal The token scheme's header: `Bearer <token>`. */
+/**
+ * @internal The header that carries a request's credentials, in either scheme:
+ * - a token: `Bearer <token>`;
+ * - an HMAC signature: `EM-HMAC-SHA256 <timestamp> <nonce> <signature> <key id>`, the signing time
+ *   in milliseconds since the epoch (decimal), the nonce (16 bytes in lowercase hex), the
+ *   HMAC-SHA256 of `signedText` (lowercase hex), and the key id last (it may hold spaces).
+ *
+ * One header rather than one per field: each header is written, read and copied at every
+ * request, on both sides.
+ */
 export const AUTHORIZATION_HEADER = "authorization"
-/** @internal The HMAC scheme's key id: the principal of the key that signed. */
-export const KEY_HEADER = "x-em-key"
-/** @internal The HMAC scheme's signing time: milliseconds since the epoch, in decimal. */
-export const TIMESTAMP_HEADER = "x-em-timestamp"
-/** @internal The HMAC scheme's nonce: 16 bytes in lowercase hex. */
-export const NONCE_HEADER = "x-em-nonce"
-/** @internal The HMAC scheme's signature: HMAC-SHA256 of `signedText`, in lowercase hex. */
-export const SIGNATURE_HEADER = "x-em-signature"
 
-const HMAC_HEADERS = [KEY_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER] as const
-const AUTH_HEADERS: ReadonlySet<string> = new Set([AUTHORIZATION_HEADER, ...HMAC_HEADERS])
+/** @internal The HMAC scheme's name in the authorization header. */
+export const HMAC_SCHEME = "EM-HMAC-SHA256"
 
-const TIMESTAMP = /^(?:0|[1-9]\d{0,15})$/
-const NONCE = /^[0-9a-f]{32}$/
+const HMAC_CREDENTIALS = /^EM-HMAC-SHA256 (0|[1-9]\d{0,15}) ([0-9a-f]{32}) ([0-9a-f]{64}) (.+)$/s
 const BEARER = /^bearer (.+)$/i
 
 // --- the error ---------------------------------------------------------------------------------
@@ -199,8 +199,8 @@ export const headerValue = (request: RequestEncoded, name: string): string | nul
 }
 
 /**
- * @internal The text an HMAC signature covers: a JSON array of a version label, the method (the
- * request's tag), the timestamp, the nonce, the key id, the routing headers (namespace, version,
+ * @internal The text an HMAC signature covers, after `SIGNING_CONTEXT` (a version label): a
+ * JSON array of the method (the request's tag), the timestamp, the nonce, the key id, the routing headers (namespace, version,
  * and the service the client meant: a signed request cannot be sent to another API or replayed
  * to another host) and the payload, in canonical JSON. An array, so no field can pass for part of
  * another. The request id, trace fields and other headers are not covered: the nonce makes each
@@ -212,8 +212,8 @@ export const signedText = (
   nonce: string,
   keyId: string,
 ): string | undefined => {
-  // The canonical JSON of the array [context, tag, timestamp, nonce, key id, ...routing headers,
-  // payload]: its strings and nulls are written by JSON.stringify as canonicalJson would.
+  // The canonical JSON of the array [tag, timestamp, nonce, key id, ...routing headers, payload]:
+  // its strings and nulls are written by JSON.stringify as canonicalJson would.
   let payload: string
   try {
     payload = writeCanonical(request.payload) ?? "null"
@@ -221,7 +221,6 @@ export const signedText = (
     return undefined
   }
   const head = JSON.stringify([
-    "effect-manager-rpc-hmac-sha256-v2",
     request.tag,
     timestamp,
     nonce,
@@ -273,10 +272,17 @@ const utf8 = (text: string): Uint8Array => {
   return scratch.subarray(0, text.length)
 }
 
+/**
+ * What every signed text is preceded by, one SHA-256 block (64 bytes, spaces after the label): it
+ * says what the signature is for, and its state is computed once per key (see hmacSha256.ts), so
+ * that it costs a request nothing.
+ */
+const SIGNING_CONTEXT = encoder.encode("effect-manager-rpc-hmac-sha256-v3".padEnd(64, " "))
+
 // Synchronous and in plain JavaScript (see hmacSha256.ts): WebCrypto's sign is asynchronous and
 // was most of what authentication cost per request.
 const signerOf = (secret: string): Signer => {
-  const sign = hmacSha256(encoder.encode(secret))
+  const sign = hmacSha256(encoder.encode(secret), SIGNING_CONTEXT)
   return (text) => hex(sign(utf8(text)))
 }
 
@@ -301,7 +307,10 @@ const withAuthHeaders = (
   auth: ReadonlyArray<[string, string]>,
 ): RequestEncoded => ({
   ...request,
-  headers: [...request.headers.filter(([name]) => !AUTH_HEADERS.has(name.toLowerCase())), ...auth],
+  headers: [
+    ...request.headers.filter(([name]) => name.toLowerCase() !== AUTHORIZATION_HEADER),
+    ...auth,
+  ],
 })
 
 /** @internal `bytes` random bytes from `Random`, in lowercase hex. */
@@ -346,12 +355,10 @@ export const signAt = (credentials: Credentials): SignAt => {
     const timestamp = String(Math.floor(now))
     const text = signedText(request, timestamp, nonce, credentials.principal)
     if (text === undefined) return undefined
-    return withAuthHeaders(request, [
-      [KEY_HEADER, credentials.principal],
-      [TIMESTAMP_HEADER, timestamp],
-      [NONCE_HEADER, nonce],
-      [SIGNATURE_HEADER, sign(text)],
-    ])
+    return withAuthHeaders(request, [[
+      AUTHORIZATION_HEADER,
+      `${HMAC_SCHEME} ${timestamp} ${nonce} ${sign(text)} ${credentials.principal}`,
+    ]])
   }
 }
 
@@ -571,30 +578,32 @@ type Presented =
     readonly signature: string
   }
 
-/** The credentials a request presents: one scheme's headers, each once, or why not. */
+/** The credentials a request presents: one authorization header in one scheme, or why not. */
 const presented = (
   headers: ReadonlyArray<readonly [string, string]>,
 ): Either.Either<Presented, UnauthorizedReason> => {
-  const found = new Map<string, string>()
+  let authorization: string | undefined
   for (const [name, value] of headers) {
-    const lower = name.toLowerCase()
-    if (!AUTH_HEADERS.has(lower)) continue
-    if (found.has(lower)) return Either.left("malformed credentials")
-    found.set(lower, value)
+    if (name.toLowerCase() !== AUTHORIZATION_HEADER) continue
+    if (authorization !== undefined) return Either.left("malformed credentials")
+    authorization = value
   }
-  if (found.size === 0) return Either.left("missing credentials")
-  const authorization = found.get(AUTHORIZATION_HEADER)
-  if (authorization !== undefined) {
-    const bearer = found.size === 1 ? BEARER.exec(authorization) : null
-    return bearer === null
-      ? Either.left("malformed credentials")
-      : Either.right({ _tag: "Token", token: bearer[1]! })
+  if (authorization === undefined) return Either.left("missing credentials")
+  const hmac = HMAC_CREDENTIALS.exec(authorization)
+  if (hmac !== null) {
+    const [, timestamp, nonce, signature, keyId] = hmac as unknown as [string, ...Array<string>]
+    return Either.right({
+      _tag: "Hmac",
+      keyId: keyId!,
+      timestamp: timestamp!,
+      nonce: nonce!,
+      signature: signature!,
+    })
   }
-  const [keyId, timestamp, nonce, signature] = HMAC_HEADERS.map((name) => found.get(name))
-  return keyId === undefined || timestamp === undefined || nonce === undefined ||
-      signature === undefined || !TIMESTAMP.test(timestamp) || !NONCE.test(nonce)
+  const bearer = BEARER.exec(authorization)
+  return bearer === null
     ? Either.left("malformed credentials")
-    : Either.right({ _tag: "Hmac", keyId, timestamp, nonce, signature })
+    : Either.right({ _tag: "Token", token: bearer[1]! })
 }
 
 const verifyToken = (tokens: ReadonlyArray<TokenCredentials>, token: string) => {
@@ -638,7 +647,7 @@ const verifyHmac = (
 /**
  * @internal A server's verifier for clients with the given credentials. A request presents one
  * scheme: a token that one of the `Token` credentials has (every one compared in constant time),
- * or an HMAC signature by the key named in `x-em-key`, signed within `skewMillis` (default
+ * or an HMAC signature by the key its authorization header names, signed within `skewMillis` (default
  * 30 s) of the `Clock`, over this method and payload, with a nonce not seen within the window
  * (a replay cache of `replayCacheSize` nonces, default 100,000). Fails with an `InvalidOption`
  * for an empty principal, token or secret, a token or key id given twice, a skew that is not a
