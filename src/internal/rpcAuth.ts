@@ -647,9 +647,9 @@ const verifyHmac = (
 /**
  * @internal A server's verifier for clients with the given credentials. A request presents one
  * scheme: a token that one of the `Token` credentials has (every one compared in constant time),
- * or an HMAC signature by the key its authorization header names, signed within `skewMillis` (default
- * 30 s) of the `Clock`, over this method and payload, with a nonce not seen within the window
- * (a replay cache of `replayCacheSize` nonces, default 100,000). Fails with an `InvalidOption`
+ * or an HMAC signature by the key its authorization header names, signed within `skewMillis`
+ * (default 30 s) of the `Clock`, over this method and payload, with a nonce not seen within the
+ * window (a replay cache of `replayCacheSize` nonces, default 100,000). Fails with an `InvalidOption`
  * for an empty principal, token or secret, a token or key id given twice, a skew that is not a
  * finite duration > 0 or a cache size that is not a positive integer.
  *
