@@ -2,7 +2,7 @@
  * What our RPC layer costs over bare `@effect/rpc`: the same small methods called over WebSocket
  * on loopback, from this process to one server process, with real sockets and timers.
  *
- *   npm run bench:rpc -- [--seconds 3] [--pairs 3] [--warmup 1] [--breakdown]
+ *   npm run bench:rpc -- [--seconds 0.5] [--pairs 10] [--warmup 1] [--breakdown]
  *                        [--profile-server DIRECTORY]
  *
  * - bare: `RpcClient` (socket protocol, msgpack) against `RpcServer` on `@effect/platform-node`'s
@@ -16,13 +16,18 @@
  * For each, after a warm-up: sequential `echo` calls (latency p50 and p99, calls/s), `echo` with
  * `IN_FLIGHT` calls in flight (calls/s), and `count` streams of `STREAM_ITEMS` numbers (items/s),
  * each for `--seconds`; the table also shows the CPU time per call of both processes in the
- * concurrent measurement (the server's from Linux's /proc, "n/a" elsewhere). Pairs run bare and ours one after the other, measurement by measurement,
- * the first one swapping from pair to pair, so that the machine's load hits both alike; the
- * figures are medians over pairs, the ratios ours / bare of those medians.
+ * concurrent measurement (the server's from Linux's /proc, "n/a" elsewhere). Pairs run bare and
+ * ours one after the other, measurement by measurement, the first one swapping from pair to pair,
+ * so that the machine's load hits both alike; the figures are medians over pairs, the ratios
+ * ours / bare of those medians. Many short pairs (10 of 0.5 s by default) rather than a few long
+ * ones: this machine's speed moves by 30 % within a minute, and 3 pairs of 3 s gave ratios that
+ * moved by 0.3 from run to run.
  *
  * `--breakdown` adds three variants of ours, to show where its time goes: without authentication
  * (a second service with `auth: "none"`, a client without credentials), with registry lookups
- * cached for a second (the same client over a registry whose `get` remembers), and both.
+ * cached for a second (the same client over a registry whose `get` remembers), and both; and
+ * bare without spans (`bare-untraced`): @effect/rpc makes a span per call on each side by default,
+ * which ours does only when a tracer is installed (none is here).
  * `--profile-server DIRECTORY` runs the server with `node --cpu-prof` into that directory.
  *
  * The server is this bundle again, run as a child process with `--serve DIRECTORY`
@@ -72,8 +77,8 @@ declare const process: {
   readonly execArgv: ReadonlyArray<string>
 }
 
-const seconds = numberFlag("--seconds", 3)
-const pairs = numberFlag("--pairs", 3)
+const seconds = numberFlag("--seconds", 0.5)
+const pairs = numberFlag("--pairs", 10)
 const warmupSeconds = numberFlag("--warmup", 1)
 const breakdown = booleanFlag("--breakdown")
 const profileDirectory = stringFlag("--profile-server")
@@ -111,7 +116,7 @@ const startServer = (directory: string, secret: string) =>
         directory,
       ).pipe(Command.env({ [SECRET_VARIABLE]: secret }), Command.stderr("inherit")),
     )
-    const ready = yield* Deferred.make<string, Error>()
+    const ready = yield* Deferred.make<BareAddresses, Error>()
     yield* child.stdout.pipe(
       Stream.decodeText(),
       Stream.splitLines,
@@ -135,13 +140,21 @@ const startServer = (directory: string, secret: string) =>
     return { bare, pid: child.pid }
   })
 
-/** The bare server's address, if `line` is the server's ready line. */
-const readyLine = (line: string): string | undefined => {
+/** Where the bare servers listen: with @effect/rpc's spans (its default), and without. */
+interface BareAddresses {
+  readonly bare: string
+  readonly bareUntraced: string
+}
+
+/** The bare servers' addresses, if `line` is the server's ready line. */
+const readyLine = (line: string): BareAddresses | undefined => {
   try {
     const parsed: unknown = JSON.parse(line)
     if (typeof parsed !== "object" || parsed === null) return undefined
-    const { ready, bare } = parsed as { readonly ready?: unknown; readonly bare?: unknown }
-    return ready === true && typeof bare === "string" ? bare : undefined
+    const { ready, bare, bareUntraced } = parsed as Record<string, unknown>
+    return ready === true && typeof bare === "string" && typeof bareUntraced === "string"
+      ? { bare, bareUntraced }
+      : undefined
   } catch {
     return undefined
   }
@@ -155,8 +168,14 @@ interface Caller {
   readonly count: (n: number) => Stream.Stream<number, unknown>
 }
 
-/** Bare `RpcClient` over one WebSocket to `address`, closed with the scope. */
-const bareCaller = (address: string): Effect.Effect<Caller, never, Scope.Scope> =>
+/**
+ * Bare `RpcClient` over one WebSocket to `address`, closed with the scope; with its spans (its
+ * default) unless `tracing` is false.
+ */
+const bareCaller = (
+  address: string,
+  tracing = true,
+): Effect.Effect<Caller, never, Scope.Scope> =>
   Effect.gen(function* () {
     const protocol = yield* Layer.build(
       RpcClient.layerProtocolSocket().pipe(
@@ -164,7 +183,9 @@ const bareCaller = (address: string): Effect.Effect<Caller, never, Scope.Scope> 
         Layer.provide(RpcSerialization.layerMsgPack),
       ),
     )
-    const client = yield* RpcClient.make(BenchGroup).pipe(Effect.provide(protocol))
+    const client = yield* RpcClient.make(BenchGroup, { disableTracing: !tracing }).pipe(
+      Effect.provide(protocol),
+    )
     return { echo: (n) => client.echo({ n }), count: (n) => client.count({ n }) }
   })
 
@@ -449,7 +470,7 @@ const clientMain = Effect.gen(function* () {
   const directory = yield* fs.makeTempDirectoryScoped({ prefix: "effect-manager-bench-rpc-" })
   const secret = yield* hexSecret
   const server = yield* startServer(directory, secret)
-  const bareAddress = server.bare
+  const bareAddress = server.bare.bare
   const cpu = yield* cpuReader(server.pid)
   const network = yield* Layer.build(
     Layer.mergeAll(Layer.orDie(layerWebSocket()), registryLayer(directory)),
@@ -467,6 +488,7 @@ const clientMain = Effect.gen(function* () {
           "ours-noauth-cached",
           yield* Effect.provide(cached(oursCaller(OPEN_HOST, undefined)), network),
         ],
+        ["bare-untraced", yield* bareCaller(server.bare.bareUntraced, false)],
       ] as const
       : []),
   ]

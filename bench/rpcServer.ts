@@ -3,15 +3,16 @@
  * bundle with `--serve DIRECTORY`): one small API served twice on loopback WebSocket.
  *
  * - bare: `@effect/rpc` alone, `RpcServer.layerProtocolWebsocket` on `@effect/platform-node`'s
- *   HTTP server, msgpack, no middleware. Its address goes out on the ready line.
+ *   HTTP server, msgpack, no middleware, its default spans. Its address goes out on the ready
+ *   line; so does a second one's, without spans (the breakdown's bare-untraced).
  * - ours: a `Service` whose manager's `api` is the same methods, served by `Remote.layerServer`
  *   with HMAC authentication over `layerWebSocket()`; its record, with its address, is in a
  *   `ServiceRegistry.layerFileSystem(DIRECTORY)` that the client reads, as a user's would.
  *   A second service (`OPEN_HOST`) serves the same with `auth: "none"`, for the breakdown.
  *
- * The HMAC secret comes in the environment (`SECRET_VARIABLE`). When both servers listen, one
- * line goes out: `{"ready":true,"bare":"ws://127.0.0.1:PORT/rpc"}`. The server stops on SIGTERM
- * or SIGINT, and when its standard input ends (its parent is gone).
+ * The HMAC secret comes in the environment (`SECRET_VARIABLE`). When every server listens, one
+ * line goes out: `{"ready":true,"bare":"ws://127.0.0.1:PORT/rpc","bareUntraced":"ws://…"}`. The
+ * server stops on SIGTERM or SIGINT, and when its standard input ends (its parent is gone).
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -72,26 +73,30 @@ interface NodeHttp {
   readonly createServer: () => ReturnType<Parameters<typeof NodeHttpServer.make>[0]>
 }
 
-/** Bare `@effect/rpc` on loopback: its address. */
-const serveBare = Effect.gen(function* () {
-  const http = yield* Effect.promise(() => import(nodeHttp) as Promise<NodeHttp>)
-  const server = yield* NodeHttpServer.make(() => http.createServer(), {
-    host: "127.0.0.1",
-    port: 0,
+/**
+ * Bare `@effect/rpc` on loopback, with its spans (its default) or without (`tracing: false`, as
+ * ours when no tracer is installed): its address.
+ */
+const serveBare = (tracing: boolean) =>
+  Effect.gen(function* () {
+    const http = yield* Effect.promise(() => import(nodeHttp) as Promise<NodeHttp>)
+    const server = yield* NodeHttpServer.make(() => http.createServer(), {
+      host: "127.0.0.1",
+      port: 0,
+    })
+    yield* Layer.buildWithScope(
+      HttpRouter.Default.serve().pipe(
+        Layer.provide(RpcServer.layer(BenchGroup, { disableTracing: !tracing })),
+        Layer.provide(BenchGroup.toLayer(handlers)),
+        Layer.provide(RpcServer.layerProtocolWebsocket({ path: "/rpc" })),
+        Layer.provide(RpcSerialization.layerMsgPack),
+        Layer.provide(Layer.succeed(HttpServer.HttpServer, server)),
+      ),
+      yield* Effect.scope,
+    )
+    if (server.address._tag !== "TcpAddress") return yield* Effect.dieMessage("not a TCP server")
+    return `ws://127.0.0.1:${server.address.port}/rpc`
   })
-  yield* Layer.buildWithScope(
-    HttpRouter.Default.serve().pipe(
-      Layer.provide(RpcServer.layer(BenchGroup)),
-      Layer.provide(BenchGroup.toLayer(handlers)),
-      Layer.provide(RpcServer.layerProtocolWebsocket({ path: "/rpc" })),
-      Layer.provide(RpcSerialization.layerMsgPack),
-      Layer.provide(Layer.succeed(HttpServer.HttpServer, server)),
-    ),
-    yield* Effect.scope,
-  )
-  if (server.address._tag !== "TcpAddress") return yield* Effect.dieMessage("not a TCP server")
-  return `ws://127.0.0.1:${server.address.port}/rpc`
-})
 
 class Bench extends Context.Tag("bench/Bench")<Bench, object>() {}
 
@@ -112,7 +117,8 @@ export const registryLayer = (directory: string) =>
 const serveAll = (directory: string, secret: string) =>
   Effect.gen(function* () {
     const scope = yield* Effect.scope
-    const bare = yield* serveBare
+    const bare = yield* serveBare(true)
+    const bareUntraced = yield* serveBare(false)
     const network = yield* Layer.build(
       Layer.mergeAll(Layer.orDie(layerWebSocket()), registryLayer(directory)),
     )
@@ -127,7 +133,7 @@ const serveAll = (directory: string, secret: string) =>
         scope,
       ).pipe(Effect.provide(network))
     }
-    return bare
+    return { bare, bareUntraced }
   })
 
 /** Resolves when standard input ends: the parent closed it, or died. */
@@ -144,8 +150,8 @@ export const serverMain = (directory: string): Effect.Effect<void, unknown> =>
     if (secret === undefined || secret === "") {
       return yield* Effect.dieMessage(`${SECRET_VARIABLE} is not set`)
     }
-    const bare = yield* serveAll(directory, secret)
-    console.log(JSON.stringify({ ready: true, bare }))
+    const { bare, bareUntraced } = yield* serveAll(directory, secret)
+    console.log(JSON.stringify({ ready: true, bare, bareUntraced }))
     yield* parentGone
   }).pipe(
     Effect.scoped,
