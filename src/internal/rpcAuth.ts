@@ -192,9 +192,19 @@ export const ROUTING_HEADERS: ReadonlyArray<string> = [
   "x-em-target",
 ]
 
-/** @internal The value of a request's header (names compared in lower case), or null. */
+/**
+ * @internal The value of a request's header `name` (given in lower case; a request's names are
+ * compared in lower case), or null. Several run for every request: a name of another length is
+ * passed over without lower-casing it.
+ */
 export const headerValue = (request: RequestEncoded, name: string): string | null => {
-  for (const [key, value] of request.headers) if (key.toLowerCase() === name) return value
+  const headers = request.headers
+  for (let i = 0; i < headers.length; i++) {
+    const key = headers[i]![0]
+    if (key === name || (key.length === name.length && key.toLowerCase() === name)) {
+      return headers[i]![1]
+    }
+  }
   return null
 }
 

@@ -144,13 +144,16 @@ export interface HandlerTimeout {
 export const HandlerTimeout: Context.Tag<HandlerTimeout, Duration.DurationInput> = Context
   .GenericTag<HandlerTimeout, Duration.DurationInput>("effect-manager/Remote/HandlerTimeout")
 
+const anonymous: Principal = { scheme: "none", name: "anonymous" }
+
 const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): Principal => {
   const raw = headers[Header.principal]
-  if (raw !== undefined) {
-    const [scheme, ...name] = raw.split(":")
-    if (scheme === "token" || scheme === "hmac") return { scheme, name: name.join(":") }
-  }
-  return { scheme: "none", name: "anonymous" }
+  if (raw === undefined) return anonymous
+  const colon = raw.indexOf(":")
+  const scheme = raw.slice(0, colon)
+  return scheme === "token" || scheme === "hmac"
+    ? { scheme, name: raw.slice(colon + 1) }
+    : anonymous
 }
 
 /**

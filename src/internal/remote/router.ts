@@ -162,15 +162,34 @@ const throttledWarnings = () => {
     })
 }
 
+/** How many version strings the router keeps parsed: the few its clients send, not an attacker's. */
+const PARSED_VERSIONS = 64
+
+type VersionParser = (raw: string) => ReturnType<typeof parseVersion>
+
+/** `parseVersion`, remembered for the first `PARSED_VERSIONS` strings: it runs for every request. */
+const versionParser = (): VersionParser => {
+  const parsed = new Map<string, ReturnType<typeof parseVersion>>()
+  return (raw: string) => {
+    let version = parsed.get(raw)
+    if (version === undefined) {
+      version = parseVersion(raw)
+      if (parsed.size < PARSED_VERSIONS) parsed.set(raw, version)
+    }
+    return version
+  }
+}
+
 /** The route of a request, or the failure to answer it with. */
 const route = (
   routes: ReadonlyArray<Route>,
   dispatchable: ReadonlyArray<Dispatchable<number>>,
+  parse: VersionParser,
   request: RequestEncoded,
 ): Either.Either<number, RemoteFailure> => {
   const namespace = headerOf(request, Header.namespace)
   const raw = headerOf(request, Header.version)
-  const parsed = raw === undefined ? undefined : parseVersion(raw)
+  const parsed = raw === undefined ? undefined : parse(raw)
   if (parsed !== undefined && Either.isLeft(parsed)) {
     return Either.left(
       new UnsupportedVersion({
@@ -253,6 +272,7 @@ const admission = (
     method: (name) => r.methods.has(name) ? index : undefined,
   }))
   const target = targetOf(options.topic, options.host)
+  const parse = versionParser()
   return (
     clientId: number,
     request: RequestEncoded,
@@ -263,7 +283,7 @@ const admission = (
     if (principal.scheme === "hmac" && headerOf(request, Header.target) !== target) {
       return Either.left(new Unauthorized({ reason: "wrong target", principal: principal.name }))
     }
-    const found = route(routes, dispatchable, request)
+    const found = route(routes, dispatchable, parse, request)
     if (Either.isLeft(found)) return found
     const malformed = checkPayload(routes[found.right]!, request)
     if (malformed !== undefined) return Either.left(malformed)
