@@ -127,9 +127,12 @@ const compress = (state: Int32Array, w: Int32Array, data: Uint8Array, offset: nu
 }
 
 // Scratch space for `finish`, reused: hashing is synchronous, so no two calls share it at once
-// (allocating these per call cost more than hashing a small message).
+// (allocating these per call cost more than hashing a small message; a typed array, even a view,
+// is an allocation of its own).
 const schedule = new Int32Array(64)
 const tail = new Uint8Array(2 * BLOCK)
+const working = new Int32Array(8)
+const innerDigest = new Uint8Array(32)
 
 /** Writes `value` big-endian at `offset`. */
 const putWord = (bytes: Uint8Array, offset: number, value: number): void => {
@@ -140,29 +143,37 @@ const putWord = (bytes: Uint8Array, offset: number, value: number): void => {
 }
 
 /**
- * The digest of `data` hashed on from `start` (a state after `prefixBytes` bytes, a whole
- * number of blocks): SHA-256's padding counts those bytes too.
+ * Writes into `digest` the digest of the first `length` bytes of `data`, hashed on from `start` (a
+ * state after `prefixBytes` bytes, a whole number of blocks): SHA-256's padding counts those bytes
+ * too.
  */
-const finish = (start: Int32Array, prefixBytes: number, data: Uint8Array): Uint8Array => {
-  const state = start.slice()
-  const whole = data.length - (data.length % BLOCK)
+const finish = (
+  start: Int32Array,
+  prefixBytes: number,
+  data: Uint8Array,
+  length: number,
+  digest: Uint8Array,
+): Uint8Array => {
+  const state = working
+  state.set(start)
+  const whole = length - (length % BLOCK)
   for (let offset = 0; offset < whole; offset += BLOCK) compress(state, schedule, data, offset)
-  const rest = data.length - whole
+  const rest = length - whole
   const tailLength = rest < 56 ? BLOCK : 2 * BLOCK
   tail.fill(0)
-  tail.set(data.subarray(whole))
+  for (let i = 0; i < rest; i++) tail[i] = data[whole + i]!
   tail[rest] = 0x80
-  const bits = (prefixBytes + data.length) * 8
+  const bits = (prefixBytes + length) * 8
   putWord(tail, tailLength - 8, Math.floor(bits / 0x1_0000_0000))
   putWord(tail, tailLength - 4, bits >>> 0)
   for (let offset = 0; offset < tailLength; offset += BLOCK) compress(state, schedule, tail, offset)
-  const digest = new Uint8Array(32)
   for (let i = 0; i < 8; i++) putWord(digest, i * 4, state[i]!)
   return digest
 }
 
 /** @internal SHA-256 of `data`. */
-export const sha256 = (data: Uint8Array): Uint8Array => finish(new Int32Array(INITIAL), 0, data)
+export const sha256 = (data: Uint8Array): Uint8Array =>
+  finish(new Int32Array(INITIAL), 0, data, data.length, new Uint8Array(32))
 
 /** The state after one block: the key padded and XORed with `pad`. */
 const keyed = (key: Uint8Array, pad: number): Int32Array => {
@@ -177,12 +188,13 @@ const keyed = (key: Uint8Array, pad: number): Int32Array => {
  * @internal An HMAC-SHA256 signer for `key`, of messages that all begin with `context` (whole
  * blocks of 64 bytes; none by default): the states after the key's inner block and the context,
  * and after its outer block, are computed here, once, so that each message costs its own blocks
- * and two more.
+ * and two more. A message is its first `length` bytes (all by default), so that a caller can hash
+ * part of a buffer it reuses.
  */
 export const hmacSha256 = (
   key: Uint8Array,
   context: Uint8Array = new Uint8Array(0),
-): (message: Uint8Array) => Uint8Array => {
+): (message: Uint8Array, length?: number) => Uint8Array => {
   if (context.length % BLOCK !== 0) {
     throw new RangeError(`an HMAC context is whole blocks of ${BLOCK} bytes, not ${context.length}`)
   }
@@ -194,5 +206,12 @@ export const hmacSha256 = (
   }
   const outer = keyed(normalized, 0x5c)
   const innerBytes = BLOCK + context.length
-  return (message) => finish(outer, BLOCK, finish(inner, innerBytes, message))
+  return (message, length = message.length) =>
+    finish(
+      outer,
+      BLOCK,
+      finish(inner, innerBytes, message, length, innerDigest),
+      32,
+      new Uint8Array(32),
+    )
 }

@@ -246,7 +246,10 @@ const decoder = new TextDecoder()
 const HEX_DIGITS = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0))
 
 // Scratch space for `hex`'s digits, grown as needed (synchronous, no two calls share it).
-let hexDigits = new Uint8Array(64)
+const SIGNATURE_DIGITS = 64
+let hexDigits = new Uint8Array(SIGNATURE_DIGITS)
+// The first 64 digits of `hexDigits`, kept from the first one (`hex` grows it only past 64).
+let signatureDigits = hexDigits.subarray(0, SIGNATURE_DIGITS)
 
 /**
  * Bytes in lowercase hex: the digits written as ASCII bytes and decoded at once (appending two
@@ -255,31 +258,42 @@ let hexDigits = new Uint8Array(64)
 const hex = (bytes: ArrayLike<number>): string => {
   const length = 2 * bytes.length
   // The scratch grows to a few KiB at most: a large payload's bytes get a buffer of their own.
-  if (length > hexDigits.length && length <= 4096) hexDigits = new Uint8Array(length)
+  if (length > hexDigits.length && length <= 4096) {
+    hexDigits = new Uint8Array(length)
+    signatureDigits = hexDigits.subarray(0, SIGNATURE_DIGITS)
+  }
   const digits = length <= hexDigits.length ? hexDigits : new Uint8Array(length)
   for (let i = 0; i < bytes.length; i++) {
     digits[2 * i] = HEX_DIGITS[bytes[i]! >> 4]!
     digits[2 * i + 1] = HEX_DIGITS[bytes[i]! & 15]!
   }
-  return decoder.decode(digits.subarray(0, length))
+  // A signature's 64 digits are read through a view made once.
+  return decoder.decode(
+    length === SIGNATURE_DIGITS && digits === hexDigits
+      ? signatureDigits
+      : digits.subarray(0, length),
+  )
 }
 
-// Scratch space for `utf8`: signing is synchronous, no two calls share it.
+// Scratch space for `hmacOfText`: signing is synchronous, no two calls share it.
 const scratch = new Uint8Array(4096)
 
 /**
- * A text's UTF-8 bytes: a short ASCII text (every signed text but those with non-ASCII payload
- * strings or large payloads) is copied into `scratch` without allocating; the rest goes through
- * TextEncoder. The bytes are read before the next call.
+ * The HMAC of a text's UTF-8 bytes: a short ASCII text (every signed text but those with
+ * non-ASCII payload strings or large payloads) is copied into `scratch`, and its first bytes
+ * hashed, without allocating; the rest goes through TextEncoder.
  */
-const utf8 = (text: string): Uint8Array => {
-  if (text.length > scratch.length) return encoder.encode(text)
+const hmacOfText = (
+  hmac: (bytes: Uint8Array, length?: number) => Uint8Array,
+  text: string,
+): Uint8Array => {
+  if (text.length > scratch.length) return hmac(encoder.encode(text))
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
-    if (code >= 0x80) return encoder.encode(text)
+    if (code >= 0x80) return hmac(encoder.encode(text))
     scratch[i] = code
   }
-  return scratch.subarray(0, text.length)
+  return hmac(scratch, text.length)
 }
 
 /**
@@ -293,7 +307,7 @@ const SIGNING_CONTEXT = encoder.encode("effect-manager-rpc-hmac-sha256-v3".padEn
 // was most of what authentication cost per request.
 const signerOf = (secret: string): Signer => {
   const sign = hmacSha256(encoder.encode(secret), SIGNING_CONTEXT)
-  return (text) => hex(sign(utf8(text)))
+  return (text) => hex(hmacOfText(sign, text))
 }
 
 /**
