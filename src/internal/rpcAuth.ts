@@ -326,16 +326,15 @@ export const constantTimeEqual = (presented: string, expected: string): boolean 
 
 // --- signing -----------------------------------------------------------------------------------
 
-const withAuthHeaders = (
-  request: RequestEncoded,
-  auth: ReadonlyArray<[string, string]>,
-): RequestEncoded => ({
-  ...request,
-  headers: [
-    ...request.headers.filter(([name]) => name.toLowerCase() !== AUTHORIZATION_HEADER),
-    ...auth,
-  ],
-})
+/** A copy of `request` whose authorization header is `authorization` (any earlier one dropped). */
+const withAuthorization = (request: RequestEncoded, authorization: string): RequestEncoded => {
+  const headers: Array<[string, string]> = []
+  for (const header of request.headers) {
+    if (header[0].toLowerCase() !== AUTHORIZATION_HEADER) headers.push(header as [string, string])
+  }
+  headers.push([AUTHORIZATION_HEADER, authorization])
+  return { ...request, headers }
+}
 
 /** @internal `bytes` random bytes from `Random`, in lowercase hex. */
 export const randomHex = (bytes: number): Effect.Effect<string> =>
@@ -368,21 +367,18 @@ export type SignAt = (
 /** @internal The synchronous signer of `credentials` (a token ignores the time and nonce). */
 export const signAt = (credentials: Credentials): SignAt => {
   if (credentials._tag === "Token") {
-    const auth: ReadonlyArray<[string, string]> = [[
-      AUTHORIZATION_HEADER,
-      `Bearer ${credentials.token}`,
-    ]]
-    return (request) => withAuthHeaders(request, auth)
+    const authorization = `Bearer ${credentials.token}`
+    return (request) => withAuthorization(request, authorization)
   }
   const sign = signerOf(credentials.secret)
   return (request, now, nonce) => {
     const timestamp = String(Math.floor(now))
     const text = signedText(request, timestamp, nonce, credentials.principal)
     if (text === undefined) return undefined
-    return withAuthHeaders(request, [[
-      AUTHORIZATION_HEADER,
+    return withAuthorization(
+      request,
       `${HMAC_SCHEME} ${timestamp} ${nonce} ${sign(text)} ${credentials.principal}`,
-    ]])
+    )
   }
 }
 
