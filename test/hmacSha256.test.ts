@@ -83,6 +83,13 @@ describe("hmacSha256 (RFC 4231)", () => {
     expect(() => hmacSha256(text("Jefe"), repeat(1, 63))).toThrow(
       "an HMAC context is whole blocks of 64 bytes, not 63",
     )
+    // A length past the message is refused, not hashed as zeros.
+    expect(() => hmacSha256(text("Jefe"))(repeat(1, 10), 11)).toThrow(
+      "a length from 0 to 10, not 11",
+    )
+    expect(hex(hmacSha256(text("Jefe"))(repeat(1, 10), 4))).toBe(
+      hex(hmacSha256(text("Jefe"))(repeat(1, 4))),
+    )
   })
 
   it("a signer gives the same digest every time (its precomputed states are not changed)", () => {

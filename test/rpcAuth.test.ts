@@ -154,7 +154,7 @@ describe("HMAC-signed requests", () => {
       expect(other.slice(0, 16)).not.toBe(nonces[0]!.slice(0, 16))
     }))
 
-  it.effect("a changed payload, method or timestamp, or another secret, is a bad signature", () =>
+  it.effect("a changed payload, method, nonce or timestamp, or another secret, is a bad signature", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(START)
       const verify = yield* makeVerifier(keys)
@@ -162,6 +162,12 @@ describe("HMAC-signed requests", () => {
       const cases: ReadonlyArray<RequestEncoded> = [
         { ...signed, payload: { a: 2 } },
         { ...signed, tag: "pong" },
+        // Another well-formed nonce, or the key id of another known key.
+        withHeader(
+          signed,
+          "authorization",
+          header(signed, "authorization")!.replace(/ [0-9a-f]{32} /, ` ${"0".repeat(32)} `),
+        ),
         withHeader(
           signed,
           "authorization",

@@ -206,12 +206,16 @@ export const hmacSha256 = (
   }
   const outer = keyed(normalized, 0x5c)
   const innerBytes = BLOCK + context.length
-  return (message, length = message.length) =>
-    finish(
+  return (message, length = message.length) => {
+    if (!(length >= 0 && length <= message.length)) {
+      throw new RangeError(`a length from 0 to ${message.length}, not ${length}`)
+    }
+    return finish(
       outer,
       BLOCK,
       finish(inner, innerBytes, message, length, innerDigest),
       32,
       new Uint8Array(32),
     )
+  }
 }

@@ -3,8 +3,9 @@
  * `RequestEncoded`, a server verifies each incoming one before it dispatches it. Two schemes:
  * a shared bearer token, and an HMAC-SHA256 signature over the request's method, a timestamp, a
  * nonce, the key id and the encoded payload, which a captured request cannot be replayed with.
- * Time comes from `Clock`, nonces from `Random`, hashing from WebCrypto (a web standard in Node
- * ≥ 20, Deno, Bun and workerd), so the module runs unchanged on every runtime we support.
+ * Time comes from `Clock`, nonces from `Random`, hashing from plain JavaScript (hmacSha256.ts) and
+ * the Encoding API (a web standard in Node ≥ 20, Deno, Bun and workerd), so the module runs
+ * unchanged on every runtime we support.
  *
  * @internal
  */
@@ -210,9 +211,9 @@ export const headerValue = (request: RequestEncoded, name: string): string | nul
 
 /**
  * @internal The text an HMAC signature covers, after `SIGNING_CONTEXT` (a version label): a
- * JSON array of the method (the request's tag), the timestamp, the nonce, the key id, the routing headers (namespace, version,
- * and the service the client meant: a signed request cannot be sent to another API or replayed
- * to another host) and the payload, in canonical JSON. An array, so no field can pass for part of
+ * JSON array of the method (the request's tag), the timestamp, the nonce, the key id, the
+ * routing headers (namespace, version, and the service the client meant: a signed request cannot
+ * be sent to another API or replayed to another host) and the payload, in canonical JSON. An array, so no field can pass for part of
  * another. The request id, trace fields and other headers are not covered: the nonce makes each
  * signed request unique, and they change no outcome.
  */
@@ -248,7 +249,7 @@ const HEX_DIGITS = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0)
 // Scratch space for `hex`'s digits, grown as needed (synchronous, no two calls share it).
 const SIGNATURE_DIGITS = 64
 let hexDigits = new Uint8Array(SIGNATURE_DIGITS)
-// The first 64 digits of `hexDigits`, kept from the first one (`hex` grows it only past 64).
+// The first 64 digits of `hexDigits`, made again whenever `hex` grows it.
 let signatureDigits = hexDigits.subarray(0, SIGNATURE_DIGITS)
 
 /**
@@ -344,8 +345,7 @@ export const randomHex = (bytes: number): Effect.Effect<string> =>
  * @internal A signer's nonces: 8 bytes drawn from `Random` once, then a counter. A nonce must be
  * unique, not secret (the signature protects the request): one signer never repeats one, and
  * two signers (two clients with one key) share one only if their 64 random bits do; the replay
- * cache also keys it with the key id and the timestamp. Drawing 16 bytes per request cost more
- * than the HMAC.
+ * cache keeps each key's nonces apart. Drawing 16 bytes per request cost more than the HMAC.
  */
 export const makeNonces: Effect.Effect<() => string> = Effect.map(randomHex(8), (prefix) => {
   let counter = 0
@@ -444,9 +444,10 @@ interface KeyNonces {
  *   requests were forgotten only, and never opens a window for a replay.
  *
  * Each key's nonces are a set (a key cannot spend another's), and a ring of `capacity` slots says
- * which to forget first. What a request leaves behind is its nonce (the string decoded from the
- * wire) and a set entry: an object and an id string per request, and a queue copied as it
- * turned over, were most of what authentication cost the garbage collector.
+ * which to forget first. What a request leaves behind is its nonce (copied out of its header: a
+ * piece cut from the header would keep the whole header alive) and a set entry: an object and an id
+ * string per request, and a queue copied as it turned over, were most of what authentication
+ * cost the garbage collector.
  */
 class ReplayCache {
   private readonly keys = new Map<string, KeyNonces>()
@@ -611,12 +612,17 @@ const presented = (
   if (authorization === undefined) return Either.left("missing credentials")
   const hmac = HMAC_CREDENTIALS.exec(authorization)
   if (hmac !== null) {
-    const [, timestamp, nonce, signature, keyId] = hmac as unknown as [string, ...Array<string>]
+    const [, timestamp, captured, signature, keyId] = hmac as unknown as [
+      string,
+      ...Array<string>,
+    ]
+    // A flat copy: the replay cache keeps the nonce, and a capture would keep the whole header.
+    const nonce = (" " + captured!).slice(1)
     return Either.right({
       _tag: "Hmac",
       keyId: keyId!,
       timestamp: timestamp!,
-      nonce: nonce!,
+      nonce,
       signature: signature!,
     })
   }

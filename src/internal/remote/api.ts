@@ -150,6 +150,7 @@ const readPrincipal = (headers: Readonly<Record<string, string | undefined>>): P
   const raw = headers[Header.principal]
   if (raw === undefined) return anonymous
   const colon = raw.indexOf(":")
+  if (colon < 0) return anonymous
   const scheme = raw.slice(0, colon)
   return scheme === "token" || scheme === "hmac"
     ? { scheme, name: raw.slice(colon + 1) }

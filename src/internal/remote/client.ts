@@ -271,7 +271,7 @@ const headersOf = (
 }
 
 /**
- * A protocol whose requests are signed with `credentials`, and held to the time limit their
+ * A protocol whose requests are signed by `signer`, and held to the time limit their
  * `Header.timeout` says: past it, the call is answered here with `CallTimedOut` (as if by the
  * server, through `@effect/rpc`'s own decoding) and the server is told to interrupt it. One timer
  * for all calls (`Deadlines`): `Effect.timeoutFail` per call cost more than the rest of a call.
@@ -343,13 +343,19 @@ interface Signer {
   readonly sign: (request: RequestEncoded) => RequestEncoded | undefined
 }
 
-const makeSigner = (sign: SignAt) =>
-  Effect.map(
+const makeSigner = (credentials: Credentials): Effect.Effect<Signer> => {
+  const sign = signAt(credentials)
+  // A token needs no time and no nonce.
+  if (credentials._tag === "Token") {
+    return Effect.succeed({ sign: (request) => sign(request, 0, "") })
+  }
+  return Effect.map(
     Effect.zip(Effect.clock, makeNonces),
     ([clock, nonce]): Signer => ({
       sign: (request) => sign(request, clock.unsafeCurrentTimeMillis(), nonce()),
     }),
   )
+}
 
 /** The host a request was meant for, from its target header (`JSON.stringify([topic, host])`). */
 const hostOfTarget = (target: string | null): string => {
@@ -379,7 +385,7 @@ const connections = (
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const deadlines = yield* Deadlines.make
-    const signer = credentials === undefined ? undefined : yield* makeSigner(signAt(credentials))
+    const signer = credentials === undefined ? undefined : yield* makeSigner(credentials)
     // A span per call only when a tracer is installed (telemetry.ts), as the server's.
     const disableTracing = !(yield* isTracing)
     const made = new Map<string, Effect.Effect<Untyped>>()

@@ -53,8 +53,8 @@ export interface Route {
 }
 
 /**
- * @internal Who made a request, or why it is refused. Synchronous (its clock read by the caller's
- * `Clock`, see server.ts): it runs for every request.
+ * @internal Who made a request, or why it is refused. Synchronous (it reads the `Clock` captured
+ * when the server's layer was built, see server.ts): it runs for every request.
  */
 export type Authenticate = (request: RequestEncoded) => Either.Either<Principal, RemoteFailure>
 
