@@ -25,14 +25,7 @@ import * as Stream from "effect/Stream"
 import type * as ServiceRegistry from "../../ServiceRegistry.ts"
 import { canSendVersion, formatVersion, parseVersion, type Version } from "../rpcVersion.ts"
 import { isUp, tag as RegistryTag } from "../serviceRegistry.ts"
-import {
-  type Credentials,
-  headerValue,
-  makeNonces,
-  type SignAt,
-  signAt,
-  unsignable,
-} from "../rpcAuth.ts"
+import { type Credentials, headerValue, makeNonces, signAt, unsignable } from "../rpcAuth.ts"
 import { show } from "../validate.ts"
 import { GuardFailure, Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
 import * as Deadlines from "./deadlines.ts"
