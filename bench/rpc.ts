@@ -99,7 +99,7 @@ const bundle = decodeURIComponent((import.meta as { readonly url: string }).url)
 
 /**
  * The server, a child process over `directory`, until the scope closes (then it gets SIGTERM and
- * is awaited); its process id and the bare server's address, once it says it is ready.
+ * is awaited); its process id and the bare servers' addresses, once it says it is ready.
  */
 const startServer = (directory: string, secret: string) =>
   Effect.gen(function* () {
@@ -121,23 +121,23 @@ const startServer = (directory: string, secret: string) =>
       Stream.decodeText(),
       Stream.splitLines,
       Stream.runForEach((line) => {
-        const bare = readyLine(line)
-        return bare === undefined
+        const addresses = readyLine(line)
+        return addresses === undefined
           ? Effect.sync(() => console.error(`[server] ${line}`))
-          : Deferred.succeed(ready, bare)
+          : Deferred.succeed(ready, addresses)
       }),
       Effect.ensuring(
         Deferred.fail(ready, new Error("the server's output ended before it was ready")),
       ),
       Effect.forkScoped,
     )
-    const bare = yield* Deferred.await(ready).pipe(
+    const addresses = yield* Deferred.await(ready).pipe(
       Effect.timeoutFail({
         duration: SERVER_START,
         onTimeout: () => new Error(`the server was not ready in ${Duration.format(SERVER_START)}`),
       }),
     )
-    return { bare, pid: child.pid }
+    return { addresses, pid: child.pid }
   })
 
 /** Where the bare servers listen: with @effect/rpc's spans (its default), and without. */
@@ -470,7 +470,6 @@ const clientMain = Effect.gen(function* () {
   const directory = yield* fs.makeTempDirectoryScoped({ prefix: "effect-manager-bench-rpc-" })
   const secret = yield* hexSecret
   const server = yield* startServer(directory, secret)
-  const bareAddress = server.bare.bare
   const cpu = yield* cpuReader(server.pid)
   const network = yield* Layer.build(
     Layer.mergeAll(Layer.orDie(layerWebSocket()), registryLayer(directory)),
@@ -478,7 +477,7 @@ const clientMain = Effect.gen(function* () {
   const key: Remote.Credentials = { _tag: "Hmac", principal: PRINCIPAL, secret }
   const cached = Effect.provideServiceEffect(ServiceRegistry.ServiceRegistry, cachedLookups)
   const variants: ReadonlyArray<readonly [string, Caller]> = [
-    ["bare", yield* bareCaller(bareAddress)],
+    ["bare", yield* bareCaller(server.addresses.bare)],
     ["ours", yield* Effect.provide(oursCaller(HOST, key), network)],
     ...(breakdown
       ? [
@@ -488,14 +487,14 @@ const clientMain = Effect.gen(function* () {
           "ours-noauth-cached",
           yield* Effect.provide(cached(oursCaller(OPEN_HOST, undefined)), network),
         ],
-        ["bare-untraced", yield* bareCaller(server.bare.bareUntraced, false)],
+        ["bare-untraced", yield* bareCaller(server.addresses.bareUntraced, false)],
       ] as const
       : []),
   ]
   console.log(
     `bench:rpc: ${variants.map(([name]) => name).join(", ")} over WebSocket on loopback, ` +
       `${pairs} pairs of ${seconds} s per measurement after ${warmupSeconds} s of warm-up; ` +
-      `server ${bareAddress} and the registry in ${directory}`,
+      `server ${server.addresses.bare} and the registry in ${directory}`,
   )
   for (const [name, caller] of variants) {
     for (const kind of kinds) yield* measure(kind, caller, warmupSeconds * 1000, cpu)

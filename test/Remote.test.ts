@@ -1,11 +1,14 @@
 import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcClient from "@effect/rpc/RpcClient"
 import * as RpcGroup from "@effect/rpc/RpcGroup"
+import type { FromClientEncoded } from "@effect/rpc/RpcMessage"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -623,6 +626,70 @@ describe("Remote: authentication", () => {
         new Remote.Unauthorized({ reason: "wrong target", principal: "conductor" }),
       )
       expect(yield* signed.call("node-1", "whoami", undefined)).toBe("hmac:conductor")
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a signed request sent again from the wire is replayed; one signed 30.001 s off the server's clock is stale", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(1_000_000)
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope, {
+        server: { auth: { keys } },
+      })
+      // A transport that keeps the first request it carries and, when asked, sends that one's
+      // signed headers and payload under the next request's id (what an eavesdropper can do).
+      const transport = yield* Remote.Transport
+      let captured: FromClientEncoded | undefined
+      let replayNext = false
+      const eavesdropped: Remote.Transport = {
+        ...transport,
+        connect: (address) =>
+          Effect.map(transport.connect(address), (protocol) => ({
+            ...protocol,
+            send: (message, transferables) => {
+              if (message._tag !== "Request") return protocol.send(message, transferables)
+              if (captured === undefined) captured = message
+              const sent = replayNext && captured._tag === "Request"
+                ? { ...message, headers: captured.headers, payload: captured.payload }
+                : message
+              return protocol.send(sent, transferables)
+            },
+          })),
+      }
+      const signed = yield* Remote.client(ComputeApi, { topic: "compute", credentials: keys[0]! })
+        .pipe(Effect.provideService(Remote.Transport, eavesdropped))
+      expect(yield* signed.call("node-1", "build", { id: "vm-1" })).toBe(1)
+      replayNext = true
+      expect(yield* Effect.flip(signed.call("node-1", "build", { id: "vm-2" }))).toEqual(
+        new Remote.Unauthorized({ reason: "replayed", principal: "conductor" }),
+      )
+      replayNext = false
+      expect(yield* signed.call("node-1", "build", { id: "vm-3" })).toBe(2) // vm-2 never built
+      // A client whose clock is off by the skew window (30 s) is served; by 1 ms more, refused.
+      const clock = yield* Effect.clock
+      const offBy = (millis: number): Clock.Clock => ({
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() + millis,
+        currentTimeMillis: Effect.sync(() => clock.unsafeCurrentTimeMillis() + millis),
+        unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos() + BigInt(millis) * 1_000_000n,
+        currentTimeNanos: Effect.sync(() =>
+          clock.unsafeCurrentTimeNanos() + BigInt(millis) * 1_000_000n
+        ),
+        sleep: (duration) => clock.sleep(duration),
+      })
+      const outcomes: Array<unknown> = []
+      for (const millis of [-30_000, 30_000, -30_001, 30_001]) {
+        const skewed = yield* Remote.client(ComputeApi, {
+          topic: "compute",
+          credentials: keys[0]!,
+        }).pipe(Effect.withClock(offBy(millis)))
+        outcomes.push(yield* Effect.either(skewed.call("node-1", "whoami", undefined)))
+      }
+      const stale = new Remote.Unauthorized({ reason: "stale timestamp", principal: "conductor" })
+      expect(outcomes).toEqual([
+        Either.right("hmac:conductor"),
+        Either.right("hmac:conductor"),
+        Either.left(stale),
+        Either.left(stale),
+      ])
     }).pipe(Effect.provide(network)))
 
   it.scoped("refused credentials are logged as warnings that carry no secret", () =>

@@ -64,6 +64,31 @@ describe("bearer tokens", () => {
       )
     }))
 
+  it.effect("a scheme's name is read in any case; the fields after it are not", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys)
+      const byToken = yield* signRequest(bob)(request())
+      for (const scheme of ["bearer", "BEARER"]) {
+        const renamed = withHeader(byToken, "authorization", `${scheme} bob-token-abcdef`)
+        expect(yield* verify(renamed)).toEqual({ principal: "bob", scheme: "token" })
+      }
+      const sign = signRequest(alice)
+      for (const scheme of ["em-hmac-sha256", "Em-Hmac-Sha256"]) {
+        const signed = yield* sign(request())
+        const value = header(signed, "authorization")!.replace("EM-HMAC-SHA256", scheme)
+        expect(yield* verify(withHeader(signed, "authorization", value))).toEqual({
+          principal: "alice",
+          scheme: "hmac",
+        })
+      }
+      const signed = yield* sign(request())
+      const { timestamp, nonce, signature } = hmacOf(signed)
+      const upper = `EM-HMAC-SHA256 ${timestamp} ${nonce.toUpperCase()} ${signature} alice`
+      expect(refusal(yield* Effect.flip(verify(withHeader(signed, "authorization", upper)))))
+        .toEqual({ reason: "malformed credentials" })
+    }))
+
   it.effect("headers of both schemes, a repeated header or another scheme are malformed", () =>
     Effect.gen(function* () {
       const verify = yield* makeVerifier(keys)
@@ -351,6 +376,37 @@ describe("the replay cache", () => {
       const fresh = yield* signRequest(alice)(request())
       expect(yield* verify(fresh)).toEqual({ principal: "alice", scheme: "hmac" })
       expect(yield* verify.remembered).toBe(3)
+    }))
+
+  it.effect("of size 1: one request per millisecond is served, each replay and a third in one millisecond refused", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(START)
+      const verify = yield* makeVerifier(keys, { replayCacheSize: 1 })
+      const sign = signRequest(alice)
+      const accepted: Array<RequestEncoded> = []
+      for (let i = 0; i < 4; i++) {
+        const signed = yield* sign(request())
+        expect(yield* verify(signed)).toEqual({ principal: "alice", scheme: "hmac" })
+        accepted.push(signed)
+        yield* TestClock.adjust(1)
+      }
+      expect(yield* verify.remembered).toBe(1)
+      const replayed = { reason: "replayed", principal: "alice" }
+      for (const signed of accepted) {
+        expect(refusal(yield* Effect.flip(verify(signed)))).toEqual(replayed)
+      }
+      // Two in one millisecond pass (the first evicted at the second's admission raises the floor
+      // to that millisecond); a third in it could be the evicted one sent again, so it is refused.
+      const [first, second, third] = [
+        yield* sign(request()),
+        yield* sign(request()),
+        yield* sign(request()),
+      ]
+      expect(yield* verify(first!)).toEqual({ principal: "alice", scheme: "hmac" })
+      expect(yield* verify(second!)).toEqual({ principal: "alice", scheme: "hmac" })
+      expect(refusal(yield* Effect.flip(verify(third!)))).toEqual(replayed)
+      yield* TestClock.adjust(1)
+      expect(yield* verify(yield* sign(request()))).toEqual({ principal: "alice", scheme: "hmac" })
     }))
 
   it.effect("keeps its order over thousands of requests: each accepted once, every replay refused", () =>

@@ -73,7 +73,9 @@ export const AUTHORIZATION_HEADER = "authorization"
 /** @internal The HMAC scheme's name in the authorization header. */
 export const HMAC_SCHEME = "EM-HMAC-SHA256"
 
-const HMAC_CREDENTIALS = /^EM-HMAC-SHA256 (0|[1-9]\d{0,15}) ([0-9a-f]{32}) ([0-9a-f]{64}) (.+)$/s
+// A scheme's name is read in any case (RFC 9110, 11.1); the fields after it are exact.
+const HMAC_CREDENTIALS =
+  /^[Ee][Mm]-[Hh][Mm][Aa][Cc]-[Ss][Hh][Aa]256 (0|[1-9]\d{0,15}) ([0-9a-f]{32}) ([0-9a-f]{64}) (.+)$/s
 const BEARER = /^bearer (.+)$/i
 
 // --- the error ---------------------------------------------------------------------------------
