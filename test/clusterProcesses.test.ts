@@ -36,19 +36,26 @@ const postgres = Effect.promise(() => import(postgresModule) as Promise<typeof P
 /**
  * The cluster cron task `purge_expired` (every 2 s) over the same run: no more runs than instants
  * (a run does not know its instant, and a catch-up run after a takeover starts late, so runs are
- * counted, not matched to instants; a run cut by a kill may run again: at least once across a
- * crash), run by more than one runner, and most instants run.
+ * counted, not matched to instants; a run cut by a kill may run again, at least once across a
+ * crash, and so may be counted twice), run by more than one runner, and most instants run.
  */
 const checkCron = (sql: SqlClient.SqlClient, killedAt: ReadonlyMap<string, number>) =>
   Effect.gen(function* () {
     const rows = yield* sql<Run>`SELECT runner, (extract(epoch from started_at) * 1000)::float8
       AS start, (extract(epoch from ended_at) * 1000)::float8 AS "end" FROM cron_runs
       ORDER BY started_at`.pipe(Effect.orDie)
-    const cut = rows.filter((run) => run.end === null && killedAt.has(run.runner)).length
+    // A killed runner's run of the instant before its kill may run again: it died during the run,
+    // or before the cluster had recorded the run's end (one run ended 1 ms before its SIGKILL).
+    const cut = [...killedAt].filter(([runner, at]) =>
+      rows.some((run) =>
+        run.runner === runner && run.start <= at && at - run.start < 2_000
+      )
+    ).length
     // Instants from the one before the first run to the one before the last run's start.
     const instants = (Math.floor(rows.at(-1)!.start / 2_000) - Math.floor(rows[0]!.start / 2_000)) +
       1
-    expect(rows.length - cut).toBeLessThanOrEqual(instants)
+    const runs = JSON.stringify({ rows, killedAt: [...killedAt] })
+    expect(rows.length - cut, `more runs than instants: ${runs}`).toBeLessThanOrEqual(instants)
     expect(new Set(rows.map((row) => row.runner)).size).toBeGreaterThan(1)
     // Takeovers cost a few instants each (after an outage one catch-up run, not every instant).
     expect(rows.length).toBeGreaterThanOrEqual(Math.floor(instants * 0.6))
@@ -62,7 +69,7 @@ const KILLS = runtime === "node" ? 5 : 1
 
 describe("a leader task across processes (Node and Deno runners, PostgreSQL)", () => {
   live(
-    `SIGKILL of the leader ${KILLS}×: no overlap, no repeat, takeover ≤ 7 s; SIGTERM hands over in ≤ 1 s`,
+    `SIGKILL of the leader ${KILLS}×: no overlap, no repeat, takeover ≤ 7 s; SIGTERM hands over in ≤ 1.5 s`,
     () =>
       Effect.gen(function* () {
         const { url } = yield* Effect.flatMap(postgres, (module) => module.freshDatabase("leader"))
@@ -121,7 +128,9 @@ describe("a leader task across processes (Node and Deno runners, PostgreSQL)", (
         expect(repeats).toEqual([])
         expect(takeovers.length).toBe(KILLS)
         for (const takeover of takeovers) expect(takeover).toBeLessThanOrEqual(7_000)
-        expect(handover).toBeLessThanOrEqual(1_000)
+        // Within three assignment refreshes (500 ms): 0.1–0.6 s measured on a quiet machine, 1.1 s
+        // once while the machine compiled and ran other tests.
+        expect(handover).toBeLessThanOrEqual(1_500)
         // The runners' records, through the SQL registry: the ones running are up, the stopped one
         // is marked down, the killed ones age out.
         const now = yield* Clock.currentTimeMillis
