@@ -19,7 +19,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Manager, Service, ServiceRegistry } from "../mod.ts"
+import { Manager, PeriodicTask, Service, ServiceRegistry } from "../mod.ts"
 import * as Remote from "../src/Remote.ts"
 import { captureLogs } from "./support/periodic.ts"
 import { recordingTracer } from "./support/tracing.ts"
@@ -51,8 +51,15 @@ class Compute extends Context.Tag("Compute")<Compute, {
   readonly built: Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
-/** A compute manager serving ComputeApi at `apiVersion`; every hook appends to `log`. */
-const computeManager = (log: Ref.Ref<ReadonlyArray<string>>, apiVersion: string) =>
+/**
+ * A compute manager serving ComputeApi at `apiVersion`; every hook appends to `log`, and so does
+ * its task `audit` (every 2 s) when it has one.
+ */
+const computeManager = (
+  log: Ref.Ref<ReadonlyArray<string>>,
+  apiVersion: string,
+  withAudit = false,
+) =>
   Manager.layer(
     Compute,
     Effect.gen(function* () {
@@ -65,6 +72,7 @@ const computeManager = (log: Ref.Ref<ReadonlyArray<string>>, apiVersion: string)
         preStart: note("preStart"),
         postStart: note("postStart"),
         cleanup: () => note("cleanup"),
+        tasks: withAudit ? [PeriodicTask.spaced("audit", "2 seconds", note("audit"))] : [],
         api: yield* Remote.endpoint(ComputeApi, {
           build: ({ id }) =>
             Ref.updateAndGet(built, (ids) => [...ids, id]).pipe(Effect.map((ids) => ids.length)),
@@ -97,12 +105,16 @@ const startCompute = (
   host: string,
   log: Ref.Ref<ReadonlyArray<string>>,
   scope: Scope.Scope,
-  options: { readonly apiVersion?: string; readonly server?: Remote.ServerOptions } = {},
+  options: {
+    readonly apiVersion?: string
+    readonly server?: Remote.ServerOptions
+    readonly withAudit?: boolean
+  } = {},
 ) =>
   Layer.buildWithScope(
     Service.layer(
       { host, topic: "compute", shutdownTimeout: "10 seconds" },
-      computeManager(log, options.apiVersion ?? "6.1"),
+      computeManager(log, options.apiVersion ?? "6.1", options.withAudit),
     ).pipe(Layer.provide(Remote.layerServer(options.server))),
     scope,
   )
@@ -125,6 +137,51 @@ describe("Remote: a manager's API served by its service", () => {
     }).pipe(Effect.provide(network)))
 
   it.scoped("start order: init, record, preStart, server up with its address in the record, postStart", () =>
+    Effect.gen(function* () {
+      // Each hook says what it sees: the service's record and its endpoint, and whether its own
+      // server answers a ping.
+      const log = yield* Ref.make<ReadonlyArray<string>>([])
+      class Probe extends Context.Tag("Probe")<Probe, object>() {}
+      const ProbeManager = Manager.layer(
+        Probe,
+        Effect.gen(function* () {
+          const registry = yield* ServiceRegistry.ServiceRegistry
+          const base = yield* Remote.client(Remote.BaseApi, { topic: "probe", timeout: "1 second" })
+          const seen = (hook: string) =>
+            Effect.gen(function* () {
+              const record = yield* registry.get("node-1", "probe")
+              const endpoint = Option.match(record, {
+                onNone: () => "no record",
+                onSome: (r) => r.endpoint?.address ?? "no endpoint",
+              })
+              const ping = yield* Effect.either(base.call("node-1", "ping", { arg: "hi" }))
+              const answer = Either.isRight(ping) ? ping.right.arg : ping.left._tag
+              yield* Ref.update(log, (lines) => [...lines, `${hook}: ${endpoint}, ping ${answer}`])
+            })
+          return {
+            service: {},
+            apiVersion: "1.0",
+            api: yield* Remote.endpoint(Remote.api(RpcGroup.make(Rpc.make("x"))), {
+              x: () => Effect.void,
+            }),
+            init: seen("init"),
+            preStart: seen("preStart"),
+            postStart: seen("postStart"),
+          }
+        }),
+      )
+      yield* Service.layer({ host: "node-1", topic: "probe" }, ProbeManager).pipe(
+        Layer.provide(Remote.layerServer()),
+        Layer.build,
+      )
+      expect(yield* Ref.get(log)).toEqual([
+        "init: no record, ping HostUnavailable",
+        "preStart: no endpoint, ping HostUnavailable",
+        "postStart: memory://127.0.0.1:1, ping hi",
+      ])
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("the record carries the server's address and each API's namespace and version", () =>
     Effect.gen(function* () {
       const log = yield* Ref.make<ReadonlyArray<string>>([])
       const scope = yield* Effect.scope
@@ -426,6 +483,16 @@ describe("Remote: calls, casts, fan-outs and streams", () => {
             new Remote.CallTimedOut({ host, topic: "compute", method: "slow", limitMillis: 2_000 }),
           )),
         ]))
+      // at most `concurrency` hosts at once: three calls of 1 s, two at a time, take 2 s
+      const paired = yield* Effect.fork(
+        compute.fanout("slow", { millis: 1_000 }, { concurrency: 2 }),
+      )
+      yield* TestClock.adjust(1_999)
+      expect(paired.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(1)
+      expect((yield* Fiber.join(paired)).map(({ exit, host }) => [host, exit])).toEqual(
+        ["node-a", "node-b", "node-c"].map((host) => [host, Exit.succeed("slept 1000")]),
+      )
     }).pipe(Effect.provide(network)))
 
   it.scoped("a host with no record, down, or serving no RPC is HostUnavailable, and nothing is sent", () =>
@@ -483,7 +550,11 @@ describe("Remote: a service's stop", () => {
     Effect.gen(function* () {
       const log = yield* newLog
       const scope = yield* Scope.make()
-      yield* startCompute("node-1", log, scope)
+      // one call per connection: the refusal below says the service is stopping, not busy
+      yield* startCompute("node-1", log, scope, {
+        withAudit: true,
+        server: { maxConcurrentPerConnection: 1 },
+      })
       const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
       const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 3_000 }))
       yield* TestClock.adjust(1)
@@ -493,13 +564,16 @@ describe("Remote: a service's stop", () => {
       expect(yield* Effect.flip(compute.call("node-1", "build", { id: "a" }))).toEqual(
         new Remote.ServiceStopping({ host: "node-1", topic: "compute", started: false }),
       )
+      // the task runs on while the call drains (at 2 s), and stops before the cleanup
       yield* TestClock.adjust(3_000)
       expect(yield* Fiber.join(slow)).toBe("slept 3000")
       yield* Fiber.join(stopping)
+      yield* TestClock.adjust(10_000)
       expect(yield* Ref.get(log)).toEqual([
         "init",
         "preStart",
         "postStart",
+        "audit",
         "slow 3000 done",
         "cleanup",
       ])
@@ -793,6 +867,89 @@ describe("Remote: limits and bad input", () => {
       const quick = yield* Effect.fork(compute.call("node-1", "slow", { millis: 4_999 }))
       yield* TestClock.adjust(4_999)
       expect(yield* Fiber.join(quick)).toBe("slept 4999")
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a method's HandlerTimeout overrides the server's limit, shorter or longer; a stream has a limit only if its method says so", () =>
+    Effect.gen(function* () {
+      const TimedApi = Remote.api(
+        RpcGroup.make(
+          Rpc.make("wait", { payload: { millis: Schema.Number }, success: Schema.String }),
+          Rpc.make("migrate", { payload: { millis: Schema.Number }, success: Schema.String })
+            .annotate(Remote.HandlerTimeout, "2 seconds"),
+          Rpc.make("rebuild", { payload: { millis: Schema.Number }, success: Schema.String })
+            .annotate(Remote.HandlerTimeout, "10 seconds"),
+          Rpc.make("watch", {
+            payload: { count: Schema.Number },
+            success: Schema.Number,
+            stream: true,
+          }),
+          Rpc.make("glance", {
+            payload: { count: Schema.Number },
+            success: Schema.Number,
+            stream: true,
+          })
+            .annotate(Remote.HandlerTimeout, "2500 millis"),
+        ),
+      )
+      class Timed extends Context.Tag("Timed")<Timed, object>() {}
+      const sleep = ({ millis }: { readonly millis: number }) =>
+        Effect.as(Effect.sleep(millis), `slept ${millis}`)
+      const ticks = ({ count }: { readonly count: number }) =>
+        Stream.range(1, count).pipe(Stream.schedule(Schedule.spaced("1 second")))
+      const TimedManager = Manager.layer(
+        Timed,
+        Effect.gen(function* () {
+          return {
+            service: {},
+            api: yield* Remote.endpoint(TimedApi, {
+              wait: sleep,
+              migrate: sleep,
+              rebuild: sleep,
+              watch: ticks,
+              glance: ticks,
+            }),
+          }
+        }),
+      )
+      yield* Service.layer({ host: "node-1", topic: "timed" }, TimedManager).pipe(
+        Layer.provide(Remote.layerServer({ handlerTimeout: "5 seconds" })),
+        Layer.build,
+      )
+      const timed = yield* Remote.client(TimedApi, { topic: "timed" })
+      const items = yield* Ref.make<ReadonlyArray<string>>([])
+      const collect = (name: "watch" | "glance") =>
+        timed.stream("node-1", name, { count: 8 }).pipe(
+          Stream.runForEach((n) => Ref.update(items, (all) => [...all, `${name} ${n}`])),
+          Effect.either,
+        )
+      const calls = yield* Effect.all([
+        Effect.either(timed.call("node-1", "wait", { millis: 6_000 })),
+        Effect.either(timed.call("node-1", "migrate", { millis: 3_000 })),
+        Effect.either(timed.call("node-1", "rebuild", { millis: 7_000 })),
+        collect("watch"),
+        collect("glance"),
+      ], { concurrency: "unbounded" }).pipe(Effect.fork)
+      yield* TestClock.adjust(1_999)
+      expect(calls.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(10_000)
+      const [wait, migrate, rebuild, watch, glance] = yield* Fiber.join(calls)
+      expect(wait).toEqual(
+        Either.left(new Remote.HandlerTimedOut({ method: "wait", limitMillis: 5_000 })),
+      )
+      expect(migrate).toEqual(
+        Either.left(new Remote.HandlerTimedOut({ method: "migrate", limitMillis: 2_000 })),
+      )
+      expect(rebuild).toEqual(Either.right("slept 7000"))
+      expect(watch).toEqual(Either.right(undefined))
+      expect(glance).toEqual(
+        Either.left(new Remote.HandlerTimedOut({ method: "glance", limitMillis: 2_500 })),
+      )
+      const seen = yield* Ref.get(items)
+      expect(seen.filter((item) => item.startsWith("watch"))).toEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `watch ${n}`),
+      )
+      // items come at 1 s, 2 s, …: a limit of 2.5 s lets two through
+      expect(seen.filter((item) => item.startsWith("glance"))).toEqual(["glance 1", "glance 2"])
     }).pipe(Effect.provide(network)))
 
   it.scoped("a timed-out call whose handler does not stop still counts until it ends", () =>

@@ -287,16 +287,18 @@ const admission = (
     if (Either.isLeft(found)) return found
     const malformed = checkPayload(routes[found.right]!, request)
     if (malformed !== undefined) return Either.left(malformed)
+    // A stopping server says so before it says it is busy: the caller should go elsewhere,
+    // not try again here.
+    if (state.stopping) {
+      const { host, topic } = options
+      return Either.left(new ServiceStopping({ host, topic, started: false }))
+    }
     if (state.running(clientId) >= options.maxConcurrentPerConnection) {
       const limit = options.maxConcurrentPerConnection
       return Either.left(new TooManyRequests({ limit, per: "connection" }))
     }
     if (state.size() >= options.maxConcurrent) {
       return Either.left(new TooManyRequests({ limit: options.maxConcurrent, per: "server" }))
-    }
-    if (state.stopping) {
-      const { host, topic } = options
-      return Either.left(new ServiceStopping({ host, topic, started: false }))
     }
     return found
   }
