@@ -917,8 +917,8 @@ describe("Remote: limits and bad input", () => {
       )
       const timed = yield* Remote.client(TimedApi, { topic: "timed" })
       const items = yield* Ref.make<ReadonlyArray<string>>([])
-      const collect = (name: "watch" | "glance") =>
-        timed.stream("node-1", name, { count: 8 }).pipe(
+      const collect = <E>(name: string, stream: Stream.Stream<number, E>) =>
+        stream.pipe(
           Stream.runForEach((n) => Ref.update(items, (all) => [...all, `${name} ${n}`])),
           Effect.either,
         )
@@ -926,8 +926,8 @@ describe("Remote: limits and bad input", () => {
         Effect.either(timed.call("node-1", "wait", { millis: 6_000 })),
         Effect.either(timed.call("node-1", "migrate", { millis: 3_000 })),
         Effect.either(timed.call("node-1", "rebuild", { millis: 7_000 })),
-        collect("watch"),
-        collect("glance"),
+        collect("watch", timed.stream("node-1", "watch", { count: 8 })),
+        collect("glance", timed.stream("node-1", "glance", { count: 8 })),
       ], { concurrency: "unbounded" }).pipe(Effect.fork)
       yield* TestClock.adjust(1_999)
       expect(calls.unsafePoll()).toBeNull()
