@@ -121,6 +121,22 @@ const startCompute = (
 
 const newLog = Ref.make<ReadonlyArray<string>>([])
 
+type Request = Extract<FromClientEncoded, { readonly _tag: "Request" }>
+
+/** `transport`, with every request its clients send passed through `rewrite` (as the wire may). */
+const rewriting = (
+  transport: Remote.Transport,
+  rewrite: (request: Request) => Request,
+): Remote.Transport => ({
+  ...transport,
+  connect: (address) =>
+    Effect.map(transport.connect(address), (protocol) => ({
+      ...protocol,
+      send: (message, transferables) =>
+        protocol.send(message._tag === "Request" ? rewrite(message) : message, transferables),
+    })),
+})
+
 describe("Remote: a manager's API served by its service", () => {
   it.scoped("a call reaches the manager's handler and answers with its typed result", () =>
     Effect.gen(function* () {
@@ -710,24 +726,14 @@ describe("Remote: authentication", () => {
       })
       // A transport that keeps the first request it carries and, when asked, sends that one's
       // signed headers and payload under the next request's id (what an eavesdropper can do).
-      const transport = yield* Remote.Transport
-      let captured: FromClientEncoded | undefined
+      let captured: Request | undefined
       let replayNext = false
-      const eavesdropped: Remote.Transport = {
-        ...transport,
-        connect: (address) =>
-          Effect.map(transport.connect(address), (protocol) => ({
-            ...protocol,
-            send: (message, transferables) => {
-              if (message._tag !== "Request") return protocol.send(message, transferables)
-              if (captured === undefined) captured = message
-              const sent = replayNext && captured._tag === "Request"
-                ? { ...message, headers: captured.headers, payload: captured.payload }
-                : message
-              return protocol.send(sent, transferables)
-            },
-          })),
-      }
+      const eavesdropped = rewriting(yield* Remote.Transport, (request) => {
+        captured ??= request
+        return replayNext
+          ? { ...request, headers: captured.headers, payload: captured.payload }
+          : request
+      })
       const signed = yield* Remote.client(ComputeApi, { topic: "compute", credentials: keys[0]! })
         .pipe(Effect.provideService(Remote.Transport, eavesdropped))
       expect(yield* signed.call("node-1", "build", { id: "vm-1" })).toBe(1)
@@ -1057,6 +1063,52 @@ describe("Remote: limits and bad input", () => {
       expect((error as Remote.MalformedRequest).reason).toContain("Expected string, actual 7")
       const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
       expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1) // the first build
+    }).pipe(Effect.provide(network)))
+
+  it.scoped("a version from the wire that does not parse is UnsupportedVersion for that request alone, and a warning", () =>
+    Effect.gen(function* () {
+      const logs = yield* captureLogs
+      yield* startCompute("node-1", yield* newLog, yield* Effect.scope)
+      let version: string | undefined
+      const tampered = rewriting(
+        yield* Remote.Transport,
+        (request) =>
+          version === undefined ? request : {
+            ...request,
+            headers: request.headers.map(([name, value]) =>
+              name === "x-em-version" ? [name, version!] : [name, value]
+            ),
+          },
+      )
+      const compute = yield* Remote.client(ComputeApi, { topic: "compute" })
+        .pipe(Effect.provideService(Remote.Transport, tampered))
+      // a call in flight on the same connection all along
+      const slow = yield* Effect.fork(compute.call("node-1", "slow", { millis: 1_000 }))
+      yield* TestClock.adjust(1)
+      const absurd = ["1.x", "-1.0", "6", "6.1.2.3", "99999999999999999999.0", "", "6.1".repeat(40)]
+      for (const bad of absurd) {
+        version = bad
+        const shown = JSON.stringify(bad.length > 64 ? `${bad.slice(0, 64)}…` : bad)
+        expect(yield* Effect.flip(compute.call("node-1", "build", { id: "x" }))).toEqual(
+          new Remote.UnsupportedVersion({ method: "build", requested: shown, served: ["6.1"] }),
+        )
+      }
+      version = undefined
+      yield* TestClock.adjust(999)
+      expect(yield* Fiber.join(slow)).toBe("slept 1000")
+      expect(yield* compute.call("node-1", "build", { id: "a" })).toBe(1) // none of "x" was built
+      // one warning a minute for the kind; the next one counts those not logged
+      const warnings = () =>
+        logs.filter((line) => line.level === "WARN").map((line) => line.message)
+      expect(warnings()).toEqual([
+        `Refused "build": "build" asks for version "1.x", which the service does not serve (served: 6.1)`,
+      ])
+      yield* TestClock.adjust(60_000)
+      version = "x"
+      yield* Effect.flip(compute.call("node-1", "build", { id: "x" }))
+      expect(warnings()[1]).toContain(
+        `version "x", which the service does not serve (served: 6.1) (and 6 more refused like it, not logged)`,
+      )
     }).pipe(Effect.provide(network)))
 
   it.scoped("method names a JavaScript object has (__proto__, constructor, toString) are NoSuchMethod", () =>

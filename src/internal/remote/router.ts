@@ -305,22 +305,38 @@ const admission = (
 }
 
 /**
- * A refusal: the request's own failure exit, and a log line. What may be an attack or a broken
- * client is a warning (at most one a minute for each kind and reason, so that a flood of bad
- * requests cannot flood the log); the rest is ordinary (a client newer than the server, a stop).
+ * The kind of warning a refusal is, if it is one: what may be an attack or a broken client (bad
+ * credentials, a payload or a version no client of ours sends). A client newer than the server
+ * or a stop is ordinary.
+ */
+const warningKind = (failure: RemoteFailure): string | undefined => {
+  switch (failure._tag) {
+    case "Unauthorized":
+      return `Unauthorized ${failure.reason}`
+    case "MalformedRequest":
+      return "MalformedRequest"
+    case "UnsupportedVersion":
+      // A version that parses was written by `formatVersion`; one that does not, by `printable`.
+      return Either.isLeft(parseVersion(failure.requested)) ? "malformed version" : undefined
+    default:
+      return undefined
+  }
+}
+
+/**
+ * A refusal: the request's own failure exit, and a log line: a warning (at most one a minute for
+ * each kind, so that a flood of bad requests cannot flood the log) or a debug line.
  */
 const refusals = (transport: RpcServer.Protocol["Type"]) => {
   const warn = throttledWarnings()
-  return (clientId: number, request: RequestEncoded, failure: RemoteFailure) =>
-    Effect.zipRight(
-      failure._tag === "Unauthorized" || failure._tag === "MalformedRequest"
-        ? warn(
-          failure._tag === "Unauthorized" ? `${failure._tag} ${failure.reason}` : failure._tag,
-          `Refused ${printable(request.tag)}: ${failure.message}`,
-        )
-        : Effect.logDebug(`Refused ${printable(request.tag)}: ${failure.message}`),
+  return (clientId: number, request: RequestEncoded, failure: RemoteFailure) => {
+    const line = `Refused ${printable(request.tag)}: ${failure.message}`
+    const kind = warningKind(failure)
+    return Effect.zipRight(
+      kind === undefined ? Effect.logDebug(line) : warn(kind, line),
       transport.send(clientId, failureExit(request.id, failure)),
     )
+  }
 }
 
 /**
