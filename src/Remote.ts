@@ -637,6 +637,28 @@ export {
    */
   NoSuchMethod,
   /**
+   * A request over the server's `maxRequestBytes`, refused unread over HTTP (413): `host`,
+   * `topic`, `method` and the server's `limitBytes`. Over WebSocket the server closes the
+   * connection instead (code 1009): every call in flight on it fails with an `RpcClientError`,
+   * and the next call connects again.
+   *
+   * @example
+   * ```ts
+   * import * as Remote from "effect-manager/Remote"
+   *
+   * const error = new Remote.RequestTooLarge({
+   *   host: "node-1",
+   *   topic: "compute",
+   *   method: "store",
+   *   limitBytes: 1_048_576,
+   * })
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RequestTooLarge,
+  /**
    * The service is stopping. `started: false`: it takes no new call, and this one did not start
    * (safe to send to another host); `true`: the call was still running at the stop's deadline,
    * was interrupted, and may have done part of its work.

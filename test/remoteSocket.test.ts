@@ -185,7 +185,9 @@ for (const kind of ["websocket", "http"] as const) {
     )
 
     live(
-      "a request over maxRequestBytes fails at once with an RpcClientError; the next call works",
+      `a request over maxRequestBytes fails at once (${
+        kind === "http" ? "413: RequestTooLarge" : "1009: RpcClientError"
+      }); the next call works`,
       () =>
         Effect.gen(function* () {
           yield* startCompute("node-1", yield* Effect.scope)
@@ -195,8 +197,19 @@ for (const kind of ["websocket", "http"] as const) {
             "2 seconds",
             Effect.flip(compute.call("node-1", "store", { blob: "x".repeat(MAX_REQUEST_BYTES) })),
           )
-          expect(refused).toBeInstanceOf(RpcClientError)
-          if (kind === "http") expect(String(refused.cause)).toContain("413")
+          if (kind === "http") {
+            expect(refused).toEqual(
+              new Remote.RequestTooLarge({
+                host: "node-1",
+                topic: "compute",
+                method: "store",
+                limitBytes: MAX_REQUEST_BYTES,
+              }),
+            )
+          } else {
+            expect(refused).toBeInstanceOf(RpcClientError)
+            expect(String((refused as RpcClientError).cause)).toContain("1009")
+          }
           expect(yield* compute.call("node-1", "store", { blob: "again" })).toBe(5)
         }).pipe(Effect.provide(network(kind))),
     )

@@ -29,9 +29,15 @@ import { type Credentials, headerValue, makeNonces, signAt, unsignable } from ".
 import { show } from "../validate.ts"
 import { GuardFailure, Header, namespaceOf, readVersion, sinceVersions, targetOf } from "./api.ts"
 import * as Deadlines from "./deadlines.ts"
-import { CallTimedOut, HostUnavailable, InvalidRemoteOption, VersionCapExceeded } from "./errors.ts"
+import {
+  CallTimedOut,
+  HostUnavailable,
+  InvalidRemoteOption,
+  RequestTooLarge,
+  VersionCapExceeded,
+} from "./errors.ts"
 import { isTracing } from "../telemetry.ts"
-import { Transport } from "./transport.ts"
+import { tooLargeLimit, Transport } from "./transport.ts"
 
 /** @internal What one call may say besides its payload. */
 export interface CallOptions {
@@ -87,6 +93,7 @@ export type ClientError =
   | InvalidRemoteOption
   | ServiceRegistry.ServiceRegistryError
   | CallTimedOut
+  | RequestTooLarge
 
 /** @internal The error of a method, the server's refusals, and the client's own. */
 export type ErrorOf<R extends Rpc.Any, Tag extends string> =
@@ -513,7 +520,7 @@ const requests = (
     limit: Duration.Duration | undefined,
   ): Effect.Effect<unknown, unknown> =>
     Effect.suspend(() =>
-      Effect.tapError(
+      Effect.catchAll(
         request(
           host,
           tag,
@@ -522,8 +529,15 @@ const requests = (
           (client, headers) =>
             client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
         ),
-        // A host that could not be reached is looked up again next time (it may have moved).
-        (error) => isUnreachable(error) ? hosts.forget(host) : Effect.void,
+        (error) => {
+          if (!isUnreachable(error)) return Effect.fail(error)
+          const limitBytes = tooLargeLimit(error)
+          if (limitBytes !== undefined) {
+            return Effect.fail(new RequestTooLarge({ host, topic, method: tag, limitBytes }))
+          }
+          // A host that could not be reached is looked up again next time (it may have moved).
+          return Effect.zipRight(hosts.forget(host), Effect.fail(error))
+        },
       )
     )
   const stream = (

@@ -142,6 +142,29 @@ export class HostUnavailable extends HostUnavailableBase<{
   }
 }
 
+const RequestTooLargeBase: ReturnType<typeof Data.TaggedError<"RequestTooLarge">> = Data
+  .TaggedError("RequestTooLarge")
+
+/**
+ * @internal A request the server would not read, over its `maxRequestBytes` (an HTTP 413):
+ * nothing was done. Over WebSocket the server closes the connection instead, which fails every
+ * call on it alike (an `RpcClientError`).
+ */
+export class RequestTooLarge extends RequestTooLargeBase<{
+  readonly host: string
+  readonly topic: string
+  readonly method: string
+  readonly limitBytes: number
+}> {
+  override get message(): string {
+    return `The request for ${JSON.stringify(this.method)} to host ${
+      JSON.stringify(this.host)
+    } of topic ${
+      JSON.stringify(this.topic)
+    } is over the server's limit of ${this.limitBytes} bytes: it was not read`
+  }
+}
+
 const InvalidRemoteOptionBase: ReturnType<typeof Data.TaggedError<"InvalidRemoteOption">> = Data
   .TaggedError("InvalidRemoteOption")
 

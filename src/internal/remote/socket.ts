@@ -43,7 +43,7 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { InvalidRemoteOption } from "./errors.ts"
-import { type Listen, Transport, TransportError } from "./transport.ts"
+import { type Listen, TooLarge, Transport, TransportError } from "./transport.ts"
 
 /** @internal Which protocol a server speaks. */
 export type Kind = "websocket" | "http"
@@ -143,8 +143,14 @@ const serverSerialization = (
   }
 }
 
+/** The header of a 413 that says the server's limit. */
+const limitHeader = "x-em-max-request-bytes"
+
 const tooLarge = (maxBytes: number) =>
-  HttpServerResponse.text(`The request is over the limit of ${maxBytes} bytes`, { status: 413 })
+  HttpServerResponse.text(`The request is over the limit of ${maxBytes} bytes`, {
+    status: 413,
+    headers: { [limitHeader]: String(maxBytes) },
+  })
 
 /** The body of a request, or none once it is over `maxBytes`. */
 const readAtMost = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
@@ -326,11 +332,14 @@ const connectSocket = (address: string, clients: Context.Context<Socket.WebSocke
 
 /**
  * A reply that is not 2xx fails the call (out of the box, the client reads it as an empty body
- * and the call never ends: rpc.md, trap 2). Its body is read first: an unread body is a leak
- * Deno's sanitizers report, and it holds the connection.
+ * and the call never ends: rpc.md, trap 2), a 413 with the server's limit as its `TooLarge`
+ * cause. Its body is read first: an unread body is a leak Deno's sanitizers
+ * report, and it holds the connection.
  */
-const failOnStatus = (response: HttpClientResponse.HttpClientResponse) =>
-  response.status >= 200 && response.status < 300 ? Effect.succeed(response) : Effect.zipRight(
+const failOnStatus = (response: HttpClientResponse.HttpClientResponse) => {
+  if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
+  const limit = Number(response.headers[limitHeader])
+  return Effect.zipRight(
     Effect.ignore(response.arrayBuffer),
     Effect.fail(
       new HttpClientError.ResponseError({
@@ -338,9 +347,13 @@ const failOnStatus = (response: HttpClientResponse.HttpClientResponse) =>
         response,
         reason: "StatusCode",
         description: "the server refused the request",
+        ...(response.status === 413 && Number.isSafeInteger(limit)
+          ? { cause: new TooLarge(limit) }
+          : {}),
       }),
     ),
   )
+}
 
 /** An HTTP client: a call per POST. */
 const connectHttp = (address: string, clients: Context.Context<HttpClient.HttpClient>) =>

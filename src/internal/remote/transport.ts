@@ -34,6 +34,26 @@ export interface Served {
 
 export { TransportError } from "./errors.ts"
 
+/**
+ * @internal The cause a transport's client gives the failure of a request the server refused
+ * to read, being over `limitBytes`; the client finds it under `@effect/rpc`'s `RpcClientError`
+ * (and the HTTP client's error) and answers `RequestTooLarge`.
+ */
+export class TooLarge {
+  readonly _tag = "TooLarge"
+  constructor(readonly limitBytes: number) {}
+}
+
+/** @internal The server's limit, when `error` is (or wraps) a request refused for its size. */
+export const tooLargeLimit = (error: unknown): number | undefined => {
+  for (let cause = error, depth = 0; depth < 4; depth++) {
+    if (cause instanceof TooLarge) return cause.limitBytes
+    if (typeof cause !== "object" || cause === null) return undefined
+    cause = (cause as { readonly cause?: unknown }).cause
+  }
+  return undefined
+}
+
 /** @internal */
 export interface Transport {
   /** Serves at `listen` until the scope closes. */
