@@ -70,7 +70,7 @@ export type {
 export {
   /**
    * The HTTP transport of the Node module: servers at `http://<hostname>:<port>/rpc`, a POST
-   * per call, a request over `maxRequestBytes` answered 413 (a typed `RpcClientError`).
+   * per call, a request over `maxRequestBytes` answered 413 (the call fails with `RequestTooLarge`).
    *
    * @example
    * ```ts

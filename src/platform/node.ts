@@ -74,8 +74,8 @@ export const runMain: <E>(layer: Layer.Layer<Service, E>, options?: RunMainOptio
 
 /**
  * The options of {@link layerWebSocket} and {@link layerHttp}: `maxRequestBytes`, the largest
- * request a server reads (1 MiB by default). A larger one is refused: 413 over HTTP; over
- * WebSocket the connection is closed (code 1009), which fails that client's calls in flight,
+ * request a server reads (1 MiB by default). A larger one is refused: 413 over HTTP (the call
+ * fails with `Remote.RequestTooLarge`); over WebSocket the connection is closed (code 1009), which fails that client's calls in flight,
  * and its next call connects again.
  *
  * @example
@@ -182,7 +182,7 @@ export const layerWebSocket = (
  * The HTTP transport: servers listen at `http://<hostname>:<port>/rpc` and each call is one
  * POST (a stream is the body of its reply). Clients reach `http://` and `ws://` addresses
  * alike; a reply that is not 2xx fails the call with an `RpcClientError`. A request over
- * `maxRequestBytes` is answered 413.
+ * `maxRequestBytes` is answered 413: the call fails with `Remote.RequestTooLarge`.
  *
  * @example
  * ```ts

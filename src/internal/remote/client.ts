@@ -467,6 +467,19 @@ const callHeaders = (topic: string, headersFor: HeadersFor, timeout: Duration.Du
 }
 
 /**
+ * A call's failure as its caller gets it: a request refused for its size is `RequestTooLarge`;
+ * a host that could not be reached is looked up again next time (it may have moved).
+ */
+const failedCall = (hosts: Hosts, topic: string, host: string, method: string, error: unknown) => {
+  if (!isUnreachable(error)) return Effect.fail(error)
+  const limitBytes = tooLargeLimit(error)
+  if (limitBytes !== undefined) {
+    return Effect.fail(new RequestTooLarge({ host, topic, method, limitBytes }))
+  }
+  return Effect.zipRight(hosts.forget(host), Effect.fail(error))
+}
+
+/**
  * How a request is made: its headers, its host's address and connection, then `@effect/rpc`'s
  * call. A call's time limit (none for a cast or a stream) goes in its `Header.timeout`, which the
  * connection's deadlines read; a registry read that may come first is limited here. A host whose
@@ -529,15 +542,7 @@ const requests = (
           (client, headers) =>
             client(tag, payload, { headers, discard }) as Effect.Effect<unknown, unknown>,
         ),
-        (error) => {
-          if (!isUnreachable(error)) return Effect.fail(error)
-          const limitBytes = tooLargeLimit(error)
-          if (limitBytes !== undefined) {
-            return Effect.fail(new RequestTooLarge({ host, topic, method: tag, limitBytes }))
-          }
-          // A host that could not be reached is looked up again next time (it may have moved).
-          return Effect.zipRight(hosts.forget(host), Effect.fail(error))
-        },
+        (error) => failedCall(hosts, topic, host, tag, error),
       )
     )
   const stream = (
