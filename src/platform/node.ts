@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type { InvalidRemoteOption } from "../internal/remote/errors.ts"
+import * as frameLimit from "../internal/remote/frameLimit.ts"
 import * as socket from "../internal/remote/socket.ts"
 import type { RunMainOptions } from "../internal/runMain.ts"
 import * as internal from "../internal/runMain.ts"
@@ -106,13 +107,46 @@ interface NodeHttp {
 /** What is used of a connection of Node's HTTP server. */
 interface Connection {
   destroy(): void
-  once(event: "close", listener: () => void): void
+  end(data: Uint8Array): void
+  once(event: "close" | "end", listener: () => void): void
+  on(event: "newListener", listener: (event: string | symbol) => void): unknown
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown
+  off(event: "newListener", listener: (event: string | symbol) => void): unknown
+  removeAllListeners(event: "data"): unknown
+}
+
+/** A close frame with status 1009, "message too big" (RFC 6455, 5.5.1 and 7.4.1). */
+const CLOSE_TOO_BIG = Uint8Array.of(0x88, 0x02, 0x03, 0xf1)
+
+/**
+ * Reads an upgraded connection's frame headers ahead of the WebSocket server: when the server
+ * adds its data listener, ours goes first. A message over `maxBytes` is refused at the header
+ * that declares it: the WebSocket server gets no more bytes (it keeps at most the chunk that
+ * held that header), the client is sent 1009 and the connection ends; what the client still
+ * sends is dropped until it ends its side. Without the hook (another runtime's sockets), the
+ * server's parser still refuses the message once read.
+ */
+const limitFrames = (connection: Connection, maxBytes: number) => {
+  const beforeData = (event: string | symbol) => {
+    if (event !== "data") return
+    connection.off("newListener", beforeData)
+    const over = frameLimit.make(maxBytes)
+    const watch = (chunk: Uint8Array) => {
+      if (!over(chunk)) return
+      connection.removeAllListeners("data")
+      connection.on("data", () => {})
+      connection.once("end", () => connection.destroy())
+      connection.end(CLOSE_TOO_BIG)
+    }
+    connection.on("data", watch)
+  }
+  connection.on("newListener", beforeData)
 }
 
 // Node's HTTP server; WebSocket clients take the global WebSocket when there is one (Deno, Bun,
 // Node 22) and the `ws` package otherwise (Node 20); HTTP clients use the global fetch.
 const platform: socket.Platform = {
-  listen: (listen) =>
+  listen: (listen, maxBytes) =>
     Effect.gen(function* () {
       const server = (yield* Effect.promise(() => import(nodeHttp) as Promise<NodeHttp>))
         .createServer()
@@ -120,6 +154,7 @@ const platform: socket.Platform = {
       server.on("upgrade", (_: unknown, connection: Connection) => {
         upgraded.add(connection)
         connection.once("close", () => upgraded.delete(connection))
+        limitFrames(connection, maxBytes)
       })
       // Node's close waits for every connection to end, and so does the WebSocket server that
       // `NodeHttpServer` makes at the first upgrade (and releases first): end them all before,

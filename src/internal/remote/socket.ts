@@ -56,8 +56,15 @@ export interface SocketOptions {
 
 /** @internal What a runtime brings: its HTTP server and its WebSocket constructor. */
 export interface Platform {
-  /** An HTTP server listening at `listen` until the scope closes. */
-  readonly listen: (listen: Listen) => Effect.Effect<HttpServer.HttpServer, ServeError, Scope.Scope>
+  /**
+   * An HTTP server listening at `listen` until the scope closes. It may refuse a WebSocket
+   * message over `maxBytes` by its frames' headers (`frameLimit.ts`), before the server reads it;
+   * the serialization here checks each message again.
+   */
+  readonly listen: (
+    listen: Listen,
+    maxBytes: number,
+  ) => Effect.Effect<HttpServer.HttpServer, ServeError, Scope.Scope>
   /** The clients' WebSocket and HTTP client. */
   readonly clients: Layer.Layer<Socket.WebSocketConstructor | HttpClient.HttpClient>
 }
@@ -209,7 +216,7 @@ const serve = (kind: Kind, platform: Platform, maxBytes: number, listen: Listen)
   Effect.gen(function* () {
     const wanted = addressOf(kind, listen.hostname, listen.port)
     const server = yield* Effect.mapError(
-      platform.listen(listen),
+      platform.listen(listen, maxBytes),
       (error) => new TransportError({ address: wanted, cause: error.cause }),
     )
     const address = server.address._tag === "TcpAddress"
