@@ -82,11 +82,29 @@ describe("bearer tokens", () => {
           scheme: "hmac",
         })
       }
-      const signed = yield* sign(request())
-      const { timestamp, nonce, signature } = hmacOf(signed)
-      const upper = `EM-HMAC-SHA256 ${timestamp} ${nonce.toUpperCase()} ${signature} alice`
-      expect(refusal(yield* Effect.flip(verify(withHeader(signed, "authorization", upper)))))
-        .toEqual({ reason: "malformed credentials" })
+      // the fields are exact: hex in lower case, a key id as given
+      const altered = (value: (sent: ReturnType<typeof hmacOf>) => string) =>
+        Effect.gen(function* () {
+          const signed = yield* sign(request())
+          const changed = withHeader(signed, "authorization", value(hmacOf(signed)))
+          return refusal(yield* Effect.flip(verify(changed)))
+        })
+      const malformed = { reason: "malformed credentials" }
+      expect(
+        yield* altered(({ timestamp: t, nonce: n, signature: s }) =>
+          `EM-HMAC-SHA256 ${t} ${n.toUpperCase()} ${s} alice`
+        ),
+      ).toEqual(malformed)
+      expect(
+        yield* altered(({ timestamp: t, nonce: n, signature: s }) =>
+          `EM-HMAC-SHA256 ${t} ${n} ${s.toUpperCase()} alice`
+        ),
+      ).toEqual(malformed)
+      expect(
+        yield* altered(({ timestamp: t, nonce: n, signature: s }) =>
+          `EM-HMAC-SHA256 ${t} ${n} ${s} ALICE`
+        ),
+      ).toEqual({ reason: "unknown key" })
     }))
 
   it.effect("headers of both schemes, a repeated header or another scheme are malformed", () =>
