@@ -1383,6 +1383,66 @@ describe("Remote: more than one API per service, and streams", () => {
       )
     }).pipe(Effect.provide(network)))
 
+  it.scoped("R2 over the wire: a request goes to the first endpoint of its namespace whose version accepts it and that has the method", () =>
+    Effect.gen(function* () {
+      // nova's compute: its manager's API at 6.1, and an additional endpoint of the same
+      // namespace at 6.2 with a method the manager's lacks
+      const Manager61 = Remote.api(RpcGroup.make(Rpc.make("build", { success: Schema.String })), {
+        since: "6.0",
+      })
+      const Extra62 = Remote.api(RpcGroup.make(Rpc.make("shelve", { success: Schema.String })), {
+        since: "6.0",
+      })
+      class Both extends Context.Tag("Both")<Both, object>() {}
+      const BothManager = Manager.layer(
+        Both,
+        Effect.gen(function* () {
+          return {
+            service: {},
+            apiVersion: "6.1",
+            api: yield* Remote.endpoint(Manager61, { build: () => Effect.succeed("6.1 built") }),
+            additionalEndpoints: [
+              yield* Remote.endpoint(Extra62, { shelve: () => Effect.succeed("6.2 shelved") }, {
+                version: "6.2",
+              }),
+            ],
+          }
+        }),
+      )
+      yield* Service.layer({ host: "node-1", topic: "both" }, BothManager).pipe(
+        Layer.provide(Remote.layerServer()),
+        Layer.build,
+      )
+      // A client that knows every method, all since 6.0
+      const Client = Remote.api(
+        RpcGroup.make(
+          Rpc.make("build", { success: Schema.String }),
+          Rpc.make("shelve", { success: Schema.String }),
+          Rpc.make("unshelve", { success: Schema.String }),
+        ),
+        { since: "6.0" },
+      )
+      const both = yield* Remote.client(Client, { topic: "both" })
+      // 6.1 matches both endpoints: build is the manager's, shelve falls through to the 6.2 one
+      expect(yield* both.call("node-1", "build", undefined, { version: "6.1" })).toBe("6.1 built")
+      expect(yield* both.call("node-1", "shelve", undefined, { version: "6.1" })).toBe(
+        "6.2 shelved",
+      )
+      // 6.2 matches only the additional endpoint, which has no build
+      expect(yield* Effect.flip(both.call("node-1", "build", undefined, { version: "6.2" })))
+        .toEqual(new Remote.NoSuchMethod({ method: "build", requested: "6.2" }))
+      expect(yield* Effect.flip(both.call("node-1", "unshelve", undefined)))
+        .toEqual(new Remote.NoSuchMethod({ method: "unshelve", requested: "6.0" }))
+      expect(yield* Effect.flip(both.call("node-1", "build", undefined, { version: "6.3" })))
+        .toEqual(
+          new Remote.UnsupportedVersion({
+            method: "build",
+            requested: "6.3",
+            served: ["6.1", "6.2"],
+          }),
+        )
+    }).pipe(Effect.provide(network)))
+
   it.scoped("a streamed method is a Stream on the client; an unknown method meanwhile leaves it intact", () =>
     Effect.gen(function* () {
       yield* startAdmin(yield* Effect.scope)
