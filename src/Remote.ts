@@ -479,7 +479,8 @@ export interface HostExit<A, E> extends internalClient.HostExit<A, E> {}
 /**
  * Why a request did not reach the method: the transport's `RpcClientError`,
  * {@link HostUnavailable}, {@link VersionCapExceeded}, an {@link InvalidRemoteOption} (a
- * malformed `version`), or the registry's error.
+ * malformed `version`), the registry's error, {@link CallTimedOut}, or {@link RequestTooLarge}
+ * (a call, cast or fan-out over an HTTP server's limit).
  *
  * @since 0.1.0
  * @category errors
